@@ -1,0 +1,73 @@
+using System.Globalization;
+
+namespace Emissary.Cli;
+
+/// <summary>
+/// Durations as Kubernetes users write them (Go's time.ParseDuration): "500ms", "10s", "1m30s",
+/// "2h". A bare number means seconds. Negative values are rejected.
+/// </summary>
+internal static class Duration
+{
+    public static bool TryParse(string text, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        text = text.Trim();
+        if (text.Length == 0)
+        {
+            return false;
+        }
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double bare))
+        {
+            if (bare < 0 || double.IsNaN(bare) || double.IsInfinity(bare) || bare > TimeSpan.MaxValue.TotalSeconds / 2)
+            {
+                return false;
+            }
+            value = TimeSpan.FromSeconds(bare);
+            return true;
+        }
+
+        double totalMs = 0;
+        int i = 0;
+        while (i < text.Length)
+        {
+            int start = i;
+            while (i < text.Length && (char.IsAsciiDigit(text[i]) || text[i] == '.'))
+            {
+                i++;
+            }
+            if (i == start || !double.TryParse(text.AsSpan(start, i - start), NumberStyles.Float, CultureInfo.InvariantCulture, out double number))
+            {
+                return false;
+            }
+            int unitStart = i;
+            while (i < text.Length && char.IsAsciiLetter(text[i]))
+            {
+                i++;
+            }
+            double? unitMs = text[unitStart..i] switch
+            {
+                "ns" => 1e-6,
+                "us" or "µs" => 1e-3,
+                "ms" => 1,
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                _ => null,
+            };
+            if (unitMs is null)
+            {
+                return false;
+            }
+            totalMs += number * unitMs.Value;
+        }
+        if (totalMs > TimeSpan.MaxValue.TotalMilliseconds / 2)
+        {
+            return false;
+        }
+        value = TimeSpan.FromMilliseconds(totalMs);
+        return true;
+    }
+
+    public static string Format(TimeSpan value) =>
+        value.TotalSeconds < 1 ? $"{value.TotalMilliseconds:0.###}ms" : $"{value.TotalSeconds:0.###}s";
+}

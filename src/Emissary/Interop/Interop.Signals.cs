@@ -1,0 +1,82 @@
+using System.Runtime.InteropServices;
+
+namespace Emissary.Interop;
+
+/// <summary>glibc's sigset_t: 1024 bits.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct SigSet
+{
+    private fixed ulong _bits[16];
+
+    public bool Contains(int signal) => signal is > 0 and <= 1024 && (_bits[(signal - 1) / 64] & (1UL << ((signal - 1) % 64))) != 0;
+
+    public void Add(int signal) => _bits[(signal - 1) / 64] |= 1UL << ((signal - 1) % 64);
+
+    public void Remove(int signal) => _bits[(signal - 1) / 64] &= ~(1UL << ((signal - 1) % 64));
+
+    public static SigSet Full()
+    {
+        var set = default(SigSet);
+        for (int s = 1; s < 65; s++)
+        {
+            set.Add(s);
+        }
+        return set;
+    }
+}
+
+/// <summary>The kernel's struct signalfd_siginfo (128 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 128)]
+internal struct SignalFdSigInfo
+{
+    public uint ssi_signo;
+    public int ssi_errno;
+    public int ssi_code;
+    public uint ssi_pid;
+    public uint ssi_uid;
+    public int ssi_fd;
+    public uint ssi_tid;
+    public uint ssi_band;
+    public uint ssi_overrun;
+    public uint ssi_trapno;
+    public int ssi_status;
+}
+
+internal static partial class Libc
+{
+    internal const int SIG_BLOCK = 0;
+    internal const int SIG_UNBLOCK = 1;
+    internal const int SIG_SETMASK = 2;
+    internal const int SFD_NONBLOCK = 0x800;
+    internal const int SFD_CLOEXEC = 0x80000;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "signalfd", SetLastError = true)]
+    internal static unsafe partial int SignalFd(int fd, SigSet* mask, int flags);
+
+    [LibraryImport("libc", EntryPoint = "pthread_sigmask")]
+    internal static unsafe partial int PthreadSigMask(int how, SigSet* set, SigSet* oldSet);
+}
+
+/// <summary>The pre-runtime signal state recorded by Native/emissary_shim.c.</summary>
+internal static partial class Shim
+{
+    private const string Library = "emissary_shim";
+
+    [LibraryImport(Library, EntryPoint = "emissary_shim_original_mask")]
+    internal static unsafe partial void OriginalMask(SigSet* set);
+
+    [LibraryImport(Library, EntryPoint = "emissary_shim_original_ignored")]
+    internal static unsafe partial void OriginalIgnored(SigSet* set);
+
+    [LibraryImport(Library, EntryPoint = "emissary_shim_supervised")]
+    internal static unsafe partial void Supervised(SigSet* set);
+
+    [LibraryImport(Library, EntryPoint = "emissary_shim_release_signals")]
+    internal static partial void ReleaseSignals();
+
+    [LibraryImport(Library, EntryPoint = "emissary_shim_environ")]
+    internal static unsafe partial byte** Environ();
+}

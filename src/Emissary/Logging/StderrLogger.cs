@@ -1,0 +1,117 @@
+using System.Text;
+using System.Text.Json;
+using Emissary.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace Emissary.Logging;
+
+internal enum LogFormat
+{
+    Text,
+    Json,
+}
+
+/// <summary>
+/// Emissary's own log: Microsoft.Extensions.Logging's ILogger, written synchronously to fd 2 with
+/// one write(2) per line (stdout belongs to the child). No background queue: a supervisor that is
+/// about to exit, or is PID 1 being torn down, must not lose its last line.
+/// </summary>
+internal sealed class StderrLoggerProvider(LogLevel minimum, LogFormat format, string? step) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new StderrLogger(minimum, format, step);
+
+    public void Dispose()
+    {
+    }
+}
+
+internal sealed class StderrLogger(LogLevel minimum, LogFormat format, string? step) : ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= minimum;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (!IsEnabled(logLevel))
+        {
+            return;
+        }
+        string message = formatter(state, exception);
+        if (exception is not null && exception.Message.Length > 0 && !message.Contains(exception.Message, StringComparison.Ordinal))
+        {
+            message += ": " + exception.Message;
+        }
+        StderrWriter.WriteLine(format == LogFormat.Json ? FormatJson(logLevel, message) : FormatText(logLevel, message));
+    }
+
+    private string FormatText(LogLevel level, string message)
+    {
+        string prefix = step is null ? "emissary: " : $"emissary: [{step}] ";
+        return level switch
+        {
+            LogLevel.Error or LogLevel.Critical => prefix + message,
+            LogLevel.Warning => prefix + "warning: " + message,
+            LogLevel.Information => prefix + message,
+            _ => prefix + LevelName(level) + ": " + message,
+        };
+    }
+
+    private string FormatJson(LogLevel level, string message)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("time", DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffK", System.Globalization.CultureInfo.InvariantCulture));
+            json.WriteString("level", LevelName(level));
+            if (step is not null)
+            {
+                json.WriteString("step", step);
+            }
+            json.WriteString("message", message);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    internal static string LevelName(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "trace",
+        LogLevel.Debug => "debug",
+        LogLevel.Information => "info",
+        LogLevel.Warning => "warning",
+        LogLevel.Error => "error",
+        LogLevel.Critical => "critical",
+        _ => "none",
+    };
+}
+
+/// <summary>Writes whole lines to fd 2 with write(2), retrying EINTR and short writes, dropping on EPIPE.</summary>
+internal static unsafe class StderrWriter
+{
+    public static void WriteLine(string line)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(line + "\n");
+        fixed (byte* start = bytes)
+        {
+            int offset = 0;
+            while (offset < bytes.Length)
+            {
+                nint n = Libc.Write(2, start + offset, (nuint)(bytes.Length - offset));
+                if (n > 0)
+                {
+                    offset += (int)n;
+                }
+                else if (n < 0 && Libc.LastErrno == Errno.EINTR)
+                {
+                    continue;
+                }
+                else
+                {
+                    return; // stderr closed or broken: nothing better to do with a log line.
+                }
+            }
+        }
+    }
+}

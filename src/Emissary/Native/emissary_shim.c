@@ -1,0 +1,78 @@
+/*
+ * emissary_shim: the only C in Emissary. It runs before the .NET runtime starts.
+ *
+ * Why it exists (ENVIRONMENT.md): by the time managed Main runs, the NativeAOT runtime has
+ * already started threads with the caller's signal mask and has changed some dispositions
+ * (SIGPIPE ignored, SEGV/FPE caught). A supervisor must
+ *   1. know the mask and the ignored signals it was started with, to hand them to its child
+ *      (tini's contract: the child keeps the caller's ignored and blocked signals), and
+ *   2. have every signal it forwards blocked in *every* thread, so that a process-directed
+ *      SIGTERM is queued for the supervisor's signalfd instead of killing it on a runtime thread.
+ * A constructor in a static executable runs before the runtime's own initialisation, so
+ * blocking here means every thread the runtime creates later inherits the mask.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static sigset_t original_mask;
+static sigset_t original_ignored;
+static sigset_t supervised;
+static int chld_was_ignored;
+
+/* Signals the runtime owns (SEGV, FPE: null references and division), that cannot be caught
+ * (KILL, STOP), or whose default action must stay for real faults raised in this process. */
+static int is_reserved(int sig)
+{
+    return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGFPE
+        || sig == SIGILL || sig == SIGBUS || sig == SIGTRAP || sig == SIGSYS;
+}
+
+__attribute__((constructor)) static void emissary_shim_init(void)
+{
+    struct sigaction sa;
+
+    sigemptyset(&original_ignored);
+    sigemptyset(&supervised);
+    sigprocmask(SIG_BLOCK, NULL, &original_mask);
+
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            sigaddset(&original_ignored, sig);
+    }
+
+    /* With SIGCHLD ignored, the kernel reaps children itself and their exit status is lost:
+     * a supervisor must never run like that. The child still gets it back as ignored. */
+    if (sigismember(&original_ignored, SIGCHLD)) {
+        chld_was_ignored = 1;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGCHLD, &sa, NULL);
+    }
+
+    for (int sig = 1; sig < 32; sig++) {
+        if (is_reserved(sig))
+            continue;
+        /* nohup semantics: a signal the caller ignores stays ignored, for us and the child. */
+        if (sig != SIGCHLD && sigismember(&original_ignored, sig))
+            continue;
+        sigaddset(&supervised, sig);
+    }
+    sigprocmask(SIG_BLOCK, &supervised, NULL);
+}
+
+/* Copies out the sets recorded before the runtime started. Each buffer is a sigset_t. */
+void emissary_shim_original_mask(sigset_t *out) { *out = original_mask; }
+void emissary_shim_original_ignored(sigset_t *out) { *out = original_ignored; }
+void emissary_shim_supervised(sigset_t *out) { *out = supervised; }
+int emissary_shim_chld_was_ignored(void) { return chld_was_ignored; }
+
+/* Commands that do not supervise anything (init, status, ...) give signals their normal effect back. */
+void emissary_shim_release_signals(void) { sigprocmask(SIG_UNBLOCK, &supervised, NULL); }
+
+/* The process environment as the kernel handed it over, in its original order. */
+extern char **environ;
+char **emissary_shim_environ(void) { return environ; }

@@ -1,0 +1,50 @@
+namespace Emissary.Supervision;
+
+/// <summary>
+/// The exit codes of <c>emissary run</c> (ARCHITECTURE.md). They follow GNU timeout/env and tini so
+/// that a reader of a pod's status can tell "the command failed" from "emissary could not run it".
+/// </summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+
+    /// <summary>Any emissary command: bad usage.</summary>
+    public const int Usage = 125;
+
+    /// <summary><c>--timeout</c> expired (GNU timeout).</summary>
+    public const int TimedOut = 124;
+
+    /// <summary>Emissary's own failure: bad flags, a gate that failed, I/O (GNU env/timeout).</summary>
+    public const int EmissaryFailure = 125;
+
+    /// <summary>The command was found but could not be executed (not executable, a directory).</summary>
+    public const int CannotExecute = 126;
+
+    /// <summary>The command was not found.</summary>
+    public const int NotFound = 127;
+
+    /// <summary>The child was killed by signal S: 128 + S (shells and tini).</summary>
+    public static int ForSignal(int signal) => 128 + signal;
+}
+
+/// <summary>How a child process ended, decoded from a wait status.</summary>
+internal readonly record struct ExitStatus(int Code, int Signal)
+{
+    public bool Signaled => Signal != 0;
+
+    /// <summary>The shell's view of the status: N, or 128+S when killed by a signal.</summary>
+    public int ToExitCode() => Signaled ? ExitCodes.ForSignal(Signal) : Code;
+
+    public static ExitStatus Exited(int code) => new(code, 0);
+
+    public static ExitStatus KilledBy(int signal) => new(0, signal);
+
+    /// <summary>Decodes a waitpid status word (WIFEXITED/WEXITSTATUS/WTERMSIG).</summary>
+    public static ExitStatus FromWaitStatus(int status)
+    {
+        int termSignal = status & 0x7f;
+        return termSignal == 0 ? Exited((status >> 8) & 0xff) : KilledBy(termSignal);
+    }
+
+    public override string ToString() => Signaled ? $"killed by {Signals.Name(Signal)}" : $"exit code {Code}";
+}

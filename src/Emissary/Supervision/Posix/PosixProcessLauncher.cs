@@ -1,0 +1,168 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Emissary.Interop;
+
+namespace Emissary.Supervision.Posix;
+
+/// <summary>
+/// Starts the child with posix_spawn (never System.Diagnostics.Process: it cannot set a process
+/// group, and the runtime's SIGCHLD handling would race our reaping when we are PID 1).
+/// The child gets the signal mask and ignored signals emissary was started with (recorded by the
+/// shim before the runtime changed anything) and default dispositions for everything else.
+/// </summary>
+internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
+{
+    public int Start(ResolvedCommand command, LaunchSettings settings)
+    {
+        PosixSpawnAttr attr;
+        PosixSpawnFileActions actions;
+        Libc.PosixSpawnAttrInit(&attr);
+        Libc.PosixSpawnFileActionsInit(&actions);
+        var native = new List<IntPtr>();
+        try
+        {
+            SigSet originalMask, originalIgnored;
+            Shim.OriginalMask(&originalMask);
+            Shim.OriginalIgnored(&originalIgnored);
+
+            // Everything the caller did not ignore goes back to SIG_DFL, notably SIGPIPE, which the
+            // .NET runtime ignores (a child inheriting that breaks `yes | head`).
+            var defaults = default(SigSet);
+            for (int signal = 1; signal < 65; signal++)
+            {
+                if (!originalIgnored.Contains(signal) && signal != Signals.KILL && signal != Signals.STOP)
+                {
+                    defaults.Add(signal);
+                }
+            }
+
+            short flags = Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF;
+            if (settings.OwnProcessGroup)
+            {
+                flags |= Libc.POSIX_SPAWN_SETPGROUP;
+                Libc.PosixSpawnAttrSetPgroup(&attr, 0);
+                // In an interactive `docker run -it`, the child's new group must own the terminal or
+                // its first read stops it with SIGTTIN.
+                if (Libc.IsATty(0) == 1 && Libc.TcGetPgrp(0) == Libc.GetPgrp())
+                {
+                    Libc.PosixSpawnFileActionsAddTcSetPgrp(&actions, 0);
+                }
+            }
+            Libc.PosixSpawnAttrSetFlags(&attr, flags);
+            Libc.PosixSpawnAttrSetSigMask(&attr, &originalMask);
+            Libc.PosixSpawnAttrSetSigDefault(&attr, &defaults);
+
+            if (settings.StdoutFd >= 0)
+            {
+                Libc.PosixSpawnFileActionsAddDup2(&actions, settings.StdoutFd, 1);
+            }
+            if (settings.StderrFd >= 0)
+            {
+                Libc.PosixSpawnFileActionsAddDup2(&actions, settings.StderrFd, 2);
+            }
+
+            byte* path = Utf8(command.Path, native);
+            byte** argv = NullTerminated(command.Argv, native);
+            byte** envp = BuildEnvironment(settings.ExtraEnvironment, native);
+
+            int pid;
+            int error = Libc.PosixSpawn(&pid, path, &actions, &attr, argv, envp);
+            if (error != 0)
+            {
+                throw Failure(command.Path, (Errno)error);
+            }
+            return pid;
+        }
+        finally
+        {
+            Libc.PosixSpawnFileActionsDestroy(&actions);
+            Libc.PosixSpawnAttrDestroy(&attr);
+            foreach (IntPtr p in native)
+            {
+                NativeMemory.Free((void*)p);
+            }
+        }
+    }
+
+    public bool Signal(int pid, bool toGroup, int signal)
+    {
+        if (Libc.Kill(toGroup ? -pid : pid, signal) == 0)
+        {
+            return true;
+        }
+        Errno errno = Libc.LastErrno;
+        if (errno == Errno.ESRCH)
+        {
+            return false;
+        }
+        throw new SystemCallException($"kill({(toGroup ? -pid : pid)}, {Signals.Name(signal)})", errno);
+    }
+
+    private static LaunchException Failure(string path, Errno errno) => errno switch
+    {
+        // The file exists (the resolver checked), so ENOENT here is a missing #! interpreter or loader.
+        Errno.ENOENT => new LaunchException($"{path}: cannot run: its interpreter or dynamic loader was not found", ExitCodes.NotFound),
+        Errno.ENOEXEC => new LaunchException($"{path}: cannot run: not an executable format (a script without #!?)", ExitCodes.CannotExecute),
+        _ => new LaunchException($"{path}: cannot run: {Libc.Describe(errno)}", ExitCodes.CannotExecute),
+    };
+
+    /// <summary>
+    /// emissary's own environment in its original order and bytes (not round-tripped through
+    /// UTF-16, so odd bytes survive), with the extra variables applied.
+    /// </summary>
+    private static byte** BuildEnvironment(IReadOnlyDictionary<string, string> extra, List<IntPtr> native)
+    {
+        var entries = new List<IntPtr>();
+        foreach ((string key, string value) in extra)
+        {
+            entries.Add((IntPtr)Utf8(key + "=" + value, native));
+        }
+        for (byte** env = Shim.Environ(); env != null && *env != null; env++)
+        {
+            if (extra.Count == 0 || !extra.ContainsKey(KeyOf(*env)))
+            {
+                entries.Add((IntPtr)(*env));
+            }
+        }
+        var array = (byte**)NativeMemory.Alloc((nuint)(entries.Count + 1), (nuint)sizeof(byte*));
+        native.Add((IntPtr)array);
+        for (int i = 0; i < entries.Count; i++)
+        {
+            array[i] = (byte*)entries[i];
+        }
+        array[entries.Count] = null;
+        return array;
+    }
+
+    private static string KeyOf(byte* entry)
+    {
+        int length = 0;
+        while (entry[length] != 0 && entry[length] != (byte)'=')
+        {
+            length++;
+        }
+        return Encoding.UTF8.GetString(entry, length);
+    }
+
+    private static byte** NullTerminated(IReadOnlyList<string> strings, List<IntPtr> native)
+    {
+        var array = (byte**)NativeMemory.Alloc((nuint)(strings.Count + 1), (nuint)sizeof(byte*));
+        native.Add((IntPtr)array);
+        for (int i = 0; i < strings.Count; i++)
+        {
+            array[i] = Utf8(strings[i], native);
+        }
+        array[strings.Count] = null;
+        return array;
+    }
+
+    private static byte* Utf8(string s, List<IntPtr> native)
+    {
+        int length = Encoding.UTF8.GetByteCount(s);
+        var buffer = (byte*)NativeMemory.Alloc((nuint)length + 1);
+        native.Add((IntPtr)buffer);
+        Encoding.UTF8.GetBytes(s, new Span<byte>(buffer, length));
+        buffer[length] = 0;
+        return buffer;
+    }
+}

@@ -1,0 +1,124 @@
+using Microsoft.Extensions.Logging;
+
+namespace Emissary.Supervision;
+
+/// <summary>How the supervised command is run.</summary>
+internal sealed record SupervisionPolicy
+{
+    /// <summary>Own process group (signals go to the whole group) or emissary's (<c>--single-child</c>).</summary>
+    public bool OwnProcessGroup { get; init; } = true;
+
+    /// <summary><c>--timeout</c>: SIGTERM to the group when it expires, then SIGKILL after <see cref="Grace"/>.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>How one run of the command ended.</summary>
+internal sealed record ChildOutcome(ExitStatus Status, bool TimedOut, int Pid)
+{
+    /// <summary>The exit code emissary reports: 124 on timeout, otherwise the child's (128+S when signalled).</summary>
+    public int ExitCode => TimedOut ? ExitCodes.TimedOut : Status.ToExitCode();
+}
+
+/// <summary>
+/// The run loop: start the child, forward every signal to it, reap every child (the main one and
+/// orphans re-parented to us), enforce the timeout, and return as soon as the main child has
+/// exited — background grandchildren are not waited for (Argo #6375 hung exactly there).
+/// </summary>
+internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorEvents events, IClock clock, ILogger logger)
+{
+    public ChildOutcome Run(ResolvedCommand command, SupervisionPolicy policy, LaunchSettings settings)
+    {
+        int pid = launcher.Start(command, settings with { OwnProcessGroup = policy.OwnProcessGroup });
+        Log.Started(logger, command.Path, pid);
+
+        TimeSpan? termAt = policy.Timeout is { } t ? clock.Elapsed + t : null;
+        TimeSpan? killAt = null;
+        bool timedOut = false;
+
+        while (true)
+        {
+            TimeSpan? nextDeadline = killAt ?? termAt;
+            TimeSpan? wait = nextDeadline is { } d ? Max(d - clock.Elapsed, TimeSpan.Zero) : null;
+
+            switch (events.Next(wait))
+            {
+                case SupervisorEvent.SignalReceived received:
+                    Forward(pid, policy, received);
+                    break;
+
+                case SupervisorEvent.ChildExited exited when exited.Pid == pid:
+                    Log.Exited(logger, pid, exited.Status.ToString());
+                    if (timedOut && policy.OwnProcessGroup)
+                    {
+                        // The leader is gone; whatever it left in its group goes with it.
+                        launcher.Signal(pid, toGroup: true, Signals.KILL);
+                    }
+                    return new ChildOutcome(exited.Status, timedOut, pid);
+
+                case SupervisorEvent.ChildExited orphan:
+                    Log.ReapedOrphan(logger, orphan.Pid, orphan.Status.ToString());
+                    break;
+
+                case SupervisorEvent.DeadlineReached when killAt is { } k && clock.Elapsed >= k:
+                    Log.Killing(logger, pid, policy.Grace);
+                    launcher.Signal(pid, policy.OwnProcessGroup, Signals.KILL);
+                    killAt = null;
+                    termAt = null;
+                    break;
+
+                case SupervisorEvent.DeadlineReached when !timedOut && termAt is { } tt && clock.Elapsed >= tt:
+                    Log.TimedOut(logger, policy.Timeout!.Value, pid);
+                    timedOut = true;
+                    launcher.Signal(pid, policy.OwnProcessGroup, Signals.TERM);
+                    termAt = null;
+                    killAt = clock.Elapsed + policy.Grace;
+                    break;
+
+                case SupervisorEvent.DeadlineReached:
+                    break;
+            }
+        }
+    }
+
+    private void Forward(int pid, SupervisionPolicy policy, SupervisorEvent.SignalReceived received)
+    {
+        bool delivered = launcher.Signal(pid, policy.OwnProcessGroup, received.Signal);
+        if (delivered)
+        {
+            Log.Forwarded(logger, Signals.Name(received.Signal), received.SenderPid, pid);
+        }
+        else
+        {
+            // tini: a warning, not a crash, when the target is already gone.
+            Log.TargetGone(logger, Signals.Name(received.Signal), pid);
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Debug, Message = "started {Path} as pid {Pid}")]
+        public static partial void Started(ILogger logger, string path, int pid);
+
+        [LoggerMessage(Level = LogLevel.Debug, Message = "child {Pid} ended: {Status}")]
+        public static partial void Exited(ILogger logger, int pid, string status);
+
+        [LoggerMessage(Level = LogLevel.Trace, Message = "reaped orphan {Pid}: {Status}")]
+        public static partial void ReapedOrphan(ILogger logger, int pid, string status);
+
+        [LoggerMessage(Level = LogLevel.Debug, Message = "forwarded {Signal} from pid {Sender} to {Pid}")]
+        public static partial void Forwarded(ILogger logger, string signal, int sender, int pid);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "could not forward {Signal}: child {Pid} is already gone")]
+        public static partial void TargetGone(ILogger logger, string signal, int pid);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "timeout of {Timeout} expired: sending SIGTERM to {Pid}")]
+        public static partial void TimedOut(ILogger logger, TimeSpan timeout, int pid);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "child {Pid} still running {Grace} after SIGTERM: sending SIGKILL")]
+        public static partial void Killing(ILogger logger, int pid, TimeSpan grace);
+    }
+}
