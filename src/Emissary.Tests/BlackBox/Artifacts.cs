@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using Xunit.Sdk;
 
 namespace Emissary.Tests.BlackBox;
@@ -7,6 +8,7 @@ namespace Emissary.Tests.BlackBox;
 /// NativeAOT executable) and <c>artifacts/testchild</c> (tests/testchild/testchild.c).
 /// scripts/test.sh always builds both first, so a missing binary is a failure, not a skip.
 /// </summary>
+[SupportedOSPlatform("linux")]
 internal static class Artifacts
 {
     private static readonly Lazy<string> RepoRootLazy = new(FindRepoRoot);
@@ -55,6 +57,7 @@ internal static class Artifacts
 }
 
 /// <summary>Just enough ELF reading to tell a static executable from a dynamic one.</summary>
+[SupportedOSPlatform("linux")]
 internal static class Elf
 {
     public static bool IsStaticallyLinked(string path)

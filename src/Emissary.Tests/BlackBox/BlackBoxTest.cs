@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Diagnostics;
 using Xunit.Sdk;
 
@@ -9,6 +10,7 @@ namespace Emissary.Tests.BlackBox;
 /// token is still alive ("left N processes behind"), killing them. xunit creates one instance
 /// per test, so each test has its own token, temp dirs and processes.
 /// </summary>
+[SupportedOSPlatform("linux")]
 public abstract class BlackBoxTest : IDisposable
 {
     private static readonly TimeSpan LeakGrace = TimeSpan.FromSeconds(2);
@@ -28,12 +30,18 @@ public abstract class BlackBoxTest : IDisposable
 
     protected static string TestChildPath => Artifacts.TestChild;
 
-    /// <summary>Starts <paramref name="file"/> (a path, or a name looked up in PATH).</summary>
+    /// <summary>
+    /// Starts <paramref name="file"/> (a path, or a name looked up in PATH) the way a container
+    /// runtime would: no signal blocked, every signal at its default disposition. The test host
+    /// is a .NET process that ignores SIGPIPE, and System.Diagnostics.Process hands that on to
+    /// its children, so the process is started through <c>testchild exec-sigs - - --</c>, which
+    /// resets the signal state and execs it (same pid).
+    /// </summary>
     internal RunningProcess Start(string file, IEnumerable<string> args,
         IReadOnlyDictionary<string, string>? env = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo(file);
-        foreach (string arg in args)
+        var psi = new ProcessStartInfo(TestChildPath);
+        foreach (string arg in new[] { "exec-sigs", "-", "-", "--", file }.Concat(args))
             psi.ArgumentList.Add(arg);
         // testchild and emissary can be named without a path, e.g. inside `sh -c` scripts.
         psi.Environment["PATH"] = $"{Artifacts.Directory}:{Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}";

@@ -1,6 +1,8 @@
+using System.Runtime.Versioning;
 namespace Emissary.Tests.BlackBox;
 
 /// <summary>`emissary run` exit codes: the child's, 128+S, 126, 127, and 125 for emissary's own failures.</summary>
+[SupportedOSPlatform("linux")]
 public sealed class ExitCodeTests : BlackBoxTest
 {
     [Theory]

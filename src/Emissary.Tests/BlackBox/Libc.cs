@@ -1,8 +1,10 @@
+using System.Runtime.Versioning;
 using System.Runtime.InteropServices;
 
 namespace Emissary.Tests.BlackBox;
 
 /// <summary>The few libc calls the black-box harness needs (signals, identity).</summary>
+[SupportedOSPlatform("linux")]
 internal static partial class Libc
 {
     public const int SIGKILL = 9;

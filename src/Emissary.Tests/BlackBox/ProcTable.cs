@@ -1,8 +1,10 @@
+using System.Runtime.Versioning;
 using System.Text;
 
 namespace Emissary.Tests.BlackBox;
 
 /// <summary>Reads /proc: which processes carry a test's token, process states and parents.</summary>
+[SupportedOSPlatform("linux")]
 internal static class ProcTable
 {
     public const string TokenVariable = "EMISSARY_TEST_TOKEN";

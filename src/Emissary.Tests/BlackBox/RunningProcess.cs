@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Diagnostics;
 using System.Text;
 using Xunit.Sdk;
@@ -5,6 +6,7 @@ using Xunit.Sdk;
 namespace Emissary.Tests.BlackBox;
 
 /// <summary>How a process ended, with everything it wrote.</summary>
+[SupportedOSPlatform("linux")]
 internal sealed record ProcessResult(
     string CommandLine, int ExitCode, IReadOnlyList<string> StdoutLines, string Stdout, string Stderr, TimeSpan Elapsed)
 {
@@ -21,10 +23,11 @@ internal sealed record ProcessResult(
 /// line, send a signal and wait for the exit with a timeout. System.Diagnostics.Process is fine
 /// here: it is the test, not the supervisor.
 /// </summary>
+[SupportedOSPlatform("linux")]
 internal sealed class RunningProcess : IDisposable
 {
     public static readonly TimeSpan DefaultExitTimeout = TimeSpan.FromSeconds(20);
-    public static readonly TimeSpan DefaultLineTimeout = TimeSpan.FromSeconds(15);
+    public static readonly TimeSpan DefaultLineTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Process _process;
     private readonly Stopwatch _clock;
@@ -43,7 +46,10 @@ internal sealed class RunningProcess : IDisposable
         startInfo.RedirectStandardInput = true;
         startInfo.RedirectStandardOutput = true;
         startInfo.RedirectStandardError = true;
-        CommandLine = string.Join(' ', new[] { startInfo.FileName }.Concat(startInfo.ArgumentList.Select(Quote)));
+        // The command as the test means it: without the `testchild exec-sigs - - --` prefix.
+        var words = new[] { startInfo.FileName }.Concat(startInfo.ArgumentList).ToList();
+        int separator = words.Count > 4 && words[1] == "exec-sigs" ? 4 : -1;
+        CommandLine = string.Join(' ', words.Skip(separator + 1).Select(Quote));
         _killTree = killTree;
         _clock = Stopwatch.StartNew();
         _process = Process.Start(startInfo) ?? throw new XunitException($"could not start `{CommandLine}`");

@@ -1,6 +1,8 @@
+using System.Runtime.Versioning;
 namespace Emissary.Tests.BlackBox;
 
 /// <summary>Emissary forwards every catchable signal it gets to the child's process group.</summary>
+[SupportedOSPlatform("linux")]
 public sealed class SignalForwardingTests : BlackBoxTest
 {
     /// <summary>The signals the contract says are forwarded (name as testchild prints it, number on x86-64).</summary>
