@@ -23,12 +23,14 @@ internal sealed class OptionValues(ParseResult result, Func<string, string?> env
         return string.IsNullOrEmpty(fromEnv) ? null : fromEnv;
     }
 
-    /// <summary>Repeatable options; the variable holds a comma-separated list.</summary>
+    /// <summary>Repeatable options; each value, and the variable, may hold a comma-separated list.</summary>
     public IReadOnlyList<string> List(Option<string[]> option)
     {
         if (result.GetResult(option) is { Implicit: false })
         {
-            return result.GetValue(option) ?? [];
+            return (result.GetValue(option) ?? [])
+                .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .ToArray();
         }
         string? fromEnv = environment(EnvName(option));
         return string.IsNullOrEmpty(fromEnv)

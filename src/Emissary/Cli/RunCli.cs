@@ -1,41 +1,58 @@
 using System.CommandLine;
 using Emissary.Commands;
+using Emissary.Control;
+using Emissary.Gates;
 using Emissary.Logging;
 using Emissary.Supervision;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Cli;
 
+/// <summary>The flags of <c>emissary run</c>. Every flag can also come from EMISSARY_&lt;FLAG&gt;.</summary>
 internal static class RunCli
 {
-    private static readonly Option<bool> SingleChild = new("--single-child")
-    {
-        Description = "Keep the child in emissary's process group and signal only the child [env EMISSARY_SINGLE_CHILD]",
-    };
+    private static Option<string> Text(string name, string description) => new(name) { Description = description };
 
-    private static readonly Option<string> Timeout = new("--timeout")
-    {
-        Description = "Stop the command after DURATION: SIGTERM to its group, SIGKILL after --grace; exit 124 [env EMISSARY_TIMEOUT]",
-    };
+    private static Option<string[]> Repeatable(string name, string description) =>
+        new(name) { Description = description, AllowMultipleArgumentsPerToken = false };
 
-    private static readonly Option<string> Grace = new("--grace")
-    {
-        Description = "Time between SIGTERM and SIGKILL when stopping the command (default 10s) [env EMISSARY_GRACE]",
-    };
+    private static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+
+    // Identity and control directory
+    private static readonly Option<string> Name = Text("--name", "The step's name: its entry in the control directory");
+    private static readonly Option<string> ControlDir = Text("--control-dir", $"The shared control directory (default {ControlDirectory.DefaultRoot})");
+
+    // Gates
+    private static readonly Option<string[]> After = Repeatable("--after", "Wait until step NAME has finished successfully (repeatable, or comma-separated)");
+    private static readonly Option<string[]> WaitFile = Repeatable("--wait-file", "Wait until PATH exists; PATH.err means upstream failed (repeatable)");
+    private static readonly Option<bool> WaitContent = Flag("--wait-content", "With --wait-file: also wait until the file is not empty");
+    private static readonly Option<string[]> WaitFifo = Repeatable("--wait-fifo", "Wait until something writes to the FIFO PATH (created if missing) (repeatable)");
+    private static readonly Option<bool> WaitStart = Flag("--wait-start", "Wait for 'emissary start NAME' (or 'emissary skip NAME')");
+    private static readonly Option<string> WaitTimeout = Text("--wait-timeout", "Give up waiting for the gates after DURATION (exit 125)");
+    private static readonly Option<bool> RunOnUpstreamFailure = Flag("--run-on-upstream-failure", "Run even if an upstream step failed (cleanup steps)");
+
+    // Run policy
+    private static readonly Option<bool> SingleChild = Flag("--single-child", "Keep the child in emissary's process group and signal only the child");
+    private static readonly Option<string> Timeout = Text("--timeout", "Stop the command after DURATION: SIGTERM to its group, SIGKILL after --grace; exit 124");
+    private static readonly Option<string> Grace = Text("--grace", "Time between SIGTERM and SIGKILL when stopping the command (default 10s)");
+    private static readonly Option<string> OnError = Text("--on-error", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
+    private static readonly Option<string> Retries = Text("--retries", "Run a failed command again up to N times (default 0)");
+    private static readonly Option<string> RetryDelay = Text("--retry-delay", "Wait DURATION between attempts (default 1s)");
+    private static readonly Option<string> PostFile = Text("--post-file", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
     public static Command Build(string[]? commandLine)
     {
-        var command = new Command("run", "Run COMMAND as a supervised child: forward signals, reap zombies, report its exit code. Usage: emissary run [options] -- COMMAND [ARGS...]")
+        var command = new Command("run", "Run COMMAND as a supervised step: wait for its gates, forward signals, reap zombies, record its outcome. Usage: emissary run [options] -- COMMAND [ARGS...]")
         {
-            SingleChild,
-            Timeout,
-            Grace,
+            Name, ControlDir,
+            After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitTimeout, RunOnUpstreamFailure,
+            SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
         };
         command.SetAction(result =>
         {
             var values = new OptionValues(result, Environment.GetEnvironmentVariable);
-            ILogger logger = CreateLogger(values, step: null);
             RunOptions options = Bind(values, commandLine);
+            ILogger logger = CreateLogger(values, options.Name);
             return RunCommand.Execute(options, logger);
         });
         return command;
@@ -51,9 +68,46 @@ internal static class RunCli
         {
             throw new UsageException("no command after '--' (usage: emissary run [options] -- COMMAND [ARGS...])");
         }
+
+        string? name = values.String(Name);
+        if (name is not null)
+        {
+            ControlDirectory.ValidateName(name);
+        }
+        var gates = new List<Gate>();
+        foreach (string step in values.List(After))
+        {
+            ControlDirectory.ValidateName(step, "--after step");
+            if (step == name)
+            {
+                throw new UsageException($"--after {step}: a step cannot wait for itself");
+            }
+            gates.Add(new Gate.AfterStep(step));
+        }
+        bool content = values.Flag(WaitContent);
+        gates.AddRange(values.List(WaitFile).Select(p => new Gate.FileExists(p, content)));
+        gates.AddRange(values.List(WaitFifo).Select(p => new Gate.Fifo(p)));
+        if (values.Flag(WaitStart))
+        {
+            gates.Add(new Gate.ManualStart(name ?? throw new UsageException("--wait-start needs --name (it is what 'emissary start NAME' names)")));
+        }
+        if (content && values.List(WaitFile).Count == 0)
+        {
+            throw new UsageException("--wait-content needs --wait-file");
+        }
+
         return new RunOptions
         {
             Command = commandLine,
+            Name = name,
+            ControlDir = values.String(ControlDir) ?? ControlDirectory.DefaultRoot,
+            Gates = gates,
+            WaitTimeout = values.Duration(WaitTimeout),
+            RunOnUpstreamFailure = values.Flag(RunOnUpstreamFailure),
+            ContinueOnError = values.Choice(OnError, false, ("stopAndFail", false), ("continue", true)),
+            Retries = values.Integer(Retries, 0, 1000) ?? 0,
+            RetryDelay = values.Duration(RetryDelay) ?? TimeSpan.FromSeconds(1),
+            PostFile = values.String(PostFile),
             Policy = new SupervisionPolicy
             {
                 OwnProcessGroup = !values.Flag(SingleChild),

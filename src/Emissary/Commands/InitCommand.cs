@@ -1,5 +1,4 @@
 using Emissary.Cli;
-using Emissary.Interop;
 
 namespace Emissary.Commands;
 
@@ -12,8 +11,9 @@ internal static class InitCommand
     public const string BinaryName = "emissary";
 
     /// <summary>Copies the executable; returns the installed path. Throws <see cref="UsageException"/> on failure.</summary>
-    public static string Execute(string destination, string source = "/proc/self/exe")
+    public static string Execute(string destination, string? source = null)
     {
+        source ??= OwnExecutable();
         string target = Directory.Exists(destination) || destination.EndsWith('/')
             ? Path.Combine(destination, BinaryName)
             : destination;
@@ -42,17 +42,26 @@ internal static class InitCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new UsageException($"cannot install into {destination}: {Reason(e)}");
+            throw new UsageException($"cannot install into {destination}: {ErrorText.Reason(e)}");
         }
     }
 
-    private static string Reason(Exception e) => e switch
+    /// <summary>
+    /// /proc/self/exe, or argv[0] when /proc is not mounted (a bare chroot): the init container
+    /// runs the binary by its absolute path, so argv[0] names the file.
+    /// </summary>
+    private static string OwnExecutable()
     {
-        UnauthorizedAccessException => "permission denied",
-        IOException { HResult: var h } when (h & 0xffff) == (int)Errno.EROFS => "read-only file system",
-        IOException { HResult: var h } when (h & 0xffff) == (int)Errno.ENOSPC => "no space left on device",
-        _ => e.Message,
-    };
+        const string procExe = "/proc/self/exe";
+        if (File.Exists(procExe))
+        {
+            return procExe;
+        }
+        string argv0 = Environment.GetCommandLineArgs()[0];
+        return argv0.Contains('/') && File.Exists(argv0)
+            ? argv0
+            : throw new UsageException($"cannot find my own executable: {procExe} is missing (is /proc mounted?) and argv[0] '{argv0}' is not a path");
+    }
 
     private static void TryDelete(string path)
     {

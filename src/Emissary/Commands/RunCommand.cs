@@ -1,3 +1,5 @@
+using Emissary.Control;
+using Emissary.Gates;
 using Emissary.Interop;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
@@ -10,38 +12,85 @@ internal sealed record RunOptions
 {
     public required IReadOnlyList<string> Command { get; init; }
 
+    public string? Name { get; init; }
+
+    public string ControlDir { get; init; } = ControlDirectory.DefaultRoot;
+
+    public IReadOnlyList<Gate> Gates { get; init; } = [];
+
+    public TimeSpan? WaitTimeout { get; init; }
+
+    public bool RunOnUpstreamFailure { get; init; }
+
+    public bool ContinueOnError { get; init; }
+
+    public int Retries { get; init; }
+
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    public string? PostFile { get; init; }
+
     public SupervisionPolicy Policy { get; init; } = new();
 }
 
-/// <summary><c>emissary run [options] -- COMMAND [ARGS...]</c>.</summary>
+/// <summary><c>emissary run [options] -- COMMAND [ARGS...]</c>: wires the real OS pieces to the step runner.</summary>
 internal static partial class RunCommand
 {
     public static int Execute(RunOptions options, ILogger logger)
     {
-        BecomeReaper(logger);
+        try
+        {
+            return ExecuteStep(options, logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
+        {
+            // The control directory or a marker could not be written: the chain of steps depends on
+            // those, so this is emissary's own failure, said in one line.
+            Log.ControlFailure(logger, options.ControlDir, Cli.ErrorText.Reason(e));
+            return ExitCodes.EmissaryFailure;
+        }
+    }
 
-        ResolvedCommand command;
+    private static int ExecuteStep(RunOptions options, ILogger logger)
+    {
+        BecomeReaper(logger);
+        var clock = new SystemClock();
+        var controlDirectory = new ControlDirectory(options.ControlDir);
+
+        // Resolve first, but report a missing command only once the gates have opened: a step
+        // whose upstream failed must be skipped, not fail with 127.
+        ResolvedCommand? command = null;
+        LaunchException? problem = null;
         try
         {
             command = CommandResolver.Resolve(options.Command, Environment.GetEnvironmentVariable("PATH"), FileProbe.Probe);
         }
         catch (LaunchException e)
         {
-            Log.CannotStart(logger, e.Message);
-            return e.ExitCode;
+            problem = e;
         }
 
         using var reactor = new Reactor();
-        var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, new SystemClock(), logger);
-        try
+        using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow) : null;
+        using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle.SignalFifoPath, reactor) : null;
+        using var gates = new GateWaiter(controlDirectory, reactor, logger);
+
+        var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, clock, logger);
+        var runner = new StepRunner(gates, supervisor, reactor, new StepMarkers(handle, options.PostFile), clock, logger);
+        StepStatus final = runner.Run(new StepPlan
         {
-            return supervisor.Run(command, options.Policy, new LaunchSettings()).ExitCode;
-        }
-        catch (LaunchException e)
-        {
-            Log.CannotStart(logger, e.Message);
-            return e.ExitCode;
-        }
+            Name = options.Name ?? Path.GetFileName(options.Command[0]),
+            Command = command,
+            CommandProblem = problem,
+            Policy = options.Policy,
+            Gates = options.Gates,
+            WaitTimeout = options.WaitTimeout,
+            RunOnUpstreamFailure = options.RunOnUpstreamFailure,
+            ContinueOnError = options.ContinueOnError,
+            Retries = options.Retries,
+            RetryDelay = options.RetryDelay,
+        });
+        return StepRunner.ExitCodeOf(final);
     }
 
     /// <summary>
@@ -58,10 +107,10 @@ internal static partial class RunCommand
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
-        public static partial void CannotStart(ILogger logger, string message);
-
         [LoggerMessage(Level = LogLevel.Warning, Message = "cannot become a child subreaper ({Reason}): orphans of the command will not be reaped here")]
         public static partial void NoSubreaper(ILogger logger, string reason);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "cannot record the step in {ControlDir}: {Reason}")]
+        public static partial void ControlFailure(ILogger logger, string controlDir, string reason);
     }
 }

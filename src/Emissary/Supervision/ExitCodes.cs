@@ -11,6 +11,12 @@ internal static class ExitCodes
     /// <summary>Any emissary command: bad usage.</summary>
     public const int Usage = 125;
 
+    /// <summary>
+    /// The command did not run because an upstream step failed, was skipped or died, or because
+    /// `emissary skip` was used. Outside 124–127 and 128+S so it cannot be mistaken for those.
+    /// </summary>
+    public const int Skipped = 123;
+
     /// <summary><c>--timeout</c> expired (GNU timeout).</summary>
     public const int TimedOut = 124;
 

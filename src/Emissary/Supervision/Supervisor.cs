@@ -17,6 +17,9 @@ internal sealed record SupervisionPolicy
 /// <summary>How one run of the command ended.</summary>
 internal sealed record ChildOutcome(ExitStatus Status, bool TimedOut, int Pid)
 {
+    /// <summary>A terminating signal (TERM, INT, HUP, QUIT) was forwarded: the pod is going away, do not retry.</summary>
+    public bool Terminated { get; init; }
+
     /// <summary>The exit code emissary reports: 124 on timeout, otherwise the child's (128+S when signalled).</summary>
     public int ExitCode => TimedOut ? ExitCodes.TimedOut : Status.ToExitCode();
 }
@@ -28,10 +31,12 @@ internal sealed record ChildOutcome(ExitStatus Status, bool TimedOut, int Pid)
 /// </summary>
 internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorEvents events, IClock clock, ILogger logger)
 {
-    public ChildOutcome Run(ResolvedCommand command, SupervisionPolicy policy, LaunchSettings settings)
+    public ChildOutcome Run(ResolvedCommand command, SupervisionPolicy policy, LaunchSettings settings, Action<int>? onStarted = null)
     {
         int pid = launcher.Start(command, settings with { OwnProcessGroup = policy.OwnProcessGroup });
         Log.Started(logger, command.Path, pid);
+        onStarted?.Invoke(pid);
+        bool terminated = false;
 
         TimeSpan? termAt = policy.Timeout is { } t ? clock.Elapsed + t : null;
         TimeSpan? killAt = null;
@@ -45,6 +50,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
             switch (events.Next(wait))
             {
                 case SupervisorEvent.SignalReceived received:
+                    terminated |= received.Signal is Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT;
                     Forward(pid, policy, received);
                     break;
 
@@ -55,7 +61,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                         // The leader is gone; whatever it left in its group goes with it.
                         launcher.Signal(pid, toGroup: true, Signals.KILL);
                     }
-                    return new ChildOutcome(exited.Status, timedOut, pid);
+                    return new ChildOutcome(exited.Status, timedOut, pid) { Terminated = terminated };
 
                 case SupervisorEvent.ChildExited orphan:
                     Log.ReapedOrphan(logger, orphan.Pid, orphan.Status.ToString());
@@ -77,6 +83,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                     break;
 
                 case SupervisorEvent.DeadlineReached:
+                case SupervisorEvent.Wakeup:
                     break;
             }
         }

@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Emissary.Control;
+
+/// <summary>The lifecycle of a step as the control directory records it.</summary>
+internal static class StepStates
+{
+    public const string Waiting = "waiting";
+    public const string Running = "running";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Skipped = "skipped";
+
+    public static bool IsFinal(string state) => state is Succeeded or Failed or Skipped;
+}
+
+/// <summary>
+/// DIR/NAME/status.json: what `emissary status` shows and what `--after` gates read once the
+/// step's exitcode marker exists.
+/// </summary>
+internal sealed record StepStatus
+{
+    public required string Name { get; init; }
+
+    public required string State { get; init; }
+
+    public int? Pid { get; init; }
+
+    public DateTimeOffset? WaitingSince { get; init; }
+
+    public DateTimeOffset? StartedAt { get; init; }
+
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    public int? ExitCode { get; init; }
+
+    public string? Reason { get; init; }
+
+    public string? Message { get; init; }
+
+    /// <summary>Failed, but with <c>--on-error continue</c>: steps after it still run.</summary>
+    public bool ContinueOnError { get; init; }
+
+    /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
+    public bool LetsDependantsRun => State == StepStates.Succeeded || (State == StepStates.Failed && ContinueOnError);
+
+    public string ToJson()
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", Name);
+            json.WriteString("state", State);
+            if (Pid is { } pid) json.WriteNumber("pid", pid);
+            WriteTime(json, "waitingSince", WaitingSince);
+            WriteTime(json, "startedAt", StartedAt);
+            WriteTime(json, "finishedAt", FinishedAt);
+            if (ExitCode is { } code) json.WriteNumber("exitCode", code);
+            if (Reason is not null) json.WriteString("reason", Reason);
+            if (Message is not null) json.WriteString("message", Message);
+            if (ContinueOnError) json.WriteBoolean("continueOnError", true);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>Parses status.json; null when it is not a status (never throws on bad content).</summary>
+    public static StepStatus? Parse(string json)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(json);
+            JsonElement root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out JsonElement name) || !root.TryGetProperty("state", out JsonElement state))
+            {
+                return null;
+            }
+            return new StepStatus
+            {
+                Name = name.GetString() ?? "",
+                State = state.GetString() ?? "",
+                Pid = root.TryGetProperty("pid", out JsonElement pid) ? pid.GetInt32() : null,
+                WaitingSince = ReadTime(root, "waitingSince"),
+                StartedAt = ReadTime(root, "startedAt"),
+                FinishedAt = ReadTime(root, "finishedAt"),
+                ExitCode = root.TryGetProperty("exitCode", out JsonElement code) ? code.GetInt32() : null,
+                Reason = root.TryGetProperty("reason", out JsonElement reason) ? reason.GetString() : null,
+                Message = root.TryGetProperty("message", out JsonElement message) ? message.GetString() : null,
+                ContinueOnError = root.TryGetProperty("continueOnError", out JsonElement c) && c.ValueKind == JsonValueKind.True,
+            };
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>RFC 3339 in UTC with milliseconds, as Kubernetes and Tekton print times.</summary>
+    public static string FormatTime(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
+    {
+        if (time is { } t)
+        {
+            json.WriteString(name, FormatTime(t));
+        }
+    }
+
+    private static DateTimeOffset? ReadTime(JsonElement root, string name) =>
+        root.TryGetProperty(name, out JsonElement value) && value.GetString() is { } text &&
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset t)
+            ? t
+            : null;
+}

@@ -1,0 +1,53 @@
+namespace Emissary.Gates;
+
+/// <summary>A condition that must hold before the command starts. All gates of a step must open.</summary>
+internal abstract record Gate
+{
+    /// <summary><c>--after NAME</c>: step NAME finished successfully (or failed with --on-error continue).</summary>
+    public sealed record AfterStep(string Step) : Gate
+    {
+        public override string ToString() => $"step '{Step}'";
+    }
+
+    /// <summary><c>--wait-file PATH</c>: PATH exists (and, with --wait-content, is not empty); PATH.err means upstream failed.</summary>
+    public sealed record FileExists(string Path, bool NonEmpty) : Gate
+    {
+        public override string ToString() => NonEmpty ? $"non-empty file {Path}" : $"file {Path}";
+    }
+
+    /// <summary><c>--wait-fifo PATH</c>: something writes to the FIFO.</summary>
+    public sealed record Fifo(string Path) : Gate
+    {
+        public override string ToString() => $"a write to FIFO {Path}";
+    }
+
+    /// <summary><c>--wait-start</c>: `emissary start NAME` (or `skip`).</summary>
+    public sealed record ManualStart(string Step) : Gate
+    {
+        public override string ToString() => $"'emissary start {Step}'";
+    }
+}
+
+/// <summary>How waiting for the gates ended.</summary>
+internal abstract record GateOutcome
+{
+    /// <summary>Every gate opened; <paramref name="UpstreamFailures"/> lists failures let through by --run-on-upstream-failure.</summary>
+    public sealed record Open(IReadOnlyList<string> UpstreamFailures) : GateOutcome;
+
+    /// <summary>An upstream step failed, was skipped, or died: this step must not run.</summary>
+    public sealed record UpstreamFailed(string Message) : GateOutcome;
+
+    /// <summary>`emissary skip NAME` was used on a step held by --wait-start.</summary>
+    public sealed record SkippedByRequest : GateOutcome;
+
+    /// <summary><c>--wait-timeout</c> passed with gates still closed.</summary>
+    public sealed record TimedOut(string Pending) : GateOutcome;
+
+    /// <summary>A terminating signal (pod deletion) arrived while waiting.</summary>
+    public sealed record Interrupted(int Signal) : GateOutcome;
+}
+
+internal interface IGateWaiter
+{
+    GateOutcome Wait(IReadOnlyList<Gate> gates, TimeSpan? timeout, bool upstreamFailureOpens);
+}

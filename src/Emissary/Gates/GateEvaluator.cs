@@ -1,0 +1,113 @@
+using Emissary.Control;
+
+namespace Emissary.Gates;
+
+/// <summary>Where one gate stands right now.</summary>
+internal enum GateState
+{
+    Closed,
+    Open,
+    Failed,
+    Skipped,
+}
+
+/// <summary>
+/// Decides, from what is on disk right now, whether each gate is open. It never waits: the
+/// waiter calls it again whenever inotify, a FIFO or a released lock says something changed.
+/// </summary>
+internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
+{
+    /// <summary>Set by the waiter when a FIFO gate has been written to.</summary>
+    public HashSet<string> OpenedFifos { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Upstream steps seen alive (lock held) but unfinished: the waiter watches their locks.</summary>
+    public HashSet<string> RunningUpstreams { get; } = new(StringComparer.Ordinal);
+
+    public (GateState State, string? Message) Evaluate(Gate gate) => gate switch
+    {
+        Gate.AfterStep after => EvaluateAfter(after.Step),
+        Gate.FileExists file => EvaluateFile(file),
+        Gate.Fifo fifo => OpenedFifos.Contains(fifo.Path) ? (GateState.Open, null) : (GateState.Closed, null),
+        Gate.ManualStart manual => EvaluateManual(manual.Step),
+        _ => throw new ArgumentOutOfRangeException(nameof(gate)),
+    };
+
+    /// <summary>Directories whose changes can change this gate's state (for inotify).</summary>
+    public IEnumerable<string> DirectoriesToWatch(Gate gate) => gate switch
+    {
+        Gate.AfterStep after => [Dir.Root, Dir.StepDirectory(after.Step)],
+        Gate.FileExists file => [Path.GetDirectoryName(Path.GetFullPath(file.Path)) ?? "/"],
+        Gate.ManualStart manual => [Dir.StepDirectory(manual.Step)],
+        _ => [],
+    };
+
+    private ControlDirectory Dir => controlDirectory ?? throw new InvalidOperationException("this gate needs the control directory");
+
+    private (GateState, string?) EvaluateAfter(string step)
+    {
+        if (Finished(step) is { } finished)
+        {
+            return finished;
+        }
+        StepStatus? status = Dir.ReadStatus(step);
+        if (status is null)
+        {
+            return (GateState.Closed, null); // not started yet: that is not a failure
+        }
+        if (!Dir.IsLockHeld(step))
+        {
+            // The lock is free but there is no exitcode. The step may have finished between the
+            // two reads (it writes exitcode before it exits), so look once more.
+            return Finished(step) ?? (GateState.Failed,
+                $"step '{step}' died without finishing (its emissary was killed, e.g. SIGKILL or out of memory, while {status.State})");
+        }
+        RunningUpstreams.Add(step);
+        return (GateState.Closed, null);
+    }
+
+    private (GateState, string?)? Finished(string step)
+    {
+        if (Dir.ReadExitCode(step) is not { } code)
+        {
+            return null;
+        }
+        StepStatus? status = Dir.ReadStatus(step);
+        bool passes = status?.LetsDependantsRun ?? code == 0;
+        if (passes)
+        {
+            return (GateState.Open, null);
+        }
+        string state = status?.State ?? StepStates.Failed;
+        return (GateState.Failed, state == StepStates.Skipped
+            ? $"step '{step}' was skipped"
+            : $"step '{step}' {state} with exit code {code}");
+    }
+
+    private static (GateState, string?) EvaluateFile(Gate.FileExists gate)
+    {
+        if (File.Exists(gate.Path + ".err"))
+        {
+            return (GateState.Failed, $"{gate.Path}.err exists: the step that writes {gate.Path} failed");
+        }
+        var info = new FileInfo(gate.Path);
+        if (info.Exists && (!gate.NonEmpty || info.Length > 0))
+        {
+            return (GateState.Open, null);
+        }
+        // A directory counts as existing when content is not asked for.
+        if (!gate.NonEmpty && Directory.Exists(gate.Path))
+        {
+            return (GateState.Open, null);
+        }
+        return (GateState.Closed, null);
+    }
+
+    private (GateState, string?) EvaluateManual(string step)
+    {
+        if (File.Exists(Dir.PathOf(step, ControlDirectory.SkipMarker)))
+        {
+            return (GateState.Skipped, $"step '{step}' was skipped with 'emissary skip'");
+        }
+        return File.Exists(Dir.PathOf(step, ControlDirectory.StartMarker)) ? (GateState.Open, null) : (GateState.Closed, null);
+    }
+}

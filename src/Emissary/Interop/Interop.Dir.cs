@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+
+namespace Emissary.Interop;
+
+internal static partial class Libc
+{
+    internal const byte DT_UNKNOWN = 0;
+    internal const byte DT_DIR = 4;
+    internal const byte DT_REG = 8;
+    internal const byte DT_LNK = 10;
+
+    // glibc's struct dirent on 64-bit Linux (x86-64 and arm64 alike): d_ino (8), d_off (8),
+    // d_reclen (2), d_type (1), then d_name, NUL-terminated.
+    private const int DirentTypeOffset = 18;
+    private const int DirentNameOffset = 19;
+
+    [LibraryImport("libc", EntryPoint = "opendir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial IntPtr OpenDir(string path);
+
+    [LibraryImport("libc", EntryPoint = "readdir", SetLastError = true)]
+    internal static partial IntPtr ReadDir(IntPtr dir);
+
+    [LibraryImport("libc", EntryPoint = "closedir", SetLastError = true)]
+    internal static partial int CloseDir(IntPtr dir);
+
+    /// <summary>
+    /// The entries of a directory as raw name bytes (no UTF-16 round trip, so odd names are seen
+    /// as they are) and d_type, without "." and "..". Throws <see cref="SystemCallException"/>.
+    /// </summary>
+    internal static unsafe List<(byte[] Name, byte Type)> ListDirectory(string path)
+    {
+        IntPtr dir = OpenDir(path);
+        if (dir == IntPtr.Zero)
+        {
+            throw new SystemCallException("opendir", LastErrno);
+        }
+        try
+        {
+            var entries = new List<(byte[], byte)>();
+            while (true)
+            {
+                Marshal.SetLastPInvokeError(0);
+                IntPtr entry = ReadDir(dir);
+                if (entry == IntPtr.Zero)
+                {
+                    Errno errno = LastErrno;
+                    if (errno != 0)
+                    {
+                        throw new SystemCallException("readdir", errno);
+                    }
+                    return entries;
+                }
+                byte* name = (byte*)entry + DirentNameOffset;
+                var span = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
+                if (span.SequenceEqual("."u8) || span.SequenceEqual(".."u8))
+                {
+                    continue;
+                }
+                entries.Add((span.ToArray(), *((byte*)entry + DirentTypeOffset)));
+            }
+        }
+        finally
+        {
+            CloseDir(dir);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+
+namespace Emissary.Interop;
+
+/// <summary>
+/// The kernel's struct statx (256 bytes). Unlike struct stat its layout is the same on every
+/// architecture, which is why Emissary uses statx(2) (glibc 2.28+, Linux 4.11+) and not fstat.
+/// Only the fields Emissary reads are named.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 256)]
+internal struct StatX
+{
+    [FieldOffset(0)]
+    public uint Mask;
+
+    [FieldOffset(28)]
+    public ushort Mode;
+
+    [FieldOffset(32)]
+    public ulong Inode;
+
+    [FieldOffset(40)]
+    public ulong Size;
+
+    [FieldOffset(136)]
+    public uint DevMajor;
+
+    [FieldOffset(140)]
+    public uint DevMinor;
+
+    public readonly FileKind Kind => (Mode & 0xF000) switch
+    {
+        0x8000 => FileKind.Regular,
+        0x4000 => FileKind.Directory,
+        0xA000 => FileKind.SymbolicLink,
+        0x1000 => FileKind.Fifo,
+        0xC000 => FileKind.Socket,
+        0x2000 => FileKind.CharacterDevice,
+        0x6000 => FileKind.BlockDevice,
+        _ => FileKind.Unknown,
+    };
+}
+
+/// <summary>The S_IFMT part of a mode, by name.</summary>
+internal enum FileKind
+{
+    Unknown,
+    Regular,
+    Directory,
+    SymbolicLink,
+    Fifo,
+    Socket,
+    CharacterDevice,
+    BlockDevice,
+}
+
+internal static partial class Libc
+{
+    internal const int AT_SYMLINK_NOFOLLOW = 0x100;
+    internal const int AT_EMPTY_PATH = 0x1000;
+    internal const uint STATX_TYPE = 0x1;
+    internal const uint STATX_INO = 0x100;
+    internal const uint STATX_SIZE = 0x200;
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static unsafe partial int StatX(int dirFd, string path, int flags, uint mask, StatX* buffer);
+
+    /// <summary>The type of the file open as <paramref name="fd"/>, or null with errno set.</summary>
+    internal static unsafe FileKind? KindOf(int fd)
+    {
+        StatX st;
+        return StatX(fd, "", AT_EMPTY_PATH, STATX_TYPE, &st) == 0 ? st.Kind : null;
+    }
+
+    /// <summary>Device and inode of the file open as <paramref name="fd"/>, or null: whether two descriptors are the same file.</summary>
+    internal static unsafe (uint Major, uint Minor, ulong Inode)? IdentityOf(int fd)
+    {
+        StatX st;
+        return StatX(fd, "", AT_EMPTY_PATH, STATX_INO, &st) == 0 ? (st.DevMajor, st.DevMinor, st.Inode) : null;
+    }
+
+    /// <summary>The type of <paramref name="path"/> itself (a symlink is not followed), or null with errno set.</summary>
+    internal static unsafe FileKind? KindOf(string path)
+    {
+        StatX st;
+        return StatX(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) == 0 ? st.Kind : null;
+    }
+
+    internal static string Describe(FileKind kind) => kind switch
+    {
+        FileKind.Directory => "a directory",
+        FileKind.SymbolicLink => "a symbolic link",
+        FileKind.Fifo => "a FIFO",
+        FileKind.Socket => "a socket",
+        FileKind.CharacterDevice => "a character device",
+        FileKind.BlockDevice => "a block device",
+        FileKind.Regular => "a regular file",
+        _ => "a file of unknown type",
+    };
+}

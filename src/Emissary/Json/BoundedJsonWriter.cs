@@ -1,0 +1,178 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+
+namespace Emissary.Json;
+
+/// <summary>
+/// A small UTF-8 JSON writer for messages that must fit a byte budget (the termination message).
+/// Bytes are kept only up to <c>limit</c>; past it the writer keeps counting, so
+/// <see cref="Length"/> is always the exact size the whole document needs while memory stays
+/// bounded by the limit, however large the values written.
+///
+/// Why not Utf8JsonWriter: even with JavaScriptEncoder.UnsafeRelaxedJsonEscaping it escapes every
+/// character outside the Basic Multilingual Plane (an emoji costs 12 bytes instead of 4) and some
+/// others, which wastes the budget. Here a string is escaped only where JSON requires it:
+/// quotation mark, reverse solidus and the C0 controls (RFC 8259 §7), the short forms
+/// (\n, \t, ...) where they exist and \u00XX otherwise. Everything else is copied as UTF-8.
+///
+/// The caller writes a well-formed sequence (objects and arrays balanced, a property name before
+/// each value inside an object); the writer only places the commas.
+/// </summary>
+internal sealed class BoundedJsonWriter(int limit)
+{
+    private readonly byte[] _buffer = new byte[Math.Max(limit, 0)];
+    private int _length;
+
+    // One bit per open container: does the next item need a leading comma?
+    private ulong _needsComma;
+    private int _depth;
+    private bool _afterName;
+
+    /// <summary>Bytes the document written so far needs, kept or not.</summary>
+    public int Length => _length;
+
+    /// <summary>True while everything written is within the limit.</summary>
+    public bool Fits => _length <= _buffer.Length;
+
+    /// <summary>The document; only valid when it <see cref="Fits"/>.</summary>
+    public byte[] ToArray() => Fits
+        ? _buffer.AsSpan(0, _length).ToArray()
+        : throw new InvalidOperationException($"the JSON document needs {_length} bytes, more than the limit of {_buffer.Length}");
+
+    public void StartObject() => Open((byte)'{');
+
+    public void EndObject() => Close((byte)'}');
+
+    public void StartArray() => Open((byte)'[');
+
+    public void EndArray() => Close((byte)']');
+
+    public void PropertyName(string name)
+    {
+        BeforeValue();
+        WriteQuoted(Utf8(name));
+        Raw((byte)':');
+        _afterName = true;
+    }
+
+    /// <summary>A string value given as UTF-8 bytes; the caller has checked they are valid UTF-8.</summary>
+    public void StringValue(ReadOnlySpan<byte> utf8)
+    {
+        BeforeValue();
+        WriteQuoted(utf8);
+    }
+
+    public void StringValue(string value) => StringValue(Utf8(value));
+
+    public void NumberValue(long value)
+    {
+        BeforeValue();
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(value, digits, out int written);
+        Raw(digits[..written]);
+    }
+
+    /// <summary>The length <paramref name="utf8"/> takes as a JSON string, quotes included.</summary>
+    public static int QuotedLength(ReadOnlySpan<byte> utf8)
+    {
+        int length = 2;
+        foreach (byte b in utf8)
+        {
+            length += EscapedLength(b);
+        }
+        return length;
+    }
+
+    private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s); // lone surrogates become U+FFFD
+
+    private void Open(byte bracket)
+    {
+        BeforeValue();
+        Raw(bracket);
+        _depth++;
+        if (_depth < 64)
+        {
+            _needsComma &= ~(1UL << _depth);
+        }
+    }
+
+    private void Close(byte bracket)
+    {
+        _depth--;
+        Raw(bracket);
+    }
+
+    private void BeforeValue()
+    {
+        if (_afterName)
+        {
+            _afterName = false;
+            return;
+        }
+        if (_depth is > 0 and < 64)
+        {
+            if ((_needsComma & (1UL << _depth)) != 0)
+            {
+                Raw((byte)',');
+            }
+            _needsComma |= 1UL << _depth;
+        }
+    }
+
+    private void WriteQuoted(ReadOnlySpan<byte> utf8)
+    {
+        Raw((byte)'"');
+        int run = 0;
+        for (int i = 0; i < utf8.Length; i++)
+        {
+            byte b = utf8[i];
+            if (EscapedLength(b) == 1)
+            {
+                continue;
+            }
+            Raw(utf8[run..i]);
+            run = i + 1;
+            switch (b)
+            {
+                case (byte)'"': Raw("\\\""u8); break;
+                case (byte)'\\': Raw("\\\\"u8); break;
+                case (byte)'\n': Raw("\\n"u8); break;
+                case (byte)'\r': Raw("\\r"u8); break;
+                case (byte)'\t': Raw("\\t"u8); break;
+                case (byte)'\b': Raw("\\b"u8); break;
+                case (byte)'\f': Raw("\\f"u8); break;
+                default:
+                    Raw("\\u00"u8);
+                    Raw("0123456789abcdef"u8[b >> 4]);
+                    Raw("0123456789abcdef"u8[b & 0xF]);
+                    break;
+            }
+        }
+        Raw(utf8[run..]);
+        Raw((byte)'"');
+    }
+
+    private static int EscapedLength(byte b) => b switch
+    {
+        (byte)'"' or (byte)'\\' or (byte)'\n' or (byte)'\r' or (byte)'\t' or (byte)'\b' or (byte)'\f' => 2,
+        < 0x20 => 6,
+        _ => 1,
+    };
+
+    private void Raw(byte b) => Raw([b]);
+
+    private void Raw(ReadOnlySpan<byte> bytes)
+    {
+        if (_length <= _buffer.Length && bytes.Length <= _buffer.Length - _length)
+        {
+            bytes.CopyTo(_buffer.AsSpan(_length));
+        }
+        // Past the limit only the count grows (it cannot overflow: it is checked against int.MaxValue).
+        _length = (int)Math.Min((long)_length + bytes.Length, int.MaxValue);
+    }
+
+    public override string ToString() => Fits
+        ? Encoding.UTF8.GetString(_buffer, 0, _length)
+        : string.Create(CultureInfo.InvariantCulture, $"<{_length} bytes, over the limit of {_buffer.Length}>");
+}

@@ -1,0 +1,540 @@
+using Emissary.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace Emissary.Output;
+
+/// <summary>
+/// Moves one captured stream of the command (its stdout or its stderr) from the capture pipe to the
+/// container's own stream (the "console": emissary's fd 1 or fd 2, which <c>kubectl logs</c> reads)
+/// and to the capture file, and keeps the first bytes of stdout for a result.
+///
+/// Overview. The command writes into the capture pipe S. When a copy is needed (a file or a
+/// result), tee(2) duplicates what is at the head of S into a private pipe T without consuming it;
+/// T is drained at once into the file (splice(2), or read(2) while the result still wants bytes),
+/// then exactly those bytes are consumed from S into the console with splice(2). The bytes already
+/// copied but not yet taken by the console are "owed" to it, so a second tee never copies them again.
+/// <code>
+///   command ──▶ S ──tee──▶ T ──splice──▶ capture file   (and read ──▶ result prefix)
+///               └────────splice───────▶ console (fd 1 / fd 2)
+/// </code>
+/// Nothing is buffered in user space except one console chunk in the read/write fallback, so memory
+/// is bounded (two pipes and two 64 KiB buffers per stream) whatever the volume.
+///
+/// Backpressure, never loss. All calls are non-blocking and run on the reactor's single thread. If
+/// the console is a pipe to a slow reader, splice fails with EAGAIN: the pump stops watching S and
+/// waits for EPOLLOUT on the console, so S fills up and the command blocks in write(2), exactly as
+/// it would writing to the console directly. The console's open file description is shared with
+/// other processes (a terminal: with the shell that started us), so it is never switched to
+/// O_NONBLOCK: splice gets SPLICE_F_NONBLOCK, and the read/write fallback writes at most PIPE_BUF
+/// bytes after poll(2) reported POLLOUT, which a pipe accepts without blocking.
+///
+/// Failure of a destination: a file that cannot be written (disk full) is dropped with one warning,
+/// and the console keeps receiving everything; a console that is closed (EPIPE) or rejects writes is
+/// dropped with one warning and the file keeps receiving everything; with neither left, the stream
+/// is read and discarded so that the command never blocks on a pipe nobody empties.
+/// </summary>
+internal sealed partial class StreamPump : IDisposable
+{
+    private const int Chunk = 64 * 1024;
+    private const int RoundsPerWakeup = 16; // at most 1 MiB per epoll wake-up: signals stay responsive
+
+    private readonly string _stream;
+    private readonly WatchDescriptor _watch;
+    private readonly ILogger _logger;
+    private readonly SafeFd _source;
+    private SafeFd? _childEnd;
+    private readonly CaptureFile? _file;
+
+    private readonly int _console;
+    private bool _consoleActive;
+    private bool _consoleSplice;
+    private readonly bool _consolePoll;
+    private readonly byte[] _consoleBuffer = new byte[Chunk];
+    private int _pendingOffset;
+    private int _pendingCount;
+
+    private SafeFd? _copyRead;
+    private SafeFd? _copyWrite;
+    private bool _copyBroken;
+    private int _owed;
+    private readonly byte[] _scratch = new byte[Chunk];
+
+    private byte[]? _result;
+    private int _resultLength;
+    private readonly int _resultWant;
+
+    private IDisposable? _sourceWatch;
+    private IDisposable? _consoleWatch;
+    private bool _finished;
+
+    private StreamPump(string stream, int console, CaptureFile? file, int resultLimit, WatchDescriptor watch, ILogger logger)
+    {
+        _stream = stream;
+        _watch = watch;
+        _logger = logger;
+        _file = file;
+        (_source, _childEnd) = SafeFd.Pipe();
+        if (!Libc.SetNonBlocking(_source.Fd))
+        {
+            throw new SystemCallException("fcntl(O_NONBLOCK)", Libc.LastErrno);
+        }
+
+        _console = console;
+        FileKind? kind = console >= 0 ? Libc.KindOf(console) : null;
+        bool tty = kind == FileKind.CharacterDevice && Libc.IsATty(console) == 1;
+        _consoleActive = kind is not null;
+        // splice into pipes, files and devices such as /dev/null; a tty rejects it (EINVAL, handled),
+        // and a blocking socket would block, so sockets and ttys go straight to read/write.
+        _consoleSplice = kind is not null and not FileKind.Socket && !tty;
+        _consolePoll = kind is FileKind.Fifo or FileKind.Socket || tty;
+
+        if (resultLimit >= 0)
+        {
+            _resultWant = (int)Math.Min((long)resultLimit + 1, Array.MaxLength);
+            _result = new byte[Math.Min(_resultWant, Chunk)];
+        }
+        if (file is not null || _result is not null)
+        {
+            (_copyRead, _copyWrite) = SafeFd.Pipe(Libc.O_NONBLOCK);
+        }
+        _sourceWatch = _watch(_source.Fd, Libc.EPOLLIN, OnSourceReady);
+    }
+
+    /// <summary>
+    /// Creates the capture pipe for one stream and starts watching it. <paramref name="resultLimit"/>
+    /// is -1 when no result is wanted, else the limit (limit + 1 bytes are kept).
+    /// </summary>
+    public static StreamPump Start(string stream, int console, CaptureFile? file, int resultLimit, WatchDescriptor watch, ILogger logger) =>
+        new(stream, console, file, resultLimit, watch, logger);
+
+    /// <summary>The write end the command gets as its fd 1 or 2; -1 after <see cref="CloseChildEnd"/>.</summary>
+    public int ChildEnd => _childEnd?.Fd ?? -1;
+
+    /// <summary>The first bytes of the stream (at most the limit + 1), or null when no result was asked for.</summary>
+    public byte[]? ResultPrefix => _result?.AsSpan(0, _resultLength).ToArray();
+
+    private bool FileActive => _file is { Active: true };
+
+    private bool ResultWanted => _result is not null && _resultLength < _resultWant;
+
+    private bool CopyNeeded => !_copyBroken && _copyRead is not null && (FileActive || ResultWanted);
+
+    /// <summary>Closes emissary's copy of the write end, so the pipe can reach end-of-file.</summary>
+    public void CloseChildEnd()
+    {
+        _childEnd?.Dispose();
+        _childEnd = null;
+    }
+
+    /// <summary>
+    /// Moves what is in the capture pipe now — not what a background process of the command writes
+    /// later: it may hold the pipe open forever (Argo #6375) — then stops watching. Waits at most
+    /// <paramref name="consoleTimeout"/> in total for a console that applies backpressure; what the
+    /// console does not take by then still goes to the file.
+    /// </summary>
+    public void Finish(TimeSpan consoleTimeout)
+    {
+        if (_finished)
+        {
+            return;
+        }
+        _finished = true;
+        StopWatching();
+        long allowance = Math.Max(Libc.BytesReadable(_source.Fd), 0);
+        long deadline = Environment.TickCount64 + (long)consoleTimeout.TotalMilliseconds;
+        while (true)
+        {
+            Outcome outcome = Step(ref allowance);
+            if (outcome == Outcome.Progress)
+            {
+                continue;
+            }
+            if (outcome == Outcome.Idle)
+            {
+                return;
+            }
+            long wait = deadline - Environment.TickCount64;
+            if (wait <= 0 || !Libc.PollOne(_console, Libc.POLLOUT, (int)Math.Min(wait, int.MaxValue)))
+            {
+                Log.ConsoleTimedOut(_logger, _stream, consoleTimeout.TotalSeconds, _file is { Active: true } f ? $"they are only in {f.Path}" : "they are lost");
+                DropConsole();
+            }
+        }
+    }
+
+    private void OnSourceReady(uint events)
+    {
+        Pump();
+        if ((events & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0 && _consoleWatch is null && _pendingCount == 0 && Libc.BytesReadable(_source.Fd) == 0)
+        {
+            // Every writer is gone and everything was moved: a level-triggered hang-up would
+            // otherwise wake the loop forever.
+            StopWatching();
+        }
+    }
+
+    private void OnConsoleWritable(uint events)
+    {
+        _consoleWatch?.Dispose();
+        _consoleWatch = null;
+        if (_finished)
+        {
+            return;
+        }
+        _sourceWatch ??= _watch(_source.Fd, Libc.EPOLLIN, OnSourceReady);
+        Pump();
+    }
+
+    private void Pump()
+    {
+        long allowance = long.MaxValue;
+        for (int round = 0; round < RoundsPerWakeup; round++)
+        {
+            switch (Step(ref allowance))
+            {
+                case Outcome.Idle:
+                    return;
+                case Outcome.Blocked:
+                    WaitForConsole();
+                    return;
+            }
+        }
+    }
+
+    /// <summary>The console is full: stop taking from the capture pipe (the command blocks) until it drains.</summary>
+    private void WaitForConsole()
+    {
+        _sourceWatch?.Dispose();
+        _sourceWatch = null;
+        try
+        {
+            _consoleWatch = _watch(_console, Libc.EPOLLOUT, OnConsoleWritable);
+        }
+        catch (SystemCallException)
+        {
+            // Not pollable (cannot happen for a descriptor that reported EAGAIN, but never spin):
+            // plain blocking writes are still correct, only not concurrent with signals.
+            _consoleSplice = false;
+            _sourceWatch = _watch(_source.Fd, Libc.EPOLLIN, OnSourceReady);
+        }
+    }
+
+    private enum Outcome
+    {
+        /// <summary>Bytes moved; call again.</summary>
+        Progress,
+
+        /// <summary>The capture pipe is empty (or the allowance is used up).</summary>
+        Idle,
+
+        /// <summary>The console cannot take more now.</summary>
+        Blocked,
+    }
+
+    /// <summary>One bounded, non-blocking move. <paramref name="allowance"/>: bytes still allowed out of S.</summary>
+    private Outcome Step(ref long allowance)
+    {
+        if (_pendingCount > 0 && !FlushPending())
+        {
+            return Outcome.Blocked;
+        }
+        int available = Libc.BytesReadable(_source.Fd);
+        int chunk = (int)Math.Min(Math.Min(Math.Max(available, 0), allowance), Chunk);
+        if (chunk <= 0)
+        {
+            return Outcome.Idle;
+        }
+
+        if (_owed > 0 && !_consoleActive)
+        {
+            // The console dropped out while owed bytes that are already in the file: consume them from S.
+            allowance -= Discard(_owed);
+            _owed = 0;
+            return Outcome.Progress;
+        }
+
+        if (_owed == 0 && CopyNeeded)
+        {
+            // With a console, copy (tee) and let the console consume; without one, move (splice).
+            nint copied = _consoleActive
+                ? TeeRetrying(_source.Fd, _copyWrite!.Fd, chunk)
+                : SpliceRetrying(_source.Fd, _copyWrite!.Fd, chunk, Libc.SPLICE_F_NONBLOCK | Libc.SPLICE_F_MOVE);
+            if (copied <= 0)
+            {
+                // T is emptied after every copy and S holds `chunk` bytes, so this is a kernel
+                // surprise: give up on the copies, keep the console flowing.
+                BreakCopy(copied < 0 ? Libc.Describe(Libc.LastErrno) : "unexpected end of input");
+                return Outcome.Progress;
+            }
+            DrainCopy((int)copied);
+            if (!_consoleActive)
+            {
+                allowance -= copied;
+                return Outcome.Progress;
+            }
+            _owed = (int)copied;
+        }
+
+        if (_consoleActive)
+        {
+            int moved = ToConsole(_owed > 0 ? _owed : chunk);
+            if (moved == 0)
+            {
+                return Outcome.Blocked;
+            }
+            if (moved > 0)
+            {
+                _owed = Math.Max(_owed - moved, 0);
+                allowance -= moved;
+                return Outcome.Progress;
+            }
+            return Outcome.Progress; // the console just failed; the next step settles what it was owed
+        }
+
+        // Nobody wants these bytes any more: consume them so the command never blocks.
+        allowance -= Discard(chunk);
+        return Outcome.Progress;
+    }
+
+    /// <summary>Moves up to <paramref name="want"/> bytes from S to the console: the count, 0 when full, -1 when the console failed.</summary>
+    private int ToConsole(int want)
+    {
+        if (_consoleSplice)
+        {
+            nint n = SpliceRetrying(_source.Fd, _console, want, Libc.SPLICE_F_NONBLOCK | Libc.SPLICE_F_MOVE);
+            if (n > 0)
+            {
+                return (int)n;
+            }
+            Errno errno = n < 0 ? Libc.LastErrno : Errno.EIO;
+            if (errno == Errno.EAGAIN)
+            {
+                return 0;
+            }
+            if (errno != Errno.EINVAL)
+            {
+                ConsoleFailed(errno);
+                return -1;
+            }
+            _consoleSplice = false; // a tty, a file opened O_APPEND, ...: read/write from now on
+        }
+
+        if (_consolePoll && !Libc.PollOne(_console, Libc.POLLOUT, 0))
+        {
+            return 0;
+        }
+        int max = _consolePoll ? Libc.PIPE_BUF : _consoleBuffer.Length;
+        int read = ReadInto(_source.Fd, _consoleBuffer, Math.Min(want, max));
+        if (read <= 0)
+        {
+            return 0;
+        }
+        _pendingOffset = 0;
+        _pendingCount = read;
+        FlushPending();
+        return read;
+    }
+
+    /// <summary>Writes the console chunk read in the fallback path; false while it cannot take it all.</summary>
+    private unsafe bool FlushPending()
+    {
+        while (_pendingCount > 0)
+        {
+            if (!_consoleActive)
+            {
+                _pendingCount = 0;
+                break;
+            }
+            nint n;
+            fixed (byte* start = _consoleBuffer)
+            {
+                n = Libc.Write(_console, start + _pendingOffset, (nuint)_pendingCount);
+            }
+            if (n > 0)
+            {
+                _pendingOffset += (int)n;
+                _pendingCount -= (int)n;
+                continue;
+            }
+            Errno errno = n < 0 ? Libc.LastErrno : Errno.EIO;
+            if (errno == Errno.EINTR)
+            {
+                continue;
+            }
+            if (errno == Errno.EAGAIN)
+            {
+                return false; // someone else made the description non-blocking: wait for EPOLLOUT
+            }
+            ConsoleFailed(errno);
+        }
+        return true;
+    }
+
+    /// <summary>Empties T, which holds exactly <paramref name="count"/> bytes, into the file and the result.</summary>
+    private void DrainCopy(int count)
+    {
+        while (count > 0)
+        {
+            if (FileActive && _file!.SpliceWorks && !ResultWanted)
+            {
+                nint n = SpliceRetrying(_copyRead!.Fd, _file.Fd, count, Libc.SPLICE_F_MOVE);
+                if (n > 0)
+                {
+                    count -= (int)n;
+                    continue;
+                }
+                Errno errno = n < 0 ? Libc.LastErrno : Errno.EIO;
+                if (errno == Errno.EINVAL)
+                {
+                    _file.SpliceWorks = false;
+                }
+                else
+                {
+                    _file.Fail(errno, _stream);
+                }
+                continue; // the rest goes through read/write (or is discarded)
+            }
+
+            int read = ReadInto(_copyRead!.Fd, _scratch, Math.Min(count, _scratch.Length));
+            if (read <= 0)
+            {
+                BreakCopy(read < 0 ? Libc.Describe(Libc.LastErrno) : "unexpected end of input");
+                return;
+            }
+            Keep(_scratch.AsSpan(0, read));
+            if (FileActive)
+            {
+                _file!.Write(_scratch.AsSpan(0, read), _stream);
+            }
+            count -= read;
+        }
+    }
+
+    /// <summary>Appends to the result prefix, up to the limit + 1 bytes.</summary>
+    private void Keep(ReadOnlySpan<byte> data)
+    {
+        if (!ResultWanted)
+        {
+            return;
+        }
+        int take = Math.Min(data.Length, _resultWant - _resultLength);
+        if (_resultLength + take > _result!.Length)
+        {
+            Array.Resize(ref _result, (int)Math.Min(Math.Max((long)_result.Length * 2, _resultLength + take), _resultWant));
+        }
+        data[..take].CopyTo(_result.AsSpan(_resultLength));
+        _resultLength += take;
+    }
+
+    /// <summary>Reads and drops up to <paramref name="count"/> bytes from S; returns how many.</summary>
+    private int Discard(int count)
+    {
+        int total = 0;
+        while (total < count)
+        {
+            int n = ReadInto(_source.Fd, _scratch, Math.Min(count - total, _scratch.Length));
+            if (n <= 0)
+            {
+                break;
+            }
+            total += n;
+        }
+        return total;
+    }
+
+    private void ConsoleFailed(Errno errno)
+    {
+        if (!_consoleActive)
+        {
+            return;
+        }
+        _consoleActive = false;
+        _pendingCount = 0;
+        Log.ConsoleFailed(_logger, _stream, Libc.Describe(errno), FileActive ? $"goes only to {_file!.Path}" : "is discarded");
+    }
+
+    private void DropConsole()
+    {
+        _consoleActive = false;
+        _pendingCount = 0;
+    }
+
+    private void BreakCopy(string reason)
+    {
+        if (_copyBroken)
+        {
+            return;
+        }
+        _copyBroken = true;
+        Log.CopyFailed(_logger, _stream, reason);
+    }
+
+    private void StopWatching()
+    {
+        _sourceWatch?.Dispose();
+        _sourceWatch = null;
+        _consoleWatch?.Dispose();
+        _consoleWatch = null;
+    }
+
+    private static unsafe nint SpliceRetrying(int from, int to, int count, uint flags)
+    {
+        while (true)
+        {
+            nint n = Libc.Splice(from, null, to, null, (nuint)count, flags);
+            if (n >= 0 || Libc.LastErrno != Errno.EINTR)
+            {
+                return n;
+            }
+        }
+    }
+
+    private static nint TeeRetrying(int from, int to, int count)
+    {
+        while (true)
+        {
+            nint n = Libc.Tee(from, to, (nuint)count, Libc.SPLICE_F_NONBLOCK);
+            if (n >= 0 || Libc.LastErrno != Errno.EINTR)
+            {
+                return n;
+            }
+        }
+    }
+
+    /// <summary>read(2) retrying EINTR: the count, 0 at end of file, -1 on error (EAGAIN included).</summary>
+    private static unsafe int ReadInto(int fd, byte[] buffer, int count)
+    {
+        fixed (byte* start = buffer)
+        {
+            while (true)
+            {
+                nint n = Libc.Read(fd, start, (nuint)count);
+                if (n >= 0 || Libc.LastErrno != Errno.EINTR)
+                {
+                    return (int)n;
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        StopWatching();
+        _source.Dispose();
+        _childEnd?.Dispose();
+        _copyRead?.Dispose();
+        _copyWrite?.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} cannot be written ({Reason}): from now on the command's output on it {Fate}")]
+        public static partial void ConsoleFailed(ILogger logger, string stream, string reason, string fate);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} did not take the last bytes of the command's output within {Seconds}s: {Fate}")]
+        public static partial void ConsoleTimedOut(ILogger logger, string stream, double seconds, string fate);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "copying the command's {Stream} failed ({Reason}): it still goes to the container's log, but no longer to the capture file or result")]
+        public static partial void CopyFailed(ILogger logger, string stream, string reason);
+    }
+}

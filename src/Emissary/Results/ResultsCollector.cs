@@ -1,0 +1,207 @@
+using System.Text;
+using Emissary.Interop;
+
+namespace Emissary.Results;
+
+/// <summary>What <see cref="ResultsCollector.Collect"/> found.</summary>
+/// <param name="Results">The valid results, sorted by name (ordinal).</param>
+/// <param name="Errors">One line per rejected entry, e.g. <c>result 'a b': invalid name ...</c>.</param>
+internal sealed record ResultsCollection(IReadOnlyList<Result> Results, IReadOnlyList<string> Errors)
+{
+    /// <summary>
+    /// True when at least one result was rejected for being larger than the per-result limit
+    /// (it is also one of the <see cref="Errors"/>), so the caller can report
+    /// <see cref="StepReasons.ResultsTooLarge"/> rather than a generic error.
+    /// </summary>
+    public bool AnyTooLarge { get; init; }
+
+    public static readonly ResultsCollection Empty = new([], []);
+}
+
+/// <summary>
+/// Reads the results directory: every regular file directly in it is a result whose name is the
+/// file name and whose value is the file's bytes, exactly (no trimming of a trailing newline, no
+/// decoding).
+/// </summary>
+internal static class ResultsCollector
+{
+    /// <summary>Longest result name: 253, a DNS subdomain, like Kubernetes object names.</summary>
+    public const int MaxNameLength = 253;
+
+    /// <summary>
+    /// Collects the results in <paramref name="directory"/>.
+    /// <list type="bullet">
+    /// <item>A missing directory means no results (a step that produced none need not create it).</item>
+    /// <item>Names must match <c>^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$</c>: ASCII letters, digits,
+    /// '.', '_' and '-', starting with a letter or digit, at most <see cref="MaxNameLength"/> bytes.
+    /// A directory entry cannot contain '/', and "." and ".." start with a dot, so no name can
+    /// reach outside the directory. Any other name is an error line.</item>
+    /// <item>Entries whose name starts with '.' (editor temp files, a writer's temp file before its
+    /// rename) are ignored, not errors.</item>
+    /// <item>Symbolic links, sub-directories, FIFOs, sockets and devices are errors: a result is a
+    /// regular file. Files are opened with O_NOFOLLOW|O_NONBLOCK, so a FIFO cannot block us and a
+    /// link cannot smuggle in a file from elsewhere.</item>
+    /// <item>At most <paramref name="maxBytesPerResult"/> + 1 bytes of a file are read, so a huge
+    /// file cannot exhaust memory; a file longer than <paramref name="maxBytesPerResult"/> is an
+    /// error (and sets <see cref="ResultsCollection.AnyTooLarge"/>), never a truncated value.</item>
+    /// </list>
+    /// </summary>
+    public static ResultsCollection Collect(string directory, int maxBytesPerResult)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytesPerResult);
+        List<(byte[] Name, byte Type)> entries;
+        try
+        {
+            entries = Libc.ListDirectory(directory);
+        }
+        catch (SystemCallException e) when (e.Errno == Errno.ENOENT)
+        {
+            return ResultsCollection.Empty;
+        }
+        catch (SystemCallException e)
+        {
+            return new ResultsCollection([], [$"results directory {directory}: {Libc.Describe(e.Errno)}"]);
+        }
+
+        var results = new List<Result>();
+        var errors = new List<(string Name, string Line)>();
+        bool anyTooLarge = false;
+        foreach ((byte[] rawName, _) in entries)
+        {
+            if (rawName[0] == (byte)'.')
+            {
+                continue;
+            }
+            string name = Printable(rawName);
+            if (!IsValidName(rawName))
+            {
+                errors.Add((name, $"result '{name}': invalid name (allowed: letters, digits, '.', '_' and '-', starting with a letter or digit, at most {MaxNameLength} characters)"));
+                continue;
+            }
+            string path = Path.Join(directory, name);
+            (byte[]? value, string? problem, bool tooLarge) = Read(path, maxBytesPerResult);
+            if (value is not null)
+            {
+                results.Add(new Result(name, value));
+            }
+            else
+            {
+                errors.Add((name, $"result '{name}': {problem}"));
+                anyTooLarge |= tooLarge;
+            }
+        }
+        results.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        errors.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return new ResultsCollection(results, errors.ConvertAll(e => e.Line)) { AnyTooLarge = anyTooLarge };
+    }
+
+    /// <summary>Whether <paramref name="name"/> is a valid result name (see <see cref="Collect"/>).</summary>
+    public static bool IsValidName(ReadOnlySpan<byte> name)
+    {
+        if (name.Length is 0 or > MaxNameLength || !IsAlphanumeric(name[0]))
+        {
+            return false;
+        }
+        foreach (byte b in name)
+        {
+            if (!IsAlphanumeric(b) && b is not ((byte)'.' or (byte)'_' or (byte)'-'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <inheritdoc cref="IsValidName(ReadOnlySpan{byte})"/>
+    public static bool IsValidName(string name) =>
+        name.Length <= MaxNameLength && Ascii.IsValid(name) && IsValidName(Encoding.ASCII.GetBytes(name));
+
+    private static bool IsAlphanumeric(byte b) => b is (>= (byte)'a' and <= (byte)'z') or (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'0' and <= (byte)'9');
+
+    private static unsafe (byte[]? Value, string? Problem, bool TooLarge) Read(string path, int maxBytes)
+    {
+        int fd = Libc.OpenRetrying(path, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            return (null, errno switch
+            {
+                Errno.ELOOP => "is a symbolic link, not a regular file",
+                (Errno)6 => "is a socket or device, not a regular file", // ENXIO
+                _ => Libc.Describe(errno),
+            }, false);
+        }
+        using var handle = new SafeFd(fd);
+        FileKind? kind = Libc.KindOf(fd);
+        if (kind is null)
+        {
+            return (null, Libc.Describe(Libc.LastErrno), false);
+        }
+        if (kind != FileKind.Regular)
+        {
+            return (null, $"is {Libc.Describe(kind.Value)}, not a regular file", false);
+        }
+
+        // Read one byte more than allowed: that byte existing is how "too large" is detected
+        // without trusting st_size (a file still being written, a /proc-like file).
+        long want = (long)maxBytes + 1;
+        byte[] buffer = new byte[(int)Math.Min(want, 64 * 1024)];
+        int length = 0;
+        while (length < want)
+        {
+            if (length == buffer.Length)
+            {
+                Array.Resize(ref buffer, (int)Math.Min(want, Math.Min((long)buffer.Length * 2, Array.MaxLength)));
+            }
+            nint n;
+            fixed (byte* start = buffer)
+            {
+                n = Libc.Read(fd, start + length, (nuint)(buffer.Length - length));
+            }
+            if (n > 0)
+            {
+                length += (int)n;
+            }
+            else if (n == 0)
+            {
+                break;
+            }
+            else if (Libc.LastErrno != Errno.EINTR)
+            {
+                return (null, Libc.Describe(Libc.LastErrno), false);
+            }
+        }
+        if (length > maxBytes)
+        {
+            return (null, $"is larger than the limit of {maxBytes} bytes", true);
+        }
+        return (buffer.AsSpan(0, length).ToArray(), null, false);
+    }
+
+    /// <summary>A file name for an error line: UTF-8 as is, other bytes as \xNN, control characters escaped.</summary>
+    private static string Printable(byte[] raw)
+    {
+        var text = new StringBuilder(raw.Length);
+        var span = raw.AsSpan();
+        while (!span.IsEmpty)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(span, out System.Text.Rune rune, out int consumed);
+            if (status != System.Buffers.OperationStatus.Done)
+            {
+                text.Append($"\\x{span[0]:x2}");
+                span = span[1..];
+                continue;
+            }
+            if (System.Text.Rune.IsControl(rune))
+            {
+                text.Append($"\\x{rune.Value:x2}");
+            }
+            else
+            {
+                text.Append(rune.ToString());
+            }
+            span = span[consumed..];
+        }
+        return text.ToString();
+    }
+}

@@ -1,0 +1,346 @@
+using System.Globalization;
+using System.Text.Unicode;
+using Emissary.Interop;
+using Emissary.Json;
+
+namespace Emissary.Results;
+
+/// <summary>A rendered termination message.</summary>
+/// <param name="Bytes">The message: always valid JSON, never longer than the budget.</param>
+/// <param name="TooLarge">The results did not fit and were left out (the reason says ResultsTooLarge).</param>
+/// <param name="Problem">One line for the log when something had to give (results or fields left out,
+/// a value written base64-encoded), otherwise null.</param>
+internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem);
+
+/// <summary>
+/// The termination message: the one channel out of the pod that needs no API access. The kubelet
+/// copies the file (at most 4096 bytes per container, 12 KiB per pod) into the container status,
+/// where a workflow controller reads it.
+///
+/// <para><b>Emissary format</b> (the default), keys in this order:</para>
+/// <code>{"name":"build","exitCode":0,"reason":"Completed","startedAt":"2026-11-28T07:04:37.123Z","finishedAt":"…Z","results":{"digest":"sha256:…"}}</code>
+/// <para>Times are RFC 3339 in UTC with exactly three fraction digits. "results" is omitted when
+/// there are none; its members are sorted by name.</para>
+///
+/// <para><b>Tekton format</b>: the array of <c>result.RunResult</c> that Tekton's entrypoint writes
+/// and its controller parses (tektoncd/pipeline, read for this): <c>pkg/result/result.go</c> declares
+/// <c>RunResult{Key string `json:"key"`; Value string `json:"value"`; ResultType int `json:"type,omitempty"`}</c>
+/// (plus <c>resourceName,omitempty</c>, never populated) with TaskRunResultType = 1,
+/// InternalTektonResultType = 3, StepResultType = 4 (2 is reserved); string type names are still
+/// accepted on input but were dropped on output because they cost budget.
+/// <c>pkg/entrypoint/entrypointer.go</c> writes <c>StartedAt</c> (type 3) formatted with
+/// <c>timeFormat = "2006-01-02T15:04:05.000Z07:00"</c> ("RFC3339 with millisecond"), <c>Reason</c>
+/// "TimeoutExceeded"/"Cancelled" (type 3) and, with onError continue, <c>ExitCode</c> (type 3). Results
+/// are written first by <c>readResultsFromDisk</c> (value = the file content as a string) and the
+/// deferred <c>termination.WriteMessage</c> appends its entries after them, so a Tekton message
+/// reads results, then StartedAt, ExitCode, Reason. The controller (<c>pkg/pod/status.go</c>) parses
+/// StartedAt with <c>time.Parse(timeFormat, …)</c> (so exactly three fraction digits are required),
+/// ExitCode with <c>strconv.ParseUint(v, 10, 32)</c>, and <c>pkg/termination/parse.go</c> keeps the
+/// last entry per key, so our internal entries, written last, win over a result named like one.
+/// We write, matching that byte for byte in field names and order:
+/// <code>[{"key":"digest","value":"sha256:…","type":1},{"key":"StartedAt","value":"2026-…Z","type":3},{"key":"ExitCode","value":"0","type":3},{"key":"Reason","value":"Completed","type":3}]</code>
+/// Results use type 1 (task results). Tekton's newer compressed "tknz:" messages are not produced:
+/// they are not JSON.
+///
+/// <para><b>Values are bytes.</b> Valid UTF-8 is written as a JSON string, escaping only what JSON
+/// requires (quote, backslash, C0 controls). Invalid UTF-8 is never replaced with U+FFFD (Go's
+/// encoding/json does that silently, which is how Tekton loses such bytes); it is written
+/// losslessly as base64: in the emissary format as an object <c>{"base64":"…"}</c> in place of the
+/// string, so a reader can tell the two apart; in the Tekton format, whose value must be a string,
+/// as the base64 text, with a warning in <see cref="Rendering.Problem"/>.</para>
+///
+/// <para><b>The budget is a hard limit.</b> If the results do not fit, the message is written with
+/// no results at all (never a partial set that looks complete), reason ResultsTooLarge, and
+/// <see cref="Rendering.TooLarge"/>. If even the message without results does not fit (a tiny
+/// budget, a very long step name), fields are left out one at a time, least useful first, because
+/// Kubernetes records the container's own start/finish times and name anyway: emissary format
+/// finishedAt, startedAt, name, reason, then exitCode (down to <c>{}</c>); Tekton format
+/// StartedAt, Reason, ExitCode (down to <c>[]</c>). Values are never truncated. Budgets below
+/// <see cref="MinimumBudget"/> are rejected.</para>
+/// </summary>
+internal static class TerminationMessage
+{
+    /// <summary>The kubelet's per-container limit.</summary>
+    public const int DefaultBudget = 4096;
+
+    /// <summary>The smallest budget that still holds valid JSON: <c>{}</c> or <c>[]</c>.</summary>
+    public const int MinimumBudget = 2;
+
+    // Tekton's result.ResultType values (pkg/result/result.go).
+    private const int TektonTaskRunResult = 1;
+    private const int TektonInternalResult = 3;
+
+    [Flags]
+    private enum Fields
+    {
+        None = 0,
+        ExitCode = 1,
+        Reason = 2,
+        Name = 4,
+        StartedAt = 8,
+        FinishedAt = 16,
+        All = ExitCode | Reason | Name | StartedAt | FinishedAt,
+    }
+
+    // What is left out, in order, when the message without results is still over budget.
+    private static readonly Fields[] Degradation =
+    [
+        Fields.All,
+        Fields.All & ~Fields.FinishedAt,
+        Fields.ExitCode | Fields.Reason | Fields.Name,
+        Fields.ExitCode | Fields.Reason,
+        Fields.ExitCode,
+        Fields.None,
+    ];
+
+    /// <summary>Renders the message for <paramref name="report"/> and <paramref name="results"/> (see the class comment).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="budget"/> is below <see cref="MinimumBudget"/>.</exception>
+    public static Rendering Render(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(budget, MinimumBudget);
+        Result[] sorted = [.. results];
+        Array.Sort(sorted, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+
+        var problems = new List<string>();
+        bool tooLarge = false;
+        if (sorted.Length > 0)
+        {
+            var encodingNotes = new List<string>();
+            BoundedJsonWriter full = Write(report, sorted, format, Fields.All, budget, encodingNotes);
+            if (full.Fits)
+            {
+                return new Rendering(full.ToArray(), false, Join(encodingNotes));
+            }
+            tooLarge = true;
+            problems.Add(string.Create(CultureInfo.InvariantCulture,
+                $"termination message with {Count(sorted.Length, "result")} needs {full.Length} bytes, budget is {budget}: written without results, reason {StepReasons.ResultsTooLarge}"));
+            report = report with { Reason = StepReasons.ResultsTooLarge };
+        }
+
+        BoundedJsonWriter? bare = null;
+        int bareLength = 0;
+        foreach (Fields fields in Degradation)
+        {
+            bare = Write(report, [], format, fields, budget, null);
+            if (fields == Fields.All)
+            {
+                bareLength = bare.Length;
+            }
+            if (bare.Fits)
+            {
+                Fields missing = Fields.All & ~fields;
+                if (format == TerminationFormat.Tekton)
+                {
+                    missing &= ~(Fields.Name | Fields.FinishedAt); // not part of Tekton's message anyway
+                }
+                if (missing != Fields.None)
+                {
+                    problems.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"termination message needs {bareLength} bytes even without results, budget is {budget}: left out {Describe(missing, format)}"));
+                }
+                break;
+            }
+        }
+        return new Rendering(bare!.ToArray(), tooLarge, Join(problems));
+    }
+
+    /// <summary>
+    /// Writes the message to <paramref name="path"/> atomically when it can: a temporary file in the
+    /// same directory, then rename(2), so a reader never sees half a message. When that is not
+    /// possible — <c>/dev/termination-log</c> is usually a file bind-mounted by the kubelet, which
+    /// rename cannot replace (EBUSY), the directory may be read-only, or the path is a device or
+    /// FIFO such as /dev/stdout that must not be replaced by a file — it falls back to
+    /// open(O_WRONLY|O_TRUNC) and one write. No fsync: the kubelet reads the file after the
+    /// container exits, through the same page cache.
+    /// </summary>
+    /// <returns>null on success, or one line saying why the message could not be written.</returns>
+    public static string? Write(string path, byte[] message)
+    {
+        string? atomicProblem = null;
+        FileKind? kind = Libc.KindOf(path);
+        if (kind is null && Libc.LastErrno != Errno.ENOENT)
+        {
+            atomicProblem = Libc.Describe(Libc.LastErrno);
+        }
+        else if (kind is null or FileKind.Regular)
+        {
+            atomicProblem = WriteThroughTemporaryFile(path, message);
+            if (atomicProblem is null)
+            {
+                return null;
+            }
+        }
+
+        int fd = Libc.OpenRetrying(path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
+        if (fd < 0)
+        {
+            return Failure(path, Libc.Describe(Libc.LastErrno), atomicProblem);
+        }
+        using var handle = new SafeFd(fd);
+        Errno errno = Libc.WriteAll(fd, message);
+        return errno == 0 ? null : Failure(path, Libc.Describe(errno), atomicProblem);
+    }
+
+    private static string? WriteThroughTemporaryFile(string path, byte[] message)
+    {
+        string directory = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
+        // pid and a random part: containers sharing a volume are all PID 1.
+        string temporary = Path.Join(directory, string.Create(CultureInfo.InvariantCulture,
+            $".{Path.GetFileName(path)}.emissary-{Libc.GetPid()}-{Random.Shared.Next():x8}.tmp"));
+        int fd = Libc.OpenRetrying(temporary, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
+        if (fd < 0)
+        {
+            return $"cannot create a temporary file in {directory}: {Libc.Describe(Libc.LastErrno)}";
+        }
+        Errno errno = Libc.WriteAll(fd, message);
+        if (Libc.Close(fd) != 0 && errno == 0)
+        {
+            errno = Libc.LastErrno;
+        }
+        if (errno == 0 && Libc.Rename(temporary, path) == 0)
+        {
+            return null;
+        }
+        string problem = errno != 0
+            ? $"cannot write {temporary}: {Libc.Describe(errno)}"
+            : $"cannot rename a temporary file onto it: {Libc.Describe(Libc.LastErrno)}";
+        Libc.Unlink(temporary);
+        return problem;
+    }
+
+    private static string Failure(string path, string reason, string? atomicProblem) =>
+        atomicProblem is null
+            ? $"cannot write the termination message to {path}: {reason}"
+            : $"cannot write the termination message to {path}: {reason} (replacing it atomically failed too: {atomicProblem})";
+
+    private static BoundedJsonWriter Write(StepReport report, Result[] results, TerminationFormat format, Fields fields, int budget, List<string>? notes)
+    {
+        var json = new BoundedJsonWriter(budget);
+        if (format == TerminationFormat.Tekton)
+        {
+            WriteTekton(json, report, results, fields, notes);
+        }
+        else
+        {
+            WriteEmissary(json, report, results, fields);
+        }
+        return json;
+    }
+
+    private static void WriteEmissary(BoundedJsonWriter json, StepReport report, Result[] results, Fields fields)
+    {
+        json.StartObject();
+        if (fields.HasFlag(Fields.Name))
+        {
+            json.PropertyName("name");
+            json.StringValue(report.Name);
+        }
+        if (fields.HasFlag(Fields.ExitCode))
+        {
+            json.PropertyName("exitCode");
+            json.NumberValue(report.ExitCode);
+        }
+        if (fields.HasFlag(Fields.Reason))
+        {
+            json.PropertyName("reason");
+            json.StringValue(report.Reason);
+        }
+        if (fields.HasFlag(Fields.StartedAt))
+        {
+            json.PropertyName("startedAt");
+            json.StringValue(FormatTime(report.StartedAt));
+        }
+        if (fields.HasFlag(Fields.FinishedAt))
+        {
+            json.PropertyName("finishedAt");
+            json.StringValue(FormatTime(report.FinishedAt));
+        }
+        if (results.Length > 0)
+        {
+            json.PropertyName("results");
+            json.StartObject();
+            foreach (Result result in results)
+            {
+                json.PropertyName(result.Name);
+                if (Utf8.IsValid(result.Value))
+                {
+                    json.StringValue(result.Value);
+                }
+                else
+                {
+                    json.StartObject();
+                    json.PropertyName("base64");
+                    json.StringValue(Convert.ToBase64String(result.Value));
+                    json.EndObject();
+                }
+            }
+            json.EndObject();
+        }
+        json.EndObject();
+    }
+
+    private static void WriteTekton(BoundedJsonWriter json, StepReport report, Result[] results, Fields fields, List<string>? notes)
+    {
+        json.StartArray();
+        foreach (Result result in results)
+        {
+            if (Utf8.IsValid(result.Value))
+            {
+                TektonEntry(json, result.Name, result.Value, TektonTaskRunResult);
+            }
+            else
+            {
+                notes?.Add($"result '{result.Name}' is not valid UTF-8: written base64-encoded");
+                TektonEntry(json, result.Name, System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(result.Value)), TektonTaskRunResult);
+            }
+        }
+        if (fields.HasFlag(Fields.StartedAt))
+        {
+            TektonEntry(json, "StartedAt", FormatTime(report.StartedAt), TektonInternalResult);
+        }
+        if (fields.HasFlag(Fields.ExitCode))
+        {
+            TektonEntry(json, "ExitCode", report.ExitCode.ToString(CultureInfo.InvariantCulture), TektonInternalResult);
+        }
+        if (fields.HasFlag(Fields.Reason))
+        {
+            TektonEntry(json, "Reason", report.Reason, TektonInternalResult);
+        }
+        json.EndArray();
+    }
+
+    private static void TektonEntry(BoundedJsonWriter json, string key, string value, int type) =>
+        TektonEntry(json, key, System.Text.Encoding.UTF8.GetBytes(value), type);
+
+    private static void TektonEntry(BoundedJsonWriter json, string key, ReadOnlySpan<byte> value, int type)
+    {
+        json.StartObject();
+        json.PropertyName("key");
+        json.StringValue(key);
+        json.PropertyName("value");
+        json.StringValue(value);
+        json.PropertyName("type");
+        json.NumberValue(type);
+        json.EndObject();
+    }
+
+    /// <summary>RFC 3339 in UTC with exactly three fraction digits: the layout Tekton parses ("2006-01-02T15:04:05.000Z07:00").</summary>
+    internal static string FormatTime(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fff'Z'", CultureInfo.InvariantCulture);
+
+    private static string Describe(Fields missing, TerminationFormat format)
+    {
+        var names = new List<string>();
+        bool tekton = format == TerminationFormat.Tekton;
+        if (missing.HasFlag(Fields.FinishedAt)) names.Add("finishedAt");
+        if (missing.HasFlag(Fields.StartedAt)) names.Add(tekton ? "StartedAt" : "startedAt");
+        if (missing.HasFlag(Fields.Name)) names.Add("name");
+        if (missing.HasFlag(Fields.Reason)) names.Add(tekton ? "Reason" : "reason");
+        if (missing.HasFlag(Fields.ExitCode)) names.Add(tekton ? "ExitCode" : "exitCode");
+        return string.Join(", ", names);
+    }
+
+    private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : string.Create(CultureInfo.InvariantCulture, $"{n} {noun}s");
+
+    private static string? Join(List<string> lines) => lines.Count == 0 ? null : string.Join("; ", lines);
+}

@@ -1,0 +1,182 @@
+using Emissary.Control;
+using Emissary.Gates;
+using Microsoft.Extensions.Logging;
+
+namespace Emissary.Supervision;
+
+/// <summary>What one step is: its command, its gates and its run policy.</summary>
+internal sealed record StepPlan
+{
+    public required string Name { get; init; }
+
+    public required ResolvedCommand? Command { get; init; }
+
+    /// <summary>Set instead of <see cref="Command"/> when the command could not be resolved (126/127).</summary>
+    public LaunchException? CommandProblem { get; init; }
+
+    public SupervisionPolicy Policy { get; init; } = new();
+
+    public LaunchSettings Launch { get; init; } = new();
+
+    public IReadOnlyList<Gate> Gates { get; init; } = [];
+
+    public TimeSpan? WaitTimeout { get; init; }
+
+    public bool RunOnUpstreamFailure { get; init; }
+
+    public bool ContinueOnError { get; init; }
+
+    public int Retries { get; init; }
+
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>The reasons a step's termination message and status give.</summary>
+internal static class StepReasons
+{
+    public const string Completed = "Completed";
+    public const string Error = "Error";
+    public const string Skipped = "Skipped";
+    public const string TimeoutExceeded = "TimeoutExceeded";
+    public const string Stopped = "Stopped";
+    public const string ResultsTooLarge = "ResultsTooLarge";
+}
+
+/// <summary>
+/// One step from start to end: gates → command (with retries) → markers. Returns emissary's exit
+/// code. It sees only interfaces (gates, the supervisor's launcher and events, the recorder), so
+/// it is unit-tested with fakes.
+/// </summary>
+internal sealed partial class StepRunner(IGateWaiter gates, Supervisor supervisor, ISupervisorEvents events, IStepRecorder recorder, IClock clock, ILogger logger)
+{
+    /// <summary>Runs the step and returns the final status (ExitCode is what emissary exits with, before --on-error).</summary>
+    public StepStatus Run(StepPlan plan)
+    {
+        DateTimeOffset waitingSince = clock.UtcNow;
+        var status = new StepStatus { Name = plan.Name, State = StepStates.Waiting, WaitingSince = waitingSince };
+
+        GateOutcome gate = gates.Wait(plan.Gates, plan.WaitTimeout, plan.RunOnUpstreamFailure);
+        StepStatus final = gate switch
+        {
+            GateOutcome.Open open => RunCommand(plan, status, open),
+            GateOutcome.UpstreamFailed failed => Skip(status, failed.Message),
+            GateOutcome.SkippedByRequest => Skip(status, $"step '{plan.Name}' was skipped with 'emissary skip'"),
+            GateOutcome.TimedOut timedOut => Fail(status, ExitCodes.EmissaryFailure,
+                $"gave up after waiting {Cli.Duration.Format(plan.WaitTimeout ?? TimeSpan.Zero)} for {timedOut.Pending}"),
+            GateOutcome.Interrupted interrupted => Fail(status, ExitCodes.ForSignal(interrupted.Signal),
+                $"{Signals.Name(interrupted.Signal)} received while waiting: the command was not started"),
+            _ => throw new InvalidOperationException(gate.ToString()),
+        };
+        recorder.Finish(final);
+        return final;
+    }
+
+    /// <summary>The process exit code for a final status: 0 for a failure let through by --on-error continue.</summary>
+    public static int ExitCodeOf(StepStatus final) => final.ContinueOnError ? ExitCodes.Success : final.ExitCode ?? ExitCodes.EmissaryFailure;
+
+    private StepStatus Skip(StepStatus status, string message)
+    {
+        Log.SkippingStep(logger, message);
+        return status with { State = StepStates.Skipped, ExitCode = ExitCodes.Skipped, Reason = StepReasons.Skipped, Message = message, FinishedAt = clock.UtcNow };
+    }
+
+    private StepStatus Fail(StepStatus status, int exitCode, string message)
+    {
+        Log.StepFailed(logger, message);
+        return status with { State = StepStates.Failed, ExitCode = exitCode, Reason = StepReasons.Error, Message = message, FinishedAt = clock.UtcNow };
+    }
+
+    private StepStatus RunCommand(StepPlan plan, StepStatus status, GateOutcome.Open open)
+    {
+        foreach (string failure in open.UpstreamFailures)
+        {
+            Log.RunningAnyway(logger, failure);
+        }
+        if (plan.Command is null)
+        {
+            LaunchException problem = plan.CommandProblem ?? new LaunchException("no command", ExitCodes.EmissaryFailure);
+            return Fail(status with { StartedAt = clock.UtcNow }, problem.ExitCode, problem.Message);
+        }
+
+        DateTimeOffset startedAt = clock.UtcNow;
+        status = status with { StartedAt = startedAt };
+        ChildOutcome? outcome = null;
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                outcome = supervisor.Run(plan.Command, plan.Policy, plan.Launch, pid =>
+                {
+                    status = status with { State = StepStates.Running, Pid = pid };
+                    recorder.MarkRunning(pid, startedAt);
+                });
+            }
+            catch (LaunchException e)
+            {
+                // Not found / not executable: a retry would not change that.
+                return Fail(status, e.ExitCode, e.Message);
+            }
+
+            if (outcome.ExitCode == ExitCodes.Success || outcome.Terminated || attempt >= plan.Retries)
+            {
+                break;
+            }
+            Log.Retrying(logger, attempt + 1, plan.Retries + 1, outcome.ExitCode, Cli.Duration.Format(plan.RetryDelay));
+            if (WaitBeforeRetry(plan.RetryDelay) is { } signal)
+            {
+                return Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up");
+            }
+        }
+
+        int code = outcome.ExitCode;
+        string reason = code == 0 ? StepReasons.Completed : outcome.TimedOut ? StepReasons.TimeoutExceeded : StepReasons.Error;
+        bool failed = code != 0;
+        if (failed && plan.ContinueOnError)
+        {
+            Log.ContinuingOnError(logger, code);
+        }
+        return status with
+        {
+            State = failed ? StepStates.Failed : StepStates.Succeeded,
+            ExitCode = code,
+            Reason = reason,
+            FinishedAt = clock.UtcNow,
+            ContinueOnError = failed && plan.ContinueOnError,
+        };
+    }
+
+    /// <summary>Sleeps through the retry delay, unless a terminating signal arrives (returned).</summary>
+    private int? WaitBeforeRetry(TimeSpan delay)
+    {
+        TimeSpan until = clock.Elapsed + delay;
+        while (clock.Elapsed < until)
+        {
+            switch (events.Next(until - clock.Elapsed))
+            {
+                case SupervisorEvent.SignalReceived { Signal: Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT } s:
+                    return s.Signal;
+                case SupervisorEvent.DeadlineReached:
+                    return null;
+            }
+        }
+        return null;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "not running the command: {Message}")]
+        public static partial void SkippingStep(ILogger logger, string message);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
+        public static partial void StepFailed(ILogger logger, string message);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "running anyway (--run-on-upstream-failure): {Failure}")]
+        public static partial void RunningAnyway(ILogger logger, string failure);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "attempt {Attempt} of {Attempts} failed with exit code {Code}: retrying in {Delay}")]
+        public static partial void Retrying(ILogger logger, int attempt, int attempts, int code, string delay);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "the command failed with exit code {Code}; continuing (--on-error continue)")]
+        public static partial void ContinuingOnError(ILogger logger, int code);
+    }
+}
