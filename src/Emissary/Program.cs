@@ -1,4 +1,4 @@
-using System.CommandLine;
+using System.Text;
 using Emissary.Cli;
 using Emissary.Interop;
 using Emissary.Logging;
@@ -8,9 +8,12 @@ using Emissary.Supervision;
 
 namespace Emissary;
 
-/// <summary>System.CommandLine wiring only: parse → options record → command.</summary>
+/// <summary>CLI wiring only: pick the verb, parse its options, hand them to the command.</summary>
 internal static class Program
 {
+    /// <summary>Kept equal to the project's &lt;Version&gt; (a unit test checks).</summary>
+    public const string Version = "0.1.0";
+
     private static int Main(string[] args)
     {
         try
@@ -25,60 +28,83 @@ internal static class Program
         catch (Exception e)
         {
             // Never a stack trace: one line that says what failed.
-            StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {e.Message}");
+            StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {ErrorText.Reason(e)}");
             return ExitCodes.EmissaryFailure;
         }
     }
 
+    /// <summary>Every verb, built only when asked for (start-up cost matters: README, "Benchmarks").</summary>
+    private static readonly (string Name, Func<CliCommand> Build)[] Verbs =
+    [
+        ("init", InitCli.Build),
+        ("run", RunCli.Build),
+    ];
+
     private static int Dispatch(string[] args)
     {
-        // `run` takes everything after `--` verbatim as the command: split it off before parsing so
-        // that no flag of the command is ever read as one of ours.
-        string[]? command = null;
+        // `run` takes everything after the first `--` verbatim as the command: split it off before
+        // parsing so that no flag of the command is ever read as one of ours.
+        string[]? payload = null;
         int separator = Array.IndexOf(args, "--");
         if (separator >= 0)
         {
-            command = args[(separator + 1)..];
+            payload = args[(separator + 1)..];
             args = args[..separator];
         }
 
-        bool supervises = args.Length > 0 && args[0] == "run";
-        if (!supervises)
+        // Global options may come before the verb: emissary --log-level debug run -- ...
+        int verbIndex = 0;
+        while (verbIndex < args.Length && OptionValues.Global.Any(o => args[verbIndex] == o.Name))
+        {
+            verbIndex += 2;
+        }
+        string? verb = verbIndex < args.Length ? args[verbIndex] : null;
+        string[] rest = verb is null ? [] : [.. args[..verbIndex], .. args[(verbIndex + 1)..]];
+
+        if (verb != "run")
         {
             // Only supervising commands keep the signals the shim blocked for them.
             Shim.ReleaseSignals();
         }
 
-        RootCommand root = BuildRoot(command);
-        ParseResult result = root.Parse(args);
-        if (result.Errors.Count > 0)
+        switch (verb)
         {
-            if (supervises && command is null && !args.Contains("--help") && !args.Contains("-h"))
-            {
-                throw new UsageException("missing '--' before the command (usage: emissary run [options] -- COMMAND [ARGS...])");
-            }
-            string hint = result.CommandResult.Command is { } c && c != root ? $" (see: emissary {c.Name} --help)" : " (see: emissary --help)";
-            throw new UsageException(result.Errors[0].Message + hint);
+            case null:
+                throw new UsageException("no command given (see: emissary --help)");
+            case "-h" or "--help" or "help":
+                StderrWriter.Write(1, RootHelp());
+                return ExitCodes.Success;
+            case "--version" or "version":
+                StderrWriter.Write(1, Version + "\n");
+                return ExitCodes.Success;
         }
-        if (command is not null && result.CommandResult.Command.Name != "run")
+
+        Func<CliCommand>? build = Verbs.FirstOrDefault(v => v.Name == verb).Build;
+        if (build is null)
         {
-            throw new UsageException($"'--' is only meaningful for 'emissary run' (see: emissary --help)");
+            string? guess = DidYouMean.Closest(verb, Verbs.Select(v => v.Name));
+            throw new UsageException($"unknown command '{verb}'{(guess is null ? "" : $" (did you mean '{guess}'?)")} (see: emissary --help)");
         }
-        return result.Invoke(new InvocationConfiguration
+        CliCommand command = build();
+        if (rest.Contains("-h") || rest.Contains("--help"))
         {
-            // We own signal handling: System.CommandLine must not turn SIGTERM into its own exit.
-            ProcessTerminationTimeout = null,
-            EnableDefaultExceptionHandler = false,
-        });
+            StderrWriter.Write(1, command.Help(OptionValues.Global));
+            return ExitCodes.Success;
+        }
+        return command.Action(CliParser.Parse(command, OptionValues.Global, rest, payload));
     }
 
-    private static RootCommand BuildRoot(string[]? command)
+    private static string RootHelp()
     {
-        var root = new RootCommand("Emissary: run the containers of a Kubernetes pod as ordered workflow steps.");
-        root.Options.Add(OptionValues.LogLevelOption);
-        root.Options.Add(OptionValues.LogFormatOption);
-        root.Subcommands.Add(InitCli.Build());
-        root.Subcommands.Add(RunCli.Build(command));
-        return root;
+        var text = new StringBuilder();
+        text.Append("Emissary ").Append(Version).Append(": run the containers of a Kubernetes pod as ordered workflow steps.\n\n");
+        text.Append("Usage: emissary COMMAND [options]\n\nCommands:\n");
+        foreach ((string _, Func<CliCommand> build) in Verbs)
+        {
+            CliCommand command = build();
+            CliCommand.AppendRow(text, command.Usage, command.Summary);
+        }
+        text.Append("\nRun 'emissary COMMAND --help' for a command's options. Exit codes and files: see README.\n");
+        return text.ToString();
     }
 }

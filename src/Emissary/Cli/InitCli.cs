@@ -1,22 +1,16 @@
-using System.CommandLine;
 using Emissary.Commands;
 
 namespace Emissary.Cli;
 
 internal static class InitCli
 {
-    public static Command Build()
+    public static CliCommand Build() => new("init", "Copy this binary to DEST (mode 0555), atomically: for the pod's init container.", "init DEST")
     {
-        var destination = new Argument<string>("DEST")
+        Arguments = { new CliArgument("DEST", "Directory (gets DEST/emissary) or file path to install the binary to") },
+        Action = parsed =>
         {
-            Description = "Directory (gets DEST/emissary) or file path to install the binary to",
-        };
-        var command = new Command("init", "Copy this binary to DEST (mode 0555), atomically; for the pod's init container") { destination };
-        command.SetAction(result =>
-        {
-            InitCommand.Execute(result.GetValue(destination)!);
+            InitCommand.Execute(parsed.Arguments[0]);
             return 0;
-        });
-        return command;
-    }
+        },
+    };
 }

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Emissary.Logging;
 using Microsoft.Extensions.Logging;
 
@@ -8,60 +7,51 @@ namespace Emissary.Cli;
 /// Reads an option from the command line, or else from its EMISSARY_* environment variable
 /// (pod specs set env vars more easily than args), validating both the same way.
 /// </summary>
-internal sealed class OptionValues(ParseResult result, Func<string, string?> environment)
+internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> environment)
 {
-    public static string EnvName(Option option) =>
-        "EMISSARY_" + option.Name.TrimStart('-').Replace('-', '_').ToUpperInvariant();
+    public ParsedCommand Parsed => parsed;
 
-    public string? String(Option<string> option)
+    public string? String(CliOption option)
     {
-        if (result.GetResult(option) is { Implicit: false })
+        if (parsed.Last(option) is { } given)
         {
-            return result.GetValue(option);
+            return given;
         }
-        string? fromEnv = environment(EnvName(option));
+        string? fromEnv = environment(option.EnvName);
         return string.IsNullOrEmpty(fromEnv) ? null : fromEnv;
     }
 
     /// <summary>Repeatable options; each value, and the variable, may hold a comma-separated list.</summary>
-    public IReadOnlyList<string> List(Option<string[]> option)
+    public IReadOnlyList<string> List(CliOption option)
     {
-        if (result.GetResult(option) is { Implicit: false })
-        {
-            return (result.GetValue(option) ?? [])
-                .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                .ToArray();
-        }
-        string? fromEnv = environment(EnvName(option));
-        return string.IsNullOrEmpty(fromEnv)
-            ? []
-            : fromEnv.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        IEnumerable<string> raw = parsed.IsGiven(option) ? parsed.All(option) : environment(option.EnvName) is { Length: > 0 } e ? [e] : [];
+        return raw.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
     }
 
-    public bool Flag(Option<bool> option)
+    public bool Flag(CliOption option)
     {
-        if (result.GetResult(option) is { Implicit: false })
+        if (parsed.Last(option) is { } given)
         {
-            return result.GetValue(option);
+            return given == "true";
         }
-        string? fromEnv = environment(EnvName(option));
+        string? fromEnv = environment(option.EnvName);
         return fromEnv?.Trim().ToLowerInvariant() switch
         {
             null or "" or "0" or "false" or "no" => false,
             "1" or "true" or "yes" => true,
-            _ => throw new UsageException($"{EnvName(option)}={fromEnv}: expected true or false"),
+            _ => throw new UsageException($"{option.EnvName}={fromEnv}: expected true or false"),
         };
     }
 
-    public TimeSpan? Duration(Option<string> option) => String(option) is { } text
+    public TimeSpan? Duration(CliOption option) => String(option) is { } text
         ? Cli.Duration.TryParse(text, out TimeSpan value) ? value : throw new UsageException($"{Describe(option)}: '{text}' is not a duration (e.g. 30s, 1m30s, 500ms)")
         : null;
 
-    public int? Integer(Option<string> option, int min, int max) => String(option) is { } text
+    public int? Integer(CliOption option, int min, int max) => String(option) is { } text
         ? int.TryParse(text, out int value) && value >= min && value <= max ? value : throw new UsageException($"{Describe(option)}: '{text}' is not a whole number from {min} to {max}")
         : null;
 
-    public T Choice<T>(Option<string> option, T fallback, params (string Name, T Value)[] choices)
+    public T Choice<T>(CliOption option, T fallback, params (string Name, T Value)[] choices)
     {
         if (String(option) is not { } text)
         {
@@ -77,21 +67,14 @@ internal sealed class OptionValues(ParseResult result, Func<string, string?> env
         throw new UsageException($"{Describe(option)}: '{text}' is not one of {string.Join(", ", choices.Select(c => c.Name).Distinct())}");
     }
 
-    private string Describe(Option option) =>
-        result.GetResult(option) is { Implicit: false } ? option.Name : $"{option.Name} (from {EnvName(option)})";
+    private string Describe(CliOption option) => parsed.IsGiven(option) ? option.Name : $"{option.Name} (from {option.EnvName})";
 
-    // The logging options every command shares.
-    public static readonly Option<string> LogLevelOption = new("--log-level")
-    {
-        Description = "trace, debug, info, warning (default), error or none [env EMISSARY_LOG_LEVEL]",
-        Recursive = true,
-    };
+    // The options every command accepts.
+    public static readonly CliOption LogLevelOption = CliOption.Value("--log-level", "LEVEL", "trace, debug, info, warning (default), error or none");
 
-    public static readonly Option<string> LogFormatOption = new("--log-format")
-    {
-        Description = "text (default) or json [env EMISSARY_LOG_FORMAT]",
-        Recursive = true,
-    };
+    public static readonly CliOption LogFormatOption = CliOption.Value("--log-format", "FORMAT", "text (default) or json");
+
+    public static readonly IReadOnlyList<CliOption> Global = [LogLevelOption, LogFormatOption];
 
     public LogLevel LogLevel() => Choice(LogLevelOption, Microsoft.Extensions.Logging.LogLevel.Warning,
         ("trace", Microsoft.Extensions.Logging.LogLevel.Trace), ("debug", Microsoft.Extensions.Logging.LogLevel.Debug),
@@ -100,4 +83,7 @@ internal sealed class OptionValues(ParseResult result, Func<string, string?> env
         ("error", Microsoft.Extensions.Logging.LogLevel.Error), ("none", Microsoft.Extensions.Logging.LogLevel.None));
 
     public LogFormat LogFormat() => Choice(LogFormatOption, Logging.LogFormat.Text, ("text", Logging.LogFormat.Text), ("json", Logging.LogFormat.Json));
+
+    /// <summary>The logger for this command, configured from --log-level/--log-format.</summary>
+    public ILogger CreateLogger(string? step) => new StderrLoggerProvider(LogLevel(), LogFormat(), step).CreateLogger("emissary");
 }

@@ -1,62 +1,59 @@
-using System.CommandLine;
 using Emissary.Commands;
 using Emissary.Control;
 using Emissary.Gates;
-using Emissary.Logging;
 using Emissary.Supervision;
-using Microsoft.Extensions.Logging;
 
 namespace Emissary.Cli;
 
 /// <summary>The flags of <c>emissary run</c>. Every flag can also come from EMISSARY_&lt;FLAG&gt;.</summary>
 internal static class RunCli
 {
-    private static Option<string> Text(string name, string description) => new(name) { Description = description };
+    private static CliOption Text(string name, string valueName, string description) => CliOption.Value(name, valueName, description);
 
-    private static Option<string[]> Repeatable(string name, string description) =>
-        new(name) { Description = description, AllowMultipleArgumentsPerToken = false };
+    private static CliOption Repeatable(string name, string valueName, string description) => CliOption.List(name, valueName, description);
 
-    private static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+    private static CliOption Flag(string name, string description) => CliOption.Flag(name, description);
 
     // Identity and control directory
-    private static readonly Option<string> Name = Text("--name", "The step's name: its entry in the control directory");
-    private static readonly Option<string> ControlDir = Text("--control-dir", $"The shared control directory (default {ControlDirectory.DefaultRoot})");
+    private static readonly CliOption Name = Text("--name", "NAME", "The step's name: its entry in the control directory");
+    private static readonly CliOption ControlDir = Text("--control-dir", "DIR", $"The shared control directory (default {ControlDirectory.DefaultRoot})");
 
     // Gates
-    private static readonly Option<string[]> After = Repeatable("--after", "Wait until step NAME has finished successfully (repeatable, or comma-separated)");
-    private static readonly Option<string[]> WaitFile = Repeatable("--wait-file", "Wait until PATH exists; PATH.err means upstream failed (repeatable)");
-    private static readonly Option<bool> WaitContent = Flag("--wait-content", "With --wait-file: also wait until the file is not empty");
-    private static readonly Option<string[]> WaitFifo = Repeatable("--wait-fifo", "Wait until something writes to the FIFO PATH (created if missing) (repeatable)");
-    private static readonly Option<bool> WaitStart = Flag("--wait-start", "Wait for 'emissary start NAME' (or 'emissary skip NAME')");
-    private static readonly Option<string> WaitTimeout = Text("--wait-timeout", "Give up waiting for the gates after DURATION (exit 125)");
-    private static readonly Option<bool> RunOnUpstreamFailure = Flag("--run-on-upstream-failure", "Run even if an upstream step failed (cleanup steps)");
+    private static readonly CliOption After = Repeatable("--after", "NAME", "Wait until step NAME has finished successfully (repeatable, or comma-separated)");
+    private static readonly CliOption WaitFile = Repeatable("--wait-file", "PATH", "Wait until PATH exists; PATH.err means upstream failed (repeatable)");
+    private static readonly CliOption WaitContent = Flag("--wait-content", "With --wait-file: also wait until the file is not empty");
+    private static readonly CliOption WaitFifo = Repeatable("--wait-fifo", "PATH", "Wait until something writes to the FIFO PATH (created if missing) (repeatable)");
+    private static readonly CliOption WaitStart = Flag("--wait-start", "Wait for 'emissary start NAME' (or 'emissary skip NAME')");
+    private static readonly CliOption WaitTimeout = Text("--wait-timeout", "DURATION", "Give up waiting for the gates after DURATION (exit 125)");
+    private static readonly CliOption RunOnUpstreamFailure = Flag("--run-on-upstream-failure", "Run even if an upstream step failed (cleanup steps)");
 
     // Run policy
-    private static readonly Option<bool> SingleChild = Flag("--single-child", "Keep the child in emissary's process group and signal only the child");
-    private static readonly Option<string> Timeout = Text("--timeout", "Stop the command after DURATION: SIGTERM to its group, SIGKILL after --grace; exit 124");
-    private static readonly Option<string> Grace = Text("--grace", "Time between SIGTERM and SIGKILL when stopping the command (default 10s)");
-    private static readonly Option<string> OnError = Text("--on-error", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
-    private static readonly Option<string> Retries = Text("--retries", "Run a failed command again up to N times (default 0)");
-    private static readonly Option<string> RetryDelay = Text("--retry-delay", "Wait DURATION between attempts (default 1s)");
-    private static readonly Option<string> PostFile = Text("--post-file", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
+    private static readonly CliOption SingleChild = Flag("--single-child", "Keep the child in emissary's process group and signal only the child");
+    private static readonly CliOption Timeout = Text("--timeout", "DURATION", "Stop the command after DURATION: SIGTERM to its group, SIGKILL after --grace; exit 124");
+    private static readonly CliOption Grace = Text("--grace", "DURATION", "Time between SIGTERM and SIGKILL when stopping the command (default 10s)");
+    private static readonly CliOption OnError = Text("--on-error", "POLICY", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
+    private static readonly CliOption Retries = Text("--retries", "N", "Run a failed command again up to N times (default 0)");
+    private static readonly CliOption RetryDelay = Text("--retry-delay", "DURATION", "Wait DURATION between attempts (default 1s)");
+    private static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
-    public static Command Build(string[]? commandLine)
+    public static CliCommand Build() => new("run",
+        "Run COMMAND as a supervised step: wait for its gates, forward signals, reap zombies, record its outcome.",
+        "run [options] -- COMMAND [ARGS...]")
     {
-        var command = new Command("run", "Run COMMAND as a supervised step: wait for its gates, forward signals, reap zombies, record its outcome. Usage: emissary run [options] -- COMMAND [ARGS...]")
+        TakesCommand = true,
+        Options =
         {
             Name, ControlDir,
             After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitTimeout, RunOnUpstreamFailure,
             SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
-        };
-        command.SetAction(result =>
+        },
+        Action = parsed =>
         {
-            var values = new OptionValues(result, Environment.GetEnvironmentVariable);
-            RunOptions options = Bind(values, commandLine);
-            ILogger logger = CreateLogger(values, options.Name);
-            return RunCommand.Execute(options, logger);
-        });
-        return command;
-    }
+            var values = new OptionValues(parsed, Environment.GetEnvironmentVariable);
+            RunOptions options = Bind(values, parsed.Payload);
+            return RunCommand.Execute(options, values.CreateLogger(options.Name));
+        },
+    };
 
     internal static RunOptions Bind(OptionValues values, string[]? commandLine)
     {
@@ -116,7 +113,4 @@ internal static class RunCli
             },
         };
     }
-
-    internal static ILogger CreateLogger(OptionValues values, string? step) =>
-        new StderrLoggerProvider(values.LogLevel(), values.LogFormat(), step).CreateLogger("emissary");
 }

@@ -90,15 +90,18 @@ internal sealed class StderrLogger(LogLevel minimum, LogFormat format, string? s
 /// <summary>Writes whole lines to fd 2 with write(2), retrying EINTR and short writes, dropping on EPIPE.</summary>
 internal static unsafe class StderrWriter
 {
-    public static void WriteLine(string line)
+    public static void WriteLine(string line) => Write(2, line + "\n");
+
+    /// <summary>Writes text to a descriptor (fd 1 for --help and --version; System.Console is not linked in).</summary>
+    public static void Write(int fd, string text)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(line + "\n");
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
         fixed (byte* start = bytes)
         {
             int offset = 0;
             while (offset < bytes.Length)
             {
-                nint n = Libc.Write(2, start + offset, (nuint)(bytes.Length - offset));
+                nint n = Libc.Write(fd, start + offset, (nuint)(bytes.Length - offset));
                 if (n > 0)
                 {
                     offset += (int)n;
