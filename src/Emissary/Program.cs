@@ -38,6 +38,10 @@ internal static class Program
     [
         ("init", InitCli.Build),
         ("run", RunCli.Build),
+        ("signal", ControlCli.Signal),
+        ("start", ControlCli.Start),
+        ("skip", ControlCli.Skip),
+        ("status", ControlCli.Status),
     ];
 
     private static int Dispatch(string[] args)

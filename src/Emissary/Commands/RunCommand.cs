@@ -71,7 +71,8 @@ internal static partial class RunCommand
         }
 
         using var reactor = new Reactor();
-        using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow) : null;
+        using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow,
+            options.Gates.Select(g => g.ToString()).ToArray(), options.Gates.Any(g => g is Gate.ManualStart)) : null;
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle.SignalFifoPath, reactor) : null;
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
 

@@ -34,7 +34,7 @@ internal sealed class StepHandle : IDisposable
     /// the step as waiting. Order matters: the status is written only once the lock is held, so a
     /// reader that sees a status and a free lock knows the step's emissary is gone.
     /// </summary>
-    public static StepHandle Register(ControlDirectory dir, string name, DateTimeOffset now)
+    public static StepHandle Register(ControlDirectory dir, string name, DateTimeOffset now, IReadOnlyList<string> waitingFor, bool waitsForStart)
     {
         dir.EnsureStepDirectory(name);
         string lockPath = dir.PathOf(name, ControlDirectory.LockFile);
@@ -52,20 +52,26 @@ internal sealed class StepHandle : IDisposable
                 : new SystemCallException($"flock {lockPath}", errno);
         }
 
-        // A previous incarnation (container restart) may have left markers: start clean.
-        foreach (string stale in new[] { ControlDirectory.ExitCodeFile, ControlDirectory.StartMarker, ControlDirectory.SkipMarker })
-        {
-            File.Delete(dir.PathOf(name, stale));
-        }
+        // A previous incarnation (container restart) may have left an outcome: this run has none yet.
+        // start/skip markers stay: `emissary start` may legitimately come before the step waits.
+        File.Delete(dir.PathOf(name, ControlDirectory.ExitCodeFile));
 
-        var handle = new StepHandle(dir, name, fd, new StepStatus { Name = name, State = StepStates.Waiting, Pid = Environment.ProcessId, WaitingSince = now });
+        var handle = new StepHandle(dir, name, fd, new StepStatus
+        {
+            Name = name,
+            State = StepStates.Waiting,
+            Pid = Environment.ProcessId,
+            WaitingSince = now,
+            WaitingFor = waitingFor.Count > 0 ? waitingFor : null,
+            WaitsForStart = waitsForStart,
+        });
         handle.Publish();
         return handle;
     }
 
     public void MarkRunning(int pid, DateTimeOffset startedAt)
     {
-        _status = _status with { State = StepStates.Running, Pid = pid, StartedAt = startedAt };
+        _status = _status with { State = StepStates.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null };
         Publish();
     }
 
@@ -75,7 +81,7 @@ internal sealed class StepHandle : IDisposable
     /// </summary>
     public void Finish(StepStatus final)
     {
-        _status = final;
+        _status = final with { WaitingFor = null, WaitsForStart = _status.WaitsForStart };
         Publish();
         AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.ExitCodeFile), (final.ExitCode ?? 0).ToString(CultureInfo.InvariantCulture) + "\n");
     }

@@ -40,6 +40,12 @@ internal sealed record StepStatus
 
     public string? Message { get; init; }
 
+    /// <summary>While waiting: the gates still closed, as people read them ("step 'fetch'").</summary>
+    public IReadOnlyList<string>? WaitingFor { get; init; }
+
+    /// <summary>Whether the step is held by --wait-start (so `emissary start/skip` make sense).</summary>
+    public bool WaitsForStart { get; init; }
+
     /// <summary>Failed, but with <c>--on-error continue</c>: steps after it still run.</summary>
     public bool ContinueOnError { get; init; }
 
@@ -49,7 +55,7 @@ internal sealed record StepStatus
     public string ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteString("name", Name);
@@ -62,6 +68,16 @@ internal sealed record StepStatus
             if (Reason is not null) json.WriteString("reason", Reason);
             if (Message is not null) json.WriteString("message", Message);
             if (ContinueOnError) json.WriteBoolean("continueOnError", true);
+            if (WaitsForStart) json.WriteBoolean("waitsForStart", true);
+            if (WaitingFor is { Count: > 0 } waitingFor)
+            {
+                json.WriteStartArray("waitingFor");
+                foreach (string gate in waitingFor)
+                {
+                    json.WriteStringValue(gate);
+                }
+                json.WriteEndArray();
+            }
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
@@ -90,6 +106,10 @@ internal sealed record StepStatus
                 Reason = root.TryGetProperty("reason", out JsonElement reason) ? reason.GetString() : null,
                 Message = root.TryGetProperty("message", out JsonElement message) ? message.GetString() : null,
                 ContinueOnError = root.TryGetProperty("continueOnError", out JsonElement c) && c.ValueKind == JsonValueKind.True,
+                WaitsForStart = root.TryGetProperty("waitsForStart", out JsonElement w) && w.ValueKind == JsonValueKind.True,
+                WaitingFor = root.TryGetProperty("waitingFor", out JsonElement gates) && gates.ValueKind == JsonValueKind.Array
+                    ? gates.EnumerateArray().Select(g => g.GetString() ?? "").ToArray()
+                    : null,
             };
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)

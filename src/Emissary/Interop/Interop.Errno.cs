@@ -10,6 +10,7 @@ internal enum Errno
     ESRCH = 3,
     EINTR = 4,
     EIO = 5,
+    ENXIO = 6,
     ENOEXEC = 8,
     EBADF = 9,
     ECHILD = 10,

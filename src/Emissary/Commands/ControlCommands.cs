@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Emissary.Cli;
+using Emissary.Control;
+using Emissary.Interop;
+using Emissary.Logging;
+using Emissary.Supervision;
+
+namespace Emissary.Commands;
+
+/// <summary>Exit codes of the commandlets (signal, start, skip, status).</summary>
+internal static class CommandletExitCodes
+{
+    /// <summary>The step exists but is in the wrong state (not running, already started, finished).</summary>
+    public const int WrongState = 1;
+
+    /// <summary>No such step, or no control directory.</summary>
+    public const int UnknownStep = 2;
+}
+
+/// <summary>A commandlet's failure: one line, a documented exit code.</summary>
+internal sealed class CommandletException(string message, int exitCode) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>
+/// The commandlets run by `kubectl exec` from any container that mounts the control directory.
+/// They never need a shell, a `kill` binary or the target's uid: requests travel through the
+/// control directory, where the target step's emissary acts on them.
+/// </summary>
+internal static class ControlCommands
+{
+    /// <summary><c>emissary signal NAME SIGNAL</c>: ask step NAME's emissary to signal its process group.</summary>
+    public static void Signal(ControlDirectory dir, string name, int signal)
+    {
+        RequireStep(dir, name);
+        string fifo = dir.PathOf(name, ControlDirectory.SignalFifo);
+        // O_NONBLOCK: with no reader (the step's emissary is not running) open fails with ENXIO
+        // instead of blocking forever.
+        int fd = Libc.Open(fifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            if (errno is Errno.ENXIO or Errno.ENOENT)
+            {
+                throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to signal", CommandletExitCodes.WrongState);
+            }
+            throw new CommandletException($"cannot reach step '{name}' through {fifo}: {Libc.Describe(errno)}", CommandletExitCodes.WrongState);
+        }
+        try
+        {
+            byte[] request = Encoding.ASCII.GetBytes(signal.ToString(CultureInfo.InvariantCulture) + "\n");
+            unsafe
+            {
+                fixed (byte* p = request)
+                {
+                    // Less than PIPE_BUF: the kernel writes it whole or not at all.
+                    if (Libc.Write(fd, p, (nuint)request.Length) != request.Length)
+                    {
+                        throw new CommandletException($"cannot deliver the request to step '{name}': {Libc.Describe(Libc.LastErrno)}", CommandletExitCodes.WrongState);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    /// <summary><c>emissary start NAME</c> / <c>emissary skip NAME</c>: open or fail a step's --wait-start gate.</summary>
+    public static string Release(ControlDirectory dir, string name, bool start)
+    {
+        RequireStep(dir, name);
+        StepStatus? status = dir.ReadStatus(name);
+        if (status is not null && status.State != StepStates.Waiting)
+        {
+            throw new CommandletException($"step '{name}' is already {status.State}: too late to {(start ? "start" : "skip")} it", CommandletExitCodes.WrongState);
+        }
+        string other = dir.PathOf(name, start ? ControlDirectory.SkipMarker : ControlDirectory.StartMarker);
+        if (File.Exists(other))
+        {
+            throw new CommandletException($"step '{name}' was already {(start ? "skipped" : "started")}", CommandletExitCodes.WrongState);
+        }
+        AtomicFile.Write(dir.PathOf(name, start ? ControlDirectory.StartMarker : ControlDirectory.SkipMarker), "");
+        return status is { WaitsForStart: false }
+            ? $"note: step '{name}' does not wait for 'emissary start' (no --wait-start); the marker only matters if it is restarted with it"
+            : "";
+    }
+
+    /// <summary><c>emissary status</c>: every step, as a table or as JSON.</summary>
+    public static string Status(ControlDirectory dir, bool json, DateTimeOffset now)
+    {
+        if (!Directory.Exists(dir.Root))
+        {
+            throw new CommandletException($"control directory {dir.Root} does not exist (set --control-dir or EMISSARY_CONTROL_DIR)", CommandletExitCodes.UnknownStep);
+        }
+        var rows = new List<(StepStatus Status, bool Alive)>();
+        foreach (string name in dir.StepNames())
+        {
+            StepStatus status = dir.ReadStatus(name) ?? new StepStatus { Name = name, State = "unknown" };
+            bool alive = StepStates.IsFinal(status.State) || dir.IsLockHeld(name);
+            rows.Add((status, alive));
+        }
+        return json ? StatusJson(rows) : StatusTable(rows, now);
+    }
+
+    private static string StatusJson(List<(StepStatus Status, bool Alive)> rows)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            writer.WriteStartArray();
+            foreach ((StepStatus status, bool alive) in rows)
+            {
+                using JsonDocument doc = JsonDocument.Parse(status.ToJson());
+                writer.WriteStartObject();
+                foreach (JsonProperty property in doc.RootElement.EnumerateObject())
+                {
+                    property.WriteTo(writer);
+                }
+                if (!alive)
+                {
+                    // Waiting or running, but its emissary is gone: killed before it could record an end.
+                    writer.WriteBoolean("crashed", true);
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length) + "\n";
+    }
+
+    private static string StatusTable(List<(StepStatus Status, bool Alive)> rows, DateTimeOffset now)
+    {
+        var table = new List<string[]> { new[] { "STEP", "STATE", "EXIT", "REASON", "STARTED", "DURATION", "DETAIL" } };
+        foreach ((StepStatus s, bool alive) in rows)
+        {
+            string state = alive ? s.State : s.State + " (crashed)";
+            string exit = s.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";
+            string started = s.StartedAt is { } t ? StepStatus.FormatTime(t) : "-";
+            string duration = s.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
+            string detail = s.Message ?? (s.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
+            table.Add([s.Name, state, exit, s.Reason ?? "-", started, duration, detail]);
+        }
+        int[] widths = Enumerable.Range(0, table[0].Length).Select(c => table.Max(r => r[c].Length)).ToArray();
+        var text = new StringBuilder();
+        foreach (string[] row in table)
+        {
+            for (int c = 0; c < row.Length; c++)
+            {
+                text.Append(c == row.Length - 1 ? row[c] : row[c].PadRight(widths[c] + 2));
+            }
+            text.Append('\n');
+        }
+        return text.ToString();
+    }
+
+    private static void RequireStep(ControlDirectory dir, string name)
+    {
+        ControlDirectory.ValidateName(name);
+        if (!Directory.Exists(dir.Root))
+        {
+            throw new CommandletException($"control directory {dir.Root} does not exist (set --control-dir or EMISSARY_CONTROL_DIR)", CommandletExitCodes.UnknownStep);
+        }
+        if (!dir.StepExists(name))
+        {
+            IReadOnlyList<string> known = dir.StepNames();
+            string? guess = DidYouMean.Closest(name, known);
+            throw new CommandletException(
+                $"unknown step '{name}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}; {dir.KnownStepsHint()}",
+                CommandletExitCodes.UnknownStep);
+        }
+    }
+
+    private static string Describe(StepStatus? status) => status is null
+        ? "it has not started"
+        : status.ExitCode is { } code ? $"{status.State}, exit code {code}" : status.State;
+}
