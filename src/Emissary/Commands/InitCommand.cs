@@ -1,4 +1,5 @@
 using Emissary.Cli;
+using Emissary.Supervision;
 
 namespace Emissary.Commands;
 
@@ -13,7 +14,7 @@ internal static class InitCommand
     /// <summary>Copies the executable; returns the installed path. Throws <see cref="UsageException"/> on failure.</summary>
     public static string Execute(string destination, string? source = null)
     {
-        source ??= OwnExecutable();
+        source ??= SelfExecutable.Path();
         string target = Directory.Exists(destination) || destination.EndsWith('/')
             ? Path.Combine(destination, BinaryName)
             : destination;
@@ -44,23 +45,6 @@ internal static class InitCommand
             TryDelete(temp);
             throw new UsageException($"cannot install into {destination}: {ErrorText.Reason(e)}");
         }
-    }
-
-    /// <summary>
-    /// /proc/self/exe, or argv[0] when /proc is not mounted (a bare chroot): the init container
-    /// runs the binary by its absolute path, so argv[0] names the file.
-    /// </summary>
-    private static string OwnExecutable()
-    {
-        const string procExe = "/proc/self/exe";
-        if (File.Exists(procExe))
-        {
-            return procExe;
-        }
-        string argv0 = Environment.GetCommandLineArgs()[0];
-        return argv0.Contains('/') && File.Exists(argv0)
-            ? argv0
-            : throw new UsageException($"cannot find my own executable: {procExe} is missing (is /proc mounted?) and argv[0] '{argv0}' is not a path");
     }
 
     private static void TryDelete(string path)

@@ -4,14 +4,8 @@ namespace Emissary.Interop;
 
 internal static partial class Libc
 {
-    internal const byte DT_UNKNOWN = 0;
-    internal const byte DT_DIR = 4;
-    internal const byte DT_REG = 8;
-    internal const byte DT_LNK = 10;
-
     // glibc's struct dirent on 64-bit Linux (x86-64 and arm64 alike): d_ino (8), d_off (8),
     // d_reclen (2), d_type (1), then d_name, NUL-terminated.
-    private const int DirentTypeOffset = 18;
     private const int DirentNameOffset = 19;
 
     [LibraryImport("libc", EntryPoint = "opendir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
@@ -24,10 +18,10 @@ internal static partial class Libc
     internal static partial int CloseDir(IntPtr dir);
 
     /// <summary>
-    /// The entries of a directory as raw name bytes (no UTF-16 round trip, so odd names are seen
-    /// as they are) and d_type, without "." and "..". Throws <see cref="SystemCallException"/>.
+    /// The names in a directory as raw bytes (no UTF-16 round trip, so odd names are seen as they
+    /// are), without "." and "..", in readdir order. Throws <see cref="SystemCallException"/>.
     /// </summary>
-    internal static unsafe List<(byte[] Name, byte Type)> ListDirectory(string path)
+    internal static unsafe List<byte[]> ListDirectory(string path)
     {
         IntPtr dir = OpenDir(path);
         if (dir == IntPtr.Zero)
@@ -36,7 +30,7 @@ internal static partial class Libc
         }
         try
         {
-            var entries = new List<(byte[], byte)>();
+            var entries = new List<byte[]>();
             while (true)
             {
                 Marshal.SetLastPInvokeError(0);
@@ -56,7 +50,7 @@ internal static partial class Libc
                 {
                     continue;
                 }
-                entries.Add((span.ToArray(), *((byte*)entry + DirentTypeOffset)));
+                entries.Add(span.ToArray());
             }
         }
         finally

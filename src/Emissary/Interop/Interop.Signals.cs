@@ -74,6 +74,12 @@ internal static partial class Shim
     [LibraryImport(Library, EntryPoint = "emissary_shim_supervised")]
     internal static unsafe partial void Supervised(SigSet* set);
 
+    [LibraryImport(Library, EntryPoint = "emissary_shim_is_ignored_now")]
+    internal static partial int IsIgnoredNow(int signal);
+
+    /// <summary>argv[1] that makes the binary a runtime-less exec trampoline (Native/emissary_shim.c).</summary>
+    internal const string ExecIgnoringFlag = "--emissary-exec-ignoring";
+
     [LibraryImport(Library, EntryPoint = "emissary_shim_release_signals")]
     internal static partial void ReleaseSignals();
 

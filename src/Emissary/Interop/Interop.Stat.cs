@@ -28,21 +28,21 @@ internal struct StatX
     [FieldOffset(140)]
     public uint DevMinor;
 
-    public readonly FileKind Kind => (Mode & 0xF000) switch
+    public readonly FileType Kind => (Mode & 0xF000) switch
     {
-        0x8000 => FileKind.Regular,
-        0x4000 => FileKind.Directory,
-        0xA000 => FileKind.SymbolicLink,
-        0x1000 => FileKind.Fifo,
-        0xC000 => FileKind.Socket,
-        0x2000 => FileKind.CharacterDevice,
-        0x6000 => FileKind.BlockDevice,
-        _ => FileKind.Unknown,
+        0x8000 => FileType.Regular,
+        0x4000 => FileType.Directory,
+        0xA000 => FileType.SymbolicLink,
+        0x1000 => FileType.Fifo,
+        0xC000 => FileType.Socket,
+        0x2000 => FileType.CharacterDevice,
+        0x6000 => FileType.BlockDevice,
+        _ => FileType.Unknown,
     };
 }
 
-/// <summary>The S_IFMT part of a mode, by name.</summary>
-internal enum FileKind
+/// <summary>The S_IFMT part of a mode, by name (what statx says a file is).</summary>
+internal enum FileType
 {
     Unknown,
     Regular,
@@ -66,7 +66,7 @@ internal static partial class Libc
     internal static unsafe partial int StatX(int dirFd, string path, int flags, uint mask, StatX* buffer);
 
     /// <summary>The type of the file open as <paramref name="fd"/>, or null with errno set.</summary>
-    internal static unsafe FileKind? KindOf(int fd)
+    internal static unsafe FileType? KindOf(int fd)
     {
         StatX st;
         return StatX(fd, "", AT_EMPTY_PATH, STATX_TYPE, &st) == 0 ? st.Kind : null;
@@ -80,21 +80,21 @@ internal static partial class Libc
     }
 
     /// <summary>The type of <paramref name="path"/> itself (a symlink is not followed), or null with errno set.</summary>
-    internal static unsafe FileKind? KindOf(string path)
+    internal static unsafe FileType? KindOf(string path)
     {
         StatX st;
         return StatX(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) == 0 ? st.Kind : null;
     }
 
-    internal static string Describe(FileKind kind) => kind switch
+    internal static string Describe(FileType kind) => kind switch
     {
-        FileKind.Directory => "a directory",
-        FileKind.SymbolicLink => "a symbolic link",
-        FileKind.Fifo => "a FIFO",
-        FileKind.Socket => "a socket",
-        FileKind.CharacterDevice => "a character device",
-        FileKind.BlockDevice => "a block device",
-        FileKind.Regular => "a regular file",
+        FileType.Directory => "a directory",
+        FileType.SymbolicLink => "a symbolic link",
+        FileType.Fifo => "a FIFO",
+        FileType.Socket => "a socket",
+        FileType.CharacterDevice => "a character device",
+        FileType.BlockDevice => "a block device",
+        FileType.Regular => "a regular file",
         _ => "a file of unknown type",
     };
 }

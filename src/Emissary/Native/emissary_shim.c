@@ -12,9 +12,14 @@
  * blocking here means every thread the runtime creates later inherits the mask.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* argv[1] of the trampoline mode below. Not a user-facing command: see exec_ignoring(). */
+#define EXEC_IGNORING "--emissary-exec-ignoring"
 
 static sigset_t original_mask;
 static sigset_t original_ignored;
@@ -29,9 +34,40 @@ static int is_reserved(int sig)
         || sig == SIGILL || sig == SIGBUS || sig == SIGTRAP || sig == SIGSYS;
 }
 
-__attribute__((constructor)) static void emissary_shim_init(void)
+/*
+ * Trampoline: `emissary --emissary-exec-ignoring 8,11,17 PATH ARGV0 ARGS...` sets those signals to
+ * SIG_IGN and execs PATH, without ever starting the .NET runtime. posix_spawn cannot hand a child
+ * a signal as ignored when the parent catches it, and the runtime catches SEGV and FPE while
+ * emissary must not ignore CHLD; when the caller ignored one of those, the launcher spawns the
+ * command through this trampoline so the child still inherits it ignored (tini's contract).
+ * The signal mask set by posix_spawn is left as it is.
+ */
+static void exec_ignoring(int argc, char **argv, char **envp)
 {
     struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    for (char *p = argv[2]; *p; ) {
+        char *end;
+        long sig = strtol(p, &end, 10);
+        if (end != p && sig > 0 && sig < NSIG)
+            sigaction((int)sig, &sa, NULL);
+        p = *end == ',' ? end + 1 : end + (*end != 0);
+    }
+    execve(argv[3], argv + 4, envp);
+    int err = errno;
+    static const char msg[] = "emissary: cannot run the command: exec failed\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(err == ENOENT ? 127 : 126);
+    (void)argc;
+}
+
+__attribute__((constructor)) static void emissary_shim_init(int argc, char **argv, char **envp)
+{
+    struct sigaction sa;
+
+    if (argc >= 5 && strcmp(argv[1], EXEC_IGNORING) == 0)
+        exec_ignoring(argc, argv, envp);
 
     sigemptyset(&original_ignored);
     sigemptyset(&supervised);
@@ -76,3 +112,10 @@ void emissary_shim_release_signals(void) { sigprocmask(SIG_UNBLOCK, &supervised,
 /* The process environment as the kernel handed it over, in its original order. */
 extern char **environ;
 char **emissary_shim_environ(void) { return environ; }
+
+/* Whether SIG is SIG_IGN in this process right now (the runtime may have installed a handler). */
+int emissary_shim_is_ignored_now(int sig)
+{
+    struct sigaction sa;
+    return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}

@@ -61,8 +61,27 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
                 Libc.PosixSpawnFileActionsAddDup2(&actions, settings.StderrFd, 2);
             }
 
-            byte* path = Utf8(command.Path, native);
-            byte** argv = NullTerminated(command.Argv, native);
+            // A signal the caller ignored but this process catches (SEGV/FPE: the runtime; CHLD: we
+            // must reap) cannot be handed over ignored by posix_spawn: go through the shim's exec
+            // trampoline, which sets them to SIG_IGN and execs the command without starting .NET.
+            var lost = new List<int>();
+            for (int signal = 1; signal < 65; signal++)
+            {
+                if (originalIgnored.Contains(signal) && signal is not (Signals.KILL or Signals.STOP) && Shim.IsIgnoredNow(signal) == 0)
+                {
+                    lost.Add(signal);
+                }
+            }
+            string spawnPath = command.Path;
+            IReadOnlyList<string> spawnArgv = command.Argv;
+            if (lost.Count > 0)
+            {
+                spawnPath = SelfExecutable.Path();
+                spawnArgv = [spawnPath, Shim.ExecIgnoringFlag, string.Join(',', lost), command.Path, .. command.Argv];
+            }
+
+            byte* path = Utf8(spawnPath, native);
+            byte** argv = NullTerminated(spawnArgv, native);
             byte** envp = BuildEnvironment(settings.ExtraEnvironment, native);
 
             int pid;
