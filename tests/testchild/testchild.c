@@ -13,6 +13,8 @@
  *                              then `got NAME` per signal; exit 0 after TERM or SECONDS (30)
  *   ignore-term SECONDS        SIGTERM ignored; print `ready`, sleep SECONDS, exit 0
  *   kill-self SIGNUM           die of SIGNUM (default disposition, unblocked)
+ *   term-cleanup SECONDS       catch TERM; print `ready`; on TERM print `cleaning up`, sleep
+ *                              SECONDS, print `cleaned up`, exit 0 (exit 0 after 30 s without TERM)
  *   orphans N                  make N orphans: N children each fork a grandchild and exit at
  *                              once; prints `spawned N` once the children are reaped, then
  *                              `orphan-parent P` (the distinct parent pid(s) the orphaned
@@ -249,6 +251,37 @@ static int cmd_ignore_term(int argc, char **argv)
     signal(SIGTERM, SIG_IGN);
     say("ready");
     sleep_seconds(seconds);
+    return 0;
+}
+
+static int cmd_term_cleanup(int argc, char **argv)
+{
+    if (argc < 3)
+        die_usage("usage: term-cleanup SECONDS");
+    double seconds = parse_seconds(argv[2]);
+    open_self_pipe();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, NULL) != 0)
+        die_errno("sigaction");
+    unblock_all();
+    say("ready");
+    double deadline = now() + 30;
+    for (;;) {
+        double left = deadline - now();
+        if (left <= 0)
+            return 0;
+        int sig = next_signal(left);
+        if (sig == 0)
+            return 0;
+        if (sig == SIGTERM)
+            break;
+    }
+    say("cleaning up");
+    sleep_seconds(seconds);
+    say("cleaned up");
     return 0;
 }
 
@@ -612,6 +645,8 @@ int main(int argc, char **argv)
         return cmd_ignore_term(argc, argv);
     if (!strcmp(cmd, "kill-self"))
         return cmd_kill_self(argc, argv);
+    if (!strcmp(cmd, "term-cleanup"))
+        return cmd_term_cleanup(argc, argv);
     if (!strcmp(cmd, "orphans"))
         return cmd_orphans(argc, argv);
     if (!strcmp(cmd, "bg-sleeper"))

@@ -48,7 +48,7 @@ internal sealed partial class StreamPump : IDisposable
     private readonly int _console;
     private bool _consoleActive;
     private bool _consoleSplice;
-    private readonly bool _consolePoll;
+    private bool _consolePoll;
     private readonly byte[] _consoleBuffer = new byte[Chunk];
     private int _pendingOffset;
     private int _pendingCount;
@@ -80,13 +80,19 @@ internal sealed partial class StreamPump : IDisposable
         }
 
         _console = console;
-        FileKind? kind = console >= 0 ? Libc.KindOf(console) : null;
-        bool tty = kind == FileKind.CharacterDevice && Libc.IsATty(console) == 1;
-        _consoleActive = kind is not null;
+        FileType? kind = console >= 0 ? Libc.KindOf(console) : null;
+        bool tty = kind == FileType.CharacterDevice && Libc.IsATty(console) == 1;
+        // Closed, or taken by one of emissary's own anonymous descriptors (a signalfd, an epoll set:
+        // no file type) because emissary was started with it closed: never write there.
+        _consoleActive = kind is not null and not FileType.Unknown;
+        if (!_consoleActive)
+        {
+            Log.NoConsole(_logger, stream);
+        }
         // splice into pipes, files and devices such as /dev/null; a tty rejects it (EINVAL, handled),
         // and a blocking socket would block, so sockets and ttys go straight to read/write.
-        _consoleSplice = kind is not null and not FileKind.Socket && !tty;
-        _consolePoll = kind is FileKind.Fifo or FileKind.Socket || tty;
+        _consoleSplice = kind is not null and not FileType.Socket && !tty;
+        _consolePoll = kind is FileType.Fifo or FileType.Socket || tty;
 
         if (resultLimit >= 0)
         {
@@ -156,7 +162,7 @@ internal sealed partial class StreamPump : IDisposable
             long wait = deadline - Environment.TickCount64;
             if (wait <= 0 || !Libc.PollOne(_console, Libc.POLLOUT, (int)Math.Min(wait, int.MaxValue)))
             {
-                Log.ConsoleTimedOut(_logger, _stream, consoleTimeout.TotalSeconds, _file is { Active: true } f ? $"they are only in {f.Path}" : "they are lost");
+                Log.ConsoleTimedOut(_logger, _stream, Cli.Duration.Format(consoleTimeout), _file is { Active: true } f ? $"they are only in {f.Path}" : "they are lost");
                 DropConsole();
             }
         }
@@ -215,6 +221,7 @@ internal sealed partial class StreamPump : IDisposable
             // Not pollable (cannot happen for a descriptor that reported EAGAIN, but never spin):
             // plain blocking writes are still correct, only not concurrent with signals.
             _consoleSplice = false;
+            _consolePoll = false;
             _sourceWatch = _watch(_source.Fd, Libc.EPOLLIN, OnSourceReady);
         }
     }
@@ -531,8 +538,11 @@ internal sealed partial class StreamPump : IDisposable
         [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} cannot be written ({Reason}): from now on the command's output on it {Fate}")]
         public static partial void ConsoleFailed(ILogger logger, string stream, string reason, string fate);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} did not take the last bytes of the command's output within {Seconds}s: {Fate}")]
-        public static partial void ConsoleTimedOut(ILogger logger, string stream, double seconds, string fate);
+        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} did not take the last bytes of the command's output within {Timeout}: {Fate}")]
+        public static partial void ConsoleTimedOut(ILogger logger, string stream, string timeout, string fate);
+
+        [LoggerMessage(Level = LogLevel.Debug, Message = "emissary's {Stream} is not open: the command's output on it goes only to the capture")]
+        public static partial void NoConsole(ILogger logger, string stream);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "copying the command's {Stream} failed ({Reason}): it still goes to the container's log, but no longer to the capture file or result")]
         public static partial void CopyFailed(ILogger logger, string stream, string reason);

@@ -49,7 +49,7 @@ internal static class ResultsCollector
     public static ResultsCollection Collect(string directory, int maxBytesPerResult)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytesPerResult);
-        List<(byte[] Name, byte Type)> entries;
+        List<byte[]> entries;
         try
         {
             entries = Libc.ListDirectory(directory);
@@ -63,10 +63,12 @@ internal static class ResultsCollector
             return new ResultsCollection([], [$"results directory {directory}: {Libc.Describe(e.Errno)}"]);
         }
 
+        // Byte order is ordinal order for the valid (ASCII) names: results and errors come out sorted.
+        entries.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
         var results = new List<Result>();
-        var errors = new List<(string Name, string Line)>();
+        var errors = new List<string>();
         bool anyTooLarge = false;
-        foreach ((byte[] rawName, _) in entries)
+        foreach (byte[] rawName in entries)
         {
             if (rawName[0] == (byte)'.')
             {
@@ -75,24 +77,21 @@ internal static class ResultsCollector
             string name = Printable(rawName);
             if (!IsValidName(rawName))
             {
-                errors.Add((name, $"result '{name}': invalid name (allowed: letters, digits, '.', '_' and '-', starting with a letter or digit, at most {MaxNameLength} characters)"));
+                errors.Add($"result '{name}': invalid name (allowed: letters, digits, '.', '_' and '-', starting with a letter or digit, at most {MaxNameLength} characters)");
                 continue;
             }
-            string path = Path.Join(directory, name);
-            (byte[]? value, string? problem, bool tooLarge) = Read(path, maxBytesPerResult);
+            (byte[]? value, string? problem, bool tooLarge) = Read(Path.Join(directory, name), maxBytesPerResult);
             if (value is not null)
             {
                 results.Add(new Result(name, value));
             }
             else
             {
-                errors.Add((name, $"result '{name}': {problem}"));
+                errors.Add($"result '{name}': {problem}");
                 anyTooLarge |= tooLarge;
             }
         }
-        results.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        errors.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return new ResultsCollection(results, errors.ConvertAll(e => e.Line)) { AnyTooLarge = anyTooLarge };
+        return new ResultsCollection(results, errors) { AnyTooLarge = anyTooLarge };
     }
 
     /// <summary>Whether <paramref name="name"/> is a valid result name (see <see cref="Collect"/>).</summary>
@@ -132,12 +131,12 @@ internal static class ResultsCollector
             }, false);
         }
         using var handle = new SafeFd(fd);
-        FileKind? kind = Libc.KindOf(fd);
+        FileType? kind = Libc.KindOf(fd);
         if (kind is null)
         {
             return (null, Libc.Describe(Libc.LastErrno), false);
         }
-        if (kind != FileKind.Regular)
+        if (kind != FileType.Regular)
         {
             return (null, $"is {Libc.Describe(kind.Value)}, not a regular file", false);
         }

@@ -98,14 +98,14 @@ internal static class TerminationMessage
     public static Rendering Render(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, MinimumBudget);
-        Result[] sorted = [.. results];
+        var problems = new List<string>();
+        Result[] sorted = Unique(results, problems);
         Array.Sort(sorted, (a, b) => string.CompareOrdinal(a.Name, b.Name));
 
-        var problems = new List<string>();
         bool tooLarge = false;
         if (sorted.Length > 0)
         {
-            var encodingNotes = new List<string>();
+            var encodingNotes = new List<string>(problems);
             BoundedJsonWriter full = Write(report, sorted, format, Fields.All, budget, encodingNotes);
             if (full.Fits)
             {
@@ -145,6 +145,30 @@ internal static class TerminationMessage
     }
 
     /// <summary>
+    /// One result per name: a later one replaces an earlier one (Tekton's parser keeps the last
+    /// entry per key too), with a note, rather than a JSON object with a duplicate member.
+    /// </summary>
+    private static Result[] Unique(IReadOnlyList<Result> results, List<string> problems)
+    {
+        var byName = new Dictionary<string, int>(StringComparer.Ordinal);
+        var unique = new List<Result>(results.Count);
+        foreach (Result result in results)
+        {
+            if (byName.TryGetValue(result.Name, out int index))
+            {
+                unique[index] = result;
+                problems.Add($"result '{result.Name}' was given twice: the last value is used");
+            }
+            else
+            {
+                byName[result.Name] = unique.Count;
+                unique.Add(result);
+            }
+        }
+        return [.. unique];
+    }
+
+    /// <summary>
     /// Writes the message to <paramref name="path"/> atomically when it can: a temporary file in the
     /// same directory, then rename(2), so a reader never sees half a message. When that is not
     /// possible — <c>/dev/termination-log</c> is usually a file bind-mounted by the kubelet, which
@@ -157,12 +181,12 @@ internal static class TerminationMessage
     public static string? Write(string path, byte[] message)
     {
         string? atomicProblem = null;
-        FileKind? kind = Libc.KindOf(path);
+        FileType? kind = Libc.KindOf(path);
         if (kind is null && Libc.LastErrno != Errno.ENOENT)
         {
             atomicProblem = Libc.Describe(Libc.LastErrno);
         }
-        else if (kind is null or FileKind.Regular)
+        else if (kind is null or FileType.Regular)
         {
             atomicProblem = WriteThroughTemporaryFile(path, message);
             if (atomicProblem is null)
@@ -330,13 +354,22 @@ internal static class TerminationMessage
 
     private static string Describe(Fields missing, TerminationFormat format)
     {
-        var names = new List<string>();
         bool tekton = format == TerminationFormat.Tekton;
-        if (missing.HasFlag(Fields.FinishedAt)) names.Add("finishedAt");
-        if (missing.HasFlag(Fields.StartedAt)) names.Add(tekton ? "StartedAt" : "startedAt");
-        if (missing.HasFlag(Fields.Name)) names.Add("name");
-        if (missing.HasFlag(Fields.Reason)) names.Add(tekton ? "Reason" : "reason");
-        if (missing.HasFlag(Fields.ExitCode)) names.Add(tekton ? "ExitCode" : "exitCode");
+        var names = new List<string>();
+        foreach (Fields field in (ReadOnlySpan<Fields>)[Fields.FinishedAt, Fields.StartedAt, Fields.Name, Fields.Reason, Fields.ExitCode])
+        {
+            if (missing.HasFlag(field))
+            {
+                names.Add(field switch
+                {
+                    Fields.FinishedAt => "finishedAt",
+                    Fields.StartedAt => tekton ? "StartedAt" : "startedAt",
+                    Fields.Name => "name",
+                    Fields.Reason => tekton ? "Reason" : "reason",
+                    _ => tekton ? "ExitCode" : "exitCode",
+                });
+            }
+        }
         return string.Join(", ", names);
     }
 
