@@ -1,6 +1,9 @@
 using Emissary.Commands;
 using Emissary.Control;
 using Emissary.Gates;
+using Emissary.Net;
+using Emissary.Results;
+using Emissary.Sidecars;
 using Emissary.Supervision;
 
 namespace Emissary.Cli;
@@ -27,6 +30,24 @@ internal static class RunCli
     private static readonly CliOption WaitTimeout = Text("--wait-timeout", "DURATION", "Give up waiting for the gates after DURATION (exit 125)");
     private static readonly CliOption RunOnUpstreamFailure = Flag("--run-on-upstream-failure", "Run even if an upstream step failed (cleanup steps)");
 
+    // Sidecars
+    private static readonly CliOption SidecarOf = Repeatable("--sidecar-of", "STEP", "Run as a sidecar of these steps: stop the command (--stop-signal, then SIGKILL after --grace) once they are all over, and count that as success");
+    private static readonly CliOption StopSignal = Text("--stop-signal", "SIGNAL", "What a sidecar is stopped with (default TERM)");
+    private static readonly CliOption QuitUrl = Repeatable("--quit-url", "URL", "When the step ends (any outcome), POST to URL so an injected sidecar quits (repeatable)");
+    private static readonly CliOption Quit = Repeatable("--quit", "PRESET", "--quit-url presets: istio (http://127.0.0.1:15020/quitquitquit), linkerd (http://127.0.0.1:4191/shutdown)");
+    private static readonly CliOption WaitHttp = Repeatable("--wait-http", "URL", "Gate: wait until a GET of URL answers 2xx (repeatable)");
+    private static readonly CliOption WaitTcp = Repeatable("--wait-tcp", "HOST:PORT", "Gate: wait until a TCP connection to HOST:PORT succeeds (repeatable)");
+    private static readonly CliOption WaitProxy = Repeatable("--wait-proxy", "PRESET", "--wait-http presets: istio (http://127.0.0.1:15021/healthz/ready), linkerd (http://127.0.0.1:4191/ready)");
+
+    // Results and output
+    private static readonly CliOption ResultsDir = Text("--results-dir", "DIR", "Where the command writes results, one file per result (default DIR/NAME/results); exported as EMISSARY_RESULTS");
+    private static readonly CliOption TerminationLog = Text("--termination-log", "PATH", "Where to write the termination message (default /dev/termination-log, when it exists)");
+    private static readonly CliOption TerminationBudget = Text("--termination-budget", "BYTES", "Maximum size of the termination message (default 4096, the kubelet's per-container limit)");
+    private static readonly CliOption TerminationFormat = Text("--termination-format", "FORMAT", "emissary (default: one JSON object) or tekton (Tekton's array of key/value/type)");
+    private static readonly CliOption StdoutPath = Text("--stdout-path", "PATH", "Also write the command's stdout to PATH (it still goes to emissary's stdout)");
+    private static readonly CliOption StderrPath = Text("--stderr-path", "PATH", "Also write the command's stderr to PATH (it still goes to emissary's stderr)");
+    private static readonly CliOption ResultFromStdout = Text("--result-from-stdout", "NAME", "The command's stdout also becomes result NAME (within the budget)");
+
     // Run policy
     private static readonly CliOption SingleChild = Flag("--single-child", "Keep the child in emissary's process group and signal only the child");
     private static readonly CliOption Timeout = Text("--timeout", "DURATION", "Stop the command after DURATION: SIGTERM to its group, SIGKILL after --grace; exit 124");
@@ -44,7 +65,9 @@ internal static class RunCli
         Options =
         {
             Name, ControlDir,
-            After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitTimeout, RunOnUpstreamFailure,
+            After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitHttp, WaitTcp, WaitProxy, WaitTimeout, RunOnUpstreamFailure,
+            SidecarOf, StopSignal, QuitUrl, Quit,
+            ResultsDir, TerminationLog, TerminationBudget, TerminationFormat, StdoutPath, StderrPath, ResultFromStdout,
             SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
         },
         Action = parsed =>
@@ -54,6 +77,13 @@ internal static class RunCli
             return RunCommand.Execute(options, values.CreateLogger(options.Name));
         },
     };
+
+    private static string? ResultName(string? name) => name is null || ResultsCollector.IsValidName(name)
+        ? name
+        : throw new UsageException($"--result-from-stdout: '{name}' is not a valid result name (letters, digits, '.', '_', '-'; starting with a letter or digit)");
+
+    private static string Preset(IReadOnlyDictionary<string, string> presets, string name, string option) =>
+        presets.TryGetValue(name, out string? url) ? url : throw new UsageException($"{option}: unknown preset '{name}' (known: {string.Join(", ", presets.Keys)})");
 
     internal static RunOptions Bind(OptionValues values, string[]? commandLine)
     {
@@ -88,6 +118,26 @@ internal static class RunCli
         {
             gates.Add(new Gate.ManualStart(name ?? throw new UsageException("--wait-start needs --name (it is what 'emissary start NAME' names)")));
         }
+        gates.AddRange(values.List(WaitHttp).Select(u => new Gate.HttpReady(HttpTarget.Parse(u, "--wait-http"))));
+        gates.AddRange(values.List(WaitProxy).Select(p => new Gate.HttpReady(HttpTarget.Parse(Preset(SidecarQuit.ReadyPresets, p, "--wait-proxy"), "--wait-proxy"))));
+        gates.AddRange(values.List(WaitTcp).Select(e => new Gate.TcpReady(NetEndpoint.Parse(e, "--wait-tcp"))));
+        var quitUrls = values.List(QuitUrl).Select(u => HttpTarget.Parse(u, "--quit-url"))
+            .Concat(values.List(Quit).Select(p => HttpTarget.Parse(Preset(SidecarQuit.QuitPresets, p, "--quit"), "--quit")))
+            .ToArray();
+        IReadOnlyList<string> sidecarOf = values.List(SidecarOf);
+        foreach (string step in sidecarOf)
+        {
+            ControlDirectory.ValidateName(step, "--sidecar-of step");
+            if (step == name)
+            {
+                throw new UsageException($"--sidecar-of {step}: a step cannot be its own sidecar");
+            }
+        }
+        int stopSignal = Signals.TERM;
+        if (values.String(StopSignal) is { } stopText && !Signals.TryParse(stopText, out stopSignal))
+        {
+            throw new UsageException($"--stop-signal: '{stopText}' is not a signal (use a name such as TERM or INT, or a number)");
+        }
         if (content && values.List(WaitFile).Count == 0)
         {
             throw new UsageException("--wait-content needs --wait-file");
@@ -105,8 +155,18 @@ internal static class RunCli
             Retries = values.Integer(Retries, 0, 1000) ?? 0,
             RetryDelay = values.Duration(RetryDelay) ?? TimeSpan.FromSeconds(1),
             PostFile = values.String(PostFile),
+            SidecarOf = sidecarOf,
+            ResultsDir = values.String(ResultsDir),
+            TerminationLog = values.String(TerminationLog),
+            TerminationBudget = values.Integer(TerminationBudget, TerminationMessage.MinimumBudget, 1 << 20) ?? TerminationMessage.DefaultBudget,
+            TerminationFormat = values.Choice(TerminationFormat, Results.TerminationFormat.Emissary, ("emissary", Results.TerminationFormat.Emissary), ("tekton", Results.TerminationFormat.Tekton)),
+            StdoutPath = values.String(StdoutPath),
+            StderrPath = values.String(StderrPath),
+            ResultFromStdout = ResultName(values.String(ResultFromStdout)),
+            QuitUrls = quitUrls,
             Policy = new SupervisionPolicy
             {
+                StopSignal = stopSignal,
                 OwnProcessGroup = !values.Flag(SingleChild),
                 Timeout = values.Duration(Timeout),
                 Grace = values.Duration(Grace) ?? TimeSpan.FromSeconds(10),

@@ -1,6 +1,8 @@
 using Emissary.Control;
 using Emissary.Gates;
 using Emissary.Interop;
+using Emissary.Output;
+using Emissary.Sidecars;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
@@ -30,12 +32,37 @@ internal sealed record RunOptions
 
     public string? PostFile { get; init; }
 
+    /// <summary><c>--results-dir</c>; null: DIR/NAME/results when the step has a name.</summary>
+    public string? ResultsDir { get; init; }
+
+    /// <summary><c>--termination-log</c>; null: /dev/termination-log if it exists (the kubelet mounts it).</summary>
+    public string? TerminationLog { get; init; }
+
+    public int TerminationBudget { get; init; } = Results.TerminationMessage.DefaultBudget;
+
+    public Results.TerminationFormat TerminationFormat { get; init; } = Results.TerminationFormat.Emissary;
+
+    public string? StdoutPath { get; init; }
+
+    public string? StderrPath { get; init; }
+
+    public string? ResultFromStdout { get; init; }
+
+    /// <summary><c>--sidecar-of</c>: the steps whose end stops this command.</summary>
+    public IReadOnlyList<string> SidecarOf { get; init; } = [];
+
+    /// <summary><c>--quit-url</c>/<c>--quit</c>: injected sidecars to tell to quit when the step ends.</summary>
+    public IReadOnlyList<Net.HttpTarget> QuitUrls { get; init; } = [];
+
     public SupervisionPolicy Policy { get; init; } = new();
 }
 
 /// <summary><c>emissary run [options] -- COMMAND [ARGS...]</c>: wires the real OS pieces to the step runner.</summary>
 internal static partial class RunCommand
 {
+    /// <summary>Where the kubelet mounts the termination message file by default.</summary>
+    public const string DefaultTerminationLog = "/dev/termination-log";
+
     public static int Execute(RunOptions options, ILogger logger)
     {
         try
@@ -76,21 +103,46 @@ internal static partial class RunCommand
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle.SignalFifoPath, reactor) : null;
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
 
+        string? resultsDirectory = options.ResultsDir ?? handle?.DefaultResultsDirectory;
+        var launch = new LaunchSettings();
+        if (resultsDirectory is not null)
+        {
+            Directory.CreateDirectory(resultsDirectory);
+            launch = launch with { ExtraEnvironment = new Dictionary<string, string> { ["EMISSARY_RESULTS"] = Path.GetFullPath(resultsDirectory) } };
+        }
+        using OutputCapture? capture = OutputCapture.Start(
+            new CaptureOptions(options.StdoutPath, options.StderrPath, options.ResultFromStdout is not null, options.TerminationBudget), reactor, logger);
+        if (capture is not null)
+        {
+            launch = launch with { StdoutFd = capture.ChildStdout, StderrFd = capture.ChildStderr };
+        }
+        var report = new ReportSettings
+        {
+            ResultsDirectory = resultsDirectory,
+            ResultFromStdout = options.ResultFromStdout,
+            TerminationLog = options.TerminationLog ?? (File.Exists(DefaultTerminationLog) ? DefaultTerminationLog : null),
+            Budget = options.TerminationBudget,
+            Format = options.TerminationFormat,
+        };
+
         var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, clock, logger);
-        var runner = new StepRunner(gates, supervisor, reactor, new StepMarkers(handle, options.PostFile), clock, logger);
+        var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger);
         StepStatus final = runner.Run(new StepPlan
         {
             Name = options.Name ?? Path.GetFileName(options.Command[0]),
             Command = command,
             CommandProblem = problem,
             Policy = options.Policy,
+            Launch = launch,
             Gates = options.Gates,
             WaitTimeout = options.WaitTimeout,
             RunOnUpstreamFailure = options.RunOnUpstreamFailure,
             ContinueOnError = options.ContinueOnError,
             Retries = options.Retries,
             RetryDelay = options.RetryDelay,
+            StopWhen = options.SidecarOf.Count > 0 ? new SidecarStop(options.SidecarOf, gates) : null,
         });
+        SidecarQuit.Notify(options.QuitUrls, logger);
         return StepRunner.ExitCodeOf(final);
     }
 

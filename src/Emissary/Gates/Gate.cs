@@ -1,3 +1,5 @@
+using Emissary.Net;
+
 namespace Emissary.Gates;
 
 /// <summary>A condition that must hold before the command starts. All gates of a step must open.</summary>
@@ -19,6 +21,18 @@ internal abstract record Gate
     public sealed record Fifo(string Path) : Gate
     {
         public override string ToString() => $"a write to FIFO {Path}";
+    }
+
+    /// <summary><c>--wait-http URL</c>: a GET answers 2xx (an injected proxy's readiness endpoint).</summary>
+    public sealed record HttpReady(HttpTarget Target) : Gate
+    {
+        public override string ToString() => $"{Target.Url} to answer 2xx";
+    }
+
+    /// <summary><c>--wait-tcp HOST:PORT</c>: a TCP connection succeeds.</summary>
+    public sealed record TcpReady(NetEndpoint Endpoint) : Gate
+    {
+        public override string ToString() => $"TCP {Endpoint.Display} to accept connections";
     }
 
     /// <summary><c>--wait-start</c>: `emissary start NAME` (or `skip`).</summary>

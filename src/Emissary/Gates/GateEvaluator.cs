@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Net;
 
 namespace Emissary.Gates;
 
@@ -23,8 +24,19 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
     /// <summary>Upstream steps seen alive (lock held) but unfinished: the waiter watches their locks.</summary>
     public HashSet<string> RunningUpstreams { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>How long one readiness probe may take; the waiter probes again at its polling interval.</summary>
+    public static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(250);
+
+    private readonly HashSet<Gate> _readyEndpoints = [];
+
+    /// <summary>Whether any gate can only be polled (a remote endpoint's readiness has no event to wait on).</summary>
+    public static bool NeedsPolling(IEnumerable<Gate> gates) => gates.Any(g => g is Gate.HttpReady or Gate.TcpReady);
+
     public (GateState State, string? Message) Evaluate(Gate gate) => gate switch
     {
+        Gate.HttpReady or Gate.TcpReady when _readyEndpoints.Contains(gate) => (GateState.Open, null),
+        Gate.HttpReady http => Probe(gate, () => LoopbackHttp.Request(http.Target, "GET", ProbeTimeout) is >= 200 and < 300),
+        Gate.TcpReady tcp => Probe(gate, () => LoopbackHttp.CanConnect(tcp.Endpoint, ProbeTimeout)),
         Gate.AfterStep after => EvaluateAfter(after.Step),
         Gate.FileExists file => EvaluateFile(file),
         Gate.Fifo fifo => OpenedFifos.Contains(fifo.Path) ? (GateState.Open, null) : (GateState.Closed, null),
@@ -40,6 +52,48 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         Gate.ManualStart manual => [Dir.StepDirectory(manual.Step)],
         _ => [],
     };
+
+    /// <summary>Readiness stays once seen: a proxy that answered once is up.</summary>
+    private (GateState, string?) Probe(Gate gate, Func<bool> probe)
+    {
+        bool ready;
+        try
+        {
+            ready = probe();
+        }
+        catch (IOException)
+        {
+            ready = false;
+        }
+        if (ready)
+        {
+            _readyEndpoints.Add(gate);
+            return (GateState.Open, null);
+        }
+        return (GateState.Closed, null);
+    }
+
+    /// <summary>
+    /// For sidecars: whether step NAME is over, whatever the outcome — finished (exitcode), or
+    /// its emissary gone without finishing. A step that has not started is not over.
+    /// </summary>
+    public bool IsOver(string step)
+    {
+        if (Dir.ReadExitCode(step) is not null)
+        {
+            return true;
+        }
+        if (Dir.ReadStatus(step) is null)
+        {
+            return false;
+        }
+        if (Dir.IsLockHeld(step))
+        {
+            RunningUpstreams.Add(step);
+            return false;
+        }
+        return true;
+    }
 
     private ControlDirectory Dir => controlDirectory ?? throw new InvalidOperationException("this gate needs the control directory");
 

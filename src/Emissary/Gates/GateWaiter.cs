@@ -101,7 +101,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 return new GateOutcome.TimedOut(string.Join(", ", pending));
             }
-            TimeSpan? wait = _polling ? Min(remaining, FallbackInterval) : remaining;
+            TimeSpan? wait = _polling || GateEvaluator.NeedsPolling(pending) ? Min(remaining, FallbackInterval) : remaining;
 
             switch (_reactor.Next(wait))
             {
@@ -113,6 +113,31 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// For a sidecar's stop condition: arms the same watches as an --after gate (directories and
+    /// lock watchers) and says whether every step is over. Wakeups arrive as reactor events.
+    /// </summary>
+    public bool AllOver(IReadOnlyList<string> steps)
+    {
+        StartInotify();
+        foreach (string step in steps)
+        {
+            foreach (string directory in _evaluator.DirectoriesToWatch(new Gate.AfterStep(step)))
+            {
+                WatchDirectoryOrAncestor(directory);
+            }
+        }
+        bool over = steps.All(_evaluator.IsOver);
+        foreach (string step in _evaluator.RunningUpstreams)
+        {
+            WatchLock(step);
+        }
+        return over;
+    }
+
+    /// <summary>True when inotify is unavailable and the caller must re-check on a timer.</summary>
+    public bool Polling => _polling;
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
 

@@ -17,6 +17,9 @@ internal static class ExitCodes
     /// </summary>
     public const int Skipped = 123;
 
+    /// <summary>The command succeeded but its results are invalid or do not fit the termination message.</summary>
+    public const int ResultsFailed = 122;
+
     /// <summary><c>--timeout</c> expired (GNU timeout).</summary>
     public const int TimedOut = 124;
 

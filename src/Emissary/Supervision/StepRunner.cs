@@ -1,5 +1,6 @@
 using Emissary.Control;
 using Emissary.Gates;
+using Emissary.Results;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Supervision;
@@ -29,17 +30,9 @@ internal sealed record StepPlan
     public int Retries { get; init; }
 
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
-}
 
-/// <summary>The reasons a step's termination message and status give.</summary>
-internal static class StepReasons
-{
-    public const string Completed = "Completed";
-    public const string Error = "Error";
-    public const string Skipped = "Skipped";
-    public const string TimeoutExceeded = "TimeoutExceeded";
-    public const string Stopped = "Stopped";
-    public const string ResultsTooLarge = "ResultsTooLarge";
+    /// <summary>For a sidecar: when to stop the command (its steps are over).</summary>
+    public IStopCondition? StopWhen { get; init; }
 }
 
 /// <summary>
@@ -67,8 +60,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 $"{Signals.Name(interrupted.Signal)} received while waiting: the command was not started"),
             _ => throw new InvalidOperationException(gate.ToString()),
         };
-        recorder.Finish(final);
-        return final;
+        return recorder.Finish(final);
     }
 
     /// <summary>The process exit code for a final status: 0 for a failure let through by --on-error continue.</summary>
@@ -109,7 +101,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 {
                     status = status with { State = StepStates.Running, Pid = pid };
                     recorder.MarkRunning(pid, startedAt);
-                });
+                }, plan.StopWhen);
             }
             catch (LaunchException e)
             {
@@ -117,7 +109,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 return Fail(status, e.ExitCode, e.Message);
             }
 
-            if (outcome.ExitCode == ExitCodes.Success || outcome.Terminated || attempt >= plan.Retries)
+            if (outcome.ExitCode == ExitCodes.Success || outcome.Terminated || outcome.Stopped || attempt >= plan.Retries)
             {
                 break;
             }
@@ -129,7 +121,10 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         }
 
         int code = outcome.ExitCode;
-        string reason = code == 0 ? StepReasons.Completed : outcome.TimedOut ? StepReasons.TimeoutExceeded : StepReasons.Error;
+        string reason = outcome.Stopped ? StepReasons.Stopped
+            : code == 0 ? StepReasons.Completed
+            : outcome.TimedOut ? StepReasons.TimeoutExceeded
+            : StepReasons.Error;
         bool failed = code != 0;
         if (failed && plan.ContinueOnError)
         {

@@ -12,6 +12,22 @@ internal sealed record SupervisionPolicy
     public TimeSpan? Timeout { get; init; }
 
     public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>--stop-signal</c>: what a sidecar is stopped with when its steps are over.</summary>
+    public int StopSignal { get; init; } = Signals.TERM;
+}
+
+/// <summary>When a running command must be stopped although it has not failed (a sidecar whose steps are over).</summary>
+internal interface IStopCondition
+{
+    /// <summary>Called when the command has started and whenever a watcher wakes the loop.</summary>
+    bool ShouldStop();
+
+    /// <summary>For the log: why the command is stopped.</summary>
+    string Reason { get; }
+
+    /// <summary>How often to re-check when no watcher can wake the loop (inotify unavailable), else null.</summary>
+    TimeSpan? RecheckEvery { get; }
 }
 
 /// <summary>How one run of the command ended.</summary>
@@ -20,8 +36,11 @@ internal sealed record ChildOutcome(ExitStatus Status, bool TimedOut, int Pid)
     /// <summary>A terminating signal (TERM, INT, HUP, QUIT) was forwarded: the pod is going away, do not retry.</summary>
     public bool Terminated { get; init; }
 
+    /// <summary>We stopped it (a sidecar whose steps are over): being stopped by us is success.</summary>
+    public bool Stopped { get; init; }
+
     /// <summary>The exit code emissary reports: 124 on timeout, otherwise the child's (128+S when signalled).</summary>
-    public int ExitCode => TimedOut ? ExitCodes.TimedOut : Status.ToExitCode();
+    public int ExitCode => TimedOut ? ExitCodes.TimedOut : Stopped ? ExitCodes.Success : Status.ToExitCode();
 }
 
 /// <summary>
@@ -31,20 +50,39 @@ internal sealed record ChildOutcome(ExitStatus Status, bool TimedOut, int Pid)
 /// </summary>
 internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorEvents events, IClock clock, ILogger logger)
 {
-    public ChildOutcome Run(ResolvedCommand command, SupervisionPolicy policy, LaunchSettings settings, Action<int>? onStarted = null)
+    public ChildOutcome Run(ResolvedCommand command, SupervisionPolicy policy, LaunchSettings settings, Action<int>? onStarted = null, IStopCondition? stopWhen = null)
     {
         int pid = launcher.Start(command, settings with { OwnProcessGroup = policy.OwnProcessGroup });
         Log.Started(logger, command.Path, pid);
         onStarted?.Invoke(pid);
         bool terminated = false;
+        bool stopped = false;
 
         TimeSpan? termAt = policy.Timeout is { } t ? clock.Elapsed + t : null;
         TimeSpan? killAt = null;
         bool timedOut = false;
 
+        void StopIfDue()
+        {
+            if (!stopped && !timedOut && stopWhen is not null && stopWhen.ShouldStop())
+            {
+                stopped = true;
+                Log.Stopping(logger, stopWhen.Reason, Signals.Name(policy.StopSignal), pid);
+                launcher.Signal(pid, policy.OwnProcessGroup, policy.StopSignal);
+                termAt = null;
+                killAt = clock.Elapsed + policy.Grace;
+            }
+        }
+        StopIfDue();
+
         while (true)
         {
+            TimeSpan? recheck = stopped ? null : stopWhen?.RecheckEvery;
             TimeSpan? nextDeadline = killAt ?? termAt;
+            if (recheck is { } every && (nextDeadline is null || clock.Elapsed + every < nextDeadline))
+            {
+                nextDeadline = clock.Elapsed + every;
+            }
             TimeSpan? wait = nextDeadline is { } d ? Max(d - clock.Elapsed, TimeSpan.Zero) : null;
 
             switch (events.Next(wait))
@@ -56,12 +94,12 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
 
                 case SupervisorEvent.ChildExited exited when exited.Pid == pid:
                     Log.Exited(logger, pid, exited.Status.ToString());
-                    if (timedOut && policy.OwnProcessGroup)
+                    if ((timedOut || stopped) && policy.OwnProcessGroup)
                     {
                         // The leader is gone; whatever it left in its group goes with it.
                         launcher.Signal(pid, toGroup: true, Signals.KILL);
                     }
-                    return new ChildOutcome(exited.Status, timedOut, pid) { Terminated = terminated };
+                    return new ChildOutcome(exited.Status, timedOut, pid) { Terminated = terminated, Stopped = stopped };
 
                 case SupervisorEvent.ChildExited orphan:
                     Log.ReapedOrphan(logger, orphan.Pid, orphan.Status.ToString());
@@ -84,6 +122,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
 
                 case SupervisorEvent.DeadlineReached:
                 case SupervisorEvent.Wakeup:
+                    StopIfDue();
                     break;
             }
         }
@@ -125,7 +164,10 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
         [LoggerMessage(Level = LogLevel.Warning, Message = "timeout of {Timeout} expired: sending SIGTERM to {Pid}")]
         public static partial void TimedOut(ILogger logger, TimeSpan timeout, int pid);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "child {Pid} still running {Grace} after SIGTERM: sending SIGKILL")]
+        [LoggerMessage(Level = LogLevel.Information, Message = "{Reason}: stopping {Pid} with {Signal}")]
+        public static partial void Stopping(ILogger logger, string reason, string signal, int pid);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "child {Pid} still running {Grace} after being asked to stop: sending SIGKILL")]
         public static partial void Killing(ILogger logger, int pid, TimeSpan grace);
     }
 }

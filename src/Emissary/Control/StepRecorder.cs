@@ -1,0 +1,158 @@
+using System.Globalization;
+using Emissary.Output;
+using Emissary.Results;
+using Emissary.Supervision;
+using Microsoft.Extensions.Logging;
+
+namespace Emissary.Control;
+
+/// <summary>Where a step's progress and outcome are recorded.</summary>
+internal interface IStepRecorder
+{
+    void MarkRunning(int pid, DateTimeOffset startedAt);
+
+    /// <summary>
+    /// Records the end of the step, exactly once: collects results (which may turn a success into a
+    /// results failure), writes the termination message and the markers. Returns the status as recorded.
+    /// </summary>
+    StepStatus Finish(StepStatus final);
+}
+
+/// <summary>Where results and the termination message go.</summary>
+internal sealed record ReportSettings
+{
+    /// <summary>The directory the command writes results into (EMISSARY_RESULTS), or null.</summary>
+    public string? ResultsDirectory { get; init; }
+
+    /// <summary><c>--result-from-stdout NAME</c>: the captured stdout also becomes this result.</summary>
+    public string? ResultFromStdout { get; init; }
+
+    /// <summary>The termination log, or null when none is to be written.</summary>
+    public string? TerminationLog { get; init; }
+
+    public int Budget { get; init; } = TerminationMessage.DefaultBudget;
+
+    public TerminationFormat Format { get; init; } = TerminationFormat.Emissary;
+}
+
+/// <summary>
+/// The real recorder (Tekton's PostWriter, grown up). At the end of a step, in this order: the
+/// output capture is drained, results are collected, the termination message is written, then
+/// status.json, the post file, and last the exitcode marker — so whoever waits on a marker finds
+/// everything else already in place.
+/// </summary>
+internal sealed partial class StepRecorder(StepHandle? handle, string? postFile, OutputCapture? capture, ReportSettings report, ILogger logger) : IStepRecorder
+{
+    public void MarkRunning(int pid, DateTimeOffset startedAt) => handle?.MarkRunning(pid, startedAt);
+
+    public StepStatus Finish(StepStatus final)
+    {
+        capture?.Finish();
+        (IReadOnlyList<Result> results, final) = CollectResults(final);
+        final = WriteTerminationMessage(final, results);
+        WriteMarkers(final);
+        return final;
+    }
+
+    private (IReadOnlyList<Result>, StepStatus) CollectResults(StepStatus final)
+    {
+        var results = new List<Result>();
+        var problems = new List<string>();
+        bool tooLarge = false;
+        if (report.ResultsDirectory is { } directory)
+        {
+            ResultsCollection collected = ResultsCollector.Collect(directory, report.Budget);
+            results.AddRange(collected.Results);
+            problems.AddRange(collected.Errors);
+            tooLarge |= collected.AnyTooLarge;
+        }
+        if (report.ResultFromStdout is { } name && capture?.StdoutForResult is { } stdout)
+        {
+            if (stdout.Length > report.Budget)
+            {
+                tooLarge = true;
+                problems.Add($"result '{name}' (from stdout) is over {report.Budget} bytes, the termination message budget");
+            }
+            else
+            {
+                results.RemoveAll(r => r.Name == name);
+                results.Add(new Result(name, stdout));
+            }
+        }
+        foreach (string problem in problems)
+        {
+            Log.ResultProblem(logger, problem);
+        }
+        if (problems.Count > 0)
+        {
+            final = FailForResults(final, tooLarge ? StepReasons.ResultsTooLarge : StepReasons.Error, problems[0]);
+        }
+        return (results, final);
+    }
+
+    private StepStatus WriteTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
+    {
+        Rendering rendering = TerminationMessage.Render(ReportOf(final), results, report.Format, report.Budget);
+        if (rendering.TooLarge)
+        {
+            Log.ResultProblem(logger, rendering.Problem ?? "results do not fit the termination message");
+            final = FailForResults(final, StepReasons.ResultsTooLarge, rendering.Problem ?? "results too large");
+            rendering = TerminationMessage.Render(ReportOf(final), results, report.Format, report.Budget);
+        }
+        else if (rendering.Problem is { } note)
+        {
+            Log.ResultNote(logger, note);
+        }
+        if (report.TerminationLog is { } path && TerminationMessage.Write(path, rendering.Bytes) is { } failure)
+        {
+            // The step's outcome is not changed by a missing or read-only log.
+            Log.NoTerminationLog(logger, path, failure);
+        }
+        return final;
+    }
+
+    /// <summary>Results that cannot be delivered fail a step that had succeeded (exit 122); a failure keeps its own code.</summary>
+    private static StepStatus FailForResults(StepStatus final, string reason, string message)
+    {
+        if (final.State != StepStates.Succeeded)
+        {
+            return final;
+        }
+        return final with { State = StepStates.Failed, ExitCode = ExitCodes.ResultsFailed, Reason = reason, Message = message };
+    }
+
+    private StepReport ReportOf(StepStatus s)
+    {
+        DateTimeOffset started = s.StartedAt ?? s.WaitingSince ?? DateTimeOffset.UtcNow;
+        return new StepReport(s.Name, s.ExitCode ?? ExitCodes.EmissaryFailure, s.Reason ?? StepReasons.Error, started, s.FinishedAt ?? started);
+    }
+
+    private void WriteMarkers(StepStatus final)
+    {
+        if (postFile is not null)
+        {
+            if (final.LetsDependantsRun)
+            {
+                AtomicFile.Write(postFile, "");
+            }
+            else
+            {
+                AtomicFile.Write(postFile + ".err", (final.ExitCode ?? 1).ToString(CultureInfo.InvariantCulture) + "\n");
+            }
+        }
+        // Last: the exitcode marker tells waiters that everything else is in place.
+        handle?.Finish(final);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Problem}")]
+        public static partial void ResultProblem(ILogger logger, string problem);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
+        public static partial void ResultNote(ILogger logger, string note);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "cannot write the termination message to {Path}: {Failure}")]
+        public static partial void NoTerminationLog(ILogger logger, string path, string failure);
+    }
+}
