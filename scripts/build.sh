@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Publishes artifacts/emissary: a NativeAOT, fully static (static-pie) linux-x64 executable,
-# and artifacts/testchild, the static C helper the black-box tests run as a child.
+# Publishes, into artifacts/:
+#   emissary        the in-pod binary (init, run, commandlets): NativeAOT, fully static (static-pie)
+#   emissary-tools  the developer verbs (rewrite, local), exec'd by `emissary rewrite|local`
+#   testchild       the static C helper the black-box tests run as a child
 # Installs its own prerequisites (clang, lld, zlib1g-dev) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +11,7 @@ need=()
 command -v clang >/dev/null || need+=(clang)
 command -v ld.lld >/dev/null || need+=(lld)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v file >/dev/null || need+=(file)
 if [ ${#need[@]} -gt 0 ]; then
   echo "build.sh: installing ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -17,12 +20,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p artifacts
-dotnet publish src/Emissary/Emissary.csproj -c Release -r linux-x64 \
-  -p:PublishAot=true -o artifacts/publish -nologo -v quiet "$@"
-install -m 0755 artifacts/publish/emissary artifacts/emissary
+publish() { # project, binary name
+  dotnet publish "$1" -c Release -r linux-x64 -p:PublishAot=true -o "artifacts/publish/$2" -nologo -v quiet
+  install -m 0755 "artifacts/publish/$2/$2" "artifacts/$2"
+  file "artifacts/$2" | grep -q 'static-pie linked' || { echo "build.sh: artifacts/$2 is not a static-pie executable" >&2; exit 1; }
+  echo "build.sh: artifacts/$2 ($(stat -c %s "artifacts/$2") bytes)" >&2
+}
+publish src/Emissary/Emissary.csproj emissary
+publish src/Emissary.Tools/Emissary.Tools.csproj emissary-tools
 
 clang -static -O2 -Wall -Werror -o artifacts/testchild tests/testchild/testchild.c
-
-file artifacts/emissary 2>/dev/null | grep -q 'static-pie linked' || {
-  echo "build.sh: artifacts/emissary is not a static-pie executable" >&2; exit 1; }
-echo "build.sh: artifacts/emissary ($(stat -c %s artifacts/emissary) bytes)" >&2

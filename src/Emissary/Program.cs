@@ -1,6 +1,5 @@
-using System.Text;
 using Emissary.Cli;
-using Emissary.Interop;
+using Emissary.Commands;
 using Emissary.Logging;
 using Emissary.Supervision;
 
@@ -8,17 +7,26 @@ using Emissary.Supervision;
 
 namespace Emissary;
 
-/// <summary>CLI wiring only: pick the verb, parse its options, hand them to the command.</summary>
+/// <summary>The in-pod binary: init, run and the commandlets. rewrite and local live in emissary-tools.</summary>
 internal static class Program
 {
-    /// <summary>Kept equal to the project's &lt;Version&gt; (a unit test checks).</summary>
-    public const string Version = "0.1.0";
+    private static readonly Verb[] Verbs =
+    [
+        new("init", "init DEST", "Copy this binary to DEST (mode 0555): for the pod's init container", InitCli.Build),
+        new("run", "run [options] -- COMMAND [ARGS...]", "Run COMMAND as a supervised step: gates, signals, reaping, markers", RunCli.Build),
+        new("signal", "signal NAME SIGNAL", "Send SIGNAL to step NAME's process group", ControlCli.Signal),
+        new("start", "start NAME", "Open step NAME's --wait-start gate", ControlCli.Start),
+        new("skip", "skip NAME", "Fail step NAME's --wait-start gate (recorded as skipped)", ControlCli.Skip),
+        new("status", "status [--json]", "Show every step in the control directory", ControlCli.Status),
+        new("rewrite", "rewrite [FILE] [-o FILE]", "Turn pod specs into pods that use Emissary (emissary-tools)", () => throw new InvalidOperationException()),
+        new("local", "local FILE", "Run a pod's step graph as local processes, with a timeline (emissary-tools)", () => throw new InvalidOperationException()),
+    ];
 
     private static int Main(string[] args)
     {
         try
         {
-            return Dispatch(args);
+            return CommandLine.Dispatch(args, Verbs, ExternalTools.Exec);
         }
         catch (UsageException e)
         {
@@ -31,84 +39,5 @@ internal static class Program
             StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {ErrorText.Reason(e)}");
             return ExitCodes.EmissaryFailure;
         }
-    }
-
-    /// <summary>Every verb, built only when asked for (start-up cost matters: README, "Benchmarks").</summary>
-    private static readonly (string Name, Func<CliCommand> Build)[] Verbs =
-    [
-        ("init", InitCli.Build),
-        ("run", RunCli.Build),
-        ("signal", ControlCli.Signal),
-        ("start", ControlCli.Start),
-        ("skip", ControlCli.Skip),
-        ("status", ControlCli.Status),
-    ];
-
-    private static int Dispatch(string[] args)
-    {
-        // `run` takes everything after the first `--` verbatim as the command: split it off before
-        // parsing so that no flag of the command is ever read as one of ours.
-        string[]? payload = null;
-        int separator = Array.IndexOf(args, "--");
-        if (separator >= 0)
-        {
-            payload = args[(separator + 1)..];
-            args = args[..separator];
-        }
-
-        // Global options may come before the verb: emissary --log-level debug run -- ...
-        int verbIndex = 0;
-        while (verbIndex < args.Length && OptionValues.Global.Any(o => args[verbIndex] == o.Name))
-        {
-            verbIndex += 2;
-        }
-        string? verb = verbIndex < args.Length ? args[verbIndex] : null;
-        string[] rest = verb is null ? [] : [.. args[..verbIndex], .. args[(verbIndex + 1)..]];
-
-        if (verb != "run")
-        {
-            // Only supervising commands keep the signals the shim blocked for them.
-            Shim.ReleaseSignals();
-        }
-
-        switch (verb)
-        {
-            case null:
-                throw new UsageException("no command given (see: emissary --help)");
-            case "-h" or "--help" or "help":
-                StderrWriter.Write(1, RootHelp());
-                return ExitCodes.Success;
-            case "--version" or "version":
-                StderrWriter.Write(1, Version + "\n");
-                return ExitCodes.Success;
-        }
-
-        Func<CliCommand>? build = Verbs.FirstOrDefault(v => v.Name == verb).Build;
-        if (build is null)
-        {
-            string? guess = DidYouMean.Closest(verb, Verbs.Select(v => v.Name));
-            throw new UsageException($"unknown command '{verb}'{(guess is null ? "" : $" (did you mean '{guess}'?)")} (see: emissary --help)");
-        }
-        CliCommand command = build();
-        if (rest.Contains("-h") || rest.Contains("--help"))
-        {
-            StderrWriter.Write(1, command.Help(OptionValues.Global));
-            return ExitCodes.Success;
-        }
-        return command.Action(CliParser.Parse(command, OptionValues.Global, rest, payload));
-    }
-
-    private static string RootHelp()
-    {
-        var text = new StringBuilder();
-        text.Append("Emissary ").Append(Version).Append(": run the containers of a Kubernetes pod as ordered workflow steps.\n\n");
-        text.Append("Usage: emissary COMMAND [options]\n\nCommands:\n");
-        foreach ((string _, Func<CliCommand> build) in Verbs)
-        {
-            CliCommand command = build();
-            CliCommand.AppendRow(text, command.Usage, command.Summary);
-        }
-        text.Append("\nRun 'emissary COMMAND --help' for a command's options. Exit codes and files: see README.\n");
-        return text.ToString();
     }
 }

@@ -51,6 +51,10 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addtcsetpgrp_np")]
     internal static unsafe partial int PosixSpawnFileActionsAddTcSetPgrp(PosixSpawnFileActions* actions, int fd);
 
+    /// <summary>Replaces this process (the environment is kept).</summary>
+    [LibraryImport("libc", EntryPoint = "execv", SetLastError = true)]
+    internal static unsafe partial int Execv(byte* path, byte** argv);
+
     [LibraryImport("libc", EntryPoint = "isatty")]
     internal static partial int IsATty(int fd);
 

@@ -1,0 +1,36 @@
+using Emissary.Cli;
+using Emissary.Logging;
+using Emissary.Supervision;
+
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+namespace Emissary.Tools;
+
+/// <summary>
+/// emissary-tools: the developer verbs. Normally reached as `emissary rewrite ...` /
+/// `emissary local ...` (emissary execs this binary with the same arguments), or run directly.
+/// </summary>
+internal static class ToolsProgram
+{
+    private static readonly Verb[] Verbs =
+    [
+    ];
+
+    private static int Main(string[] args)
+    {
+        try
+        {
+            return CommandLine.Dispatch(args, Verbs);
+        }
+        catch (UsageException e)
+        {
+            StderrWriter.WriteLine("emissary: " + e.Message);
+            return ExitCodes.Usage;
+        }
+        catch (Exception e)
+        {
+            StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {ErrorText.Reason(e)}");
+            return ExitCodes.EmissaryFailure;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Emissary.Cli;
+using Emissary.Interop;
+
+namespace Emissary.Commands;
+
+/// <summary>
+/// `emissary rewrite` and `emissary local` exec the emissary-tools binary next to emissary
+/// (git-style), so the binary that runs in every container carries no YAML parser.
+/// </summary>
+internal static unsafe class ExternalTools
+{
+    public const string BinaryName = "emissary-tools";
+    private static readonly string[] ToolVerbs = ["rewrite", "local"];
+
+    /// <summary>Returns null when <paramref name="verb"/> is not a tools verb; otherwise does not return unless exec fails.</summary>
+    public static int? Exec(string verb, string[] args)
+    {
+        if (!ToolVerbs.Contains(verb))
+        {
+            return null;
+        }
+        string self = Environment.ProcessPath ?? Supervision.SelfExecutable.Path();
+        string tools = Path.Combine(Path.GetDirectoryName(self) ?? ".", BinaryName);
+        if (!File.Exists(tools))
+        {
+            throw new UsageException($"'{verb}' is provided by {BinaryName}, which is not installed next to {self} (scripts/build.sh builds it into artifacts/)");
+        }
+        var native = new List<IntPtr>();
+        try
+        {
+            string[] argv = [tools, .. args];
+            var array = (byte**)NativeMemory.Alloc((nuint)(argv.Length + 1), (nuint)sizeof(byte*));
+            native.Add((IntPtr)array);
+            for (int i = 0; i < argv.Length; i++)
+            {
+                byte[] bytes = Encoding.UTF8.GetBytes(argv[i] + "\0");
+                var p = (byte*)NativeMemory.Alloc((nuint)bytes.Length);
+                native.Add((IntPtr)p);
+                bytes.CopyTo(new Span<byte>(p, bytes.Length));
+                array[i] = p;
+            }
+            array[argv.Length] = null;
+            Libc.Execv(array[0], array);
+            throw new UsageException($"cannot run {tools}: {Libc.Describe(Libc.LastErrno)}");
+        }
+        finally
+        {
+            foreach (IntPtr p in native)
+            {
+                NativeMemory.Free((void*)p);
+            }
+        }
+    }
+}
