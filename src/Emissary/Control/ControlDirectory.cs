@@ -15,6 +15,7 @@ namespace Emissary.Control;
 /// DIR/NAME/signal       FIFO: `emissary signal` writes a signal number, the running step forwards it
 /// DIR/NAME/start, skip  markers created by `emissary start|skip` for a step held by --wait-start
 /// DIR/NAME/results/     default results directory (EMISSARY_RESULTS for the command)
+/// DIR/NAME/termination.json  a copy of the step's termination message
 /// </code>
 /// Steps of one pod often run as different uids: step directories are world-writable with the
 /// sticky bit (like /tmp), markers world-readable, the signal FIFO world-writable.
@@ -29,6 +30,7 @@ internal sealed class ControlDirectory(string root)
     public const string StartMarker = "start";
     public const string SkipMarker = "skip";
     public const string ResultsDirectory = "results";
+    public const string TerminationFile = "termination.json";
 
     private const UnixFileMode SharedDirectoryMode = (UnixFileMode)0x3FF; // 01777
 

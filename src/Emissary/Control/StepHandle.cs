@@ -86,6 +86,9 @@ internal sealed class StepHandle : IDisposable
         AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.ExitCodeFile), (final.ExitCode ?? 0).ToString(CultureInfo.InvariantCulture) + "\n");
     }
 
+    /// <summary>DIR/NAME/termination.json: the step's termination message, as written to the termination log.</summary>
+    public void WriteTermination(byte[] message) => AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.TerminationFile), message);
+
     private void Publish() => AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.StatusFile), _status.ToJson() + "\n");
 
     /// <summary>The lock is released by the kernel when this process exits; closing releases it early.</summary>

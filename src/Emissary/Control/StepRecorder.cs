@@ -108,6 +108,9 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
             // The step's outcome is not changed by a missing or read-only log.
             Log.NoTerminationLog(logger, path, failure);
         }
+        // A copy in the control directory: readable by the other steps, `emissary local` and
+        // runtimes that do not read terminationMessagePath (podman).
+        handle?.WriteTermination(rendering.Bytes);
         return final;
     }
 

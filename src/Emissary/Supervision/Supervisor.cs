@@ -106,14 +106,14 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                     break;
 
                 case SupervisorEvent.DeadlineReached when killAt is { } k && clock.Elapsed >= k:
-                    Log.Killing(logger, pid, policy.Grace);
+                    Log.Killing(logger, pid, Cli.Duration.Format(policy.Grace));
                     launcher.Signal(pid, policy.OwnProcessGroup, Signals.KILL);
                     killAt = null;
                     termAt = null;
                     break;
 
                 case SupervisorEvent.DeadlineReached when !timedOut && termAt is { } tt && clock.Elapsed >= tt:
-                    Log.TimedOut(logger, policy.Timeout!.Value, pid);
+                    Log.TimedOut(logger, Cli.Duration.Format(policy.Timeout!.Value), pid);
                     timedOut = true;
                     launcher.Signal(pid, policy.OwnProcessGroup, Signals.TERM);
                     termAt = null;
@@ -162,12 +162,12 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
         public static partial void TargetGone(ILogger logger, string signal, int pid);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "timeout of {Timeout} expired: sending SIGTERM to {Pid}")]
-        public static partial void TimedOut(ILogger logger, TimeSpan timeout, int pid);
+        public static partial void TimedOut(ILogger logger, string timeout, int pid);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "{Reason}: stopping {Pid} with {Signal}")]
         public static partial void Stopping(ILogger logger, string reason, string signal, int pid);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "child {Pid} still running {Grace} after being asked to stop: sending SIGKILL")]
-        public static partial void Killing(ILogger logger, int pid, TimeSpan grace);
+        public static partial void Killing(ILogger logger, int pid, string grace);
     }
 }
