@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test: unit tests with fakes and black-box tests against the
-# published static binary (as PID 1, as non-root, in an empty root, under signals).
+# Builds everything and runs every test: unit tests with fakes, black-box tests against the
+# published static binaries (as PID 1, as non-root, in an empty root, under signals), and, as
+# root, the end-to-end run of the examples in real containers (scripts/e2e-podman.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,5 +18,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 scripts/build.sh
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+status=0
 dotnet test src/Emissary.Tests/Emissary.Tests.csproj -c Release --nologo -v quiet \
-  --logger "console;verbosity=normal" "$@"
+  --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+
+e2e=skipped
+if [ "$(id -u)" -eq 0 ] && [ "${EMISSARY_SKIP_E2E:-0}" != 1 ]; then
+  if scripts/e2e-podman.sh; then e2e=passed; else e2e=failed; status=1; fi
+fi
+
+passed=$(sed -n 's/.*Passed: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+failed=$(sed -n 's/.*Failed: *\([0-9]*\), Passed.*/\1/p' "$log" | tail -1)
+echo "end-to-end (podman): $e2e"
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit $status

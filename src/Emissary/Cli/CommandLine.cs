@@ -35,7 +35,7 @@ internal static class CommandLine
         string? verb = verbIndex < options.Length ? options[verbIndex] : null;
         string[] rest = verb is null ? [] : [.. options[..verbIndex], .. options[(verbIndex + 1)..]];
 
-        if (verb != "run")
+        if (verb is not ("run" or "local"))
         {
             // Only supervising commands keep the signals the shim blocked for them.
             Shim.ReleaseSignals();

@@ -47,6 +47,10 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_adddup2")]
     internal static unsafe partial int PosixSpawnFileActionsAddDup2(PosixSpawnFileActions* actions, int fd, int newFd);
 
+    /// <summary>glibc 2.29+: chdir in the child before exec.</summary>
+    [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addchdir_np")]
+    internal static unsafe partial int PosixSpawnFileActionsAddChdir(PosixSpawnFileActions* actions, byte* path);
+
     /// <summary>glibc 2.35+: make the child's group the terminal's foreground group before exec.</summary>
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addtcsetpgrp_np")]
     internal static unsafe partial int PosixSpawnFileActionsAddTcSetPgrp(PosixSpawnFileActions* actions, int fd);

@@ -24,6 +24,9 @@ internal sealed record LaunchSettings
     public int StdoutFd { get; init; } = -1;
 
     public int StderrFd { get; init; } = -1;
+
+    /// <summary>Directory the child starts in, or null for emissary's own.</summary>
+    public string? WorkingDirectory { get; init; }
 }
 
 /// <summary>Starting the command failed before it ran: the errno posix_spawn gave.</summary>

@@ -60,6 +60,10 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             {
                 Libc.PosixSpawnFileActionsAddDup2(&actions, settings.StderrFd, 2);
             }
+            if (settings.WorkingDirectory is { } directory)
+            {
+                Libc.PosixSpawnFileActionsAddChdir(&actions, Utf8(directory, native));
+            }
 
             // A signal the caller ignored but this process catches (SEGV/FPE: the runtime; CHLD: we
             // must reap) cannot be handed over ignored by posix_spawn: go through the shim's exec

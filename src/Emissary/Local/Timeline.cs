@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text;
+using Emissary.Cli;
+using Emissary.Control;
+
+namespace Emissary.Local;
+
+/// <summary>The end-of-run picture: a text Gantt chart for the terminal, and the same as SVG.</summary>
+internal static class Timeline
+{
+    private const int BarWidth = 48;
+
+    public static string Text(IReadOnlyList<StepView> steps, DateTimeOffset origin, DateTimeOffset end)
+    {
+        double total = Math.Max((end - origin).TotalMilliseconds, 1);
+        int nameWidth = Math.Max(4, steps.Max(s => s.Name.Length));
+        var text = new StringBuilder();
+        text.Append("Timeline (").Append(Duration.Format(end - origin)).Append(", ░ waiting, █ running)\n");
+        foreach (StepView step in steps)
+        {
+            var bar = new char[BarWidth];
+            Array.Fill(bar, ' ');
+            StepStatus? s = step.Status;
+            int Column(DateTimeOffset? t) => t is { } v ? (int)Math.Clamp(Math.Round((v - origin).TotalMilliseconds / total * BarWidth), 0, BarWidth) : -1;
+            int waitFrom = Column(s?.WaitingSince);
+            int runFrom = Column(s?.StartedAt);
+            int to = Column(s?.FinishedAt ?? (step.Final ? s?.FinishedAt : end));
+            if (to < 0)
+            {
+                to = BarWidth;
+            }
+            if (waitFrom >= 0)
+            {
+                for (int c = waitFrom; c < (runFrom >= 0 ? runFrom : to) && c < BarWidth; c++)
+                {
+                    bar[c] = '░';
+                }
+            }
+            if (runFrom >= 0)
+            {
+                for (int c = runFrom; c < Math.Max(to, runFrom + 1) && c < BarWidth; c++)
+                {
+                    bar[c] = '█';
+                }
+            }
+            text.Append("  ").Append(step.Name.PadRight(nameWidth)).Append(" |").Append(bar).Append("| ").Append(Summary(step)).Append('\n');
+        }
+        return text.ToString();
+    }
+
+    /// <summary>"exit 0 Completed 1.2s", "skipped: step 'lint' failed with exit code 2".</summary>
+    public static string Summary(StepView step)
+    {
+        StepStatus? s = step.Status;
+        if (s is null)
+        {
+            return step.ProcessExitCode is { } code ? $"exit {code} (never registered)" : "not started";
+        }
+        string duration = s.StartedAt is { } st && s.FinishedAt is { } ft ? " " + Duration.Format(ft - st) : "";
+        return s.State switch
+        {
+            StepStates.Skipped => $"skipped: {s.Message}",
+            _ when s.ExitCode is { } code => $"exit {code} {s.Reason}{duration}",
+            _ => s.State,
+        };
+    }
+
+    public static string Svg(IReadOnlyList<StepView> steps, DateTimeOffset origin, DateTimeOffset end)
+    {
+        const int rowHeight = 28, left = 160, width = 640, top = 40;
+        double total = Math.Max((end - origin).TotalMilliseconds, 1);
+        int height = top + rowHeight * steps.Count + 30;
+        string X(DateTimeOffset t) => (left + (t - origin).TotalMilliseconds / total * width).ToString("0.0", CultureInfo.InvariantCulture);
+        string W(DateTimeOffset a, DateTimeOffset b) => Math.Max(1, (b - a).TotalMilliseconds / total * width).ToString("0.0", CultureInfo.InvariantCulture);
+        var svg = new StringBuilder();
+        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 260}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n");
+        svg.Append("  <title>emissary local: step timeline</title>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"  <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"10\" y=\"24\" font-weight=\"bold\">Timeline ({Escape(Duration.Format(end - origin))})</text>\n");
+        for (int i = 0; i < steps.Count; i++)
+        {
+            StepView step = steps[i];
+            StepStatus? s = step.Status;
+            int y = top + i * rowHeight;
+            svg.Append(CultureInfo.InvariantCulture, $"  <g class=\"step\" id=\"step-{Escape(step.Name)}\">\n");
+            svg.Append(CultureInfo.InvariantCulture, $"    <text x=\"10\" y=\"{y + 18}\">{Escape(step.Name)}</text>\n");
+            if (s?.WaitingSince is { } ws)
+            {
+                DateTimeOffset waitEnd = s.StartedAt ?? s.FinishedAt ?? end;
+                svg.Append(CultureInfo.InvariantCulture, $"    <rect x=\"{X(ws)}\" y=\"{y + 6}\" width=\"{W(ws, waitEnd)}\" height=\"16\" fill=\"#d9d9d9\"><title>waiting</title></rect>\n");
+            }
+            if (s?.StartedAt is { } st)
+            {
+                DateTimeOffset ft = s.FinishedAt ?? end;
+                string color = s.State switch
+                {
+                    StepStates.Succeeded => "#3c9d5d",
+                    StepStates.Failed => "#d64541",
+                    _ => "#4a7bd0",
+                };
+                svg.Append(CultureInfo.InvariantCulture, $"    <rect x=\"{X(st)}\" y=\"{y + 4}\" width=\"{W(st, ft)}\" height=\"20\" fill=\"{color}\"><title>{Escape(Summary(step))}</title></rect>\n");
+            }
+            svg.Append(CultureInfo.InvariantCulture, $"    <text x=\"{left + width + 10}\" y=\"{y + 18}\">{Escape(Summary(step))}</text>\n");
+            svg.Append("  </g>\n");
+        }
+        svg.Append(CultureInfo.InvariantCulture, $"  <line x1=\"{left}\" y1=\"{height - 24}\" x2=\"{left + width}\" y2=\"{height - 24}\" stroke=\"#888\"/>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"{left}\" y=\"{height - 8}\">0</text>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"{left + width}\" y=\"{height - 8}\" text-anchor=\"end\">{Escape(Duration.Format(end - origin))}</text>\n");
+        svg.Append("</svg>\n");
+        return svg.ToString();
+    }
+
+    private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
+}
