@@ -41,6 +41,12 @@
  *                              and every other signal to SIG_DFL, then execvp PROG.
  *   exec-blocked SIGNUM -- PROG [ARGS...]
  *                              same as `exec-sigs SIGNUM - -- PROG ARGS`
+ *   pattern BYTES              write BYTES bytes of a deterministic pseudo-random pattern to
+ *                              stdout with write(2), in 64 KiB chunks: xorshift64* from the
+ *                              seed 0x9E3779B97F4A7C15 (x ^= x >> 12; x ^= x << 25;
+ *                              x ^= x >> 27; out = x * 0x2545F4914F6CDD1D), each 64-bit output
+ *                              little-endian, the stream cut at BYTES; exit 0, or 3 (with a
+ *                              message on stderr) when a write fails
  *
  * Unknown subcommand or bad arguments: a message on stderr, exit 2.
  */
@@ -52,6 +58,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,6 +628,40 @@ static int exec_with_signals(const char *blocked, const char *ignored, int argc,
     return errno == ENOENT ? 127 : 126;
 }
 
+static int cmd_pattern(int argc, char **argv)
+{
+    if (argc < 3)
+        die_usage("usage: pattern BYTES");
+    long total = parse_long(argv[2], "byte count");
+    if (total < 0)
+        die_usage("bad byte count %ld", total);
+    static unsigned char buf[65536];
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    long left = total;
+    while (left > 0) {
+        size_t n = left < (long)sizeof buf ? (size_t)left : sizeof buf;
+        for (size_t i = 0; i < n; i += 8) {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            uint64_t v = x * 0x2545F4914F6CDD1DULL;
+            for (int k = 0; k < 8; k++)
+                buf[i + k] = (unsigned char)(v >> (8 * k));
+        }
+        size_t done = 0;
+        while (done < n) {
+            ssize_t w = write(STDOUT_FILENO, buf + done, n - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                die_errno("write");
+            done += (size_t)w;
+        }
+        left -= (long)n;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -657,6 +698,8 @@ int main(int argc, char **argv)
         return cmd_group_signals();
     if (!strcmp(cmd, "count-zombies"))
         return cmd_count_zombies(argc, argv);
+    if (!strcmp(cmd, "pattern"))
+        return cmd_pattern(argc, argv);
     if (!strcmp(cmd, "exec-sigs")) {
         if (argc < 4)
             die_usage("usage: exec-sigs BLOCKED IGNORED -- PROG [ARGS...]");

@@ -108,6 +108,7 @@ public sealed class SupervisorTests
     [Fact]
     public void A_timeout_sends_TERM_to_the_group_and_exits_124()
     {
+        _launcher.GroupAlive = false; // the leader was alone in its group
         _events
             .ThenWaitForDeadline()
             .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.KilledBy(Signals.TERM)));
@@ -135,15 +136,31 @@ public sealed class SupervisorTests
     }
 
     [Fact]
-    public void After_a_timeout_whatever_the_leader_left_in_its_group_is_killed()
+    public void After_a_timeout_the_rest_of_the_group_keeps_its_grace_then_is_killed()
     {
         _events
             .ThenWaitForDeadline()
-            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.Exited(0)));
+            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.KilledBy(Signals.TERM)))
+            .ThenWaitForDeadline();
 
-        Run(new SupervisionPolicy { Timeout = TimeSpan.FromSeconds(1) });
+        ChildOutcome outcome = Run(new SupervisionPolicy { Timeout = TimeSpan.FromSeconds(1), Grace = TimeSpan.FromSeconds(3) });
 
+        outcome.ExitCode.Should().Be(ExitCodes.TimedOut);
+        _events.Waits.Last().Should().Be(TimeSpan.FromSeconds(3), "the leader's exit does not cut the group's grace short");
         _launcher.Sent.Should().Equal((Child, true, Signals.TERM), (Child, true, Signals.KILL));
+    }
+
+    [Fact]
+    public void After_a_timeout_an_emptied_group_ends_the_run_without_waiting_for_the_grace()
+    {
+        _launcher.GroupAlive = false;
+        _events
+            .ThenWaitForDeadline()
+            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.KilledBy(Signals.TERM)));
+
+        Run(new SupervisionPolicy { Timeout = TimeSpan.FromSeconds(1) }).ExitCode.Should().Be(ExitCodes.TimedOut);
+
+        _launcher.Sent.Should().Equal((Child, true, Signals.TERM));
     }
 
     [Fact]

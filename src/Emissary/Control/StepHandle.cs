@@ -81,7 +81,14 @@ internal sealed class StepHandle : IDisposable
     /// </summary>
     public void Finish(StepStatus final)
     {
-        _status = final with { WaitingFor = null, WaitsForStart = _status.WaitsForStart };
+        // Registration's own facts (when it began waiting, emissary's pid) stay when the runner has none.
+        _status = final with
+        {
+            WaitingFor = null,
+            WaitsForStart = _status.WaitsForStart,
+            WaitingSince = _status.WaitingSince ?? final.WaitingSince,
+            Pid = final.Pid ?? _status.Pid,
+        };
         Publish();
         AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.ExitCodeFile), (final.ExitCode ?? 0).ToString(CultureInfo.InvariantCulture) + "\n");
     }

@@ -61,6 +61,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
         TimeSpan? termAt = policy.Timeout is { } t ? clock.Elapsed + t : null;
         TimeSpan? killAt = null;
         bool timedOut = false;
+        ChildOutcome? leaderOutcome = null;
 
         void StopIfDue()
         {
@@ -94,12 +95,22 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
 
                 case SupervisorEvent.ChildExited exited when exited.Pid == pid:
                     Log.Exited(logger, pid, exited.Status.ToString());
-                    if ((timedOut || stopped) && policy.OwnProcessGroup)
+                    var outcome = new ChildOutcome(exited.Status, timedOut, pid) { Terminated = terminated, Stopped = stopped };
+                    if ((timedOut || stopped) && policy.OwnProcessGroup && killAt is not null && launcher.Signal(pid, toGroup: true, 0))
                     {
-                        // The leader is gone; whatever it left in its group goes with it.
-                        launcher.Signal(pid, toGroup: true, Signals.KILL);
+                        // We asked the group to stop and the leader went first: the rest of the group
+                        // keeps its grace period (it may be cleaning up), then gets SIGKILL.
+                        leaderOutcome = outcome;
+                        break;
                     }
-                    return new ChildOutcome(exited.Status, timedOut, pid) { Terminated = terminated, Stopped = stopped };
+                    return outcome;
+
+                case SupervisorEvent.ChildExited when leaderOutcome is not null:
+                    if (!launcher.Signal(pid, toGroup: true, 0))
+                    {
+                        return leaderOutcome; // the group is empty
+                    }
+                    break;
 
                 case SupervisorEvent.ChildExited orphan:
                     Log.ReapedOrphan(logger, orphan.Pid, orphan.Status.ToString());
@@ -110,6 +121,10 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                     launcher.Signal(pid, policy.OwnProcessGroup, Signals.KILL);
                     killAt = null;
                     termAt = null;
+                    if (leaderOutcome is not null)
+                    {
+                        return leaderOutcome;
+                    }
                     break;
 
                 case SupervisorEvent.DeadlineReached when !timedOut && termAt is { } tt && clock.Elapsed >= tt:

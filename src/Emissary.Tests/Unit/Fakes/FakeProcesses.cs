@@ -24,11 +24,18 @@ internal sealed class FakeLauncher(int pid = 100) : IProcessLauncher
         return pid;
     }
 
+    /// <summary>What probing the group with signal 0 answers: whether anything is left in it.</summary>
+    public bool GroupAlive { get; set; } = true;
+
     public bool Signal(int target, bool toGroup, int signal)
     {
         if (Gone.Contains(target))
         {
             return false;
+        }
+        if (signal == 0)
+        {
+            return GroupAlive;
         }
         Sent.Add((target, toGroup, signal));
         return true;

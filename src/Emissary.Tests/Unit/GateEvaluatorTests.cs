@@ -1,0 +1,315 @@
+using Emissary.Control;
+using Emissary.Gates;
+
+namespace Emissary.Tests.Unit;
+
+/// <summary>
+/// The gate evaluator against a real temporary control directory. Locks are taken with
+/// <see cref="StepHandle.Register"/> in this process: flock(2) locks belong to the open file
+/// description, so the evaluator's own probe (a second open) conflicts with them like another
+/// process's would. This also checks that the "libc" P/Invokes resolve under the JIT.
+/// </summary>
+public sealed class GateEvaluatorTests : IDisposable
+{
+    private readonly string _root;
+    private readonly ControlDirectory _dir;
+    private readonly GateEvaluator _evaluator;
+    private readonly List<IDisposable> _handles = [];
+
+    public GateEvaluatorTests()
+    {
+        _root = Directory.CreateTempSubdirectory("emissary-gates-").FullName;
+        _dir = new ControlDirectory(Path.Combine(_root, "ctl"));
+        _evaluator = new GateEvaluator(_dir);
+    }
+
+    public void Dispose()
+    {
+        foreach (IDisposable handle in _handles)
+        {
+            handle.Dispose();
+        }
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private static readonly DateTimeOffset Now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Registers the step like its emissary does (lock held, status waiting).</summary>
+    private StepHandle Live(string name)
+    {
+        StepHandle handle = StepHandle.Register(_dir, name, Now, [], waitsForStart: false);
+        _handles.Add(handle);
+        return handle;
+    }
+
+    /// <summary>Leaves what a finished (or dead) emissary leaves: status and maybe exitcode, no lock held.</summary>
+    private void Write(string name, string state, int? exitCode, bool continueOnError = false, bool writeExitCode = true)
+    {
+        _dir.EnsureStepDirectory(name);
+        var status = new StepStatus { Name = name, State = state, ExitCode = exitCode, ContinueOnError = continueOnError };
+        File.WriteAllText(_dir.PathOf(name, ControlDirectory.StatusFile), status.ToJson());
+        if (writeExitCode && exitCode is { } code)
+        {
+            File.WriteAllText(_dir.PathOf(name, ControlDirectory.ExitCodeFile), $"{code}\n");
+        }
+    }
+
+    private (GateState State, string? Message) After(string step) => _evaluator.Evaluate(new Gate.AfterStep(step));
+
+    // ---- --after ----
+
+    [Fact]
+    public void A_step_that_has_not_started_is_waited_for_not_dead()
+    {
+        After("fetch").Should().Be((GateState.Closed, (string?)null));
+        _evaluator.RunningUpstreams.Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_step_directory_without_status_is_not_started_yet()
+    {
+        _dir.EnsureStepDirectory("fetch");
+
+        After("fetch").State.Should().Be(GateState.Closed);
+    }
+
+    [Fact]
+    public void A_live_waiting_or_running_step_keeps_the_gate_closed_and_is_watched()
+    {
+        StepHandle fetch = Live("fetch");
+        After("fetch").State.Should().Be(GateState.Closed);
+
+        fetch.MarkRunning(4242, Now);
+        After("fetch").State.Should().Be(GateState.Closed);
+
+        _evaluator.RunningUpstreams.Should().Equal("fetch");
+    }
+
+    [Fact]
+    public void IsLockHeld_sees_the_lock_of_a_live_step_and_its_release()
+    {
+        StepHandle fetch = Live("fetch");
+        _dir.IsLockHeld("fetch").Should().BeTrue();
+
+        fetch.Dispose();
+
+        _dir.IsLockHeld("fetch").Should().BeFalse();
+        _dir.IsLockHeld("never-started").Should().BeFalse();
+    }
+
+    [Theory]
+    [InlineData(StepStates.Waiting)]
+    [InlineData(StepStates.Running)]
+    public void A_step_whose_emissary_died_fails_the_gate_naming_it(string state)
+    {
+        StepHandle fetch = Live("fetch");
+        if (state == StepStates.Running)
+        {
+            fetch.MarkRunning(4242, Now);
+        }
+        fetch.Dispose(); // what the kernel does when the emissary is SIGKILLed
+
+        (GateState s, string? message) = After("fetch");
+
+        s.Should().Be(GateState.Failed);
+        message.Should().Contain("'fetch'").And.Contain("died").And.Contain(state);
+    }
+
+    [Fact]
+    public void A_status_without_a_lock_file_is_a_dead_step()
+    {
+        Write("fetch", StepStates.Running, exitCode: null);
+
+        After("fetch").State.Should().Be(GateState.Failed);
+    }
+
+    [Fact]
+    public void A_step_that_succeeded_opens_the_gate_even_while_its_emissary_is_still_exiting()
+    {
+        StepHandle fetch = Live("fetch");
+        fetch.Finish(new StepStatus { Name = "fetch", State = StepStates.Succeeded, ExitCode = 0 });
+
+        After("fetch").Should().Be((GateState.Open, (string?)null));
+    }
+
+    [Fact]
+    public void A_step_that_succeeded_and_exited_opens_the_gate()
+    {
+        Write("fetch", StepStates.Succeeded, 0);
+
+        After("fetch").State.Should().Be(GateState.Open);
+    }
+
+    [Fact]
+    public void A_failed_step_fails_the_gate_with_its_exit_code()
+    {
+        Write("fetch", StepStates.Failed, 3);
+
+        (GateState s, string? message) = After("fetch");
+
+        s.Should().Be(GateState.Failed);
+        message.Should().Be("step 'fetch' failed with exit code 3");
+    }
+
+    [Fact]
+    public void A_failed_step_with_continue_on_error_opens_the_gate()
+    {
+        Write("fetch", StepStates.Failed, 3, continueOnError: true);
+
+        After("fetch").State.Should().Be(GateState.Open);
+    }
+
+    [Fact]
+    public void A_skipped_step_fails_the_gate()
+    {
+        Write("fetch", StepStates.Skipped, 123);
+
+        (GateState s, string? message) = After("fetch");
+
+        s.Should().Be(GateState.Failed);
+        message.Should().Be("step 'fetch' was skipped");
+    }
+
+    [Fact]
+    public void A_failed_step_whose_status_claims_success_is_judged_by_its_status()
+    {
+        // status.json is final once exitcode exists; it is what says "continue on error".
+        Write("fetch", StepStates.Failed, 124, continueOnError: true);
+        After("fetch").State.Should().Be(GateState.Open);
+    }
+
+    [Theory]
+    [InlineData(0, "Open")]
+    [InlineData(1, "Failed")]
+    public void Without_a_readable_status_the_exit_code_decides(int code, string expectedState)
+    {
+        GateState expected = Enum.Parse<GateState>(expectedState);
+        _dir.EnsureStepDirectory("fetch");
+        File.WriteAllText(_dir.PathOf("fetch", ControlDirectory.ExitCodeFile), $"{code}\n");
+        File.WriteAllText(_dir.PathOf("fetch", ControlDirectory.StatusFile), "not json");
+
+        After("fetch").State.Should().Be(expected);
+    }
+
+    [Fact]
+    public void A_waiting_step_with_a_stale_exitcode_from_a_previous_run_is_cleaned_up_by_its_registration()
+    {
+        Write("fetch", StepStates.Failed, 1);
+
+        Live("fetch"); // the container restarted: its new emissary removes the old markers
+
+        After("fetch").State.Should().Be(GateState.Closed);
+    }
+
+    // ---- --wait-file / --wait-content ----
+
+    [Fact]
+    public void A_file_gate_is_closed_until_the_file_exists()
+    {
+        string path = Path.Combine(_root, "ready");
+        _evaluator.Evaluate(new Gate.FileExists(path, false)).State.Should().Be(GateState.Closed);
+
+        File.WriteAllText(path, "");
+
+        _evaluator.Evaluate(new Gate.FileExists(path, false)).State.Should().Be(GateState.Open);
+    }
+
+    [Fact]
+    public void A_content_gate_needs_a_non_empty_file()
+    {
+        string path = Path.Combine(_root, "ready");
+        File.WriteAllText(path, "");
+        _evaluator.Evaluate(new Gate.FileExists(path, true)).State.Should().Be(GateState.Closed);
+
+        File.WriteAllText(path, "x");
+
+        _evaluator.Evaluate(new Gate.FileExists(path, true)).State.Should().Be(GateState.Open);
+    }
+
+    [Fact]
+    public void A_directory_satisfies_a_file_gate_but_not_a_content_gate()
+    {
+        string path = Path.Combine(_root, "ready");
+        Directory.CreateDirectory(path);
+
+        _evaluator.Evaluate(new Gate.FileExists(path, false)).State.Should().Be(GateState.Open);
+        _evaluator.Evaluate(new Gate.FileExists(path, true)).State.Should().Be(GateState.Closed);
+    }
+
+    [Fact]
+    public void An_err_file_fails_the_file_gate_even_when_the_file_exists()
+    {
+        string path = Path.Combine(_root, "ready");
+        File.WriteAllText(path, "x");
+        File.WriteAllText(path + ".err", "1\n");
+
+        (GateState s, string? message) = _evaluator.Evaluate(new Gate.FileExists(path, false));
+
+        s.Should().Be(GateState.Failed);
+        message.Should().Contain(path + ".err");
+    }
+
+    [Fact]
+    public void File_gates_work_without_a_control_directory()
+    {
+        var evaluator = new GateEvaluator(null);
+        string path = Path.Combine(_root, "ready");
+        File.WriteAllText(path, "");
+
+        evaluator.Evaluate(new Gate.FileExists(path, false)).State.Should().Be(GateState.Open);
+        evaluator.Invoking(e => e.Evaluate(new Gate.AfterStep("x"))).Should().Throw<InvalidOperationException>();
+    }
+
+    // ---- --wait-fifo ----
+
+    [Fact]
+    public void A_fifo_gate_opens_once_the_waiter_saw_a_write()
+    {
+        var gate = new Gate.Fifo(Path.Combine(_root, "go"));
+        _evaluator.Evaluate(gate).State.Should().Be(GateState.Closed);
+
+        _evaluator.OpenedFifos.Add(gate.Path);
+
+        _evaluator.Evaluate(gate).State.Should().Be(GateState.Open);
+    }
+
+    // ---- --wait-start ----
+
+    [Fact]
+    public void A_manual_gate_waits_for_the_start_marker()
+    {
+        Live("deploy");
+        var gate = new Gate.ManualStart("deploy");
+        _evaluator.Evaluate(gate).State.Should().Be(GateState.Closed);
+
+        File.WriteAllText(_dir.PathOf("deploy", ControlDirectory.StartMarker), "");
+
+        _evaluator.Evaluate(gate).State.Should().Be(GateState.Open);
+    }
+
+    [Fact]
+    public void A_skip_marker_skips_and_wins_over_a_start_marker()
+    {
+        Live("deploy");
+        var gate = new Gate.ManualStart("deploy");
+        File.WriteAllText(_dir.PathOf("deploy", ControlDirectory.SkipMarker), "");
+
+        (GateState s, string? message) = _evaluator.Evaluate(gate);
+        s.Should().Be(GateState.Skipped);
+        message.Should().Contain("deploy");
+
+        File.WriteAllText(_dir.PathOf("deploy", ControlDirectory.StartMarker), "");
+        _evaluator.Evaluate(gate).State.Should().Be(GateState.Skipped);
+    }
+
+    // ---- what to watch ----
+
+    [Fact]
+    public void Watches_the_directories_whose_changes_matter()
+    {
+        _evaluator.DirectoriesToWatch(new Gate.AfterStep("fetch")).Should().Equal(_dir.Root, _dir.StepDirectory("fetch"));
+        _evaluator.DirectoriesToWatch(new Gate.ManualStart("deploy")).Should().Equal(_dir.StepDirectory("deploy"));
+        _evaluator.DirectoriesToWatch(new Gate.FileExists(Path.Combine(_root, "sub", "ready"), false)).Should().Equal(Path.Combine(_root, "sub"));
+        _evaluator.DirectoriesToWatch(new Gate.Fifo(Path.Combine(_root, "go"))).Should().BeEmpty();
+    }
+}
