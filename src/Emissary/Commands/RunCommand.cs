@@ -104,12 +104,19 @@ internal static partial class RunCommand
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
 
         string? resultsDirectory = options.ResultsDir ?? handle?.DefaultResultsDirectory;
-        var launch = new LaunchSettings();
+        var environment = new Dictionary<string, string>();
         if (resultsDirectory is not null)
         {
             Directory.CreateDirectory(resultsDirectory);
-            launch = launch with { ExtraEnvironment = new Dictionary<string, string> { ["EMISSARY_RESULTS"] = Path.GetFullPath(resultsDirectory) } };
+            environment["EMISSARY_RESULTS"] = Path.GetFullPath(resultsDirectory);
         }
+        if (handle is not null)
+        {
+            // So the command can read other steps' results wherever the control directory is
+            // (in a pod, or in `emissary local`'s temporary one).
+            environment["EMISSARY_CONTROL_DIR"] = Path.GetFullPath(controlDirectory.Root);
+        }
+        var launch = new LaunchSettings { ExtraEnvironment = environment };
         using OutputCapture? capture = OutputCapture.Start(
             new CaptureOptions(options.StdoutPath, options.StderrPath, options.ResultFromStdout is not null, options.TerminationBudget), reactor, logger);
         if (capture is not null)
