@@ -14,6 +14,8 @@ internal static class ToolsProgram
 {
     private static readonly Verb[] Verbs =
     [
+        new("rewrite", "rewrite [FILE...] [-o FILE]", "Wire emissary into the pods of Kubernetes manifests (stdin or FILEs)", RewriteCli.Build),
+        new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a live view and a timeline", LocalCli.Build),
     ];
 
     private static int Main(string[] args)

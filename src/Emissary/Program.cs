@@ -18,8 +18,8 @@ internal static class Program
         new("start", "start NAME", "Open step NAME's --wait-start gate", ControlCli.Start),
         new("skip", "skip NAME", "Fail step NAME's --wait-start gate (recorded as skipped)", ControlCli.Skip),
         new("status", "status [--json]", "Show every step in the control directory", ControlCli.Status),
-        new("rewrite", "rewrite [FILE] [-o FILE]", "Turn pod specs into pods that use Emissary (emissary-tools)", () => throw new InvalidOperationException()),
-        new("local", "local FILE", "Run a pod's step graph as local processes, with a timeline (emissary-tools)", () => throw new InvalidOperationException()),
+        new("rewrite", "rewrite [FILE...] [-o FILE]", "Turn pod specs into pods that use Emissary (emissary-tools)", () => throw new InvalidOperationException()),
+        new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a timeline (emissary-tools)", () => throw new InvalidOperationException()),
     ];
 
     private static int Main(string[] args)

@@ -74,13 +74,18 @@ public sealed partial class CaptureTests : BlackBoxTest
             .Where(l => l.StartsWith("emissary: ", StringComparison.Ordinal)).ToList();
 
     /// <summary>
-    /// Starts <c>emissary ARGS</c> with its stdout (and, with <paramref name="stderrFifo"/>, its
-    /// stderr) connected to FIFOs the test reads: <c>sh -c 'exec "$@" &gt;FIFO'</c>.
+    /// Starts <c>emissary ARGS</c> with its stdout and/or stderr connected to FIFOs the test reads
+    /// (<c>sh -c 'exec "$@" &gt;FIFO 2&gt;FIFO'</c>); a null FIFO leaves that stream to the harness.
     /// </summary>
-    private RunningProcess StartEmissaryInto(ConsoleFifo stdoutFifo, ConsoleFifo? stderrFifo, params string[] args)
+    private RunningProcess StartEmissaryInto(ConsoleFifo? stdoutFifo, ConsoleFifo? stderrFifo, params string[] args)
     {
-        var env = new Dictionary<string, string> { ["BB_STDOUT_FIFO"] = stdoutFifo.Path };
-        string script = "exec \"$@\" >\"$BB_STDOUT_FIFO\"";
+        var env = new Dictionary<string, string>();
+        string script = "exec \"$@\"";
+        if (stdoutFifo is not null)
+        {
+            env["BB_STDOUT_FIFO"] = stdoutFifo.Path;
+            script += " >\"$BB_STDOUT_FIFO\"";
+        }
         if (stderrFifo is not null)
         {
             env["BB_STDERR_FIFO"] = stderrFifo.Path;
@@ -99,19 +104,22 @@ public sealed partial class CaptureTests : BlackBoxTest
 
         private readonly Task<Contents> _reader;
 
-        public ConsoleFifo(string directory, string name, bool keepBytes)
+        /// <param name="pauseFirst">How long to leave the open FIFO unread first (a slow log reader: backpressure).</param>
+        public ConsoleFifo(string directory, string name, bool keepBytes, TimeSpan? pauseFirst = null)
         {
             Path = System.IO.Path.Combine(directory, name);
             if (MkFifo(Path, 0x180 /* 0600 */) != 0)
                 throw new XunitException($"mkfifo {Path}: errno {Marshal.GetLastPInvokeError()}");
-            _reader = Task.Factory.StartNew(() => Read(keepBytes), TaskCreationOptions.LongRunning);
+            _reader = Task.Factory.StartNew(() => Read(keepBytes, pauseFirst ?? TimeSpan.Zero), TaskCreationOptions.LongRunning);
         }
 
         public string Path { get; }
 
-        private Contents Read(bool keepBytes)
+        private Contents Read(bool keepBytes, TimeSpan pauseFirst)
         {
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+            if (pauseFirst > TimeSpan.Zero)
+                Thread.Sleep(pauseFirst); // the writer fills the FIFO and must wait: that is the point
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var kept = keepBytes ? new MemoryStream() : null;
             var buffer = new byte[1 << 20];
@@ -279,30 +287,90 @@ public sealed partial class CaptureTests : BlackBoxTest
         }
     }
 
-    [Fact]
+    [Theory]
     [Trait("Needs", "root")]
-    public void A_full_file_system_costs_the_file_not_the_console_nor_the_command()
+    [InlineData("stdout")]
+    [InlineData("stderr")]
+    public void A_full_file_system_costs_the_file_not_the_console_nor_the_command(string stream)
     {
         const int Volume = 1024 * 1024;
         string small = TempDir("tmpfs");
         using var mount = MountTmpfs(small, "64k");
-        string file = Path.Combine(small, "stdout.log");
-        using var stdout = new ConsoleFifo(TempDir("console"), "stdout", keepBytes: true);
+        string file = Path.Combine(small, $"{stream}.log");
+        using var console = new ConsoleFifo(TempDir("console"), stream, keepBytes: true);
+        string volume = Volume.ToString(CultureInfo.InvariantCulture);
+
+        var emissary = stream == "stdout"
+            ? StartEmissaryInto(console, null, "run", "--stdout-path", file, "--", TestChildPath, "pattern", volume)
+            : StartEmissaryInto(null, console, "run", "--stderr-path", file, "--", "/bin/sh", "-c", "exec \"$0\" pattern \"$1\" >&2", TestChildPath, volume);
+        var received = console.WaitForEnd(TimeSpan.FromSeconds(20));
+        var result = emissary.WaitForExit();
+
+        result.ExitCode.Should().Be(0, "the command is neither blocked nor killed, and exits 0\n{0}", result);
+        byte[] expected = PatternBytes(Volume);
+        byte[] bytes = received.Bytes!;
+        List<string> lines;
+        if (stream == "stdout")
+        {
+            lines = EmissaryLines(result.Stderr);
+            result.Stderr.Trim().Should().Be(string.Join("\n", lines), "nothing else on stderr\n{0}", result);
+        }
+        else
+        {
+            // emissary's own lines share the container's stderr with the command's: take them out (each is one write).
+            (bytes, lines) = WithoutEmissaryLines(bytes);
+        }
+        lines.Should().ContainSingle("exactly one warning: {0}", string.Join(" | ", lines));
+        lines[0].Should().Contain("warning").And.Contain(file);
+        bytes.Length.Should().Be(Volume, "the console gets all 1 MB");
+        bytes.Should().Equal(expected, "the console gets all 1 MB, byte for byte");
+        byte[] kept = File.ReadAllBytes(file);
+        kept.Length.Should().BeLessThanOrEqualTo(64 * 1024);
+        kept.Should().Equal(expected.Take(kept.Length), "what fit into the file is the beginning of the output");
+    }
+
+    /// <summary>Cuts every "emissary: ...\n" line out of a binary console stream.</summary>
+    private static (byte[] Remainder, List<string> Lines) WithoutEmissaryLines(byte[] console)
+    {
+        byte[] marker = "emissary: "u8.ToArray();
+        var rest = new List<byte>(console.Length);
+        var lines = new List<string>();
+        int i = 0;
+        while (i < console.Length)
+        {
+            int at = console.AsSpan(i).IndexOf(marker);
+            if (at < 0)
+            {
+                rest.AddRange(console.AsSpan(i).ToArray());
+                break;
+            }
+            rest.AddRange(console.AsSpan(i, at).ToArray());
+            int start = i + at;
+            int end = console.AsSpan(start).IndexOf((byte)'\n');
+            end = end < 0 ? console.Length : start + end + 1;
+            lines.Add(Encoding.UTF8.GetString(console, start, end - start).TrimEnd('\n'));
+            i = end;
+        }
+        return (rest.ToArray(), lines);
+    }
+
+    [Fact]
+    public void A_slow_console_gets_everything_byte_exact_and_so_does_the_file()
+    {
+        const long Volume = 32L * 1024 * 1024;
+        string file = Path.Combine(TempDir("capture"), "stdout.log");
+        using var stdout = new ConsoleFifo(TempDir("console"), "stdout", keepBytes: false, pauseFirst: TimeSpan.FromSeconds(1));
 
         var emissary = StartEmissaryInto(stdout, null, "run", "--stdout-path", file, "--", TestChildPath, "pattern", Volume.ToString(CultureInfo.InvariantCulture));
         var console = stdout.WaitForEnd(TimeSpan.FromSeconds(20));
         var result = emissary.WaitForExit();
 
-        result.ExitCode.Should().Be(0, "the command is neither blocked nor killed, and exits 0\n{0}", result);
-        byte[] expected = PatternBytes(Volume);
-        console.Bytes.Should().Equal(expected, "the console still gets all 1 MB, byte for byte");
-        var lines = EmissaryLines(result.Stderr);
-        lines.Should().ContainSingle("exactly one warning\n{0}", result);
-        lines[0].Should().Contain("warning").And.Contain(file);
-        result.Stderr.Trim().Should().Be(lines[0], "nothing else on stderr\n{0}", result);
-        byte[] kept = File.ReadAllBytes(file);
-        kept.Length.Should().BeLessThanOrEqualTo(64 * 1024);
-        kept.Should().Equal(expected.Take(kept.Length), "what fit into the file is the beginning of the output");
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.Stderr.Should().BeEmpty("backpressure is not a problem to report\n{0}", result);
+        byte[] expected = PatternSha256(Volume);
+        console.Length.Should().Be(Volume);
+        Convert.ToHexString(console.Sha256).Should().Be(Convert.ToHexString(expected), "the console stream is complete and in order");
+        Convert.ToHexString(FileSha256(file)).Should().Be(Convert.ToHexString(expected), "the file is complete and in order");
     }
 
     [Theory]

@@ -26,6 +26,9 @@ internal sealed class CliOption(string name, ArgKind kind, string description, s
 
     public string ValueName { get; } = valueName;
 
+    /// <summary>An optional one-letter alias, e.g. "-o" for "--output" (no environment variable of its own).</summary>
+    public string? ShortName { get; init; }
+
     /// <summary>--wait-timeout → EMISSARY_WAIT_TIMEOUT.</summary>
     public string EnvName { get; } = "EMISSARY_" + name.TrimStart('-').Replace('-', '_').ToUpperInvariant();
 
@@ -36,8 +39,8 @@ internal sealed class CliOption(string name, ArgKind kind, string description, s
     public static CliOption List(string name, string valueName, string description) => new(name, ArgKind.List, description, valueName);
 }
 
-/// <summary>A positional argument.</summary>
-internal sealed record CliArgument(string Name, string Description, bool Required = true);
+/// <summary>A positional argument. Only the last one may repeat (FILE...).</summary>
+internal sealed record CliArgument(string Name, string Description, bool Required = true, bool Repeats = false);
 
 /// <summary>A verb: its options, arguments, help text and action.</summary>
 internal sealed class CliCommand(string name, string summary, string usage)
@@ -74,7 +77,8 @@ internal sealed class CliCommand(string name, string summary, string usage)
             .Append(Options.Count > 0 ? Options[0].EnvName : globalOptions[0].EnvName).Append("):\n");
         foreach (CliOption option in Options.Concat(globalOptions))
         {
-            AppendRow(text, option.Kind == ArgKind.Flag ? option.Name : $"{option.Name} {option.ValueName}", option.Description);
+            string names = option.ShortName is null ? option.Name : $"{option.ShortName}, {option.Name}";
+            AppendRow(text, option.Kind == ArgKind.Flag ? names : $"{names} {option.ValueName}", option.Description);
         }
         AppendRow(text, "-h, --help", "Show this help");
         return text.ToString();

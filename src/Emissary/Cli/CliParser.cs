@@ -68,7 +68,7 @@ internal static class CliParser
         {
             throw new UsageException($"missing {command.Arguments[positional.Count].Name} (usage: emissary {command.Usage})");
         }
-        if (positional.Count > command.Arguments.Count)
+        if (positional.Count > command.Arguments.Count && command.Arguments is not [.., { Repeats: true }])
         {
             throw new UsageException($"unexpected argument '{positional[command.Arguments.Count]}' (usage: emissary {command.Usage})");
         }
@@ -76,7 +76,7 @@ internal static class CliParser
     }
 
     private static CliOption? Find(CliCommand command, IReadOnlyList<CliOption> globalOptions, string name) =>
-        command.Options.Concat(globalOptions).FirstOrDefault(o => o.Name == name);
+        command.Options.Concat(globalOptions).FirstOrDefault(o => o.Name == name || o.ShortName == name);
 
     private static string Suggest(CliCommand command, IReadOnlyList<CliOption> globalOptions, string name)
     {

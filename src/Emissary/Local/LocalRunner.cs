@@ -283,19 +283,34 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
             {
                 continue;
             }
+            // Fast steps go through several states between two looks: report each state once, in
+            // order, at the time the step recorded for it.
+            string previous = view.State;
             view.Status = status;
             view.State = status.State;
+            if (previous == "pending" && status.WaitingSince is { } waiting && status.State != StepStates.Waiting)
+            {
+                Transition(view, status with { State = StepStates.Waiting, ExitCode = null, Reason = null, Message = null }, waiting);
+            }
+            if (previous != StepStates.Running && status.StartedAt is { } started && StepStates.IsFinal(status.State))
+            {
+                Transition(view, status with { State = StepStates.Running, ExitCode = null, Reason = null, Message = null }, started);
+            }
             if (StepStates.IsFinal(status.State))
             {
                 view.Results = ReadResults(view.Name);
             }
-            Transition(view, status);
+            Transition(view, status, status.State switch
+            {
+                StepStates.Waiting => status.WaitingSince,
+                StepStates.Running => status.StartedAt,
+                _ => status.FinishedAt,
+            } ?? DateTimeOffset.UtcNow);
         }
     }
 
-    private void Transition(StepView view, StepStatus status)
+    private void Transition(StepView view, StepStatus status, DateTimeOffset now)
     {
-        DateTimeOffset now = DateTimeOffset.UtcNow;
         var e = new StepEvent(now, view.Name, status.State, status.ExitCode, status.Reason, status.Message);
         if (_events is not null)
         {

@@ -1,0 +1,123 @@
+using System.Text;
+using Emissary.Cli;
+using Emissary.Control;
+using Emissary.Logging;
+using Emissary.PodSpec;
+using Microsoft.Win32.SafeHandles;
+
+namespace Emissary.Commands;
+
+/// <summary>What <c>emissary rewrite</c> was asked to do.</summary>
+internal sealed record RewriteOptions
+{
+    /// <summary>Files to read, in order; "-" is stdin. Empty means stdin.</summary>
+    public IReadOnlyList<string> Inputs { get; init; } = [];
+
+    /// <summary>Where to write; null is stdout.</summary>
+    public string? Output { get; init; }
+
+    public string Image { get; init; } = RewriteSettings.DefaultImage;
+
+    /// <summary>The --entrypoints file, if any.</summary>
+    public string? Entrypoints { get; init; }
+
+    public bool NativeSidecars { get; init; }
+}
+
+/// <summary>
+/// <c>emissary rewrite [FILE...] [-o FILE]</c>: Kubernetes manifests in, the same manifests with
+/// emissary wired into every pod out, so that <c>helm template ... | emissary rewrite | kubectl apply -f -</c>
+/// works. All or nothing: with any invalid manifest, every problem is printed (one per line, on
+/// stderr), nothing is written and the exit code is 1.
+/// </summary>
+internal static class RewriteCommand
+{
+    /// <summary>At least one manifest is invalid.</summary>
+    public const int InvalidManifests = 1;
+
+    /// <summary>Returns the exit code; throws <see cref="UsageException"/> (125) for unreadable input or unwritable output.</summary>
+    public static int Execute(RewriteOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.Image) || options.Image.Any(char.IsWhiteSpace))
+        {
+            throw new UsageException($"--image: '{options.Image}' is not an image reference");
+        }
+        EntrypointIndex? entrypoints = null;
+        if (options.Entrypoints is { } path)
+        {
+            try
+            {
+                entrypoints = EntrypointIndex.Parse(ReadFile(path), path);
+            }
+            catch (ManifestReadException e)
+            {
+                throw new UsageException("--entrypoints: " + e.Message);
+            }
+        }
+
+        IReadOnlyList<string> inputs = options.Inputs.Count > 0 ? options.Inputs : [ManifestSet.StandardInput];
+        var sources = inputs.Select(i => (i, i == ManifestSet.StandardInput ? ReadStandardInput() : ReadFile(i))).ToArray();
+        RewriteResult result = ManifestRewriter.Rewrite(sources, new RewriteSettings
+        {
+            Image = options.Image,
+            Entrypoints = entrypoints,
+            NativeSidecars = options.NativeSidecars,
+        });
+
+        if (!result.Succeeded)
+        {
+            foreach (string error in result.Errors)
+            {
+                StderrWriter.WriteLine(error);
+            }
+            return InvalidManifests;
+        }
+        foreach (string warning in result.Warnings)
+        {
+            StderrWriter.WriteLine("emissary: warning: " + warning);
+        }
+        if (options.Output is { } output)
+        {
+            try
+            {
+                AtomicFile.Write(output, result.Output);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"cannot write {output}: {ErrorText.Reason(e)}");
+            }
+        }
+        else
+        {
+            StderrWriter.Write(1, result.Output);
+        }
+        return 0;
+    }
+
+    private static string ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot read {path}: {ErrorText.Reason(e)}");
+        }
+    }
+
+    // No System.Console in the static binaries: read fd 0 directly.
+    private static string ReadStandardInput()
+    {
+        try
+        {
+            using var stdin = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+            using var reader = new StreamReader(stdin, Encoding.UTF8);
+            return reader.ReadToEnd();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new UsageException($"cannot read stdin: {ErrorText.Reason(e)}");
+        }
+    }
+}

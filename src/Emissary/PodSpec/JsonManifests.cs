@@ -1,0 +1,233 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Emissary.PodSpec;
+
+/// <summary>
+/// JSON streams in and out. Read with Utf8JsonReader (exact JSON: one or many concatenated values,
+/// as <c>kubectl get -o json</c> or <c>jq</c> write them) into the same YamlDotNet nodes the YAML
+/// path uses: strings become double-quoted scalars, numbers, booleans and null plain ones. Written
+/// back with Utf8JsonWriter, in the nodes' order: a plain scalar that is a JSON literal stays a
+/// literal, everything else is a string.
+/// </summary>
+internal static class JsonManifests
+{
+    public static IReadOnlyList<YamlNode> Read(string text, string sourceName)
+    {
+        byte[] utf8 = Encoding.UTF8.GetBytes(text);
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions
+        {
+            AllowMultipleValues = true,
+            AllowTrailingCommas = true,
+            CommentHandling = JsonCommentHandling.Skip,
+            MaxDepth = 256,
+        });
+        var roots = new List<YamlNode>();
+        try
+        {
+            while (reader.Read())
+            {
+                roots.Add(ReadValue(ref reader, utf8, sourceName));
+            }
+        }
+        catch (JsonException e)
+        {
+            // The message is a resource key in the static build (UseSystemResourceKeys): position only.
+            throw ManifestReadException.Malformed(sourceName, "JSON", (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1, null);
+        }
+        return roots;
+    }
+
+    private static YamlNode ReadValue(ref Utf8JsonReader reader, byte[] utf8, string sourceName)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.StartObject:
+                var mapping = new YamlMappingNode();
+                var keys = new HashSet<string>(StringComparer.Ordinal);
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+                {
+                    string key = reader.GetString()!;
+                    if (!keys.Add(key))
+                    {
+                        (int line, int column) = Position(utf8, reader.TokenStartIndex);
+                        throw ManifestReadException.Malformed(sourceName, "JSON", line, column, $"duplicate key \"{key}\"");
+                    }
+                    reader.Read();
+                    mapping.Add(new YamlScalarNode(key) { Style = ScalarStyle.DoubleQuoted }, ReadValue(ref reader, utf8, sourceName));
+                }
+                return mapping;
+            case JsonTokenType.StartArray:
+                var sequence = new YamlSequenceNode();
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    sequence.Add(ReadValue(ref reader, utf8, sourceName));
+                }
+                return sequence;
+            case JsonTokenType.String:
+                return new YamlScalarNode(reader.GetString()) { Style = ScalarStyle.DoubleQuoted };
+            case JsonTokenType.Number:
+                return new YamlScalarNode(Encoding.UTF8.GetString(reader.ValueSpan)) { Style = ScalarStyle.Plain };
+            case JsonTokenType.True:
+                return new YamlScalarNode("true") { Style = ScalarStyle.Plain };
+            case JsonTokenType.False:
+                return new YamlScalarNode("false") { Style = ScalarStyle.Plain };
+            default:
+                return new YamlScalarNode("null") { Style = ScalarStyle.Plain };
+        }
+    }
+
+    private static (int Line, int Column) Position(byte[] utf8, long offset)
+    {
+        int line = 1;
+        int lineStart = 0;
+        for (int i = 0; i < offset; i++)
+        {
+            if (utf8[i] == (byte)'\n')
+            {
+                line++;
+                lineStart = i + 1;
+            }
+        }
+        return (line, Encoding.UTF8.GetCharCount(utf8, lineStart, (int)offset - lineStart) + 1);
+    }
+
+    /// <summary>Each document indented by two spaces and followed by a newline.</summary>
+    public static string Write(IReadOnlyList<YamlNode> roots)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var options = new JsonWriterOptions
+        {
+            Indented = true,
+            IndentSize = 2,
+            // Manifests are not HTML: keep '<', '&', '+' and non-ASCII text as they are.
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            MaxDepth = 256,
+        };
+        foreach (YamlNode root in roots)
+        {
+            using (var writer = new Utf8JsonWriter(buffer, options))
+            {
+                WriteNode(writer, root);
+            }
+            buffer.Write("\n"u8);
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static void WriteNode(Utf8JsonWriter writer, YamlNode node)
+    {
+        switch (node)
+        {
+            case YamlMappingNode mapping:
+                writer.WriteStartObject();
+                foreach (KeyValuePair<YamlNode, YamlNode> entry in mapping.Children)
+                {
+                    writer.WritePropertyName(entry.Key is YamlScalarNode key ? key.Value ?? "" : throw new InvalidOperationException("a mapping key that is not a string cannot be written as JSON"));
+                    WriteNode(writer, entry.Value);
+                }
+                writer.WriteEndObject();
+                break;
+            case YamlSequenceNode sequence:
+                writer.WriteStartArray();
+                foreach (YamlNode child in sequence.Children)
+                {
+                    WriteNode(writer, child);
+                }
+                writer.WriteEndArray();
+                break;
+            case YamlScalarNode scalar:
+                WriteScalar(writer, scalar);
+                break;
+            default:
+                writer.WriteNullValue();
+                break;
+        }
+    }
+
+    private static void WriteScalar(Utf8JsonWriter writer, YamlScalarNode scalar)
+    {
+        string value = scalar.Value ?? "";
+        if (scalar.Style is ScalarStyle.Plain or ScalarStyle.Any)
+        {
+            if (YamlNodes.IsNull(scalar))
+            {
+                writer.WriteNullValue();
+                return;
+            }
+            if (value is "true" or "false")
+            {
+                writer.WriteBooleanValue(value == "true");
+                return;
+            }
+            if (IsJsonNumber(value))
+            {
+                // Exactly as written (1.5e3 stays 1.5e3). WriteRawValue would skip the indentation;
+                // a JsonElement writes its number's text through the writer's formatting.
+                using JsonDocument number = JsonDocument.Parse(value);
+                number.RootElement.WriteTo(writer);
+                return;
+            }
+        }
+        writer.WriteStringValue(value);
+    }
+
+    // RFC 8259 §6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    internal static bool IsJsonNumber(string text)
+    {
+        int i = 0;
+        if (i < text.Length && text[i] == '-')
+        {
+            i++;
+        }
+        if (i >= text.Length || !char.IsAsciiDigit(text[i]))
+        {
+            return false;
+        }
+        if (text[i] == '0')
+        {
+            i++;
+        }
+        else
+        {
+            while (i < text.Length && char.IsAsciiDigit(text[i]))
+            {
+                i++;
+            }
+        }
+        if (i < text.Length && text[i] == '.')
+        {
+            int start = ++i;
+            while (i < text.Length && char.IsAsciiDigit(text[i]))
+            {
+                i++;
+            }
+            if (i == start)
+            {
+                return false;
+            }
+        }
+        if (i < text.Length && text[i] is 'e' or 'E')
+        {
+            i++;
+            if (i < text.Length && text[i] is '+' or '-')
+            {
+                i++;
+            }
+            int start = i;
+            while (i < text.Length && char.IsAsciiDigit(text[i]))
+            {
+                i++;
+            }
+            if (i == start)
+            {
+                return false;
+            }
+        }
+        return i == text.Length;
+    }
+}

@@ -1,0 +1,689 @@
+using Emissary.Cli;
+using YamlDotNet.RepresentationModel;
+
+namespace Emissary.PodSpec;
+
+/// <summary>
+/// Reads one pod into a <see cref="PodGraph"/>, validating as it goes; every problem becomes a
+/// <see cref="ManifestError"/> naming the document and the path.
+///
+/// Overview. Each container's settings can be declared three ways: a container field
+/// (<c>timeout: 30s</c>), a pod annotation (<c>emissary.dev/build.timeout: "30s"</c>), or, in a pod
+/// that was rewritten already, the <c>emissary run</c> flags of its command. A field and an
+/// annotation that disagree are an error; otherwise the field wins, then the annotation, then the
+/// rewritten command (so that editing an annotation of a rewritten pod and rewriting again works).
+/// </summary>
+internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions options, ICollection<ManifestError> errors)
+{
+    private const string NativeSidecarsAnnotation = "native-sidecars";
+    private const string ProxyAnnotation = "proxy";
+    private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation];
+
+    private readonly List<Container> _containers = [];
+    private readonly Dictionary<string, string> _userInitContainers = new(StringComparer.Ordinal); // name → path
+    private readonly List<(string Key, string Value, string Path)> _annotations = [];
+    private readonly List<(string Key, string Value)> _labels = [];
+    private int _errorCount;
+
+    public PodGraph? Read()
+    {
+        string specPath = manifest.PodSpecPath;
+        if (manifest.At(specPath) is not YamlMappingNode spec)
+        {
+            Error(specPath, "missing: a " + manifest.Kind + " needs a pod spec here");
+            return null;
+        }
+        var metadata = manifest.At(manifest.PodMetadataPath) as YamlMappingNode;
+        ReadStringMap(metadata, "annotations", (key, value, path) => _annotations.Add((key, value, path)));
+        ReadStringMap(metadata, "labels", (key, value, _) => _labels.Add((key, value)));
+
+        ReadContainers(spec, specPath);
+        if (_containers.Count == 0)
+        {
+            return null;
+        }
+        CheckNames();
+        ReadAnnotations(out bool? nativeSidecars, out ProxyKind? proxyAnnotation);
+        foreach (Container container in _containers)
+        {
+            ResolveSettings(container);
+            ReadCommand(container);
+        }
+        ResolveGates();
+        if (_containers.All(c => c.IsSidecar))
+        {
+            Error(specPath + ".containers", "every container is a sidecar: there is no step for them to be sidecars of");
+        }
+        FindCycles(specPath + ".containers");
+        ProxyKind proxy = proxyAnnotation ?? DetectProxy();
+        if (_errorCount > 0)
+        {
+            return null;
+        }
+
+        var steps = _containers.Select(c => BuildStep(c, proxy)).ToArray();
+        var graph = new PodGraph
+        {
+            Manifest = manifest,
+            Steps = steps,
+            NativeSidecars = nativeSidecars ?? (options.NativeSidecars || _containers.Any(c => c.InInit)),
+            Proxy = proxy,
+        };
+        return graph with { Warnings = Warn(graph, specPath + ".containers") };
+    }
+
+    // ---- containers ----------------------------------------------------------------------------
+
+    private void ReadContainers(YamlMappingNode spec, string specPath)
+    {
+        if (spec.Get("initContainers") is YamlSequenceNode inits)
+        {
+            for (int i = 0; i < inits.Children.Count; i++)
+            {
+                string path = $"{specPath}.initContainers[{i}]";
+                if (inits.Children[i] is not YamlMappingNode node)
+                {
+                    continue; // not ours to judge
+                }
+                string? name = node.GetText("name");
+                if (name == EmissaryRun.InitContainerName)
+                {
+                    continue;
+                }
+                if (WrappedRunOf(node) is not null)
+                {
+                    _containers.Add(new Container(path, node, inInit: true));
+                    continue;
+                }
+                if (name is not null)
+                {
+                    _userInitContainers.TryAdd(name, path);
+                }
+                foreach (string key in Keys(node).Where(k => StepFields.Find(k) is not null))
+                {
+                    Error($"{path}.{key}", "emissary settings apply to containers, not to init containers");
+                }
+            }
+        }
+
+        if (spec.Get("containers") is not YamlSequenceNode containers || containers.Children.Count == 0)
+        {
+            Error(specPath + ".containers", "missing: a pod needs at least one container");
+            return;
+        }
+        for (int i = 0; i < containers.Children.Count; i++)
+        {
+            string path = $"{specPath}.containers[{i}]";
+            if (containers.Children[i] is YamlMappingNode node)
+            {
+                _containers.Add(new Container(path, node, inInit: false));
+            }
+            else
+            {
+                Error(path, "expected a container (a mapping)");
+            }
+        }
+
+        foreach (Container container in _containers)
+        {
+            container.Wrapped = WrappedRunOf(container.Node);
+            foreach (string key in Keys(container.Node))
+            {
+                if (StepFields.Find(key) is { } field)
+                {
+                    container.Declarations[field] = new Declarations { Field = FieldDeclaration(container, field, key) };
+                }
+                else if (!StepFields.KubernetesContainerFields.Contains(key) && DidYouMean.Closest(key, StepFields.Names) is { } guess)
+                {
+                    Error($"{container.Path}.{key}", $"unknown field \"{key}\" (did you mean \"{guess}\"?)");
+                }
+            }
+            if (container.Wrapped is { } wrapped)
+            {
+                AddCommandDeclarations(container, wrapped);
+            }
+        }
+    }
+
+    private static WrappedRun? WrappedRunOf(YamlMappingNode node) =>
+        node.Get("command") is YamlSequenceNode command && command.Children.All(c => c is YamlScalarNode)
+            ? EmissaryRun.ParseWrapped(command.Children.Select(c => ((YamlScalarNode)c).Value ?? "").ToArray())
+            : null;
+
+    private void CheckNames()
+    {
+        var seen = new Dictionary<string, string>(_userInitContainers, StringComparer.Ordinal);
+        foreach (Container container in _containers)
+        {
+            string? name = container.Node.GetText("name");
+            string path = container.Path + ".name";
+            if (name is null)
+            {
+                Error(path, "missing");
+            }
+            else if (!IsValidStepName(name))
+            {
+                Error(path, $"\"{name}\" is not a valid step name: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit");
+            }
+            else if (name == EmissaryRun.InitContainerName)
+            {
+                Error(path, $"\"{name}\" is the name of emissary's init container");
+            }
+            else if (seen.TryGetValue(name, out string? first))
+            {
+                Error(path, $"duplicate container name \"{name}\" (also {first})");
+            }
+            else
+            {
+                seen[name] = container.Path;
+                container.Name = name;
+            }
+        }
+    }
+
+    // The control directory's rule for step names (ControlDirectory.ValidateName); Kubernetes container names (DNS labels) satisfy it.
+    private static bool IsValidStepName(string name) =>
+        name.Length is > 0 and <= 63 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    // ---- declarations: fields, annotations, rewritten commands ---------------------------------
+
+    private Declaration? FieldDeclaration(Container container, StepField field, string key)
+    {
+        string path = $"{container.Path}.{key}";
+        YamlNode node = container.Node.Get(key)!;
+        if (StepFields.IsList(field))
+        {
+            switch (node)
+            {
+                case YamlSequenceNode sequence:
+                    var items = new List<Item>();
+                    for (int i = 0; i < sequence.Children.Count; i++)
+                    {
+                        if (sequence.Children[i] is YamlScalarNode { Value: { Length: > 0 } name })
+                        {
+                            items.Add(new Item(name.Trim(), $"{path}[{i}]"));
+                        }
+                        else
+                        {
+                            Error($"{path}[{i}]", "expected a container name");
+                            return null;
+                        }
+                    }
+                    return new Declaration(items, path, "[" + string.Join(", ", items.Select(i => i.Text)) + "]");
+                case YamlScalarNode scalar:
+                    string text = YamlNodes.IsNull(scalar) ? "" : scalar.Value ?? "";
+                    return new Declaration(SplitList(text, path), path, Quote(text));
+                default:
+                    Error(path, "expected a list of container names");
+                    return null;
+            }
+        }
+        if (node is not YamlScalarNode value || YamlNodes.IsNull(value))
+        {
+            Error(path, node is YamlScalarNode ? "expected a value" : "expected a single value");
+            return null;
+        }
+        return new Declaration([new Item(value.Value!.Trim(), path)], path, Quote(value.Value!));
+    }
+
+    private void AddCommandDeclarations(Container container, WrappedRun wrapped)
+    {
+        string path = container.Path + ".command";
+        var byField = new Dictionary<StepField, List<Item>>();
+        foreach ((string flag, string value) in wrapped.Settings)
+        {
+            if (StepFields.FromRunFlag(flag) is not { } field)
+            {
+                continue;
+            }
+            if (!byField.TryGetValue(field, out List<Item>? items))
+            {
+                byField[field] = items = [];
+            }
+            if (StepFields.IsList(field))
+            {
+                items.AddRange(SplitList(value, path));
+            }
+            else
+            {
+                items.Clear(); // the last one wins, as in emissary run
+                items.Add(new Item(field == StepField.Sidecar ? "true" : value, path));
+            }
+        }
+        if (container.InInit)
+        {
+            byField[StepField.Sidecar] = [new Item("true", path)];
+        }
+        foreach ((StepField field, List<Item> items) in byField)
+        {
+            Declarations declarations = container.DeclarationsOf(field);
+            declarations.Command = new Declaration(items, path, Quote(string.Join(",", items.Select(i => i.Text))));
+        }
+    }
+
+    private void ReadAnnotations(out bool? nativeSidecars, out ProxyKind? proxy)
+    {
+        nativeSidecars = null;
+        proxy = null;
+        foreach ((string key, string value, string path) in _annotations)
+        {
+            if (!key.StartsWith(StepFields.AnnotationPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            string rest = key[StepFields.AnnotationPrefix.Length..];
+            int dot = rest.LastIndexOf('.');
+            if (dot < 0)
+            {
+                switch (rest)
+                {
+                    case NativeSidecarsAnnotation:
+                        if (StepFields.TryParseBoolean(value, out bool native))
+                        {
+                            nativeSidecars = native;
+                        }
+                        else
+                        {
+                            Error(path, $"\"{value}\" is not true or false");
+                        }
+                        break;
+                    case ProxyAnnotation:
+                        proxy = value.Trim().ToLowerInvariant() switch
+                        {
+                            "istio" => ProxyKind.Istio,
+                            "linkerd" => ProxyKind.Linkerd,
+                            "none" => ProxyKind.None,
+                            _ => null,
+                        };
+                        if (proxy is null)
+                        {
+                            Error(path, $"unknown proxy \"{value}\" (use istio, linkerd or none)");
+                        }
+                        break;
+                    default:
+                        Error(path, $"unknown annotation{Suggest(rest, PodAnnotations, StepFields.AnnotationPrefix)} (emissary.dev/ takes native-sidecars, proxy and CONTAINER.FIELD)");
+                        break;
+                }
+                continue;
+            }
+
+            string containerName = rest[..dot];
+            string fieldName = rest[(dot + 1)..];
+            if (StepFields.Find(fieldName) is not { } field)
+            {
+                Error(path, $"unknown field \"{fieldName}\"{Suggest(fieldName, StepFields.Names)}");
+                continue;
+            }
+            Container? container = _containers.FirstOrDefault(c => c.Name == containerName);
+            if (container is null)
+            {
+                Error(path, _userInitContainers.ContainsKey(containerName)
+                    ? $"\"{containerName}\" is an init container: emissary settings apply to containers only"
+                    : $"unknown container \"{containerName}\"{Suggest(containerName, StepNames())}");
+                continue;
+            }
+            List<Item> items = StepFields.IsList(field) ? SplitList(value, path) : [new Item(value.Trim(), path)];
+            container.DeclarationsOf(field).Annotation = new Declaration(items, path, Quote(value), key);
+        }
+    }
+
+    // ---- resolving each setting ----------------------------------------------------------------
+
+    private void ResolveSettings(Container container)
+    {
+        foreach ((StepField field, Declarations declarations) in container.Declarations)
+        {
+            if (StepFields.IsList(field))
+            {
+                container.GateItems = Choose(declarations, _ => true, SameNames)?.Items;
+                continue;
+            }
+            Declaration? chosen = Choose(declarations, d => Parse(field, d), (a, b) => Equals(a.Value, b.Value));
+            if (chosen is not null)
+            {
+                container.Settings[field] = chosen.Value!;
+            }
+        }
+    }
+
+    /// <summary>Field, else annotation, else rewritten command; a field and an annotation must agree.</summary>
+    private Declaration? Choose(Declarations declarations, Func<Declaration, bool> valid, Func<Declaration, Declaration, bool> same)
+    {
+        Declaration? fromField = declarations.Field is { } f && valid(f) ? f : null;
+        Declaration? fromAnnotation = declarations.Annotation is { } a && valid(a) ? a : null;
+        Declaration? fromCommand = declarations.Command is { } c && valid(c) ? c : null;
+        if (fromField is not null && fromAnnotation is not null && !same(fromField, fromAnnotation))
+        {
+            Error(fromField.Path, $"{fromField.Display} disagrees with annotation \"{fromAnnotation.AnnotationKey}\" ({fromAnnotation.Display})");
+            return null;
+        }
+        return fromField ?? fromAnnotation ?? fromCommand;
+    }
+
+    private bool Parse(StepField field, Declaration declaration)
+    {
+        Item item = declaration.Items[^1];
+        if (StepFields.TryParse(field, item.Text, out object? value, out string? error))
+        {
+            declaration.Value = value;
+            return true;
+        }
+        Error(item.Path, error!);
+        return false;
+    }
+
+    private static bool SameNames(Declaration a, Declaration b) =>
+        a.Items.Select(i => i.Text).ToHashSet(StringComparer.Ordinal).SetEquals(b.Items.Select(i => i.Text));
+
+    private void ReadCommand(Container container)
+    {
+        YamlMappingNode node = container.Node;
+        List<YamlNode>? args = StringNodes(container, "args");
+        if (container.Wrapped is { } wrapped)
+        {
+            var command = (YamlSequenceNode)node.Get("command")!;
+            if (wrapped.CommandStart < 0)
+            {
+                Error(container.Path + ".command", $"starts like a rewritten command ({EmissaryRun.Binary} run) but has no \"--\" followed by the command");
+                return;
+            }
+            container.CommandNodes = [.. command.Children.Skip(wrapped.CommandStart), .. args ?? []];
+            return;
+        }
+        List<YamlNode>? commandNodes = StringNodes(container, "command");
+        if (commandNodes is { Count: > 0 })
+        {
+            container.CommandNodes = [.. commandNodes, .. args ?? []];
+            return;
+        }
+        // No command: Kubernetes runs the image's ENTRYPOINT, with args (or else the image's CMD) after it.
+        string? image = node.GetText("image");
+        if (image is not null && options.Entrypoints?.Find(image) is { } entry)
+        {
+            List<YamlNode> resolved = [.. entry.Entrypoint.Select(FromImage), .. args is { Count: > 0 } ? args : entry.Cmd.Select(FromImage)];
+            container.CommandNodes = resolved.Count > 0 ? resolved : null;
+        }
+    }
+
+    // Text from the image is not subject to Kubernetes' $(VAR) expansion; in `command` it would be, unless escaped as $$.
+    private static YamlNode FromImage(string text) => YamlNodes.String(text.Replace("$", "$$"));
+
+    private List<YamlNode>? StringNodes(Container container, string key)
+    {
+        switch (container.Node.Get(key))
+        {
+            case null:
+                return null;
+            case YamlScalarNode scalar when YamlNodes.IsNull(scalar):
+                return [];
+            case YamlSequenceNode sequence when sequence.Children.All(c => c is YamlScalarNode):
+                return [.. sequence.Children];
+            default:
+                Error($"{container.Path}.{key}", "expected a list of strings");
+                return null;
+        }
+    }
+
+    // ---- the graph -----------------------------------------------------------------------------
+
+    private void ResolveGates()
+    {
+        var order = _containers.Where(c => c.Name is not null).Select((c, i) => (c.Name!, i)).ToDictionary(p => p.Item1, p => p.i, StringComparer.Ordinal);
+        foreach (Container container in _containers)
+        {
+            var gates = new HashSet<string>(StringComparer.Ordinal);
+            foreach (Item item in container.GateItems ?? [])
+            {
+                string name = item.Text;
+                Container? target = _containers.FirstOrDefault(c => c.Name == name);
+                if (name == container.Name)
+                {
+                    Error(item.Path, $"container \"{name}\" cannot wait for itself");
+                }
+                else if (target is null)
+                {
+                    Error(item.Path, _userInitContainers.ContainsKey(name)
+                        ? $"\"{name}\" is an init container: it has ended before any container starts, so there is nothing to wait for"
+                        : $"unknown container \"{name}\"{Suggest(name, StepNames().Where(n => n != container.Name))}");
+                }
+                else if (target.IsSidecar)
+                {
+                    Error(item.Path, $"\"{name}\" is a sidecar: it runs until the steps are over, so waiting for it to end would never end");
+                }
+                else
+                {
+                    gates.Add(name);
+                }
+            }
+            // In the pod's order, whatever order they were declared in: the same pod always gives the same command.
+            container.Gates = gates.OrderBy(g => order[g]).ToArray();
+        }
+    }
+
+    /// <summary>Reports each cycle once, as "a -> b -> a" where "a -> b" means a waits for b.</summary>
+    private void FindCycles(string path)
+    {
+        var byName = _containers.Where(c => c.Name is not null).ToDictionary(c => c.Name!, StringComparer.Ordinal);
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1: on the stack, 2: done
+        var stack = new List<string>();
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+
+        void Visit(string name)
+        {
+            state[name] = 1;
+            stack.Add(name);
+            foreach (string next in byName[name].Gates)
+            {
+                state.TryGetValue(next, out int s);
+                if (s == 0)
+                {
+                    Visit(next);
+                }
+                else if (s == 1)
+                {
+                    List<string> cycle = [.. stack.Skip(stack.IndexOf(next)), next];
+                    if (reported.Add(string.Join(',', cycle.Skip(1).Order(StringComparer.Ordinal))))
+                    {
+                        Error(path, "cycle: " + string.Join(" -> ", cycle));
+                    }
+                }
+            }
+            stack.RemoveAt(stack.Count - 1);
+            state[name] = 2;
+        }
+
+        foreach (string name in byName.Keys)
+        {
+            if (!state.ContainsKey(name))
+            {
+                Visit(name);
+            }
+        }
+    }
+
+    private ProxyKind DetectProxy()
+    {
+        bool istio = _labels.Concat(_annotations.Select(a => (a.Key, a.Value)))
+            .Any(p => p.Key == "sidecar.istio.io/inject" && string.Equals(p.Value.Trim(), "true", StringComparison.OrdinalIgnoreCase));
+        bool linkerd = _annotations.Any(a => a.Key == "linkerd.io/inject" && a.Value.Trim() == "enabled");
+        if (istio && linkerd)
+        {
+            Error(manifest.PodMetadataPath, "both Istio (sidecar.istio.io/inject) and Linkerd (linkerd.io/inject) injection are asked for: say which proxy the steps use with the annotation emissary.dev/proxy");
+        }
+        return istio ? ProxyKind.Istio : linkerd ? ProxyKind.Linkerd : ProxyKind.None;
+    }
+
+    private StepSpec BuildStep(Container container, ProxyKind proxy)
+    {
+        YamlMappingNode node = container.Node;
+        var env = new List<EnvVar>();
+        var valueFrom = new List<string>();
+        if (node.Get("env") is YamlSequenceNode entries)
+        {
+            foreach (YamlMappingNode entry in entries.Children.OfType<YamlMappingNode>())
+            {
+                if (entry.GetText("name") is not { } name)
+                {
+                    continue;
+                }
+                if (entry.Get("valueFrom") is not null)
+                {
+                    valueFrom.Add(name);
+                }
+                else
+                {
+                    env.Add(new EnvVar(name, entry.GetText("value") ?? ""));
+                }
+            }
+        }
+        bool sidecar = container.IsSidecar;
+        T? Setting<T>(StepField field) where T : struct => container.Settings.TryGetValue(field, out object? v) ? (T)v : null;
+        return new StepSpec
+        {
+            Name = container.Name!,
+            Image = node.GetText("image"),
+            Command = container.CommandNodes?.Select(n => ((YamlScalarNode)n).Value ?? "").ToArray(),
+            CommandNodes = container.CommandNodes,
+            Env = env,
+            EnvValueFrom = valueFrom,
+            WorkingDir = node.GetText("workingDir"),
+            TerminationMessagePath = node.GetText("terminationMessagePath") is { } tmp && tmp != "/dev/termination-log" ? tmp : null,
+            Role = sidecar ? StepRole.Sidecar : StepRole.Step,
+            Gates = container.Gates,
+            Timeout = Setting<TimeSpan>(StepField.Timeout),
+            Retries = Setting<int>(StepField.Retries),
+            RetryDelay = Setting<TimeSpan>(StepField.RetryDelay),
+            OnError = Setting<OnErrorPolicy>(StepField.OnError),
+            WaitForStart = Setting<bool>(StepField.WaitForStart) ?? false,
+            RunOnUpstreamFailure = Setting<bool>(StepField.RunOnUpstreamFailure) ?? false,
+            ResultFromStdout = container.Settings.TryGetValue(StepField.ResultFromStdout, out object? result) ? (string)result : null,
+            StopSignal = Setting<int>(StepField.StopSignal),
+            Grace = Setting<TimeSpan>(StepField.Grace),
+            Proxy = sidecar ? ProxyKind.None : proxy,
+            ExtraRunArguments = container.Wrapped?.ExtraArguments ?? [],
+            Path = container.Path,
+            InInitContainers = container.InInit,
+            Node = node,
+        };
+    }
+
+    private static IReadOnlyList<ManifestError> Warn(PodGraph graph, string path)
+    {
+        string? proxy = EmissaryRun.ProxyPreset(graph.Proxy);
+        string[] finals = graph.Steps.Where(graph.IsFinal).Select(s => $"\"{s.Name}\"").ToArray();
+        if (proxy is null || finals.Length < 2)
+        {
+            return [];
+        }
+        string names = string.Join(", ", finals[..^1]) + " and " + finals[^1];
+        return
+        [
+            new ManifestError(graph.Manifest.SourceName, graph.Manifest.DisplayName, graph.Manifest.PathPrefix + path,
+                $"steps {names} can end last, in parallel, and each tells the {proxy} proxy to quit when it ends, which cuts the network of the others still running: make one wait for the others (waitForTermination)"),
+        ];
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------
+
+    private void Error(string path, string message)
+    {
+        errors.Add(new ManifestError(manifest.SourceName, manifest.DisplayName, manifest.PathPrefix + path, message));
+        _errorCount++;
+    }
+
+    private IEnumerable<string> StepNames() => _containers.Where(c => c.Name is not null).Select(c => c.Name!);
+
+    private static string Suggest(string input, IEnumerable<string> candidates, string prefix = "") =>
+        DidYouMean.Closest(input, candidates) is { } guess ? $" (did you mean \"{prefix}{guess}\"?)" : "";
+
+    private static string Quote(string text) => "\"" + text + "\"";
+
+    private static List<Item> SplitList(string text, string path) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => new Item(n, path)).ToList();
+
+    private static IEnumerable<string> Keys(YamlMappingNode node) =>
+        node.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "");
+
+    private void ReadStringMap(YamlMappingNode? metadata, string key, Action<string, string, string> add)
+    {
+        if (metadata?.Get(key) is not YamlMappingNode map)
+        {
+            return;
+        }
+        foreach (KeyValuePair<YamlNode, YamlNode> entry in map.Children)
+        {
+            string name = (entry.Key as YamlScalarNode)?.Value ?? "";
+            string path = $"{manifest.PodMetadataPath}.{key}[\"{name}\"]";
+            if (entry.Value is YamlScalarNode value)
+            {
+                add(name, YamlNodes.IsNull(value) ? "" : value.Value ?? "", path);
+            }
+            else if (name.StartsWith(StepFields.AnnotationPrefix, StringComparison.Ordinal))
+            {
+                Error(path, "expected a string");
+            }
+        }
+    }
+
+    /// <summary>One value with the path it came from.</summary>
+    private sealed record Item(string Text, string Path);
+
+    /// <summary>A setting as one source declares it.</summary>
+    private sealed class Declaration(List<Item> items, string path, string display, string? annotationKey = null)
+    {
+        public List<Item> Items { get; } = items;
+
+        public string Path { get; } = path;
+
+        /// <summary>How the value is shown in a disagreement: "30s", [fetch, lint].</summary>
+        public string Display { get; } = display;
+
+        public string? AnnotationKey { get; } = annotationKey;
+
+        public object? Value { get; set; }
+    }
+
+    private sealed class Declarations
+    {
+        public Declaration? Field { get; set; }
+
+        public Declaration? Annotation { get; set; }
+
+        public Declaration? Command { get; set; }
+    }
+
+    private sealed class Container(string path, YamlMappingNode node, bool inInit)
+    {
+        public string Path { get; } = path;
+
+        public YamlMappingNode Node { get; } = node;
+
+        /// <summary>An already rewritten native sidecar, among the init containers.</summary>
+        public bool InInit { get; } = inInit;
+
+        public string? Name { get; set; }
+
+        public WrappedRun? Wrapped { get; set; }
+
+        public Dictionary<StepField, Declarations> Declarations { get; } = [];
+
+        public Dictionary<StepField, object> Settings { get; } = [];
+
+        public List<Item>? GateItems { get; set; }
+
+        public IReadOnlyList<string> Gates { get; set; } = [];
+
+        public List<YamlNode>? CommandNodes { get; set; }
+
+        public bool IsSidecar => Settings.TryGetValue(StepField.Sidecar, out object? value) && (bool)value;
+
+        public Declarations DeclarationsOf(StepField field)
+        {
+            if (!Declarations.TryGetValue(field, out Declarations? declarations))
+            {
+                Declarations[field] = declarations = new Declarations();
+            }
+            return declarations;
+        }
+    }
+}

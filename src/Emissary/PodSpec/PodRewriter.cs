@@ -1,0 +1,196 @@
+using Emissary.Cli;
+using YamlDotNet.Core.Events;
+using YamlDotNet.RepresentationModel;
+
+namespace Emissary.PodSpec;
+
+/// <summary>What <c>emissary rewrite</c> was asked for.</summary>
+internal sealed record RewriteSettings
+{
+    /// <summary>The image of the init container that installs the binary (Dockerfile.scratch).</summary>
+    public static readonly string DefaultImage = "ghcr.io/emissary-dev/emissary:" + CommandLine.Version;
+
+    public string Image { get; init; } = DefaultImage;
+
+    public EntrypointIndex? Entrypoints { get; init; }
+
+    /// <summary>Run sidecars as native sidecars where the pod does not say (<c>--native-sidecars</c>).</summary>
+    public bool NativeSidecars { get; init; }
+
+    public PodGraphOptions GraphOptions => new() { Entrypoints = Entrypoints, NativeSidecars = NativeSidecars };
+}
+
+/// <summary>
+/// Wires emissary into one pod, in place: the two emptyDir volumes, the init container that
+/// installs the binary, and every step's container wrapped in <c>emissary run</c> (native sidecars
+/// moved among the init containers). Rewriting a rewritten pod gives the same pod: everything
+/// added is found again by name, and the commands are rebuilt from the same settings.
+/// </summary>
+internal static class PodRewriter
+{
+    /// <summary>Rewrites the pod of <paramref name="graph"/>; false (and nothing changed) when a step's command is unknown.</summary>
+    public static bool Rewrite(PodGraph graph, RewriteSettings settings, ICollection<ManifestError> errors)
+    {
+        ManifestObject manifest = graph.Manifest;
+        bool complete = true;
+        foreach (StepSpec step in graph.Steps.Where(s => s.Command is null))
+        {
+            string message = step.Image is null
+                ? $"container \"{step.Name}\" has neither command nor image"
+                : $"container \"{step.Name}\" has no command, and the entrypoint of its image \"{step.Image}\" is unknown: set command (and args), or list \"{step.Image}\" in the --entrypoints file";
+            errors.Add(new ManifestError(manifest.SourceName, manifest.DisplayName, manifest.PathPrefix + step.Path, message));
+            complete = false;
+        }
+        if (!complete)
+        {
+            return false;
+        }
+
+        var spec = (YamlMappingNode)manifest.At(manifest.PodSpecPath)!;
+        PlaceContainers(graph, spec, settings.Image);
+        foreach (StepSpec step in graph.Steps)
+        {
+            Wrap(step, graph);
+        }
+        EnsureVolume(spec, EmissaryRun.BinVolume);
+        EnsureVolume(spec, EmissaryRun.ControlVolume);
+        return true;
+    }
+
+    private static bool IsNative(StepSpec step, PodGraph graph) => graph.NativeSidecars && step.Role == StepRole.Sidecar;
+
+    /// <summary>
+    /// initContainers: emissary's own first (it installs the binary everything else runs), then the
+    /// user's init containers, untouched, then the native sidecars: as regular containers they
+    /// started after every init container had finished, and still do. containers: the rest.
+    /// </summary>
+    private static void PlaceContainers(PodGraph graph, YamlMappingNode spec, string image)
+    {
+        var containers = (YamlSequenceNode)spec.Get("containers")!;
+        var inits = spec.Get("initContainers") as YamlSequenceNode;
+        var stepNodes = new HashSet<YamlNode>(graph.Steps.Select(s => (YamlNode)s.Node!), ReferenceEqualityComparer.Instance);
+
+        YamlMappingNode init = inits?.Children.OfType<YamlMappingNode>().FirstOrDefault(n => n.GetText("name") == EmissaryRun.InitContainerName)
+            ?? new YamlMappingNode();
+        UpdateInitContainer(init, image);
+        init.Style = MappingStyle.Block;
+        List<YamlNode> newInits =
+        [
+            init,
+            .. inits?.Children.Where(n => !ReferenceEquals(n, init) && !stepNodes.Contains(n)) ?? [],
+            .. graph.Steps.Where(s => IsNative(s, graph)).Select(s => s.Node!),
+        ];
+        var nativeNodes = new HashSet<YamlNode>(graph.Steps.Where(s => IsNative(s, graph)).Select(s => (YamlNode)s.Node!), ReferenceEqualityComparer.Instance);
+        List<YamlNode> newContainers =
+        [
+            .. containers.Children.Where(n => !nativeNodes.Contains(n)),
+            .. graph.Steps.Where(s => s.InInitContainers && !IsNative(s, graph)).Select(s => s.Node!),
+        ];
+
+        if (inits is null)
+        {
+            inits = new YamlSequenceNode();
+            spec.Set("initContainers", inits, spec.IndexOf("containers"));
+        }
+        Replace(inits, newInits);
+        Replace(containers, newContainers);
+    }
+
+    // Block style for the lists we edit: a flow list (`containers: [{...}]`) would force the
+    // long commands inside it onto one line.
+    private static void Replace(YamlSequenceNode sequence, List<YamlNode> children)
+    {
+        sequence.Style = SequenceStyle.Block;
+        sequence.Children.Clear();
+        foreach (YamlNode child in children)
+        {
+            sequence.Children.Add(child);
+        }
+    }
+
+    private static void UpdateInitContainer(YamlMappingNode init, string image)
+    {
+        init.Set("name", YamlNodes.String(EmissaryRun.InitContainerName));
+        init.Set("image", YamlNodes.String(image));
+        // The image's ENTRYPOINT is the binary (Dockerfile.scratch); a trailing '/' makes init create the directory's file.
+        init.Set("args", YamlNodes.Strings(["init", EmissaryRun.BinDirectory + "/"]));
+        EnsureMount(init, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
+    }
+
+    private static void Wrap(StepSpec step, PodGraph graph)
+    {
+        YamlMappingNode node = step.Node!;
+        node.Style = MappingStyle.Block;
+        foreach (string field in StepFields.Names)
+        {
+            node.Remove(field);
+        }
+        var command = new YamlSequenceNode { Style = SequenceStyle.Block };
+        command.Children.Add(YamlNodes.String(EmissaryRun.Binary));
+        command.Children.Add(YamlNodes.String("run"));
+        foreach (string arg in EmissaryRun.RunArguments(step, graph))
+        {
+            command.Children.Add(YamlNodes.String(arg));
+        }
+        command.Children.Add(YamlNodes.String("--"));
+        foreach (YamlNode part in step.CommandNodes!)
+        {
+            command.Children.Add(part);
+        }
+        // Where the command was; else where args were; else after the image.
+        int at = node.IndexOf("command") is >= 0 and var c ? c : node.IndexOf("args") is >= 0 and var a ? a : node.IndexOf("image") is >= 0 and var i ? i + 1 : -1;
+        node.Set("command", command, at);
+        node.Remove("args");
+        EnsureMount(node, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: true);
+        EnsureMount(node, EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, readOnly: false);
+        if (IsNative(step, graph))
+        {
+            node.Set("restartPolicy", YamlNodes.String("Always"));
+        }
+        else if (step.InInitContainers && node.GetText("restartPolicy") == "Always")
+        {
+            node.Remove("restartPolicy"); // a native sidecar going back among the containers
+        }
+    }
+
+    private static void EnsureMount(YamlMappingNode container, string volume, string path, bool readOnly)
+    {
+        if (container.Get("volumeMounts") is not YamlSequenceNode mounts)
+        {
+            mounts = new YamlSequenceNode();
+            container.Set("volumeMounts", mounts);
+        }
+        if (mounts.Children.OfType<YamlMappingNode>().Any(m => m.GetText("name") == volume))
+        {
+            return;
+        }
+        var mount = new YamlMappingNode
+        {
+            { "name", YamlNodes.String(volume) },
+            { "mountPath", YamlNodes.String(path) },
+        };
+        if (readOnly)
+        {
+            mount.Add("readOnly", YamlNodes.Boolean(true));
+        }
+        mounts.Children.Add(mount);
+    }
+
+    private static void EnsureVolume(YamlMappingNode spec, string name)
+    {
+        if (spec.Get("volumes") is not YamlSequenceNode volumes)
+        {
+            volumes = new YamlSequenceNode();
+            spec.Set("volumes", volumes);
+        }
+        if (volumes.Children.OfType<YamlMappingNode>().Any(v => v.GetText("name") == name))
+        {
+            return;
+        }
+        volumes.Children.Add(new YamlMappingNode
+        {
+            { "name", YamlNodes.String(name) },
+            { "emptyDir", new YamlMappingNode { Style = MappingStyle.Flow } },
+        });
+    }
+}

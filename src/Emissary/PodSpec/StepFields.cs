@@ -1,0 +1,154 @@
+using System.Globalization;
+using Emissary.Cli;
+using Emissary.Results;
+using Emissary.Supervision;
+
+namespace Emissary.PodSpec;
+
+/// <summary>The emissary settings of a container (the container-DAG fields), in the order of <see cref="StepFields.Names"/>.</summary>
+internal enum StepField
+{
+    WaitForTermination,
+    Timeout,
+    Retries,
+    RetryDelay,
+    OnError,
+    Sidecar,
+    WaitForStart,
+    RunOnUpstreamFailure,
+    ResultFromStdout,
+    StopSignal,
+    Grace,
+}
+
+/// <summary>
+/// The container fields (and <c>emissary.dev/CONTAINER.FIELD</c> annotation names) emissary reads,
+/// how each is parsed, and the <c>emissary run</c> flag each one becomes.
+/// </summary>
+internal static class StepFields
+{
+    public const string AnnotationPrefix = "emissary.dev/";
+
+    public static readonly string[] Names =
+    [
+        "waitForTermination", "timeout", "retries", "retryDelay", "onError", "sidecar", "waitForStart",
+        "runOnUpstreamFailure", "resultFromStdout", "stopSignal", "grace",
+    ];
+
+    public const int MaxRetries = 1000;
+
+    public static string Name(StepField field) => Names[(int)field];
+
+    public static StepField? Find(string name)
+    {
+        int index = Array.IndexOf(Names, name);
+        return index >= 0 ? (StepField)index : null;
+    }
+
+    /// <summary>The field an <c>emissary run</c> flag of a rewritten command stands for.</summary>
+    public static StepField? FromRunFlag(string flag) => flag switch
+    {
+        "--after" => StepField.WaitForTermination,
+        "--timeout" => StepField.Timeout,
+        "--retries" => StepField.Retries,
+        "--retry-delay" => StepField.RetryDelay,
+        "--on-error" => StepField.OnError,
+        "--sidecar-of" => StepField.Sidecar,
+        "--wait-start" => StepField.WaitForStart,
+        "--run-on-upstream-failure" => StepField.RunOnUpstreamFailure,
+        "--result-from-stdout" => StepField.ResultFromStdout,
+        "--stop-signal" => StepField.StopSignal,
+        "--grace" => StepField.Grace,
+        _ => null,
+    };
+
+    public static bool IsList(StepField field) => field == StepField.WaitForTermination;
+
+    /// <summary>
+    /// Parses one value of a scalar field. The value is a TimeSpan, an int, an
+    /// <see cref="OnErrorPolicy"/>, a bool or a string; <paramref name="error"/> says what is wrong otherwise.
+    /// </summary>
+    public static bool TryParse(StepField field, string text, out object? value, out string? error)
+    {
+        text = text.Trim();
+        value = null;
+        error = null;
+        switch (field)
+        {
+            case StepField.Timeout or StepField.RetryDelay or StepField.Grace:
+                if (Duration.TryParse(text, out TimeSpan duration))
+                {
+                    value = duration;
+                    return true;
+                }
+                error = $"\"{text}\" is not a duration (e.g. 30s, 1m30s, 500ms)";
+                return false;
+            case StepField.Retries:
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int retries) && retries <= MaxRetries)
+                {
+                    value = retries;
+                    return true;
+                }
+                error = $"\"{text}\" is not a whole number from 0 to {MaxRetries}";
+                return false;
+            case StepField.OnError:
+                if (string.Equals(text, "continue", StringComparison.OrdinalIgnoreCase))
+                {
+                    value = OnErrorPolicy.Continue;
+                    return true;
+                }
+                if (string.Equals(text, "stopAndFail", StringComparison.OrdinalIgnoreCase))
+                {
+                    value = OnErrorPolicy.StopAndFail;
+                    return true;
+                }
+                error = $"unknown policy \"{text}\" (use continue or stopAndFail)";
+                return false;
+            case StepField.Sidecar or StepField.WaitForStart or StepField.RunOnUpstreamFailure:
+                if (TryParseBoolean(text, out bool flag))
+                {
+                    value = flag;
+                    return true;
+                }
+                error = $"\"{text}\" is not true or false";
+                return false;
+            case StepField.ResultFromStdout:
+                if (ResultsCollector.IsValidName(text))
+                {
+                    value = text;
+                    return true;
+                }
+                error = $"\"{text}\" is not a valid result name (letters, digits, '.', '_', '-'; starting with a letter or digit)";
+                return false;
+            case StepField.StopSignal:
+                if (Signals.TryParse(text, out int signal))
+                {
+                    value = signal;
+                    return true;
+                }
+                error = $"\"{text}\" is not a signal (use a name such as TERM or INT, or a number)";
+                return false;
+            default:
+                value = text;
+                return true;
+        }
+    }
+
+    public static bool TryParseBoolean(string text, out bool value)
+    {
+        value = string.Equals(text.Trim(), "true", StringComparison.OrdinalIgnoreCase);
+        return value || string.Equals(text.Trim(), "false", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The fields of a Kubernetes container (core/v1 Container), to tell a misspelt emissary field
+    /// (an error, with a suggestion) from a Kubernetes field (left alone).
+    /// </summary>
+    public static readonly HashSet<string> KubernetesContainerFields =
+    [
+        "name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources", "resizePolicy",
+        "restartPolicy", "restartPolicyRules", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
+        "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
+        "securityContext", "stdin", "stdinOnce", "tty",
+    ];
+}
