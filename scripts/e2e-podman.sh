@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end in real containers, without Docker: builds the FROM scratch image from
 # Dockerfile.scratch and a FROM scratch step image holding only a static busybox, rewrites the
-# examples with `emissary rewrite`, runs them with `podman kube play --network none`, and checks
+# examples with `emissary rewrite --as-pod` (podman 4.3 runs Pods, not Jobs), runs them with `podman kube play --network none`, and checks
 # the order of steps, exit codes, skipped steps, stopped sidecars and termination messages
 # (read from the control directory's volume: podman does not read terminationMessagePath).
 set -euo pipefail
@@ -50,7 +50,7 @@ pass() { echo "e2e: ok: $*" >&2; }
 run_example() {
   local file=$1 pod=$2
   podman volume rm -f emissary-bin emissary-control >/dev/null 2>&1 || true
-  "$ROOT/artifacts/emissary" rewrite --image localhost/emissary:e2e "$ROOT/examples/$file" \
+  "$ROOT/artifacts/emissary" rewrite --as-pod --image localhost/emissary:e2e "$ROOT/examples/$file" \
     | sed 's#image: busybox:1.36#image: localhost/emissary-steps:e2e#' > "$work/$pod.yaml"
   (cd "$work" && podman kube play --network none "$pod.yaml" >/dev/null)
   pods+=("$pod")
@@ -86,7 +86,7 @@ grep -q '"reason":"Skipped"' "$CTL/package/termination.json" && pass "package's 
 
 echo "e2e: job-sidecar.yaml" >&2
 run_example job-sidecar.yaml integration-test
-pod=$(podman pod ps --format '{{.Name}}' | grep '^integration-test' | head -1)
+pod=integration-test
 expect_exit "$pod-db" 0; expect_state db succeeded
 [ "$(field db reason)" = Stopped ] && pass "db was stopped by emissary" || fail "db reason is '$(field db reason)'"
 expect_exit "$pod-test" 0; expect_before migrate test

@@ -290,7 +290,7 @@ public sealed class ResultsTests : BlackBoxTest
         var lines = EmissaryLines(result);
         lines.Should().ContainSingle("{0}", result);
         lines[0].Should().Contain(size.ToString(CultureInfo.InvariantCulture),
-            "'one clear stderr line naming sizes': the size of the result (not only the limit) tells the user how far over it is\n{0}", result);
+            "README: 'one line naming the sizes (... needs 5123 bytes, budget is 4096)': the result's size, not only the limit\n{0}", result);
     }
 
     [Fact]
@@ -327,8 +327,8 @@ public sealed class ResultsTests : BlackBoxTest
     [Fact]
     public void A_result_over_the_budget_next_to_one_that_fits_leaves_out_every_result()
     {
-        // TerminationMessage's documented rule: "If the results do not fit, the message is written
-        // with no results at all (never a partial set that looks complete)".
+        // README, "Results that do not fit": "the message is still written, valid and within budget,
+        // without any results (never a truncated value, never a partial set)".
         string dir = NewControlDir();
         string log = NewTerminationLog();
         var values = new Dictionary<string, byte[]> { ["big"] = Utf8(new string('a', 300)), ["small"] = Utf8("hi\n") };

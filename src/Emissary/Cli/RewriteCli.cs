@@ -21,12 +21,15 @@ internal static class RewriteCli
     private static readonly CliOption NativeSidecars = CliOption.Flag("--native-sidecars",
         "Run sidecars as native sidecars (init containers with restartPolicy: Always) unless a pod's emissary.dev/native-sidecars says otherwise");
 
+    private static readonly CliOption AsPod = CliOption.Flag("--as-pod",
+        "Write each workload's pod as a bare Pod named after it (podman kube play runs Pods but not Jobs)");
+
     public static CliCommand Build() => new("rewrite",
         "Read Kubernetes manifests (YAML or JSON) and write them back with every pod's containers run by emissary as ordered steps.",
         "rewrite [FILE...] [-o FILE]")
     {
         Arguments = { new CliArgument("FILE...", "Manifest files to read, in order ('-' or none: stdin)", Required: false, Repeats: true) },
-        Options = { Output, Image, Entrypoints, NativeSidecars },
+        Options = { Output, Image, Entrypoints, NativeSidecars, AsPod },
         Action = parsed => RewriteCommand.Execute(Bind(new OptionValues(parsed, Environment.GetEnvironmentVariable))),
     };
 
@@ -37,5 +40,6 @@ internal static class RewriteCli
         Image = values.String(Image) ?? RewriteSettings.DefaultImage,
         Entrypoints = values.String(Entrypoints),
         NativeSidecars = values.Flag(NativeSidecars),
+        AsPod = values.Flag(AsPod),
     };
 }

@@ -22,6 +22,8 @@ internal sealed record RewriteOptions
     public string? Entrypoints { get; init; }
 
     public bool NativeSidecars { get; init; }
+
+    public bool AsPod { get; init; }
 }
 
 /// <summary>
@@ -62,6 +64,7 @@ internal static class RewriteCommand
             Image = options.Image,
             Entrypoints = entrypoints,
             NativeSidecars = options.NativeSidecars,
+            AsPod = options.AsPod,
         });
 
         if (!result.Succeeded)

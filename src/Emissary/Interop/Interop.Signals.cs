@@ -81,7 +81,22 @@ internal static partial class Shim
     internal const string ExecIgnoringFlag = "--emissary-exec-ignoring";
 
     [LibraryImport(Library, EntryPoint = "emissary_shim_release_signals")]
-    internal static partial void ReleaseSignals();
+    private static partial void ReleaseSignalsNative();
+
+    /// <summary>
+    /// Gives the signals the shim blocked their normal effect back. Outside the static build (the
+    /// JIT, in unit tests and `dotnet run`) there is no shim and nothing was blocked.
+    /// </summary>
+    internal static void ReleaseSignals()
+    {
+        try
+        {
+            ReleaseSignalsNative();
+        }
+        catch (DllNotFoundException)
+        {
+        }
+    }
 
     [LibraryImport(Library, EntryPoint = "emissary_shim_environ")]
     internal static unsafe partial byte** Environ();

@@ -1,3 +1,5 @@
+using YamlDotNet.RepresentationModel;
+
 namespace Emissary.PodSpec;
 
 /// <summary>The outcome of a rewrite: the text to write (empty when there were errors), the error lines and the warning lines.</summary>
@@ -53,7 +55,43 @@ internal static class ManifestRewriter
             {
                 warnings.Add(warning);
             }
-            PodRewriter.Rewrite(graph, settings, errors);
+            if (PodRewriter.Rewrite(graph, settings, errors) && settings.AsPod && manifest.PodPath != "")
+            {
+                ReplaceWithPod(manifest);
+            }
         }
+    }
+
+    /// <summary>
+    /// Turns a workload into the Pod it would create: its pod template's metadata (named after the
+    /// workload, in its namespace) and spec. The object's node is edited in place.
+    /// </summary>
+    private static void ReplaceWithPod(ManifestObject manifest)
+    {
+        var metadata = manifest.At(manifest.PodMetadataPath) as YamlMappingNode ?? new YamlMappingNode();
+        var spec = manifest.At(manifest.PodSpecPath) ?? new YamlMappingNode();
+        var ownMetadata = manifest.Node.Get("metadata") as YamlMappingNode;
+        var podMetadata = new YamlMappingNode();
+        if (ownMetadata?.Get("name") is { } name)
+        {
+            podMetadata.Add("name", name);
+        }
+        if (ownMetadata?.Get("namespace") is { } ns)
+        {
+            podMetadata.Add("namespace", ns);
+        }
+        foreach (KeyValuePair<YamlNode, YamlNode> entry in metadata.Children)
+        {
+            if (entry.Key is YamlScalarNode { Value: "name" or "namespace" })
+            {
+                continue;
+            }
+            podMetadata.Add(entry.Key, entry.Value);
+        }
+        manifest.Node.Children.Clear();
+        manifest.Node.Add("apiVersion", "v1");
+        manifest.Node.Add("kind", "Pod");
+        manifest.Node.Add("metadata", podMetadata);
+        manifest.Node.Add("spec", spec);
     }
 }

@@ -17,6 +17,9 @@ internal sealed record RewriteSettings
     /// <summary>Run sidecars as native sidecars where the pod does not say (<c>--native-sidecars</c>).</summary>
     public bool NativeSidecars { get; init; }
 
+    /// <summary><c>--as-pod</c>: write each workload's pod as a bare Pod (for <c>podman kube play</c>, which runs Pods but not Jobs).</summary>
+    public bool AsPod { get; init; }
+
     public PodGraphOptions GraphOptions => new() { Entrypoints = Entrypoints, NativeSidecars = NativeSidecars };
 }
 
