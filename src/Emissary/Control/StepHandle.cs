@@ -52,9 +52,15 @@ internal sealed class StepHandle : IDisposable
                 : new SystemCallException($"flock {lockPath}", errno);
         }
 
-        // A previous incarnation (container restart) may have left an outcome: this run has none yet.
-        // start/skip markers stay: `emissary start` may legitimately come before the step waits.
+        // A previous incarnation (container restart) may have left an outcome and results: this
+        // run has none yet. start/skip markers stay: `emissary start` may come before the step waits.
         File.Delete(dir.PathOf(name, ControlDirectory.ExitCodeFile));
+        File.Delete(dir.PathOf(name, ControlDirectory.TerminationFile));
+        string results = dir.PathOf(name, ControlDirectory.ResultsDirectory);
+        if (Directory.Exists(results))
+        {
+            Directory.Delete(results, recursive: true);
+        }
 
         var handle = new StepHandle(dir, name, fd, new StepStatus
         {

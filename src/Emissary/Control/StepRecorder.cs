@@ -85,6 +85,8 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         }
         if (problems.Count > 0)
         {
+            // All or nothing: a partial set would look complete to whoever reads it.
+            results.Clear();
             final = FailForResults(final, tooLarge ? StepReasons.ResultsTooLarge : StepReasons.Error, problems[0]);
         }
         return (results, final);
@@ -106,7 +108,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         if (report.TerminationLog is { } path && TerminationMessage.Write(path, rendering.Bytes) is { } failure)
         {
             // The step's outcome is not changed by a missing or read-only log.
-            Log.NoTerminationLog(logger, path, failure);
+            Log.NoTerminationLog(logger, failure);
         }
         // A copy in the control directory: readable by the other steps, `emissary local` and
         // runtimes that do not read terminationMessagePath (podman).
@@ -155,7 +157,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
         public static partial void ResultNote(ILogger logger, string note);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "cannot write the termination message to {Path}: {Failure}")]
-        public static partial void NoTerminationLog(ILogger logger, string path, string failure);
+        [LoggerMessage(Level = LogLevel.Warning, Message = "{Failure}")]
+        public static partial void NoTerminationLog(ILogger logger, string failure);
     }
 }

@@ -172,7 +172,11 @@ internal static class ResultsCollector
         }
         if (length > maxBytes)
         {
-            return (null, $"is larger than the limit of {maxBytes} bytes", true);
+            // The size named is what the file holds now (st_size); reading stopped at the limit.
+            long size = new FileInfo(path).Length;
+            return (null, size > maxBytes
+                ? $"needs {size} bytes, the termination message budget is {maxBytes}"
+                : $"is larger than the termination message budget of {maxBytes} bytes", true);
         }
         return (buffer.AsSpan(0, length).ToArray(), null, false);
     }

@@ -166,7 +166,7 @@ public sealed class ResultsCollectorTests : IDisposable
         ResultsCollection collection = ResultsCollector.Collect(_dir, 10);
 
         collection.Results.Select(r => r.Name).Should().Equal("fits");
-        collection.Errors.Should().Equal("result 'big': is larger than the limit of 10 bytes");
+        collection.Errors.Should().Equal("result 'big': needs 11 bytes, the termination message budget is 10");
         collection.AnyTooLarge.Should().BeTrue();
     }
 
@@ -185,7 +185,7 @@ public sealed class ResultsCollectorTests : IDisposable
         ResultsCollection collection = ResultsCollector.Collect(_dir, 4096);
 
         stopwatch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(2));
-        collection.Errors.Should().Equal("result 'huge': is larger than the limit of 4096 bytes");
+        collection.Errors.Should().Equal("result 'huge': needs 1099511627776 bytes, the termination message budget is 4096");
         collection.AnyTooLarge.Should().BeTrue();
     }
 
