@@ -94,6 +94,10 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
 
     private StepStatus WriteTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
     {
+        if (report.TerminationLog is null && handle is null && results.Count == 0)
+        {
+            return final; // a plain `emissary run`: nowhere to put a message, nothing to check
+        }
         Rendering rendering = TerminationMessage.Render(ReportOf(final), results, report.Format, report.Budget);
         if (rendering.TooLarge)
         {
