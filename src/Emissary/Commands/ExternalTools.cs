@@ -42,6 +42,8 @@ internal static unsafe class ExternalTools
                 array[i] = p;
             }
             array[argv.Length] = null;
+            // exec keeps the signal mask: hand emissary-tools the caller's, not the one the shim set.
+            Shim.ReleaseSignals();
             Libc.Execv(array[0], array);
             throw new UsageException($"cannot run {tools}: {Libc.Describe(Libc.LastErrno)}");
         }

@@ -106,8 +106,10 @@ void emissary_shim_original_ignored(sigset_t *out) { *out = original_ignored; }
 void emissary_shim_supervised(sigset_t *out) { *out = supervised; }
 int emissary_shim_chld_was_ignored(void) { return chld_was_ignored; }
 
-/* Commands that do not supervise anything (init, status, ...) give signals their normal effect back. */
-void emissary_shim_release_signals(void) { sigprocmask(SIG_UNBLOCK, &supervised, NULL); }
+/* Commands that do not supervise anything (init, status, ...), and an exec of emissary-tools,
+ * give this thread exactly the mask the caller gave us (a blocked SIGCHLD inherited through exec
+ * would make every `wait` in the commands below hang). */
+void emissary_shim_release_signals(void) { sigprocmask(SIG_SETMASK, &original_mask, NULL); }
 
 /* The process environment as the kernel handed it over, in its original order. */
 extern char **environ;
