@@ -1,37 +1,44 @@
 using Emissary.Commands;
+using Emissary.Local;
 
 namespace Emissary.Cli;
 
 internal static class LocalCli
 {
+    private static readonly CliOption Engine = CliOption.Value("--engine", "ENGINE", "process (default): each container's command as a local process, images ignored; podman: the rewritten pod in real containers (podman kube play)");
+    private static readonly CliOption Image = CliOption.Value("--image", "IMAGE", $"With --engine podman: the image of the emissary-init container (default {PodmanPod.DefaultImage})");
     private static readonly CliOption OutputDir = CliOption.Value("--output-dir", "DIR", "Keep each step's output in DIR/NAME.stdout and DIR/NAME.stderr instead of printing it prefixed");
     private static readonly CliOption Events = CliOption.Value("--events", "FILE", "Write every state change as a JSON line (time, step, state, exitCode, reason, message)");
     private static readonly CliOption TimelineSvg = CliOption.Value("--timeline", "FILE.svg", "Write the timeline as an SVG picture");
     private static readonly CliOption Grace = CliOption.Value("--grace", "DURATION", "On Ctrl-C: time between SIGTERM and SIGKILL (default 10s)");
     private static readonly CliOption Entrypoints = CliOption.Value("--entrypoints", "FILE", "Images' entrypoints, for containers without a command (as for rewrite)");
-    private static readonly CliOption Keep = CliOption.Flag("--keep", "Keep the temporary control directory (its path is printed)");
+    private static readonly CliOption Keep = CliOption.Flag("--keep", "Keep the temporary control directory (with --engine podman: the pod and its volumes)");
     private static readonly CliOption Plain = CliOption.Flag("--plain", "Line-by-line progress even on a terminal");
 
     public static CliCommand Build() => new("local",
-        "Run a pod's step graph on this machine: each container's command as a local process supervised by 'emissary run', in the declared order, with a live view and a timeline.",
+        "Run a pod's step graph on this machine, in the declared order, with a live view and a timeline: each container's command as a local process supervised by 'emissary run', or (--engine podman) the rewritten pod in real containers.",
         "local FILE [options]")
     {
         Arguments = { new CliArgument("FILE", "A Pod, or a workload with a pod template (YAML or JSON; - for stdin)") },
-        Options = { OutputDir, Events, TimelineSvg, Grace, Entrypoints, Keep, Plain },
+        Options = { Engine, Image, OutputDir, Events, TimelineSvg, Grace, Entrypoints, Keep, Plain },
         Action = parsed =>
         {
             var values = new OptionValues(parsed, Environment.GetEnvironmentVariable);
-            return LocalCommand.Execute(new LocalRequest
-            {
-                File = parsed.Arguments[0],
-                OutputDirectory = values.String(OutputDir),
-                EventsFile = values.String(Events),
-                TimelineSvg = values.String(TimelineSvg),
-                Grace = values.Duration(Grace) ?? TimeSpan.FromSeconds(10),
-                EntrypointsFile = values.String(Entrypoints),
-                KeepControlDirectory = values.Flag(Keep),
-                Plain = values.Flag(Plain),
-            }, values.CreateLogger(step: null));
+            return LocalCommand.Execute(Bind(values), values.CreateLogger(step: null));
         },
+    };
+
+    internal static LocalRequest Bind(OptionValues values) => new()
+    {
+        File = values.Parsed.Arguments[0],
+        Engine = values.Choice(Engine, LocalEngineKind.Process, ("process", LocalEngineKind.Process), ("podman", LocalEngineKind.Podman)),
+        Image = values.String(Image) ?? PodmanPod.DefaultImage,
+        OutputDirectory = values.String(OutputDir),
+        EventsFile = values.String(Events),
+        TimelineSvg = values.String(TimelineSvg),
+        Grace = values.Duration(Grace) ?? TimeSpan.FromSeconds(10),
+        EntrypointsFile = values.String(Entrypoints),
+        KeepControlDirectory = values.Flag(Keep),
+        Plain = values.Flag(Plain),
     };
 }

@@ -1,16 +1,35 @@
+using System.Text;
 using Emissary.Cli;
 using Emissary.Interop;
 using Emissary.Local;
 using Emissary.Logging;
 using Emissary.PodSpec;
+using Emissary.Supervision;
+using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 
 namespace Emissary.Commands;
+
+/// <summary>What runs the steps of `emissary local`.</summary>
+internal enum LocalEngineKind
+{
+    /// <summary>Each container's command as a local process supervised by `emissary run` (images ignored).</summary>
+    Process,
+
+    /// <summary>The rewritten pod in real containers, with `podman kube play`.</summary>
+    Podman,
+}
 
 /// <summary>Everything `emissary local` was asked to do.</summary>
 internal sealed record LocalRequest
 {
     public required string File { get; init; }
+
+    public LocalEngineKind Engine { get; init; } = LocalEngineKind.Process;
+
+    /// <summary>--engine podman: the image of the emissary-init container.</summary>
+    public string Image { get; init; } = PodmanPod.DefaultImage;
 
     public string? OutputDirectory { get; init; }
 
@@ -29,54 +48,65 @@ internal sealed record LocalRequest
 }
 
 /// <summary>
-/// `emissary local FILE`: the pod's steps as local processes (images are ignored), each one
-/// supervised by `emissary run` exactly as in a pod.
+/// `emissary local FILE`: the pod's steps on this machine, supervised by `emissary run` exactly as
+/// in a pod: as local processes (images ignored), or with --engine podman in real containers.
 /// </summary>
 internal static partial class LocalCommand
 {
-    /// <summary>Exit code when the manifest is invalid (the same errors as rewrite).</summary>
+    /// <summary>Exit code when the manifest is invalid (the same errors, and lines, as rewrite).</summary>
     public const int InvalidManifest = 1;
 
     public static int Execute(LocalRequest request, ILogger logger)
     {
-        string text;
-        try
+        if (request.Engine == LocalEngineKind.Podman && (string.IsNullOrWhiteSpace(request.Image) || request.Image.Any(char.IsWhiteSpace)))
         {
-            text = request.File == "-" ? Console.In.ReadToEnd() : File.ReadAllText(request.File);
+            throw new UsageException($"--image: '{request.Image}' is not an image reference");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        EntrypointIndex? entrypoints = null;
+        if (request.EntrypointsFile is { } index)
         {
-            throw new UsageException($"cannot read {request.File}: {ErrorText.Reason(e)}");
-        }
-
-        var errors = new List<ManifestError>();
-        PodGraph? graph = null;
-        try
-        {
-            ManifestSet set = ManifestSet.Read(text, request.File);
-            var options = new PodGraphOptions
+            try
             {
-                Entrypoints = request.EntrypointsFile is { } index ? EntrypointIndex.Parse(File.ReadAllText(index), index) : null,
-            };
-            ManifestObject[] pods = set.Documents.SelectMany(d => d.Objects).Where(o => o.HasPod).ToArray();
-            if (pods.Length != 1)
-            {
-                throw new UsageException(pods.Length == 0
-                    ? $"{request.File}: no Pod, pod template or workload with a pod in it"
-                    : $"{request.File}: {pods.Length} pods; emissary local runs one (split the file)");
+                entrypoints = EntrypointIndex.Parse(ReadFile(index), index);
             }
-            graph = PodGraph.Extract(pods[0], options, errors);
+            catch (ManifestReadException e)
+            {
+                throw new UsageException("--entrypoints: " + e.Message);
+            }
+        }
+        string text = request.File == ManifestSet.StandardInput ? ReadStandardInput() : ReadFile(request.File);
+
+        // Read and validated exactly as rewrite does, and reported with the same lines.
+        var errors = new List<ManifestError>();
+        ManifestSet set;
+        try
+        {
+            set = ManifestSet.Read(text, request.File);
         }
         catch (ManifestReadException e)
         {
-            StderrWriter.WriteLine("emissary: " + e.Message);
+            StderrWriter.WriteLine(e.Message);
             return InvalidManifest;
+        }
+        ManifestObject[] pods = set.Documents.SelectMany(d => d.Objects).Where(o => o.HasPod).ToArray();
+        if (pods.Length != 1)
+        {
+            throw new UsageException(pods.Length == 0
+                ? $"{request.File}: no Pod, pod template or workload with a pod in it"
+                : $"{request.File}: {pods.Length} pods; emissary local runs one (split the file)");
+        }
+        var settings = new RewriteSettings { Image = request.Image, Entrypoints = entrypoints };
+        PodGraph? graph = PodGraph.Extract(pods[0], settings.GraphOptions, errors);
+        if (graph is not null && errors.Count == 0 && graph.Steps.Any(s => s.Command is null))
+        {
+            // Adds rewrite's error for each container whose command is unknown, and changes nothing.
+            PodRewriter.Rewrite(graph, settings, errors);
         }
         if (graph is null || errors.Count > 0)
         {
             foreach (ManifestError error in errors)
             {
-                StderrWriter.WriteLine("emissary: " + error);
+                StderrWriter.WriteLine(error.ToString());
             }
             return InvalidManifest;
         }
@@ -85,14 +115,40 @@ internal static partial class LocalCommand
             Log.Note(logger, warning.ToString());
         }
 
+        var options = new LocalOptions
+        {
+            OutputDirectory = request.OutputDirectory,
+            EventsFile = request.EventsFile,
+            TimelineSvg = request.TimelineSvg,
+            Live = !request.Plain && Libc.IsATty(1) == 1 && Libc.IsATty(2) == 1,
+            KeepControlDirectory = request.KeepControlDirectory,
+        };
+        ILocalEngine? engine = request.Engine == LocalEngineKind.Podman
+            ? PodmanEngineFor(set, pods[0], graph, settings, request, errors)
+            : ProcessEngineFor(graph, request, logger);
+        if (engine is null)
+        {
+            foreach (ManifestError error in errors)
+            {
+                StderrWriter.WriteLine(error.ToString());
+            }
+            return InvalidManifest;
+        }
+        using (engine)
+        {
+            using var runner = new LocalRunner(options, engine, logger);
+            return runner.Run();
+        }
+    }
+
+    private static ProcessEngine ProcessEngineFor(PodGraph graph, LocalRequest request, ILogger logger)
+    {
+        // Locally nobody stops a native sidecar (the kubelet does that in a pod): every sidecar is told
+        // to stop by emissary, with --sidecar-of, once the steps are over.
+        PodGraph local = graph;
         var steps = new List<LocalStep>();
         foreach (StepSpec step in graph.Steps)
         {
-            if (step.Command is null)
-            {
-                StderrWriter.WriteLine($"emissary: {step.Path} ({step.Name}, image {step.Image}): no command, and the image's entrypoint is unknown: set command, or pass --entrypoints FILE");
-                return InvalidManifest;
-            }
             if (step.EnvValueFrom.Count > 0)
             {
                 Log.Note(logger, $"{step.Name}: env {string.Join(", ", step.EnvValueFrom)} come from valueFrom (secrets, fields): not set locally");
@@ -109,8 +165,8 @@ internal static partial class LocalCommand
             }
             steps.Add(new LocalStep(
                 step.Name,
-                LocalArguments(EmissaryRun.RunArguments(step, graph)),
-                step.Command.Select(UnescapeKubernetes).ToArray(),
+                LocalArguments(EmissaryRun.RunArguments(step, local)),
+                step.Command!.Select(UnescapeKubernetes).ToArray(),
                 step.Env.Select(e => new KeyValuePair<string, string>(e.Name, e.Value)).ToArray(),
                 workingDir,
                 step.Role == StepRole.Sidecar));
@@ -121,17 +177,23 @@ internal static partial class LocalCommand
         {
             throw new UsageException($"emissary local runs each step with {emissary}, which is missing (scripts/build.sh builds both binaries into artifacts/)");
         }
-        using var runner = new LocalRunner(new LocalOptions
+        return new ProcessEngine(emissary, steps, request.Grace);
+    }
+
+    private static PodmanEngine? PodmanEngineFor(ManifestSet set, ManifestObject pod, PodGraph graph, RewriteSettings settings, LocalRequest request, List<ManifestError> errors)
+    {
+        string podman;
+        try
         {
-            EmissaryPath = emissary,
-            OutputDirectory = request.OutputDirectory,
-            EventsFile = request.EventsFile,
-            TimelineSvg = request.TimelineSvg,
-            Grace = request.Grace,
-            Live = !request.Plain && Libc.IsATty(1) == 1 && Libc.IsATty(2) == 1,
-            KeepControlDirectory = request.KeepControlDirectory,
-        }, logger);
-        return runner.Run(steps);
+            podman = CommandResolver.Resolve(["podman"], Environment.GetEnvironmentVariable("PATH"), FileProbe.Probe).Path;
+        }
+        catch (LaunchException e)
+        {
+            throw new UsageException($"--engine podman: {e.Message}");
+        }
+        string runId = Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 4).ToLowerInvariant();
+        PodmanPlan? plan = PodmanPod.Prepare(set, pod, graph, settings, runId, errors);
+        return plan is null ? null : new PodmanEngine(plan, podman, request.Grace);
     }
 
     /// <summary>The pod's `emissary run` flags, minus what only makes sense in a pod: the name (local sets it), proxies.</summary>
@@ -152,6 +214,33 @@ internal static partial class LocalCommand
 
     /// <summary>Kubernetes turns $$ into $ in command and args; locally nobody else does.</summary>
     private static string UnescapeKubernetes(string text) => text.Replace("$$", "$");
+
+    private static string ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot read {path}: {ErrorText.Reason(e)}");
+        }
+    }
+
+    // No System.Console in the static binaries: read fd 0 directly.
+    private static string ReadStandardInput()
+    {
+        try
+        {
+            using var stdin = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+            using var reader = new StreamReader(stdin, Encoding.UTF8);
+            return reader.ReadToEnd();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new UsageException($"cannot read stdin: {ErrorText.Reason(e)}");
+        }
+    }
 
     private static partial class Log
     {

@@ -11,12 +11,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Emissary.Local;
 
-/// <summary>How `emissary local` runs and reports.</summary>
+/// <summary>How `emissary local` reports, whatever runs the steps.</summary>
 internal sealed record LocalOptions
 {
-    /// <summary>The emissary binary that supervises each step, exactly as in a pod.</summary>
-    public required string EmissaryPath { get; init; }
-
     /// <summary>Each step's output into DIR/NAME.stdout and .stderr instead of the terminal.</summary>
     public string? OutputDirectory { get; init; }
 
@@ -24,29 +21,80 @@ internal sealed record LocalOptions
 
     public string? TimelineSvg { get; init; }
 
-    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
-
     /// <summary>A live, redrawn view (stdout is a terminal) instead of line-by-line progress.</summary>
     public bool Live { get; init; }
 
-    /// <summary>Keep the temporary control directory (its path is printed).</summary>
+    /// <summary>Keep what the run leaves behind: the temporary control directory, or the podman pod and its volumes.</summary>
     public bool KeepControlDirectory { get; init; }
 }
 
 /// <summary>
-/// Runs a pod's steps as local processes: each one is `emissary run --name NAME ... -- COMMAND`
-/// against a fresh temporary control directory, so gates, markers, results and timeouts behave
-/// exactly as in a pod. Watches the control directory (inotify) for state changes, prefixes each
-/// step's output with its name, and on Ctrl-C behaves like pod deletion: SIGTERM to every step,
-/// SIGKILL after the grace period, nothing left running.
+/// What runs the steps of `emissary local`: local processes (<see cref="ProcessEngine"/>) or a
+/// podman pod (<see cref="PodmanEngine"/>). Either way the steps are `emissary run` processes
+/// writing a control directory; <see cref="LocalRunner"/> watches it and does all the reporting.
+/// Everything here is called from the runner's single thread.
 /// </summary>
-internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger logger) : IDisposable
+internal interface ILocalEngine : IDisposable
 {
-    private readonly List<StepView> _views = [];
+    /// <summary>The steps, in the pod's order: what the runner shows and reports.</summary>
+    IReadOnlyList<StepView> Views { get; }
+
+    /// <summary>Gets everything ready; returns the control directory the steps write, which exists on return.</summary>
+    string Prepare(IStepOutput output);
+
+    /// <summary>Starts the steps (the runner is watching the control directory by then).</summary>
+    void Start(IStepOutput output);
+
+    /// <summary>Whether something the engine waits for is still running.</summary>
+    bool Running { get; }
+
+    /// <summary>A child process of this process has been reaped (the runner reaps every child).</summary>
+    void ChildExited(int pid, ExitStatus status);
+
+    /// <summary>Ctrl-C (SIGINT, SIGTERM or SIGHUP): stop every step the way a pod deletion would.</summary>
+    void Stop(int signal, IStepOutput output);
+
+    /// <summary>When (<see cref="Environment.TickCount64"/>) <see cref="Kill"/> is due after <see cref="Stop"/>, or null.</summary>
+    long? KillAt { get; }
+
+    /// <summary>The grace is over (or a second Ctrl-C came): end everything now.</summary>
+    void Kill();
+
+    /// <summary>After the last look at the control directory: hand over any output not shown yet, then clean up (unless <paramref name="keep"/>).</summary>
+    void Finish(IStepOutput output, bool keep);
+}
+
+/// <summary>Where the steps' output goes (the runner's side of <see cref="ILocalEngine"/>).</summary>
+internal interface IStepOutput
+{
+    /// <summary>Descriptors for a child's stdout and stderr: prefixed pipes, or the --output-dir files. Call <see cref="ChildStarted"/> once the child has them.</summary>
+    (int Stdout, int Stderr) OpenStreams(string step);
+
+    /// <summary>Closes this process's copies of the descriptors <see cref="OpenStreams"/> gave.</summary>
+    void ChildStarted(int stdout, int stderr);
+
+    /// <summary>Output collected after the fact (container logs): printed prefixed, or written to the --output-dir file.</summary>
+    void Write(string step, byte[] bytes, bool toStderr);
+
+    /// <summary>A line of emissary local's own (stderr).</summary>
+    void Note(string line);
+}
+
+/// <summary>
+/// Runs a pod's steps through an <see cref="ILocalEngine"/> and reports them: watches the
+/// control directory (inotify) for state changes, prints progress (a live view on a terminal,
+/// plain lines otherwise) and each step's output prefixed with its name, writes --events, and at
+/// the end the text timeline, results, --timeline SVG and the pod's outcome as the exit code.
+/// SIGINT, SIGTERM and SIGHUP behave like pod deletion (the engine stops every step; a second
+/// one kills at once).
+/// </summary>
+internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEngine engine, ILogger logger) : IStepOutput, IDisposable
+{
     private readonly List<IDisposable> _registrations = [];
     private readonly List<SafeFd> _fds = [];
     private readonly Dictionary<string, int> _watches = new(StringComparer.Ordinal);
-    private readonly StringBuilder _pendingOutput = new();
+    private readonly HashSet<string> _writtenFiles = new(StringComparer.Ordinal);
+    private IReadOnlyList<StepView> _views = [];
     private Reactor? _reactor;
     private ControlDirectory? _dir;
     private StreamWriter? _events;
@@ -56,78 +104,63 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
     private DateTimeOffset _origin;
 
     /// <summary>Runs every step to its end; returns the pod's outcome as an exit code.</summary>
-    public int Run(IReadOnlyList<LocalStep> steps)
+    public int Run()
     {
-        string root = Directory.CreateTempSubdirectory("emissary-local-").FullName;
-        _dir = new ControlDirectory(root);
+        _views = engine.Views;
+        // Created first: from here on Ctrl-C is queued for the loop below, even while the engine prepares.
         _reactor = new Reactor();
         _origin = DateTimeOffset.UtcNow;
+        //DetachStandardInput();
         if (options.EventsFile is { } eventsPath)
         {
             _events = new StreamWriter(eventsPath, append: false, new UTF8Encoding(false)) { AutoFlush = true };
         }
-        if (Libc.GetPid() != 1)
-        {
-            // Orphans of the steps (their commands, if an emissary is killed) come back to us.
-            Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        }
-        StartWatching(root);
 
-        var launcher = new PosixProcessLauncher();
-        foreach (LocalStep step in steps)
-        {
-            var view = new StepView(step.Name, step.IsSidecar);
-            _views.Add(view);
-            view.Pid = Launch(launcher, step, root);
-        }
-        Print($"control directory: {root}", toStderr: true);
+        string root = engine.Prepare(this);
+        _dir = new ControlDirectory(root);
+        StartWatching(root);
+        engine.Start(this);
+        Refresh();
 
         int? interruptedBy = null;
-        TimeSpan? killAt = null;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         long drainUntil = long.MaxValue;
-        while (_views.Any(v => v.Pid != 0) || (_openStreams > 0 && Environment.TickCount64 < drainUntil))
+        while (engine.Running || (_openStreams > 0 && Environment.TickCount64 < drainUntil))
         {
-            if (_views.All(v => v.Pid == 0) && drainUntil == long.MaxValue)
+            if (!engine.Running && drainUntil == long.MaxValue)
             {
                 // Every step is over; a background grandchild may still hold an output pipe: give
                 // it a moment, not forever (the same rule as `emissary run`).
                 drainUntil = Environment.TickCount64 + 500;
             }
+            long? until = drainUntil != long.MaxValue ? drainUntil : engine.KillAt;
             TimeSpan? wait = options.Live ? TimeSpan.FromMilliseconds(100) : null;
-            if (killAt is { } k)
+            if (until is { } u)
             {
-                TimeSpan left = k - clock.Elapsed;
-                wait = wait is { } w && w < left ? w : left < TimeSpan.Zero ? TimeSpan.Zero : left;
-            }
-            if (drainUntil != long.MaxValue)
-            {
-                wait = TimeSpan.FromMilliseconds(Math.Max(0, drainUntil - Environment.TickCount64));
+                var left = TimeSpan.FromMilliseconds(Math.Max(0, u - Environment.TickCount64));
+                wait = wait is { } w && w < left ? w : left;
             }
 
             switch (_reactor.Next(wait))
             {
-                case SupervisorEvent.SignalReceived { Signal: Signals.INT or Signals.TERM or Signals.HUP } s when interruptedBy is null:
-                    interruptedBy = s.Signal;
-                    Print($"{Signals.Name(s.Signal)}: stopping every step (SIGTERM, SIGKILL after {Duration.Format(options.Grace)})", toStderr: true);
-                    foreach (StepView view in _views.Where(v => v.Pid != 0))
+                case SupervisorEvent.SignalReceived { Signal: Signals.INT or Signals.TERM or Signals.HUP } s:
+                    if (interruptedBy is null)
                     {
-                        Libc.Kill(view.Pid, Signals.TERM);
+                        interruptedBy = s.Signal;
+                        engine.Stop(s.Signal, this);
                     }
-                    killAt = clock.Elapsed + options.Grace;
+                    else
+                    {
+                        Note($"{Signals.Name(s.Signal)} again: killing every step now");
+                        engine.Kill();
+                    }
                     break;
                 case SupervisorEvent.ChildExited exited:
-                    if (_views.FirstOrDefault(v => v.Pid == exited.Pid) is { } done)
-                    {
-                        done.Pid = 0;
-                        done.ProcessExitCode = exited.Status.ToExitCode();
-                    }
+                    engine.ChildExited(exited.Pid, exited.Status);
                     break;
             }
-            if (killAt is { } deadline && clock.Elapsed >= deadline)
+            if (engine.KillAt is { } killAt && Environment.TickCount64 >= killAt)
             {
-                KillEverything();
-                killAt = null;
+                engine.Kill();
             }
             Refresh();
             if (options.Live)
@@ -135,7 +168,6 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
                 DrawLive();
             }
         }
-        FlushOutput();
         Refresh();
         if (options.Live)
         {
@@ -143,54 +175,79 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
         }
 
         DateTimeOffset end = DateTimeOffset.UtcNow;
+        engine.Finish(this, options.KeepControlDirectory);
         StderrWriter.Write(1, "\n" + Timeline.Text(_views, _origin, end) + Results());
         if (options.TimelineSvg is { } svg)
         {
             File.WriteAllText(svg, Timeline.Svg(_views, _origin, end));
         }
-        if (options.KeepControlDirectory)
-        {
-            Print($"kept control directory {root}", toStderr: true);
-        }
-        else
-        {
-            TryDelete(root);
-        }
         return Outcome(interruptedBy);
     }
 
-    private int Launch(PosixProcessLauncher launcher, LocalStep step, string root)
+    /// <summary>
+    /// Steps never read the terminal (a container has no stdin unless it asks): fd 0 becomes
+    /// /dev/null, which every child inherits. This also keeps the launcher from handing the
+    /// terminal's foreground to a step's process group, which would send Ctrl-C to that step
+    /// alone instead of to emissary local.
+    /// </summary>
+    private static void DetachStandardInput()
     {
-        int stdout, stderr;
+        Libc.Close(0);
+        int fd = Libc.Open("/dev/null", Libc.O_RDONLY, 0);
+        if (fd > 0)
+        {
+            Libc.Close(fd); // fd 0 was taken meanwhile: leave it, the child gets what it is
+        }
+    }
+
+    public (int Stdout, int Stderr) OpenStreams(string step)
+    {
         if (options.OutputDirectory is { } outputDir)
         {
             Directory.CreateDirectory(outputDir);
-            stdout = OpenFile(Path.Combine(outputDir, step.Name + ".stdout"));
-            stderr = OpenFile(Path.Combine(outputDir, step.Name + ".stderr"));
+            _writtenFiles.Add(Path.Combine(outputDir, step + ".stdout"));
+            _writtenFiles.Add(Path.Combine(outputDir, step + ".stderr"));
+            return (OpenFile(Path.Combine(outputDir, step + ".stdout")), OpenFile(Path.Combine(outputDir, step + ".stderr")));
         }
-        else
-        {
-            stdout = PrefixedPipe(step.Name, toStderr: false);
-            stderr = PrefixedPipe(step.Name, toStderr: true);
-        }
-        string[] argv = [options.EmissaryPath, "run", "--control-dir", root, "--name", step.Name, .. step.RunArguments, "--", .. step.Command];
-        var env = step.Environment.GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Last().Value);
-        int pid = launcher.Start(new ResolvedCommand(options.EmissaryPath, argv[1..]) { Argv = argv }, new LaunchSettings
-        {
-            OwnProcessGroup = true,
-            ExtraEnvironment = env,
-            StdoutFd = stdout,
-            StderrFd = stderr,
-            WorkingDirectory = step.WorkingDirectory,
-        });
+        return (PrefixedPipe(step, toStderr: false), PrefixedPipe(step, toStderr: true));
+    }
+
+    public void ChildStarted(int stdout, int stderr)
+    {
         // The child has its copies; ours would keep the pipes open for ever.
         foreach (SafeFd fd in _fds.Where(f => f.Fd == stdout || f.Fd == stderr).ToArray())
         {
             fd.Dispose();
             _fds.Remove(fd);
         }
-        return pid;
     }
+
+    public void Write(string step, byte[] bytes, bool toStderr)
+    {
+        if (options.OutputDirectory is { } outputDir)
+        {
+            Directory.CreateDirectory(outputDir);
+            string path = Path.Combine(outputDir, step + (toStderr ? ".stderr" : ".stdout"));
+            using var file = new FileStream(path, _writtenFiles.Add(path) ? FileMode.Create : FileMode.Append, FileAccess.Write);
+            file.Write(bytes);
+            return;
+        }
+        string text = Encoding.UTF8.GetString(bytes);
+        if (text.EndsWith('\n'))
+        {
+            text = text[..^1];
+        }
+        if (text.Length == 0)
+        {
+            return;
+        }
+        foreach (string line in text.Split('\n'))
+        {
+            Print(step + " | " + line, toStderr);
+        }
+    }
+
+    public void Note(string line) => Print(line, toStderr: true);
 
     private int OpenFile(string path)
     {
@@ -367,35 +424,24 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
     }
 
     /// <summary>0 when every step succeeded; else the exit code of the first step that failed; 123 if steps were only skipped.</summary>
-    private int Outcome(int? interruptedBy)
+    private int Outcome(int? interruptedBy) => interruptedBy is { } signal ? ExitCodes.ForSignal(signal) : Outcome(_views);
+
+    /// <summary>
+    /// The pod's outcome from its steps. A step fails when its final state is failed (without
+    /// --on-error continue), or when it never reached a final state and its emissary (or its
+    /// container) ended with a code other than 0: it crashed, and that code is its outcome.
+    /// </summary>
+    internal static int Outcome(IReadOnlyList<StepView> views)
     {
-        if (interruptedBy is { } signal)
-        {
-            return ExitCodes.ForSignal(signal);
-        }
-        StepView? failed = _views
-            .Where(v => v.Status is null ? v.ProcessExitCode is not 0 : v.Status.State == StepStates.Failed && !v.Status.ContinueOnError)
+        StepView? failed = views
+            .Where(v => v.Status is null ? v.ProcessExitCode is not 0 : v.State == StepStates.Failed && v.Status?.ContinueOnError != true)
             .OrderBy(v => v.Status?.FinishedAt ?? DateTimeOffset.MaxValue)
             .FirstOrDefault();
         if (failed is not null)
         {
-            return failed.Status?.ExitCode ?? failed.ProcessExitCode ?? ExitCodes.EmissaryFailure;
+            return (failed.NeverFinished() ? failed.ProcessExitCode : failed.Status?.ExitCode) ?? ExitCodes.EmissaryFailure;
         }
-        return _views.Any(v => v.State == StepStates.Skipped) ? ExitCodes.Skipped : ExitCodes.Success;
-    }
-
-    /// <summary>After the grace period: the steps' emissaries and their commands' groups.</summary>
-    private void KillEverything()
-    {
-        foreach (StepView view in _views.Where(v => v.Pid != 0))
-        {
-            if (_dir!.ReadStatus(view.Name) is { State: StepStates.Running, Pid: { } child })
-            {
-                Libc.Kill(-child, Signals.KILL);
-            }
-            Libc.Kill(-view.Pid, Signals.KILL);
-            Libc.Kill(view.Pid, Signals.KILL);
-        }
+        return views.Any(v => v.State == StepStates.Skipped) ? ExitCodes.Skipped : ExitCodes.Success;
     }
 
     private void Print(string line, bool toStderr)
@@ -410,8 +456,6 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
             DrawLive();
         }
     }
-
-    private void FlushOutput() => _pendingOutput.Clear();
 
     private void DrawLive()
     {
@@ -446,17 +490,6 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
         }
     }
 
-    private static void TryDelete(string root)
-    {
-        try
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
-
     public void Dispose()
     {
         foreach (IDisposable registration in _registrations)
@@ -476,4 +509,10 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILogger l
         [LoggerMessage(Level = LogLevel.Warning, Message = "inotify unavailable ({Reason}): step states are read when steps exit")]
         public static partial void NoInotify(ILogger logger, string reason);
     }
+}
+
+internal static class StepViewExtensions
+{
+    /// <summary>At the end of a run: the step never recorded a final state (its emissary or container died, or never started).</summary>
+    public static bool NeverFinished(this StepView view) => !StepStates.IsFinal(view.State);
 }

@@ -61,6 +61,8 @@ internal static class Timeline
         {
             StepStates.Skipped => $"skipped: {s.Message}",
             _ when s.ExitCode is { } code => $"exit {code} {s.Reason}{duration}",
+            // Its emissary (or container) ended without recording an outcome: SIGKILL, OOM, ...
+            _ when step.ProcessExitCode is { } code => $"crashed while {s.State} (exit {code})",
             _ => s.State,
         };
     }
