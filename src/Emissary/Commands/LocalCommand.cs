@@ -124,7 +124,7 @@ internal static partial class LocalCommand
             KeepControlDirectory = request.KeepControlDirectory,
         };
         ILocalEngine? engine = request.Engine == LocalEngineKind.Podman
-            ? PodmanEngineFor(set, pods[0], graph, settings, request, errors)
+            ? PodmanEngineFor(set, pods[0], graph, settings, request, errors, logger)
             : ProcessEngineFor(graph, request, logger);
         if (engine is null)
         {
@@ -145,7 +145,7 @@ internal static partial class LocalCommand
     {
         // Locally nobody stops a native sidecar (the kubelet does that in a pod): every sidecar is told
         // to stop by emissary, with --sidecar-of, once the steps are over.
-        PodGraph local = graph;
+        PodGraph local = graph with { NativeSidecars = false };
         var steps = new List<LocalStep>();
         foreach (StepSpec step in graph.Steps)
         {
@@ -180,7 +180,7 @@ internal static partial class LocalCommand
         return new ProcessEngine(emissary, steps, request.Grace);
     }
 
-    private static PodmanEngine? PodmanEngineFor(ManifestSet set, ManifestObject pod, PodGraph graph, RewriteSettings settings, LocalRequest request, List<ManifestError> errors)
+    private static PodmanEngine? PodmanEngineFor(ManifestSet set, ManifestObject pod, PodGraph graph, RewriteSettings settings, LocalRequest request, List<ManifestError> errors, ILogger logger)
     {
         string podman;
         try
@@ -193,7 +193,15 @@ internal static partial class LocalCommand
         }
         string runId = Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 4).ToLowerInvariant();
         PodmanPlan? plan = PodmanPod.Prepare(set, pod, graph, settings, runId, errors);
-        return plan is null ? null : new PodmanEngine(plan, podman, request.Grace);
+        if (plan is null)
+        {
+            return null;
+        }
+        foreach (string note in plan.Notes)
+        {
+            Log.Note(logger, note);
+        }
+        return new PodmanEngine(plan, podman, request.Grace);
     }
 
     /// <summary>The pod's `emissary run` flags, minus what only makes sense in a pod: the name (local sets it), proxies.</summary>

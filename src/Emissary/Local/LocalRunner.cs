@@ -110,7 +110,7 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
         // Created first: from here on Ctrl-C is queued for the loop below, even while the engine prepares.
         _reactor = new Reactor();
         _origin = DateTimeOffset.UtcNow;
-        //DetachStandardInput();
+        DetachStandardInput();
         if (options.EventsFile is { } eventsPath)
         {
             _events = new StreamWriter(eventsPath, append: false, new UTF8Encoding(false)) { AutoFlush = true };
@@ -434,7 +434,7 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
     internal static int Outcome(IReadOnlyList<StepView> views)
     {
         StepView? failed = views
-            .Where(v => v.Status is null ? v.ProcessExitCode is not 0 : v.State == StepStates.Failed && v.Status?.ContinueOnError != true)
+            .Where(v => v.NeverFinished() ? v.ProcessExitCode is not 0 : v.State == StepStates.Failed && v.Status?.ContinueOnError != true)
             .OrderBy(v => v.Status?.FinishedAt ?? DateTimeOffset.MaxValue)
             .FirstOrDefault();
         if (failed is not null)
@@ -466,7 +466,7 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
         {
             StepStatus? s = view.Status;
             string elapsed = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st)
-                : s?.WaitingSince is { } ws ? Duration.Format(now - ws) : "";
+                : s?.WaitingSince is { } ws ? Duration.Format((s.FinishedAt ?? now) - ws) : "";
             string mark = view.State switch
             {
                 StepStates.Succeeded => "\u001b[32m✔\u001b[0m",

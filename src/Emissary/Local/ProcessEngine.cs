@@ -1,0 +1,214 @@
+using Emissary.Cli;
+using Emissary.Control;
+using Emissary.Interop;
+using Emissary.Supervision;
+using Emissary.Supervision.Posix;
+
+namespace Emissary.Local;
+
+/// <summary>
+/// `emissary local --engine process` (the default): each step is `emissary run --name NAME ...
+/// -- COMMAND` as a local process, in its own process group, against a fresh temporary control
+/// directory, so gates, markers, results and timeouts behave exactly as in a pod; images are
+/// ignored. Stopping is pod deletion: SIGTERM to every step's emissary (which forwards it to its
+/// command's group), SIGKILL to everything after the grace; this process is a child subreaper,
+/// so nothing a step started is left running.
+/// </summary>
+internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep> steps, TimeSpan grace) : ILocalEngine
+{
+    private readonly StepView[] _views = steps.Select(s => new StepView(s.Name, s.IsSidecar)).ToArray();
+    private string? _root;
+    private ControlDirectory? _dir;
+    private bool _finished;
+
+    public IReadOnlyList<StepView> Views => _views;
+
+    public bool Running => _views.Any(v => v.Pid != 0);
+
+    public long? KillAt { get; private set; }
+
+    public string Prepare(IStepOutput output)
+    {
+        _root = Directory.CreateTempSubdirectory("emissary-local-").FullName;
+        _dir = new ControlDirectory(_root);
+        if (Libc.GetPid() != 1)
+        {
+            // Orphans of the steps (their commands, if an emissary is killed) come back to us.
+            Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+        return _root;
+    }
+
+    public void Start(IStepOutput output)
+    {
+        var launcher = new PosixProcessLauncher();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            LocalStep step = steps[i];
+            (int stdout, int stderr) = output.OpenStreams(step.Name);
+            string[] argv = [emissaryPath, "run", "--control-dir", _root!, "--name", step.Name, .. step.RunArguments, "--", .. step.Command];
+            var env = step.Environment.GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+            try
+            {
+                _views[i].Pid = launcher.Start(new ResolvedCommand(emissaryPath, argv[1..]) { Argv = argv }, new LaunchSettings
+                {
+                    OwnProcessGroup = true,
+                    ExtraEnvironment = env,
+                    StdoutFd = stdout,
+                    StderrFd = stderr,
+                    WorkingDirectory = step.WorkingDirectory,
+                });
+            }
+            finally
+            {
+                output.ChildStarted(stdout, stderr);
+            }
+        }
+        output.Note($"control directory: {_root}");
+    }
+
+    public void ChildExited(int pid, ExitStatus status)
+    {
+        if (_views.FirstOrDefault(v => v.Pid == pid) is { } done)
+        {
+            done.Pid = 0;
+            done.ProcessExitCode = status.ToExitCode();
+        }
+    }
+
+    public void Stop(int signal, IStepOutput output)
+    {
+        output.Note($"{Signals.Name(signal)}: stopping every step (SIGTERM, SIGKILL after {Duration.Format(grace)})");
+        KillAt = Environment.TickCount64 + (long)grace.TotalMilliseconds;
+        // Each step's emissary forwards SIGTERM to its command's process group.
+        foreach (StepView view in _views.Where(v => v.Pid != 0))
+        {
+            Libc.Kill(view.Pid, Signals.TERM);
+        }
+    }
+
+    /// <summary>After the grace period: the steps' emissaries and their commands' groups.</summary>
+    public void Kill()
+    {
+        KillAt = null;
+        foreach (StepView view in _views.Where(v => v.Pid != 0))
+        {
+            if (_dir?.ReadStatus(view.Name) is { State: StepStates.Running, Pid: { } child })
+            {
+                Libc.Kill(-child, Signals.KILL);
+            }
+            Libc.Kill(-view.Pid, Signals.KILL);
+            Libc.Kill(view.Pid, Signals.KILL);
+        }
+    }
+
+    public void Finish(IStepOutput output, bool keep)
+    {
+        _finished = true;
+        if (KillLeftovers() is > 0 and var killed)
+        {
+            output.Note($"killed {killed} process{(killed == 1 ? "" : "es")} that the steps left running (in a pod, they end with their container)");
+        }
+        if (_root is null)
+        {
+            return;
+        }
+        if (keep)
+        {
+            output.Note($"kept control directory {_root}");
+        }
+        else
+        {
+            TryDelete(_root);
+        }
+    }
+
+    private static void TryDelete(string root)
+    {
+        try
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>If the run ended in an exception: nothing is left running, nothing is left on disk.</summary>
+    public void Dispose()
+    {
+        if (_finished)
+        {
+            return;
+        }
+        Kill();
+        KillLeftovers();
+        if (_root is not null)
+        {
+            TryDelete(_root);
+        }
+    }
+
+    /// <summary>
+    /// The pod is over. When a container's main process ends, everything else in it ends too (its
+    /// PID namespace goes); locally, what the steps left running (background jobs, daemons, a
+    /// child started just as SIGTERM went to its group) would live on. Orphans come back to this
+    /// process (a child subreaper), so they are its remaining children: SIGKILL them, reap them,
+    /// and again for their own children, which come back in turn. Returns how many were killed.
+    /// </summary>
+    private static unsafe int KillLeftovers()
+    {
+        int self = Libc.GetPid();
+        int killed = 0;
+        long deadline = Environment.TickCount64 + 2000;
+        while (true)
+        {
+            int status;
+            while (Libc.WaitPid(-1, &status, Libc.WNOHANG) > 0)
+            {
+            }
+            int[] alive = ChildrenOf(self);
+            if (alive.Length == 0 || Environment.TickCount64 > deadline)
+            {
+                return killed;
+            }
+            foreach (int pid in alive)
+            {
+                if (Libc.Kill(pid, Signals.KILL) == 0)
+                {
+                    killed++;
+                }
+            }
+            Thread.Sleep(5);
+        }
+    }
+
+    /// <summary>The live (not zombie) children of <paramref name="parent"/>, from /proc/PID/stat.</summary>
+    private static int[] ChildrenOf(int parent)
+    {
+        var children = new List<int>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                continue;
+            }
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // gone meanwhile
+            }
+            // "pid (comm) S ppid ...": comm may hold spaces and parentheses.
+            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields.Length > 1 && fields[0] != "Z" && int.TryParse(fields[1], out int ppid) && ppid == parent)
+            {
+                children.Add(pid);
+            }
+        }
+        return children.ToArray();
+    }
+}
