@@ -6,7 +6,7 @@ namespace Emissary.Tests.BlackBox;
 public sealed class ExternalToolsTests : BlackBoxTest
 {
     [Fact]
-    public void Steps_run_by_emissary_local_start_with_nothing_blocked()
+    public void Steps_run_by_emissary_local_start_with_nothing_blocked_or_ignored()
     {
         string dir = TempDir();
         string pod = Path.Combine(dir, "pod.yaml");
@@ -28,6 +28,7 @@ public sealed class ExternalToolsTests : BlackBoxTest
 
         result.ExitCode.Should().Be(0, "{0}", result);
         result.StdoutLines.Should().Contain("probe | SigBlk:\t0000000000000000", "the exec of emissary-tools must not pass on the shim's blocked signals\n{0}", result);
+        result.StdoutLines.Should().Contain("probe | SigIgn:\t0000000000000000", "the runtime's ignored SIGPIPE must not reach emissary-tools through exec\n{0}", result);
         result.StdoutLines.Should().Contain("waiter | waited", "a blocked SIGCHLD would make `wait` hang\n{0}", result);
     }
 

@@ -42,8 +42,10 @@ internal static unsafe class ExternalTools
                 array[i] = p;
             }
             array[argv.Length] = null;
-            // exec keeps the signal mask: hand emissary-tools the caller's, not the one the shim set.
+            // exec keeps the signal mask and ignored signals: hand emissary-tools the caller's, not
+            // the shim's mask nor the runtime's ignored SIGPIPE.
             Shim.ReleaseSignals();
+            Shim.RestoreDispositions();
             Libc.Execv(array[0], array);
             throw new UsageException($"cannot run {tools}: {Libc.Describe(Libc.LastErrno)}");
         }

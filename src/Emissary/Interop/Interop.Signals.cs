@@ -74,6 +74,10 @@ internal static partial class Shim
     [LibraryImport(Library, EntryPoint = "emissary_shim_supervised")]
     internal static unsafe partial void Supervised(SigSet* set);
 
+    /// <summary>Before an exec: signals the runtime ignores (SIGPIPE) back to default unless the caller ignored them.</summary>
+    [LibraryImport(Library, EntryPoint = "emissary_shim_restore_dispositions")]
+    internal static partial void RestoreDispositions();
+
     [LibraryImport(Library, EntryPoint = "emissary_shim_is_ignored_now")]
     internal static partial int IsIgnoredNow(int signal);
 

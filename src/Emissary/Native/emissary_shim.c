@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+int emissary_shim_is_ignored_now(int sig);
+
 /* argv[1] of the trampoline mode below. Not a user-facing command: see exec_ignoring(). */
 #define EXEC_IGNORING "--emissary-exec-ignoring"
 
@@ -114,6 +116,21 @@ void emissary_shim_release_signals(void) { sigprocmask(SIG_SETMASK, &original_ma
 /* The process environment as the kernel handed it over, in its original order. */
 extern char **environ;
 char **emissary_shim_environ(void) { return environ; }
+
+/* Before exec'ing emissary-tools: dispositions back to what the caller gave us. The runtime
+ * ignores SIGPIPE, and exec keeps "ignored": the next program would take it for the caller's. */
+void emissary_shim_restore_dispositions(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < 32; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || sigismember(&original_ignored, sig))
+            continue;
+        if (emissary_shim_is_ignored_now(sig))
+            sigaction(sig, &sa, NULL);
+    }
+}
 
 /* Whether SIG is SIG_IGN in this process right now (the runtime may have installed a handler). */
 int emissary_shim_is_ignored_now(int sig)
