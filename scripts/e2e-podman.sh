@@ -8,21 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-need=()
-for tool in podman buildah runc; do command -v $tool >/dev/null || need+=($tool); done
-[ -x /usr/libexec/podman/catatonit ] || [ -x /usr/bin/catatonit ] || need+=(catatonit)
-[ -x /bin/busybox ] || need+=(busybox-static)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "e2e-podman.sh: installing ${need[*]}" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-# ENVIRONMENT.md: runc refuses to set rlimits here, and crun does not support hybrid cgroups.
-if ! grep -qs 'runtime = "runc"' /etc/containers/containers.conf; then
-  mkdir -p /etc/containers
-  printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n' > /etc/containers/containers.conf
-fi
+scripts/podman-setup.sh
 [ -x artifacts/emissary ] && [ -x artifacts/emissary-tools ] || scripts/build.sh
 
 work=$(mktemp -d)

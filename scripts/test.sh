@@ -18,6 +18,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 scripts/build.sh
+# As root (CI is), real containers are part of the tests: set podman up before the test run so
+# the `emissary local --engine podman` tests run too, not only scripts/e2e-podman.sh.
+if [ "$(id -u)" -eq 0 ] && [ "${EMISSARY_SKIP_E2E:-0}" != 1 ]; then
+  scripts/podman-setup.sh
+fi
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 status=0
 dotnet test src/Emissary.Tests/Emissary.Tests.csproj -c Release --nologo -v quiet \
