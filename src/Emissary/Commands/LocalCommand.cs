@@ -7,7 +7,6 @@ using Emissary.PodSpec;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
-using Microsoft.Win32.SafeHandles;
 
 namespace Emissary.Commands;
 
@@ -67,14 +66,14 @@ internal static partial class LocalCommand
         {
             try
             {
-                entrypoints = EntrypointIndex.Parse(ReadFile(index), index);
+                entrypoints = EntrypointIndex.Parse(InputText.ReadFile(index), index);
             }
             catch (ManifestReadException e)
             {
                 throw new UsageException("--entrypoints: " + e.Message);
             }
         }
-        string text = request.File == ManifestSet.StandardInput ? ReadStandardInput() : ReadFile(request.File);
+        string text = InputText.Read(request.File);
 
         // Read and validated exactly as rewrite does, and reported with the same lines.
         var errors = new List<ManifestError>();
@@ -222,33 +221,6 @@ internal static partial class LocalCommand
 
     /// <summary>Kubernetes turns $$ into $ in command and args; locally nobody else does.</summary>
     private static string UnescapeKubernetes(string text) => text.Replace("$$", "$");
-
-    private static string ReadFile(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"cannot read {path}: {ErrorText.Reason(e)}");
-        }
-    }
-
-    // No System.Console in the static binaries: read fd 0 directly.
-    private static string ReadStandardInput()
-    {
-        try
-        {
-            using var stdin = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
-            using var reader = new StreamReader(stdin, Encoding.UTF8);
-            return reader.ReadToEnd();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            throw new UsageException($"cannot read stdin: {ErrorText.Reason(e)}");
-        }
-    }
 
     private static partial class Log
     {

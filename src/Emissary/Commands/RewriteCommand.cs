@@ -3,7 +3,6 @@ using Emissary.Cli;
 using Emissary.Control;
 using Emissary.Logging;
 using Emissary.PodSpec;
-using Microsoft.Win32.SafeHandles;
 
 namespace Emissary.Commands;
 
@@ -49,7 +48,7 @@ internal static class RewriteCommand
         {
             try
             {
-                entrypoints = EntrypointIndex.Parse(ReadFile(path), path);
+                entrypoints = EntrypointIndex.Parse(InputText.ReadFile(path), path);
             }
             catch (ManifestReadException e)
             {
@@ -58,7 +57,7 @@ internal static class RewriteCommand
         }
 
         IReadOnlyList<string> inputs = options.Inputs.Count > 0 ? options.Inputs : [ManifestSet.StandardInput];
-        var sources = inputs.Select(i => (i, i == ManifestSet.StandardInput ? ReadStandardInput() : ReadFile(i))).ToArray();
+        var sources = inputs.Select(i => (i, InputText.Read(i))).ToArray();
         RewriteResult result = ManifestRewriter.Rewrite(sources, new RewriteSettings
         {
             Image = options.Image,
@@ -95,32 +94,5 @@ internal static class RewriteCommand
             StderrWriter.Write(1, result.Output);
         }
         return 0;
-    }
-
-    private static string ReadFile(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"cannot read {path}: {ErrorText.Reason(e)}");
-        }
-    }
-
-    // No System.Console in the static binaries: read fd 0 directly.
-    private static string ReadStandardInput()
-    {
-        try
-        {
-            using var stdin = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
-            using var reader = new StreamReader(stdin, Encoding.UTF8);
-            return reader.ReadToEnd();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            throw new UsageException($"cannot read stdin: {ErrorText.Reason(e)}");
-        }
     }
 }
