@@ -37,11 +37,14 @@ public sealed class StepRunnerTests
     {
         Name = "build",
         Command = Command,
-        Retries = retries,
-        RetryDelay = retryDelay ?? TimeSpan.FromSeconds(1),
-        ContinueOnError = continueOnError,
-        Policy = policy ?? new SupervisionPolicy(),
-        Gates = [new Gate.AfterStep("fetch")],
+        Rules = new StepRules
+        {
+            Retries = retries,
+            RetryDelay = retryDelay ?? TimeSpan.FromSeconds(1),
+            ContinueOnError = continueOnError,
+            Policy = policy ?? new SupervisionPolicy(),
+            Gates = [new Gate.AfterStep("fetch")],
+        },
     };
 
     private FakeGateWaiter Gates(GateOutcome outcome, TimeSpan? takes = null) => new(outcome, _clock, takes, _journal);
@@ -70,11 +73,15 @@ public sealed class StepRunnerTests
     {
         var gates = Gates(Open);
         ChildExits(0);
-        var plan = Plan() with
+        StepPlan basic = Plan();
+        var plan = basic with
         {
-            Gates = [new Gate.AfterStep("a"), new Gate.FileExists("/x", true)],
-            WaitTimeout = TimeSpan.FromSeconds(7),
-            RunOnUpstreamFailure = true,
+            Rules = basic.Rules with
+            {
+                Gates = [new Gate.AfterStep("a"), new Gate.FileExists("/x", true)],
+                WaitTimeout = TimeSpan.FromSeconds(7),
+                RunOnUpstreamFailure = true,
+            },
         };
 
         Run(plan, gates);
@@ -158,7 +165,8 @@ public sealed class StepRunnerTests
     {
         ChildExits(0);
 
-        StepStatus final = Run(Plan() with { RunOnUpstreamFailure = true }, new GateOutcome.Open(["step 'a' failed with exit code 1"]));
+        StepPlan basic = Plan();
+        StepStatus final = Run(basic with { Rules = basic.Rules with { RunOnUpstreamFailure = true } }, new GateOutcome.Open(["step 'a' failed with exit code 1"]));
 
         final.State.Should().Be(StepStates.Succeeded);
         _launcher.Attempts.Should().Be(1);
@@ -195,7 +203,8 @@ public sealed class StepRunnerTests
     [Fact]
     public void A_wait_timeout_fails_the_step_with_125_naming_what_was_pending()
     {
-        var plan = Plan() with { WaitTimeout = TimeSpan.FromSeconds(30) };
+        StepPlan basic = Plan();
+        var plan = basic with { Rules = basic.Rules with { WaitTimeout = TimeSpan.FromSeconds(30) } };
 
         StepStatus final = Run(plan, new GateOutcome.TimedOut("step 'fetch'"));
 

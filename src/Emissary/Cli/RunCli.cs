@@ -148,12 +148,6 @@ internal static class RunCli
             Command = commandLine,
             Name = name,
             ControlDir = values.String(ControlDir) ?? ControlDirectory.DefaultRoot,
-            Gates = gates,
-            WaitTimeout = values.Duration(WaitTimeout),
-            RunOnUpstreamFailure = values.Flag(RunOnUpstreamFailure),
-            ContinueOnError = values.Choice(OnError, false, ("stopAndFail", false), ("continue", true)),
-            Retries = values.Integer(Retries, 0, 1000) ?? 0,
-            RetryDelay = values.Duration(RetryDelay) ?? TimeSpan.FromSeconds(1),
             PostFile = values.String(PostFile),
             SidecarOf = sidecarOf,
             ResultsDir = values.String(ResultsDir),
@@ -164,12 +158,21 @@ internal static class RunCli
             StderrPath = values.String(StderrPath),
             ResultFromStdout = ResultName(values.String(ResultFromStdout)),
             QuitUrls = quitUrls,
-            Policy = new SupervisionPolicy
+            Rules = new StepRules
             {
-                StopSignal = stopSignal,
-                OwnProcessGroup = !values.Flag(SingleChild),
-                Timeout = values.Duration(Timeout),
-                Grace = values.Duration(Grace) ?? TimeSpan.FromSeconds(10),
+                Gates = gates,
+                WaitTimeout = values.Duration(WaitTimeout),
+                RunOnUpstreamFailure = values.Flag(RunOnUpstreamFailure),
+                ContinueOnError = values.Choice(OnError, false, ("stopAndFail", false), ("continue", true)),
+                Retries = values.Integer(Retries, 0, 1000) ?? 0,
+                RetryDelay = values.Duration(RetryDelay) ?? TimeSpan.FromSeconds(1),
+                Policy = new SupervisionPolicy
+                {
+                    StopSignal = stopSignal,
+                    OwnProcessGroup = !values.Flag(SingleChild),
+                    Timeout = values.Duration(Timeout),
+                    Grace = values.Duration(Grace) ?? TimeSpan.FromSeconds(10),
+                },
             },
         };
     }

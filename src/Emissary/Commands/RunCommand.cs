@@ -18,17 +18,8 @@ internal sealed record RunOptions
 
     public string ControlDir { get; init; } = ControlDirectory.DefaultRoot;
 
-    public IReadOnlyList<Gate> Gates { get; init; } = [];
-
-    public TimeSpan? WaitTimeout { get; init; }
-
-    public bool RunOnUpstreamFailure { get; init; }
-
-    public bool ContinueOnError { get; init; }
-
-    public int Retries { get; init; }
-
-    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Gates, timeouts, retries, on-error and the supervision policy.</summary>
+    public StepRules Rules { get; init; } = new();
 
     public string? PostFile { get; init; }
 
@@ -54,7 +45,6 @@ internal sealed record RunOptions
     /// <summary><c>--quit-url</c>/<c>--quit</c>: injected sidecars to tell to quit when the step ends.</summary>
     public IReadOnlyList<Net.HttpTarget> QuitUrls { get; init; } = [];
 
-    public SupervisionPolicy Policy { get; init; } = new();
 }
 
 /// <summary><c>emissary run [options] -- COMMAND [ARGS...]</c>: wires the real OS pieces to the step runner.</summary>
@@ -99,7 +89,7 @@ internal static partial class RunCommand
 
         using var reactor = new Reactor();
         using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow,
-            options.Gates.Select(g => g.ToString()).ToArray(), options.Gates.Any(g => g is Gate.ManualStart)) : null;
+            options.Rules.Gates.Select(g => g.ToString()).ToArray(), options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle.SignalFifoPath, reactor) : null;
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
 
@@ -140,14 +130,8 @@ internal static partial class RunCommand
             Name = options.Name ?? Path.GetFileName(options.Command[0]),
             Command = command,
             CommandProblem = problem,
-            Policy = options.Policy,
             Launch = launch,
-            Gates = options.Gates,
-            WaitTimeout = options.WaitTimeout,
-            RunOnUpstreamFailure = options.RunOnUpstreamFailure,
-            ContinueOnError = options.ContinueOnError,
-            Retries = options.Retries,
-            RetryDelay = options.RetryDelay,
+            Rules = options.Rules,
             StopWhen = options.SidecarOf.Count > 0 ? new SidecarStop(options.SidecarOf, gates) : null,
         });
         SidecarQuit.Notify(options.QuitUrls, logger);

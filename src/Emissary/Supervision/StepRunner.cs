@@ -5,19 +5,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Emissary.Supervision;
 
-/// <summary>What one step is: its command, its gates and its run policy.</summary>
-internal sealed record StepPlan
+/// <summary>How a step waits and runs, whatever its command: what `emissary run`'s flags decide.</summary>
+internal sealed record StepRules
 {
-    public required string Name { get; init; }
-
-    public required ResolvedCommand? Command { get; init; }
-
-    /// <summary>Set instead of <see cref="Command"/> when the command could not be resolved (126/127).</summary>
-    public LaunchException? CommandProblem { get; init; }
-
     public SupervisionPolicy Policy { get; init; } = new();
-
-    public LaunchSettings Launch { get; init; } = new();
 
     public IReadOnlyList<Gate> Gates { get; init; } = [];
 
@@ -30,6 +21,21 @@ internal sealed record StepPlan
     public int Retries { get; init; }
 
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>What one step is: its command, how it is started, and its rules.</summary>
+internal sealed record StepPlan
+{
+    public required string Name { get; init; }
+
+    public required ResolvedCommand? Command { get; init; }
+
+    /// <summary>Set instead of <see cref="Command"/> when the command could not be resolved (126/127).</summary>
+    public LaunchException? CommandProblem { get; init; }
+
+    public LaunchSettings Launch { get; init; } = new();
+
+    public StepRules Rules { get; init; } = new();
 
     /// <summary>For a sidecar: when to stop the command (its steps are over).</summary>
     public IStopCondition? StopWhen { get; init; }
@@ -48,14 +54,14 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         DateTimeOffset waitingSince = clock.UtcNow;
         var status = new StepStatus { Name = plan.Name, State = StepStates.Waiting, WaitingSince = waitingSince };
 
-        GateOutcome gate = gates.Wait(plan.Gates, plan.WaitTimeout, plan.RunOnUpstreamFailure);
+        GateOutcome gate = gates.Wait(plan.Rules.Gates, plan.Rules.WaitTimeout, plan.Rules.RunOnUpstreamFailure);
         StepStatus final = gate switch
         {
             GateOutcome.Open open => RunCommand(plan, status, open),
             GateOutcome.UpstreamFailed failed => Skip(status, failed.Message),
             GateOutcome.SkippedByRequest => Skip(status, $"step '{plan.Name}' was skipped with 'emissary skip'"),
             GateOutcome.TimedOut timedOut => Fail(status, ExitCodes.EmissaryFailure,
-                $"gave up after waiting {Cli.Duration.Format(plan.WaitTimeout ?? TimeSpan.Zero)} for {timedOut.Pending}"),
+                $"gave up after waiting {Cli.Duration.Format(plan.Rules.WaitTimeout ?? TimeSpan.Zero)} for {timedOut.Pending}"),
             GateOutcome.Interrupted interrupted => Fail(status, ExitCodes.ForSignal(interrupted.Signal),
                 $"{Signals.Name(interrupted.Signal)} received while waiting: the command was not started"),
             _ => throw new InvalidOperationException(gate.ToString()),
@@ -97,7 +103,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             try
             {
-                outcome = supervisor.Run(plan.Command, plan.Policy, plan.Launch, pid =>
+                outcome = supervisor.Run(plan.Command, plan.Rules.Policy, plan.Launch, pid =>
                 {
                     status = status with { State = StepStates.Running, Pid = pid };
                     recorder.MarkRunning(pid, startedAt);
@@ -109,12 +115,12 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 return Fail(status, e.ExitCode, e.Message);
             }
 
-            if (outcome.ExitCode == ExitCodes.Success || outcome.Terminated || outcome.Stopped || attempt >= plan.Retries)
+            if (outcome.ExitCode == ExitCodes.Success || outcome.Terminated || outcome.Stopped || attempt >= plan.Rules.Retries)
             {
                 break;
             }
-            Log.Retrying(logger, attempt + 1, plan.Retries + 1, outcome.ExitCode, Cli.Duration.Format(plan.RetryDelay));
-            if (WaitBeforeRetry(plan.RetryDelay) is { } signal)
+            Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Cli.Duration.Format(plan.Rules.RetryDelay));
+            if (WaitBeforeRetry(plan.Rules.RetryDelay) is { } signal)
             {
                 return Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up");
             }
@@ -126,7 +132,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             : outcome.TimedOut ? StepReasons.TimeoutExceeded
             : StepReasons.Error;
         bool failed = code != 0;
-        if (failed && plan.ContinueOnError)
+        if (failed && plan.Rules.ContinueOnError)
         {
             Log.ContinuingOnError(logger, code);
         }
@@ -136,7 +142,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             ExitCode = code,
             Reason = reason,
             FinishedAt = clock.UtcNow,
-            ContinueOnError = failed && plan.ContinueOnError,
+            ContinueOnError = failed && plan.Rules.ContinueOnError,
         };
     }
 
