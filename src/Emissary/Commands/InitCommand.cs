@@ -1,4 +1,5 @@
 using Emissary.Cli;
+using Emissary.Control;
 using Emissary.Supervision;
 
 namespace Emissary.Commands;
@@ -18,43 +19,19 @@ internal static class InitCommand
         string target = Directory.Exists(destination) || destination.EndsWith('/')
             ? Path.Combine(destination, BinaryName)
             : destination;
-        string directory = Path.GetDirectoryName(Path.GetFullPath(target)) ?? "/";
-        string temp = Path.Combine(directory, $".{Path.GetFileName(target)}.tmp-{Environment.ProcessId}");
         try
         {
-            Directory.CreateDirectory(directory);
-            using (var input = new FileStream(source, FileMode.Open, FileAccess.Read))
-            using (var output = new FileStream(temp, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
-            {
-                input.CopyTo(output);
-                output.Flush(flushToDisk: true);
-            }
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target)) ?? "/");
             // 0555: any uid in the pod can run it, nobody can change it (Argo uses the same mode).
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
-                UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            File.Move(temp, target, overwrite: true);
+            AtomicFile.Write(target, File.ReadAllBytes(source), ExecutableMode, flushToDisk: true);
             return target;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temp);
             throw new UsageException($"cannot install into {destination}: {ErrorText.Reason(e)}");
         }
     }
 
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
+    private const UnixFileMode ExecutableMode = UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
+        UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 }

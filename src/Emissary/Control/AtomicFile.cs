@@ -11,7 +11,8 @@ internal static class AtomicFile
     public static void Write(string path, string contents, UnixFileMode mode = DefaultMode) =>
         Write(path, Encoding.UTF8.GetBytes(contents), mode);
 
-    public static void Write(string path, ReadOnlySpan<byte> contents, UnixFileMode mode = DefaultMode)
+    /// <param name="flushToDisk">fsync before the rename: for files that must survive a machine crash, not for markers.</param>
+    public static void Write(string path, ReadOnlySpan<byte> contents, UnixFileMode mode = DefaultMode, bool flushToDisk = false)
     {
         string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
         string temp = Path.Combine(directory, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}");
@@ -25,6 +26,7 @@ internal static class AtomicFile
             }))
             {
                 stream.Write(contents);
+                stream.Flush(flushToDisk);
             }
             // The create mode is filtered by the umask; markers must be readable by every uid of the pod.
             File.SetUnixFileMode(temp, mode);
