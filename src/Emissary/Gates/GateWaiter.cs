@@ -217,7 +217,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         _fds.Add(fd);
         _registrations.Add(_reactor.Watch(fd, Libc.EPOLLIN, _ =>
         {
-            if (Drain(fd) > 0)
+            if (Libc.Drain(fd) > 0)
             {
                 _evaluator.OpenedFifos.Add(path);
             }
@@ -270,20 +270,8 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
     private void DrainAndWake(int fd)
     {
-        Drain(fd);
+        Libc.Drain(fd);
         _reactor.Post(SupervisorEvent.Changed);
-    }
-
-    private static int Drain(int fd)
-    {
-        byte* buffer = stackalloc byte[4096];
-        int total = 0;
-        nint n;
-        while ((n = Libc.Read(fd, buffer, 4096)) > 0)
-        {
-            total += (int)n;
-        }
-        return total;
     }
 
     public void Dispose()

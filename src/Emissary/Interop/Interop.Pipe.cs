@@ -30,6 +30,23 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     internal static unsafe partial int Ioctl(int fd, nuint request, int* argument);
 
+    /// <summary>
+    /// Reads a non-blocking descriptor until it has nothing more (EAGAIN, EOF or an error) and
+    /// returns how many bytes went by: for wake-up sources (inotify, FIFOs, a wake pipe) whose
+    /// content does not matter, only that something arrived.
+    /// </summary>
+    internal static unsafe int Drain(int fd)
+    {
+        byte* buffer = stackalloc byte[4096];
+        int total = 0;
+        nint n;
+        while ((n = Read(fd, buffer, 4096)) > 0)
+        {
+            total += (int)n;
+        }
+        return total;
+    }
+
     /// <summary>Bytes waiting in a pipe (FIONREAD), or -1 with errno set.</summary>
     internal static unsafe int BytesReadable(int fd)
     {

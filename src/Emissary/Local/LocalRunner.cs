@@ -318,10 +318,7 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
         Libc.InotifyAddWatch(_inotify, root, Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_ONLYDIR);
         _registrations.Add(_reactor!.Watch(_inotify, Libc.EPOLLIN, _ =>
         {
-            byte* buffer = stackalloc byte[4096];
-            while (Libc.Read(_inotify, buffer, 4096) > 0)
-            {
-            }
+            Libc.Drain(_inotify);
             _reactor.Post(SupervisorEvent.Changed);
         }));
     }

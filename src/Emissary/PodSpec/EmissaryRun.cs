@@ -29,7 +29,7 @@ internal static class EmissaryRun
     /// <summary>The kubelet keeps at most 12 KiB of termination messages per pod, and 4 KiB per container.</summary>
     public const int PodTerminationBudget = 12288;
 
-    public const int ContainerTerminationBudget = 4096;
+    public const int ContainerTerminationBudget = Results.TerminationMessage.DefaultBudget;
 
     /// <summary>
     /// The <c>emissary run</c> arguments for <paramref name="step"/>, from <c>--name</c> to
