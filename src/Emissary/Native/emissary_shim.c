@@ -26,7 +26,6 @@ int emissary_shim_is_ignored_now(int sig);
 static sigset_t original_mask;
 static sigset_t original_ignored;
 static sigset_t supervised;
-static int chld_was_ignored;
 
 /* Signals the runtime owns (SEGV, FPE: null references and division), that cannot be caught
  * (KILL, STOP), or whose default action must stay for real faults raised in this process. */
@@ -85,7 +84,6 @@ __attribute__((constructor)) static void emissary_shim_init(int argc, char **arg
     /* With SIGCHLD ignored, the kernel reaps children itself and their exit status is lost:
      * a supervisor must never run like that. The child still gets it back as ignored. */
     if (sigismember(&original_ignored, SIGCHLD)) {
-        chld_was_ignored = 1;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = SIG_DFL;
         sigaction(SIGCHLD, &sa, NULL);
@@ -106,7 +104,6 @@ __attribute__((constructor)) static void emissary_shim_init(int argc, char **arg
 void emissary_shim_original_mask(sigset_t *out) { *out = original_mask; }
 void emissary_shim_original_ignored(sigset_t *out) { *out = original_ignored; }
 void emissary_shim_supervised(sigset_t *out) { *out = supervised; }
-int emissary_shim_chld_was_ignored(void) { return chld_was_ignored; }
 
 /* Commands that do not supervise anything (init, status, ...), and an exec of emissary-tools,
  * give this thread exactly the mask the caller gave us (a blocked SIGCHLD inherited through exec
