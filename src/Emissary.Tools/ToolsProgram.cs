@@ -1,6 +1,7 @@
 using Emissary.Cli;
 using Emissary.Logging;
 using Emissary.Supervision;
+using Emissary.Tools.Cli;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -15,7 +16,7 @@ internal static class ToolsProgram
     private static readonly Verb[] Verbs =
     [
         new("rewrite", "rewrite [FILE...] [-o FILE]", "Wire emissary into the pods of Kubernetes manifests (stdin or FILEs)", RewriteCli.Build),
-        new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a live view and a timeline", LocalCli.Build),
+        new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a live view and a timeline", LocalCli.Build) { Supervises = true },
     ];
 
     private static int Main(string[] args)

@@ -13,20 +13,20 @@ internal static class Program
     private static readonly Verb[] Verbs =
     [
         new("init", "init DEST", "Copy this binary to DEST (mode 0555): for the pod's init container", InitCli.Build),
-        new("run", "run [options] -- COMMAND [ARGS...]", "Run COMMAND as a supervised step: gates, signals, reaping, markers", RunCli.Build),
+        new("run", "run [options] -- COMMAND [ARGS...]", "Run COMMAND as a supervised step: gates, signals, reaping, markers", RunCli.Build) { Supervises = true },
         new("signal", "signal NAME SIGNAL", "Send SIGNAL to step NAME's process group", ControlCli.Signal),
         new("start", "start NAME", "Open step NAME's --wait-start gate", ControlCli.Start),
         new("skip", "skip NAME", "Fail step NAME's --wait-start gate (recorded as skipped)", ControlCli.Skip),
         new("status", "status [--json]", "Show every step in the control directory", ControlCli.Status),
-        new("rewrite", "rewrite [FILE...] [-o FILE]", "Turn pod specs into pods that use Emissary (emissary-tools)", () => throw new InvalidOperationException()),
-        new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a timeline (emissary-tools)", () => throw new InvalidOperationException()),
+        new("rewrite", "rewrite [FILE...] [-o FILE]", "Turn pod specs into pods that use Emissary (emissary-tools)", null) { Forward = ExternalTools.Exec },
+        new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a timeline (emissary-tools)", null) { Forward = ExternalTools.Exec },
     ];
 
     private static int Main(string[] args)
     {
         try
         {
-            return CommandLine.Dispatch(args, Verbs, ExternalTools.Exec);
+            return CommandLine.Dispatch(args, Verbs);
         }
         catch (UsageException e)
         {

@@ -1,5 +1,5 @@
 using System.Runtime.Versioning;
-using Emissary.PodSpec;
+using Emissary.Tools.PodSpec;
 using Xunit.Sdk;
 using YamlDotNet.RepresentationModel;
 

@@ -1,7 +1,9 @@
 using Emissary.Cli;
 using Emissary.Commands;
 using Emissary.Control;
-using Emissary.Local;
+using Emissary.Tools.Cli;
+using Emissary.Tools.Commands;
+using Emissary.Tools.Local;
 
 namespace Emissary.Tests.Unit.Local;
 

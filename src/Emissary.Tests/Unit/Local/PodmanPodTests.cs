@@ -1,6 +1,6 @@
 using Emissary.Cli;
-using Emissary.Local;
-using Emissary.PodSpec;
+using Emissary.Tools.Local;
+using Emissary.Tools.PodSpec;
 using YamlDotNet.RepresentationModel;
 
 namespace Emissary.Tests.Unit.Local;

@@ -1,4 +1,4 @@
-using Emissary.PodSpec;
+using Emissary.Tools.PodSpec;
 
 namespace Emissary.Tests.Unit.PodSpec;
 

@@ -1,4 +1,4 @@
-using Emissary.PodSpec;
+using Emissary.Tools.PodSpec;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 using static Emissary.Tests.Unit.PodSpec.PodSpecTestKit;

@@ -1,6 +1,8 @@
 using Emissary.Cli;
 using Emissary.Commands;
-using Emissary.PodSpec;
+using Emissary.Tools.Cli;
+using Emissary.Tools.Commands;
+using Emissary.Tools.PodSpec;
 
 namespace Emissary.Tests.Unit.PodSpec;
 

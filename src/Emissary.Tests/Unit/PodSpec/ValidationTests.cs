@@ -1,4 +1,4 @@
-using Emissary.PodSpec;
+using Emissary.Tools.PodSpec;
 using static Emissary.Tests.Unit.PodSpec.PodSpecTestKit;
 
 namespace Emissary.Tests.Unit.PodSpec;

@@ -1,7 +1,10 @@
+using Emissary.Cli;
 using Emissary.Commands;
-using Emissary.Local;
+using Emissary.Tools.Cli;
+using Emissary.Tools.Commands;
+using Emissary.Tools.Local;
 
-namespace Emissary.Cli;
+namespace Emissary.Tools.Cli;
 
 internal static class LocalCli
 {

@@ -4,7 +4,7 @@ using Emissary.Interop;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 
-namespace Emissary.Local;
+namespace Emissary.Tools.Local;
 
 /// <summary>
 /// `emissary local --engine process` (the default): each step is `emissary run --name NAME ...

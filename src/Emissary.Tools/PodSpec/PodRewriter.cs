@@ -2,7 +2,7 @@ using Emissary.Cli;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>What <c>emissary rewrite</c> was asked for.</summary>
 internal sealed record RewriteSettings

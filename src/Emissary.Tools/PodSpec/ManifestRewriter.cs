@@ -1,6 +1,6 @@
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>The outcome of a rewrite: the text to write (empty when there were errors), the error lines and the warning lines.</summary>
 internal sealed record RewriteResult(string Output, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings)

@@ -1,10 +1,13 @@
 using System.Text;
 using Emissary.Cli;
+using Emissary.Commands;
 using Emissary.Control;
 using Emissary.Logging;
-using Emissary.PodSpec;
+using Emissary.Tools.Cli;
+using Emissary.Tools.Commands;
+using Emissary.Tools.PodSpec;
 
-namespace Emissary.Commands;
+namespace Emissary.Tools.Commands;
 
 /// <summary>What <c>emissary rewrite</c> was asked to do.</summary>
 internal sealed record RewriteOptions

@@ -1,6 +1,6 @@
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>How a manifest stream is written; the output keeps the input's format.</summary>
 internal enum ManifestFormat

@@ -12,15 +12,9 @@ namespace Emissary.Commands;
 internal static unsafe class ExternalTools
 {
     public const string BinaryName = "emissary-tools";
-    private static readonly string[] ToolVerbs = ["rewrite", "local"];
-
-    /// <summary>Returns null when <paramref name="verb"/> is not a tools verb; otherwise does not return unless exec fails.</summary>
-    public static int? Exec(string verb, string[] args)
+    /// <summary>Execs emissary-tools with the same arguments; returns only by throwing, when that fails.</summary>
+    public static int Exec(string verb, string[] args)
     {
-        if (!ToolVerbs.Contains(verb))
-        {
-            return null;
-        }
         string self = Environment.ProcessPath ?? Supervision.SelfExecutable.Path();
         string tools = Path.Combine(Path.GetDirectoryName(self) ?? ".", BinaryName);
         if (!File.Exists(tools))

@@ -1,6 +1,6 @@
 using Emissary.Control;
 
-namespace Emissary.Local;
+namespace Emissary.Tools.Local;
 
 /// <summary>One step to run on this machine: `emissary run RunArguments -- Command`, with Environment.</summary>
 internal sealed record LocalStep(

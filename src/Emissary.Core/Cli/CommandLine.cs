@@ -5,8 +5,22 @@ using Emissary.Supervision;
 
 namespace Emissary.Cli;
 
-/// <summary>A verb of a program: built only when invoked (start-up cost matters).</summary>
-internal sealed record Verb(string Name, string Usage, string Summary, Func<CliCommand> Build);
+/// <summary>
+/// A verb of a program. Its command is built only when invoked (start-up cost matters); a
+/// forwarded verb belongs to another program (emissary-tools) and gets the whole argv instead.
+/// </summary>
+internal sealed record Verb(string Name, string Usage, string Summary, Func<CliCommand>? Build)
+{
+    /// <summary>
+    /// Whether the verb supervises child processes and so keeps the signals the native shim
+    /// blocked before the runtime started (they are read from a signalfd). Every other verb
+    /// releases them at once, so that a TERM ends it the ordinary way.
+    /// </summary>
+    public bool Supervises { get; init; }
+
+    /// <summary>Runs a verb another program implements, given the verb and the whole argv; returns only if that fails.</summary>
+    public Func<string, string[], int>? Forward { get; init; }
+}
 
 /// <summary>Picks the verb, parses its options and runs it. Shared by emissary and emissary-tools.</summary>
 internal static class CommandLine
@@ -14,7 +28,7 @@ internal static class CommandLine
     /// <summary>Equal to     public const string Version = "0.1.0";lt;Version    public const string Version = "0.1.0";gt; in Directory.Build.props (VersionTests checks).</summary>
     public const string Version = "0.1.0";
 
-    public static int Dispatch(string[] args, IReadOnlyList<Verb> verbs, Func<string, string[], int?>? external = null)
+    public static int Dispatch(string[] args, IReadOnlyList<Verb> verbs)
     {
         // `run` takes everything after the first `--` verbatim as the command: split it off before
         // parsing so that no flag of the command is ever read as one of ours.
@@ -27,18 +41,19 @@ internal static class CommandLine
             options = args[..separator];
         }
 
-        // Global options may come before the verb: emissary --log-level debug run -- ...
+        // Global options may come before the verb: emissary --log-level debug run -- ...,
+        // or emissary --log-level=debug status.
         int verbIndex = 0;
-        while (verbIndex < options.Length && OptionValues.Global.Any(o => options[verbIndex] == o.Name))
+        while (verbIndex < options.Length && GlobalOptionWidth(options[verbIndex]) is > 0 and int width)
         {
-            verbIndex += 2;
+            verbIndex += width;
         }
         string? verb = verbIndex < options.Length ? options[verbIndex] : null;
         string[] rest = verb is null ? [] : [.. options[..verbIndex], .. options[(verbIndex + 1)..]];
+        Verb? found = verbs.FirstOrDefault(v => v.Name == verb);
 
-        if (verb is not ("run" or "local"))
+        if (found is not { Supervises: true })
         {
-            // Only supervising commands keep the signals the shim blocked for them.
             Shim.ReleaseSignals();
         }
 
@@ -54,23 +69,39 @@ internal static class CommandLine
                 return ExitCodes.Success;
         }
 
-        if (external?.Invoke(verb, args) is { } code)
-        {
-            return code;
-        }
-        Verb? found = verbs.FirstOrDefault(v => v.Name == verb);
         if (found is null)
         {
             string? guess = DidYouMean.Closest(verb, verbs.Select(v => v.Name));
             throw new UsageException($"unknown command '{verb}'{(guess is null ? "" : $" (did you mean '{guess}'?)")} (see: emissary --help)");
         }
-        CliCommand command = found.Build();
+        if (found.Forward is { } forward)
+        {
+            return forward(found.Name, args);
+        }
+        CliCommand command = (found.Build ?? throw new InvalidOperationException($"verb '{found.Name}' has neither a command nor a forward"))();
         if (rest.Contains("-h") || rest.Contains("--help"))
         {
             StderrWriter.Write(1, command.Help(OptionValues.Global));
             return ExitCodes.Success;
         }
         return command.Action(CliParser.Parse(command, OptionValues.Global, rest, payload));
+    }
+
+    /// <summary>How many arguments a global option before the verb takes up (2, or 1 with "="); 0 when it is not one.</summary>
+    private static int GlobalOptionWidth(string arg)
+    {
+        foreach (CliOption option in OptionValues.Global)
+        {
+            if (arg == option.Name)
+            {
+                return 2;
+            }
+            if (arg.StartsWith(option.Name + "=", StringComparison.Ordinal))
+            {
+                return 1;
+            }
+        }
+        return 0;
     }
 
     private static string RootHelp(IReadOnlyList<Verb> verbs)

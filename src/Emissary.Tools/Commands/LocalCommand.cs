@@ -1,14 +1,17 @@
+using Microsoft.Extensions.Logging;
 using System.Text;
 using Emissary.Cli;
+using Emissary.Commands;
 using Emissary.Interop;
-using Emissary.Local;
 using Emissary.Logging;
-using Emissary.PodSpec;
-using Emissary.Supervision;
 using Emissary.Supervision.Posix;
-using Microsoft.Extensions.Logging;
+using Emissary.Supervision;
+using Emissary.Tools.Cli;
+using Emissary.Tools.Commands;
+using Emissary.Tools.Local;
+using Emissary.Tools.PodSpec;
 
-namespace Emissary.Commands;
+namespace Emissary.Tools.Commands;
 
 /// <summary>What runs the steps of `emissary local`.</summary>
 internal enum LocalEngineKind

@@ -1,7 +1,7 @@
 using Emissary.Cli;
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>
 /// Reads one pod into a <see cref="PodGraph"/>, validating as it goes; every problem becomes a

@@ -3,7 +3,7 @@ using Emissary.Cli;
 using Emissary.Results;
 using Emissary.Supervision;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>The emissary settings of a container (the container-DAG fields), in the order of <see cref="StepFields.Names"/>.</summary>
 internal enum StepField

@@ -1,4 +1,4 @@
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>How to read a pod's graph where the pod itself does not say.</summary>
 internal sealed record PodGraphOptions

@@ -3,7 +3,7 @@ using System.Text;
 using Emissary.Cli;
 using Emissary.Control;
 
-namespace Emissary.Local;
+namespace Emissary.Tools.Local;
 
 /// <summary>The end-of-run picture: a text Gantt chart for the terminal, and the same as SVG.</summary>
 internal static class Timeline

@@ -2,7 +2,7 @@ using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>YAML streams in and out, through YamlDotNet's parser, representation model and emitter.</summary>
 internal static class YamlManifests

@@ -1,7 +1,7 @@
 using Emissary.Cli;
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>An image's ENTRYPOINT and CMD, as <c>docker inspect</c> shows them (Config.Entrypoint, Config.Cmd).</summary>
 internal sealed record ImageEntrypoint(IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Cmd);

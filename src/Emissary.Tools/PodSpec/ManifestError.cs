@@ -1,4 +1,4 @@
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>
 /// One problem with one manifest, printed on its own line:

@@ -1,7 +1,7 @@
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>
 /// Small helpers over YamlDotNet's representation model (YamlStream and its nodes), the only part

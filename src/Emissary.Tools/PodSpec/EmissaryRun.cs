@@ -1,7 +1,7 @@
 using System.Globalization;
 using Emissary.Supervision;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>
 /// How a step becomes an <c>emissary run</c> command line: the flags for a <see cref="StepSpec"/>

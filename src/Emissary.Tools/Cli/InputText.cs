@@ -1,7 +1,11 @@
-using System.Text;
 using Microsoft.Win32.SafeHandles;
+using System.Text;
+using Emissary.Cli;
+using Emissary.Commands;
+using Emissary.Tools.Cli;
+using Emissary.Tools.Commands;
 
-namespace Emissary.Cli;
+namespace Emissary.Tools.Cli;
 
 /// <summary>Reads a command's input file ("-": stdin); a failure is one usage line.</summary>
 internal static class InputText

@@ -5,7 +5,7 @@ using System.Text.Json;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>
 /// JSON streams in and out. Read with Utf8JsonReader (exact JSON: one or many concatenated values,

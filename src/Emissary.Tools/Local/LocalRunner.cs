@@ -9,7 +9,7 @@ using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
 
-namespace Emissary.Local;
+namespace Emissary.Tools.Local;
 
 /// <summary>How `emissary local` reports, whatever runs the steps.</summary>
 internal sealed record LocalOptions

@@ -1,6 +1,6 @@
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.PodSpec;
+namespace Emissary.Tools.PodSpec;
 
 /// <summary>What a container is in the pod's step graph.</summary>
 internal enum StepRole

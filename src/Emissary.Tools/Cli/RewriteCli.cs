@@ -1,7 +1,10 @@
+using Emissary.Cli;
 using Emissary.Commands;
-using Emissary.PodSpec;
+using Emissary.Tools.Cli;
+using Emissary.Tools.Commands;
+using Emissary.Tools.PodSpec;
 
-namespace Emissary.Cli;
+namespace Emissary.Tools.Cli;
 
 /// <summary>The options of <c>emissary rewrite</c> (in emissary-tools).</summary>
 internal static class RewriteCli

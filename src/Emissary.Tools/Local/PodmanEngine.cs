@@ -2,12 +2,12 @@ using System.Globalization;
 using System.Text;
 using Emissary.Cli;
 using Emissary.Interop;
-using Emissary.PodSpec;
+using Emissary.Tools.PodSpec;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using YamlDotNet.RepresentationModel;
 
-namespace Emissary.Local;
+namespace Emissary.Tools.Local;
 
 /// <summary>The pod `emissary local --engine podman` plays: the rewritten manifest and what to check and follow.</summary>
 internal sealed record PodmanPlan
