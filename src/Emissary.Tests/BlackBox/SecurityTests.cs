@@ -438,6 +438,15 @@ internal static partial class Libc
         return StatXNative(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 1 /* STATX_TYPE */, buffer) == 0 ? *(ushort*)(buffer + 28) & 0xF000 : -1;
     }
 
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "chown", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int ChownNative(string path, uint uid, uint gid);
+
+    public static void Chown(string path, uint uid, uint gid)
+    {
+        if (ChownNative(path, uid, gid) != 0)
+            throw new InvalidOperationException($"chown {path}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
     public static bool IsFifo(string path) => TypeBits(path) == 0x1000;
 
     public static bool IsRegularFile(string path) => TypeBits(path) == 0x8000;
