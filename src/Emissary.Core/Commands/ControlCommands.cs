@@ -37,9 +37,16 @@ internal static class ControlCommands
     {
         RequireStep(dir, name);
         string fifo = dir.PathOf(name, ControlDirectory.SignalFifo);
+        using SafeFd? step = dir.OpenStep(name)
+            ?? throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to signal", CommandletExitCodes.WrongState);
+        // Only ever a FIFO: a regular file, a device or a link put in its place is refused, not written to.
+        if (Libc.StatAt(step.Fd, ControlDirectory.SignalFifo) is { Kind: not FileType.Fifo } planted)
+        {
+            throw new CommandletException($"{fifo} is {Libc.Describe(planted.Kind)}, not the step's signal FIFO: refusing to write to it", CommandletExitCodes.WrongState);
+        }
         // O_NONBLOCK: with no reader (the step's emissary is not running) open fails with ENXIO
-        // instead of blocking forever.
-        int fd = Libc.Open(fifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+        // instead of blocking forever. O_NOFOLLOW: never through a link.
+        int fd = Libc.OpenAtRetrying(step.Fd, ControlDirectory.SignalFifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             Errno errno = Libc.LastErrno;
@@ -49,28 +56,30 @@ internal static class ControlCommands
             }
             throw new CommandletException($"cannot reach step '{name}' through {fifo}: {Libc.Describe(errno)}", CommandletExitCodes.WrongState);
         }
-        try
+        using var handle = new SafeFd(fd);
+        if (Libc.KindOf(fd) is { } kind && kind != FileType.Fifo)
         {
-            byte[] request = Encoding.ASCII.GetBytes(signal.ToString(CultureInfo.InvariantCulture) + "\n");
-            unsafe
+            throw new CommandletException($"{fifo} is {Libc.Describe(kind)}, not the step's signal FIFO: refusing to write to it", CommandletExitCodes.WrongState);
+        }
+        byte[] request = Encoding.ASCII.GetBytes(signal.ToString(CultureInfo.InvariantCulture) + "\n");
+        unsafe
+        {
+            fixed (byte* p = request)
             {
-                fixed (byte* p = request)
+                // A few bytes, less than PIPE_BUF: the kernel writes it whole or not at all.
+                if (Libc.Write(fd, p, (nuint)request.Length) != request.Length)
                 {
-                    // Less than PIPE_BUF: the kernel writes it whole or not at all.
-                    if (Libc.Write(fd, p, (nuint)request.Length) != request.Length)
-                    {
-                        throw new CommandletException($"cannot deliver the request to step '{name}': {Libc.Describe(Libc.LastErrno)}", CommandletExitCodes.WrongState);
-                    }
+                    throw new CommandletException($"cannot deliver the request to step '{name}': {Libc.Describe(Libc.LastErrno)}", CommandletExitCodes.WrongState);
                 }
             }
         }
-        finally
-        {
-            Libc.Close(fd);
-        }
     }
 
-    /// <summary><c>emissary start NAME</c> / <c>emissary skip NAME</c>: open or fail a step's --wait-start gate.</summary>
+    /// <summary>
+    /// <c>emissary start NAME</c> / <c>emissary skip NAME</c>: open or fail a step's --wait-start
+    /// gate, by creating DIR/.start.NAME or DIR/.skip.NAME in the shared root (the step's own
+    /// directory is writable only by the step).
+    /// </summary>
     public static string Release(ControlDirectory dir, string name, bool start)
     {
         RequireStep(dir, name);
@@ -79,14 +88,32 @@ internal static class ControlCommands
         {
             throw new CommandletException($"step '{name}' is already {status.State}: too late to {(start ? "start" : "skip")} it", CommandletExitCodes.WrongState);
         }
-        string other = dir.PathOf(name, start ? ControlDirectory.SkipMarker : ControlDirectory.StartMarker);
-        if (File.Exists(other))
+        if (dir.HasRequest(name, !start))
         {
             throw new CommandletException($"step '{name}' was already {(start ? "skipped" : "started")}", CommandletExitCodes.WrongState);
         }
-        AtomicFile.Write(dir.PathOf(name, start ? ControlDirectory.StartMarker : ControlDirectory.SkipMarker), "");
+        string request = ControlDirectory.RequestName(name, start);
+        string path = dir.RequestPath(name, start);
+        using SafeFd root = dir.OpenRoot()
+            ?? throw new CommandletException($"control directory {dir.Root} cannot be opened: {Libc.Describe(Libc.LastErrno)}", CommandletExitCodes.UnknownStep);
+        int fd = Libc.OpenAtRetrying(root.Fd, request, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0x1A4);
+        if (fd >= 0)
+        {
+            // 0644 whatever the umask: the step may run as another uid, it only needs to see it.
+            Libc.Fchmod(fd, 0x1A4);
+            Libc.Close(fd);
+        }
+        else if (Libc.LastErrno != Errno.EEXIST)
+        {
+            throw new CommandletException($"cannot create {path}: {Libc.Describe(Libc.LastErrno)}", CommandletExitCodes.WrongState);
+        }
+        else if (Libc.StatAt(root.Fd, request) is { Kind: not FileType.Regular } other)
+        {
+            // Already there, but not a request the step will accept.
+            throw new CommandletException($"{path} is {Libc.Describe(other.Kind)}, not a request: remove it and try again", CommandletExitCodes.WrongState);
+        }
         return status is { WaitsForStart: false }
-            ? $"note: step '{name}' does not wait for 'emissary start' (no --wait-start); the marker only matters if it is restarted with it"
+            ? $"note: step '{name}' does not wait for 'emissary start' (no --wait-start); the request only matters if it is restarted with it"
             : "";
     }
 

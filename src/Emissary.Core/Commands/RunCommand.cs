@@ -59,6 +59,11 @@ internal static partial class RunCommand
         {
             return ExecuteStep(options, logger);
         }
+        catch (StepDirectoryRefusedException e)
+        {
+            Log.Refused(logger, e.Message);
+            return ExitCodes.Usage;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
         {
             // The control directory or a marker could not be written: the chain of steps depends on
@@ -72,7 +77,7 @@ internal static partial class RunCommand
     {
         BecomeReaper(logger);
         var clock = new SystemClock();
-        var controlDirectory = new ControlDirectory(options.ControlDir);
+        var controlDirectory = new ControlDirectory(options.ControlDir, logger);
 
         // Resolve first, but report a missing command only once the gates have opened: a step
         // whose upstream failed must be skipped, not fail with 127.
@@ -90,14 +95,21 @@ internal static partial class RunCommand
         using var reactor = new Reactor();
         using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow,
             options.Rules.Gates.Select(g => g.ToString()).ToArray(), options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
-        using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle.SignalFifoPath, reactor) : null;
+        using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle, reactor, logger) : null;
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
 
         string? resultsDirectory = options.ResultsDir ?? handle?.DefaultResultsDirectory;
         var environment = new Dictionary<string, string>();
         if (resultsDirectory is not null)
         {
-            Directory.CreateDirectory(resultsDirectory);
+            if (options.ResultsDir is not null)
+            {
+                Directory.CreateDirectory(options.ResultsDir);
+            }
+            else
+            {
+                handle!.CreateResultsDirectory();
+            }
             environment["EMISSARY_RESULTS"] = Path.GetFullPath(resultsDirectory);
         }
         if (handle is not null)
@@ -115,7 +127,7 @@ internal static partial class RunCommand
         }
         var report = new ReportSettings
         {
-            ResultsDirectory = resultsDirectory,
+            ResultsDirectory = options.ResultsDir,
             ResultFromStdout = options.ResultFromStdout,
             TerminationLog = options.TerminationLog ?? (File.Exists(DefaultTerminationLog) ? DefaultTerminationLog : null),
             Budget = options.TerminationBudget,
@@ -154,6 +166,9 @@ internal static partial class RunCommand
     {
         [LoggerMessage(Level = LogLevel.Warning, Message = "cannot become a child subreaper ({Reason}): orphans of the command will not be reaped here")]
         public static partial void NoSubreaper(ILogger logger, string reason);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
+        public static partial void Refused(ILogger logger, string message);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "cannot record the step in {ControlDir}: {Reason}")]
         public static partial void ControlFailure(ILogger logger, string controlDir, string reason);

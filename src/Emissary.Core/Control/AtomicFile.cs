@@ -1,49 +1,84 @@
 using System.Text;
+using Emissary.Interop;
 
 namespace Emissary.Control;
 
 /// <summary>
-/// Markers are written to a temp file in the same directory and renamed into place, so a reader
-/// (another container's emissary, a waiting step) never sees half a file (ARCHITECTURE.md §5).
+/// The one way Emissary replaces a file: a temporary file with an unpredictable name, created
+/// with O_EXCL|O_NOFOLLOW in the target's directory (through a directory descriptor), written,
+/// fchmod-ed, then renamed into place — so a reader never sees half a file, and a link planted
+/// under a guessed temporary name can never redirect the write.
 /// </summary>
 internal static class AtomicFile
 {
+    /// <summary>0644: markers are readable by every uid of the pod, writable only by their owner.</summary>
+    public const UnixFileMode DefaultMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
     public static void Write(string path, string contents, UnixFileMode mode = DefaultMode) =>
         Write(path, Encoding.UTF8.GetBytes(contents), mode);
 
-    /// <param name="flushToDisk">fsync before the rename: for files that must survive a machine crash, not for markers.</param>
+    /// <summary>
+    /// Replaces <paramref name="path"/> (a path the user named: its directory is trusted).
+    /// Throws <see cref="IOException"/> whose HResult is the errno.
+    /// </summary>
+    /// <param name="flushToDisk">fsync before the rename: for files that must survive a machine crash (init's copy of the binary), not for markers.</param>
     public static void Write(string path, ReadOnlySpan<byte> contents, UnixFileMode mode = DefaultMode, bool flushToDisk = false)
     {
-        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
-        string temp = Path.Combine(directory, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}");
-        try
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full) ?? "/";
+        int dirFd = Libc.OpenRetrying(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (dirFd < 0)
         {
-            using (var stream = new FileStream(temp, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = mode,
-            }))
-            {
-                stream.Write(contents);
-                stream.Flush(flushToDisk);
-            }
-            // The create mode is filtered by the umask; markers must be readable by every uid of the pod.
-            File.SetUnixFileMode(temp, mode);
-            File.Move(temp, path, overwrite: true);
+            throw Failure($"cannot open {directory}", Libc.LastErrno);
         }
-        catch
-        {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-            }
-            throw;
-        }
+        using var dir = new SafeFd(dirFd);
+        WriteAt(dirFd, Path.GetFileName(full), contents, mode, flushToDisk);
     }
 
-    public const UnixFileMode DefaultMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    /// <summary>
+    /// Replaces <paramref name="name"/> in the directory open as <paramref name="dirFd"/>.
+    /// Throws <see cref="IOException"/> whose HResult is the errno.
+    /// </summary>
+    public static void WriteAt(int dirFd, string name, ReadOnlySpan<byte> contents, UnixFileMode mode = DefaultMode, bool flushToDisk = false)
+    {
+        string temp;
+        int fd;
+        int attempts = 0;
+        do
+        {
+            temp = $".{name}.tmp-{Libc.RandomHex()}";
+            fd = Libc.OpenAtRetrying(dirFd, temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, (int)mode);
+        }
+        while (fd < 0 && Libc.LastErrno == Errno.EEXIST && ++attempts < 8);
+        if (fd < 0)
+        {
+            throw Failure($"cannot create a temporary file for {name}", Libc.LastErrno);
+        }
+        Errno errno = Libc.WriteAll(fd, contents);
+        // The create mode is filtered by the umask; the file must have exactly the mode asked for.
+        if (errno == 0 && Libc.Fchmod(fd, (uint)mode) != 0)
+        {
+            errno = Libc.LastErrno;
+        }
+        if (errno == 0 && flushToDisk && Libc.Fsync(fd) != 0)
+        {
+            errno = Libc.LastErrno;
+        }
+        if (Libc.Close(fd) != 0 && errno == 0)
+        {
+            errno = Libc.LastErrno;
+        }
+        if (errno == 0)
+        {
+            if (Libc.RenameAt(dirFd, temp, dirFd, name) == 0)
+            {
+                return;
+            }
+            errno = Libc.LastErrno;
+        }
+        Libc.UnlinkAt(dirFd, temp, 0);
+        throw Failure($"cannot write {name}", errno);
+    }
+
+    private static IOException Failure(string what, Errno errno) => new($"{what}: {Libc.Describe(errno)}", (int)errno);
 }

@@ -1,44 +1,58 @@
 using System.Globalization;
+using System.Text;
 using Emissary.Cli;
 using Emissary.Interop;
+using Microsoft.Extensions.Logging;
 
 namespace Emissary.Control;
 
 /// <summary>
-/// The shared emptyDir through which the steps of a pod cooperate. Every path lives here:
+/// The shared directory through which the steps of a pod cooperate:
 /// <code>
+/// DIR/NAME/             the step's record, made (0755) and written only by the step's own emissary
 /// DIR/NAME/lock         held (flock LOCK_EX) by the step's emissary for its whole life; the kernel
 ///                       releases it when that process dies, which is how a SIGKILLed or OOM-killed
 ///                       upstream is told apart from one that has not started (Tekton #8170, #10371)
 /// DIR/NAME/status.json  state, pid, times, exit code, reason (written atomically at each change)
 /// DIR/NAME/exitcode     decimal exit code, written last and atomically: its presence means "finished"
-/// DIR/NAME/signal       FIFO: `emissary signal` writes a signal number, the running step forwards it
-/// DIR/NAME/start, skip  markers created by `emissary start|skip` for a step held by --wait-start
+/// DIR/NAME/signal       FIFO (0622): `emissary signal` writes a signal number, the running step forwards it
 /// DIR/NAME/results/     default results directory (EMISSARY_RESULTS for the command)
 /// DIR/NAME/termination.json  a copy of the step's termination message
+/// DIR/.start.NAME, DIR/.skip.NAME  requests made by `emissary start|skip` for a step held by --wait-start
 /// </code>
-/// Steps of one pod often run as different uids: step directories are world-writable with the
-/// sticky bit (like /tmp), markers world-readable, the signal FIFO world-writable.
+/// Other containers of the pod (other uids, not necessarily friendly) share DIR. So a step works
+/// on its record only through a descriptor of its own directory, refuses a directory someone else
+/// made, and reads everything another step wrote as untrusted: no symlink followed, regular files
+/// only, a few KiB at most, never a blocking open.
 /// </summary>
-internal sealed class ControlDirectory(string root)
+internal sealed partial class ControlDirectory(string root, ILogger? logger = null)
 {
     public const string DefaultRoot = "/var/run/emissary";
     public const string LockFile = "lock";
     public const string StatusFile = "status.json";
     public const string ExitCodeFile = "exitcode";
     public const string SignalFifo = "signal";
-    public const string StartMarker = "start";
-    public const string SkipMarker = "skip";
     public const string ResultsDirectory = "results";
     public const string TerminationFile = "termination.json";
 
-    private const UnixFileMode SharedDirectoryMode = (UnixFileMode)0x3FF; // 01777
+    /// <summary>Longest exitcode marker read; anything longer is not a marker.</summary>
+    public const int MaxMarkerBytes = 4096;
+
+    /// <summary>Longest status.json read.</summary>
+    public const int MaxStatusBytes = 64 * 1024;
+
+    private const uint SharedRootMode = 0x3FF; // 01777, like /tmp
 
     public string Root { get; } = root;
 
     public string StepDirectory(string name) => Path.Combine(Root, name);
 
     public string PathOf(string name, string file) => Path.Combine(Root, name, file);
+
+    /// <summary>DIR/.start.NAME or DIR/.skip.NAME: no valid step name starts with '.', so `status` never takes it for a step.</summary>
+    public static string RequestName(string name, bool start) => (start ? ".start." : ".skip.") + name;
+
+    public string RequestPath(string name, bool start) => Path.Combine(Root, RequestName(name, start));
 
     /// <summary>Step names: what Kubernetes allows for container names, plus '_' and '.' for local use.</summary>
     public static void ValidateName(string name, string what = "step name")
@@ -54,67 +68,163 @@ internal sealed class ControlDirectory(string root)
         name.Length is > 0 and <= 63 && char.IsAsciiLetterOrDigit(name[0]) &&
         name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    /// <summary>Creates (if needed) the root and the step's directory with the shared modes.</summary>
-    public void EnsureStepDirectory(string name)
+    /// <summary>
+    /// Opens DIR (a path the user named, so trusted), creating it 01777 when missing: steps of
+    /// other uids make their own directories in it. Throws <see cref="SystemCallException"/>.
+    /// </summary>
+    public SafeFd OpenRootCreating()
     {
-        EnsureDirectory(Root, mayBeShared: true);
-        EnsureDirectory(StepDirectory(name), mayBeShared: true);
+        bool created = false;
+        if (Libc.Mkdir(Root, 0x1C0 /* 0700 until it is opened and chmod-ed */) == 0)
+        {
+            created = true;
+        }
+        else if (Libc.LastErrno == Errno.ENOENT)
+        {
+            string? parent = Path.GetDirectoryName(Path.GetFullPath(Root));
+            Errno parentErrno = parent is null ? Errno.ENOENT : Libc.MakeDirectories(parent);
+            if (parentErrno != 0)
+            {
+                throw new SystemCallException($"mkdir {parent}", parentErrno);
+            }
+            created = Libc.Mkdir(Root, 0x1C0) == 0;
+        }
+        int fd = Libc.OpenRetrying(Root, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new SystemCallException($"open {Root}", Libc.LastErrno);
+        }
+        var handle = new SafeFd(fd);
+        // chmod after mkdir, through the descriptor: the umask would otherwise strip the bits other uids need.
+        if (created && Libc.Fchmod(fd, SharedRootMode) != 0)
+        {
+            Errno errno = Libc.LastErrno;
+            handle.Dispose();
+            throw new SystemCallException($"chmod {Root}", errno);
+        }
+        return handle;
     }
 
-    private static void EnsureDirectory(string path, bool mayBeShared)
+    /// <summary>DIR opened for reading, or null when it cannot be (missing: nothing recorded yet).</summary>
+    public SafeFd? OpenRoot()
     {
-        if (Directory.Exists(path))
-        {
-            return;
-        }
-        Directory.CreateDirectory(path);
-        if (mayBeShared)
-        {
-            // chmod after mkdir: the umask would otherwise strip the bits other uids need.
-            File.SetUnixFileMode(path, SharedDirectoryMode);
-        }
+        int fd = Libc.OpenRetrying(Root, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        return fd < 0 ? null : new SafeFd(fd);
     }
 
-    /// <summary>The step names present, sorted.</summary>
+    /// <summary>
+    /// DIR/NAME opened as a directory, never through a symlink, or null when there is no such
+    /// directory. Opened anew each time: a step directory renamed or recreated is seen as it is now.
+    /// </summary>
+    public SafeFd? OpenStep(string name)
+    {
+        using SafeFd? rootFd = OpenRoot();
+        if (rootFd is null)
+        {
+            return null;
+        }
+        int fd = Libc.OpenAtRetrying(rootFd.Fd, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            if (errno is Errno.ELOOP or Errno.ENOTDIR && logger is not null)
+            {
+                Log.Ignored(logger, StepDirectory(name), errno == Errno.ELOOP ? "is a symbolic link, not a directory" : "is not a directory");
+            }
+            return null;
+        }
+        return new SafeFd(fd);
+    }
+
+    /// <summary>The step names present (directories, not links), sorted.</summary>
     public IReadOnlyList<string> StepNames()
     {
-        if (!Directory.Exists(Root))
+        using SafeFd? rootFd = OpenRoot();
+        if (rootFd is null)
         {
             return [];
         }
-        return Directory.EnumerateDirectories(Root)
-            .Select(Path.GetFileName)
-            .Where(n => n is not null && !n.StartsWith('.'))
-            .Select(n => n!)
-            .Order(StringComparer.Ordinal)
-            .ToArray();
+        var names = new List<string>();
+        foreach (byte[] raw in Libc.ListDirectory(rootFd.Fd))
+        {
+            if (raw[0] == (byte)'.' || !Ascii.IsValid(raw))
+            {
+                continue;
+            }
+            string name = Encoding.ASCII.GetString(raw);
+            if (IsValidName(name) && Libc.StatAt(rootFd.Fd, name) is { Kind: FileType.Directory })
+            {
+                names.Add(name);
+            }
+        }
+        names.Sort(StringComparer.Ordinal);
+        return names;
     }
 
-    public bool StepExists(string name) => Directory.Exists(StepDirectory(name));
+    public bool StepExists(string name)
+    {
+        using SafeFd? rootFd = OpenRoot();
+        return rootFd is not null && Libc.StatAt(rootFd.Fd, name) is { Kind: FileType.Directory };
+    }
 
     public StepStatus? ReadStatus(string name)
     {
-        try
-        {
-            return StepStatus.Parse(File.ReadAllText(PathOf(name, StatusFile)));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        using SafeFd? step = OpenStep(name);
+        return step is not null && ReadMarker(step.Fd, name, StatusFile, MaxStatusBytes) is { } bytes
+            ? StepStatus.Parse(Encoding.UTF8.GetString(bytes))
+            : null;
     }
 
-    /// <summary>The step's exitcode marker, or null when the step has not finished.</summary>
+    /// <summary>The step's exitcode marker, or null when the step has not finished (or the marker is not valid).</summary>
     public int? ReadExitCode(string name)
     {
-        try
-        {
-            return int.TryParse(File.ReadAllText(PathOf(name, ExitCodeFile)).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int code) ? code : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        using SafeFd? step = OpenStep(name);
+        if (step is null || ReadMarker(step.Fd, name, ExitCodeFile, MaxMarkerBytes) is not { } bytes)
         {
             return null;
         }
+        return int.TryParse(Encoding.ASCII.GetString(bytes).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int code) ? code : null;
+    }
+
+    /// <summary>Whether `emissary start NAME` (or `skip`) asked for it: a regular file DIR/.start.NAME (DIR/.skip.NAME).</summary>
+    public bool HasRequest(string name, bool start)
+    {
+        using SafeFd? rootFd = OpenRoot();
+        if (rootFd is null || Libc.StatAt(rootFd.Fd, RequestName(name, start)) is not { } st)
+        {
+            return false;
+        }
+        if (st.Kind != FileType.Regular)
+        {
+            if (logger is not null)
+            {
+                Log.Ignored(logger, RequestPath(name, start), $"is {Libc.Describe(st.Kind)}, not a regular file");
+            }
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>DIR/NAME/lock opened read-only (a regular file, not through a link, without blocking), or null.</summary>
+    public SafeFd? OpenLock(string name)
+    {
+        using SafeFd? step = OpenStep(name);
+        if (step is null || Libc.StatAt(step.Fd, LockFile) is not { Kind: FileType.Regular })
+        {
+            return null;
+        }
+        int fd = Libc.OpenAtRetrying(step.Fd, LockFile, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+        var handle = new SafeFd(fd);
+        if (Libc.KindOf(fd) != FileType.Regular)
+        {
+            handle.Dispose();
+            return null;
+        }
+        return handle;
     }
 
     /// <summary>
@@ -123,23 +233,13 @@ internal sealed class ControlDirectory(string root)
     /// </summary>
     public bool IsLockHeld(string name)
     {
-        int fd = Libc.Open(PathOf(name, LockFile), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
+        using SafeFd? lockFd = OpenLock(name);
+        if (lockFd is null)
         {
             return false;
         }
-        try
-        {
-            if (Libc.Flock(fd, Libc.LOCK_SH | Libc.LOCK_NB) == 0)
-            {
-                return false;
-            }
-            return Libc.LastErrno == Errno.EWOULDBLOCK;
-        }
-        finally
-        {
-            Libc.Close(fd); // also drops a shared lock we may have taken
-        }
+        // Closing the descriptor also drops a shared lock the probe may have taken.
+        return Libc.Flock(lockFd.Fd, Libc.LOCK_SH | Libc.LOCK_NB) != 0 && Libc.LastErrno == Errno.EWOULDBLOCK;
     }
 
     /// <summary>Names close to <paramref name="name"/>, for "did you mean" hints.</summary>
@@ -147,5 +247,26 @@ internal sealed class ControlDirectory(string root)
     {
         IReadOnlyList<string> names = StepNames();
         return names.Count == 0 ? $"no steps in {Root}" : $"known steps: {string.Join(", ", names)}";
+    }
+
+    /// <summary>A marker another step wrote: its bytes, or null when absent or not a valid marker (said once at debug level).</summary>
+    private byte[]? ReadMarker(int stepFd, string step, string file, int maxBytes)
+    {
+        BoundedRead read = UntrustedFile.Read(stepFd, file, maxBytes);
+        if (read.Outcome == ReadOutcome.Read)
+        {
+            return read.Bytes;
+        }
+        if (read.Outcome != ReadOutcome.Missing && logger is not null)
+        {
+            Log.Ignored(logger, PathOf(step, file), read.Problem ?? "cannot be read");
+        }
+        return null;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Debug, Message = "ignoring {Path}: it {Problem}")]
+        public static partial void Ignored(ILogger logger, string path, string problem);
     }
 }

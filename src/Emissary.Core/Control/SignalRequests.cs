@@ -1,67 +1,135 @@
-using System.Globalization;
-using System.Text;
 using Emissary.Interop;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
+using Microsoft.Extensions.Logging;
 
 namespace Emissary.Control;
 
 /// <summary>
-/// The receiving end of `emissary signal NAME SIG`: a FIFO in the step's directory that the
-/// running step keeps open read-write (so it never sees EOF and a writer never blocks while the
+/// The receiving end of `emissary signal NAME SIG`: a FIFO (0622) in the step's own directory that
+/// the running step keeps open read-write (so it never sees EOF and a writer never blocks while the
 /// step lives). A writer gets ENXIO when no step holds it open, which is how `emissary signal`
 /// knows the step is not running. Requests become ordinary signal events for the run loop.
+/// Anyone in the pod may write to it, so what is read is bounded: a line is at most
+/// <see cref="MaxLine"/> bytes (a longer one is dropped whole), and one wake-up reads at most
+/// <see cref="MaxBytesPerWakeup"/>, so a writer that never stops cannot starve the loop.
 /// </summary>
-internal sealed unsafe class SignalRequests : IDisposable
+internal sealed unsafe partial class SignalRequests : IDisposable
 {
-    private readonly int _fd;
-    private readonly IDisposable _registration;
-    private readonly StringBuilder _partial = new();
-    private readonly Reactor _reactor;
+    public const int MaxLine = 64;
+    private const int ChunkSize = 4096;
+    private const int MaxBytesPerWakeup = 16 * ChunkSize;
+    private const uint FifoMode = 0x192; // 0622: any uid of the pod may ask for a signal, only the step reads
 
-    private SignalRequests(int fd, Reactor reactor)
+    private readonly int _fd;
+    private readonly string _path;
+    private readonly IDisposable _registration;
+    private readonly Reactor _reactor;
+    private readonly ILogger _logger;
+    private readonly byte[] _line = new byte[MaxLine];
+    private int _length;
+    private bool _discarding;
+    private bool _warned;
+
+    private SignalRequests(int fd, string path, Reactor reactor, ILogger logger)
     {
         _fd = fd;
+        _path = path;
         _reactor = reactor;
+        _logger = logger;
         _registration = reactor.Watch(fd, Libc.EPOLLIN, _ => Drain());
     }
 
-    public static SignalRequests Listen(string fifoPath, Reactor reactor)
+    public static SignalRequests Listen(StepHandle step, Reactor reactor, ILogger logger)
     {
-        if (Libc.MkFifo(fifoPath, 0x1B6) != 0 && Libc.LastErrno != Errno.EEXIST)
+        int dir = step.DirectoryFd;
+        const string name = ControlDirectory.SignalFifo;
+        string path = step.DisplayPath(name);
+        if (Libc.MkFifoAt(dir, name, FifoMode) != 0)
         {
-            throw new SystemCallException($"mkfifo {fifoPath}", Libc.LastErrno);
+            if (Libc.LastErrno != Errno.EEXIST)
+            {
+                throw new SystemCallException($"mkfifo {path}", Libc.LastErrno);
+            }
+            // Left by an earlier attempt: keep a FIFO, replace anything else.
+            if (Libc.StatAt(dir, name) is { Kind: not FileType.Fifo } st)
+            {
+                int flags = st.Kind == FileType.Directory ? Libc.AT_REMOVEDIR : 0;
+                if (Libc.UnlinkAt(dir, name, flags) != 0 || Libc.MkFifoAt(dir, name, FifoMode) != 0)
+                {
+                    throw new SystemCallException($"replace {path} with a FIFO", Libc.LastErrno);
+                }
+            }
         }
-        Libc.Chmod(fifoPath, 0x1B6); // 0666: any uid of the pod may ask for a signal
-        int fd = Libc.Open(fifoPath, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+        int fd = Libc.OpenAtRetrying(dir, name, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw new SystemCallException($"open {fifoPath}", Libc.LastErrno);
+            throw new SystemCallException($"open {path}", Libc.LastErrno);
         }
-        return new SignalRequests(fd, reactor);
+        if (Libc.KindOf(fd) != FileType.Fifo || Libc.Fchmod(fd, FifoMode) != 0)
+        {
+            Errno errno = Libc.LastErrno;
+            Libc.Close(fd);
+            throw new SystemCallException($"open {path} as a FIFO", errno == 0 ? Errno.EINVAL : errno);
+        }
+        return new SignalRequests(fd, path, reactor, logger);
     }
 
     private void Drain()
     {
-        byte* buffer = stackalloc byte[256];
-        nint n;
-        while ((n = Libc.Read(_fd, buffer, 256)) > 0)
+        byte* buffer = stackalloc byte[ChunkSize];
+        for (int total = 0; total < MaxBytesPerWakeup;)
         {
-            _partial.Append(Encoding.ASCII.GetString(buffer, (int)n));
+            nint n = Libc.Read(_fd, buffer, ChunkSize);
+            if (n <= 0)
+            {
+                return;
+            }
+            total += (int)n;
+            for (int i = 0; i < n; i++)
+            {
+                Accept(buffer[i]);
+            }
         }
-        string text = _partial.ToString();
-        int end = text.LastIndexOf('\n');
-        if (end < 0)
+    }
+
+    private void Accept(byte b)
+    {
+        if (b == (byte)'\n')
+        {
+            if (!_discarding)
+            {
+                Handle(_line.AsSpan(0, _length));
+            }
+            _length = 0;
+            _discarding = false;
+        }
+        else if (_discarding)
         {
             return;
         }
-        _partial.Remove(0, end + 1);
-        foreach (string line in text[..end].Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        else if (_length == MaxLine)
         {
-            if (int.TryParse(line, NumberStyles.Integer, CultureInfo.InvariantCulture, out int signal) && signal is > 0 and < 65)
+            _discarding = true;
+            _length = 0;
+            if (!_warned)
             {
-                _reactor.Post(new SupervisorEvent.SignalReceived(signal, SupervisorEvent.SignalReceived.ViaControlDirectory));
+                _warned = true;
+                Log.LineTooLong(_logger, _path, MaxLine);
             }
+        }
+        else
+        {
+            _line[_length++] = b;
+        }
+    }
+
+    private void Handle(ReadOnlySpan<byte> line)
+    {
+        line = line.Trim(" \t\r"u8);
+        if (System.Buffers.Text.Utf8Parser.TryParse(line, out int signal, out int consumed) && consumed == line.Length && signal is > 0 and < 65)
+        {
+            _reactor.Post(new SupervisorEvent.SignalReceived(signal, SupervisorEvent.SignalReceived.ViaControlDirectory));
         }
     }
 
@@ -69,5 +137,11 @@ internal sealed unsafe class SignalRequests : IDisposable
     {
         _registration.Dispose();
         Libc.Close(_fd);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "ignoring a line longer than {Max} bytes written to {Path} (requests are signal numbers); further ones are ignored silently")]
+        public static partial void LineTooLong(ILogger logger, string path, int max);
     }
 }

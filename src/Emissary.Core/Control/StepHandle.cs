@@ -1,22 +1,33 @@
 using System.Globalization;
+using System.Text;
 using Emissary.Interop;
 
 namespace Emissary.Control;
 
+/// <summary>A step directory this step must not use: someone else's, a symlink, not a directory. Exit 125.</summary>
+internal sealed class StepDirectoryRefusedException(string message) : Exception(message);
+
 /// <summary>
-/// The running step's own entry in the control directory: it holds the lifetime lock and writes
-/// the status and markers. Created once per `emissary run --name`.
+/// The running step's own entry in the control directory: it holds a descriptor of DIR/NAME and
+/// the lifetime lock for its whole life, and every file operation on its record is relative to
+/// that descriptor — so renaming DIR/NAME away, or planting links in DIR, changes nothing for it.
+/// Created once per `emissary run --name`.
 /// </summary>
 internal sealed class StepHandle : IDisposable
 {
+    private const uint StepDirectoryMode = 0x1ED; // 0755: only this step writes its record
+    private const uint LockMode = 0x1A4; // 0644: other steps open it to take a shared lock
+
     private readonly ControlDirectory _dir;
-    private readonly int _lockFd;
+    private readonly SafeFd _stepFd;
+    private readonly SafeFd _lockFd;
     private StepStatus _status;
 
-    private StepHandle(ControlDirectory dir, string name, int lockFd, StepStatus status)
+    private StepHandle(ControlDirectory dir, string name, SafeFd stepFd, SafeFd lockFd, StepStatus status)
     {
         _dir = dir;
         Name = name;
+        _stepFd = stepFd;
         _lockFd = lockFd;
         _status = status;
     }
@@ -25,55 +36,201 @@ internal sealed class StepHandle : IDisposable
 
     public StepStatus Status => _status;
 
-    public string SignalFifoPath => _dir.PathOf(Name, ControlDirectory.SignalFifo);
+    /// <summary>The descriptor of DIR/NAME, for operations relative to it.</summary>
+    public int DirectoryFd => _stepFd.Fd;
+
+    public string DisplayPath(string file) => _dir.PathOf(Name, file);
 
     public string DefaultResultsDirectory => _dir.PathOf(Name, ControlDirectory.ResultsDirectory);
 
     /// <summary>
-    /// Takes the step's lock (failing if another live emissary runs the same step), then records
-    /// the step as waiting. Order matters: the status is written only once the lock is held, so a
-    /// reader that sees a status and a free lock knows the step's emissary is gone.
+    /// Opens (making it if needed) the step's directory, takes the step's lock (failing if another
+    /// live emissary runs the same step), then records the step as waiting. Order matters: the
+    /// status is written only once the lock is held, so a reader that sees a status and a free
+    /// lock knows the step's emissary is gone.
     /// </summary>
     public static StepHandle Register(ControlDirectory dir, string name, DateTimeOffset now, IReadOnlyList<string> waitingFor, bool waitsForStart)
     {
-        dir.EnsureStepDirectory(name);
+        SafeFd stepFd;
+        using (SafeFd rootFd = dir.OpenRootCreating())
+        {
+            stepFd = OpenOwnDirectory(dir, rootFd.Fd, name);
+        }
+        SafeFd? lockFd = null;
+        try
+        {
+            lockFd = TakeLock(dir, name, stepFd.Fd);
+
+            // A previous incarnation (container restart) may have left an outcome and results: this
+            // run has none yet. start/skip requests stay: `emissary start` may come before the step waits.
+            Remove(stepFd.Fd, ControlDirectory.ExitCodeFile, dir.PathOf(name, ControlDirectory.ExitCodeFile));
+            Remove(stepFd.Fd, ControlDirectory.TerminationFile, dir.PathOf(name, ControlDirectory.TerminationFile));
+            RemoveTree(stepFd.Fd, ControlDirectory.ResultsDirectory, dir.PathOf(name, ControlDirectory.ResultsDirectory));
+
+            var handle = new StepHandle(dir, name, stepFd, lockFd, new StepStatus
+            {
+                Name = name,
+                State = StepStates.Waiting,
+                Pid = Environment.ProcessId,
+                WaitingSince = now,
+                WaitingFor = waitingFor.Count > 0 ? waitingFor : null,
+                WaitsForStart = waitsForStart,
+            });
+            handle.Publish();
+            return handle;
+        }
+        catch
+        {
+            lockFd?.Dispose();
+            stepFd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// mkdirat 0755, or the existing DIR/NAME if it is a real directory owned by this uid or by
+    /// root (a kubelet per-step volume, an earlier attempt as root). Checked after opening, on the
+    /// descriptor, so a directory swapped in between is checked too.
+    /// </summary>
+    private static SafeFd OpenOwnDirectory(ControlDirectory dir, int rootFd, string name)
+    {
+        string path = dir.StepDirectory(name);
+        if (Libc.MkdirAt(rootFd, name, StepDirectoryMode) != 0 && Libc.LastErrno != Errno.EEXIST)
+        {
+            throw new SystemCallException($"mkdir {path}", Libc.LastErrno);
+        }
+        int fd = Libc.OpenAtRetrying(rootFd, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            if (errno is Errno.ELOOP or Errno.ENOTDIR)
+            {
+                string what = Libc.StatAt(rootFd, name) is { } st ? Libc.Describe(st.Kind) : "not a directory";
+                throw new StepDirectoryRefusedException($"step directory {path} is {what}, not a directory: refusing to use it");
+            }
+            throw new SystemCallException($"open {path}", errno);
+        }
+        var handle = new SafeFd(fd);
+        uint me = Libc.GetEuid();
+        if (Libc.StatOf(fd) is not { } stat)
+        {
+            Errno errno = Libc.LastErrno;
+            handle.Dispose();
+            throw new SystemCallException($"stat {path}", errno);
+        }
+        if (stat.Uid != me && stat.Uid != 0)
+        {
+            handle.Dispose();
+            throw new StepDirectoryRefusedException(
+                $"step directory {path} belongs to uid {stat.Uid}, not to this step (uid {me}): refusing to use it");
+        }
+        // Ours: make it 0755 whatever the umask was (or an older emissary's 01777).
+        if (stat.Uid == me && stat.Permissions != StepDirectoryMode && Libc.Fchmod(fd, StepDirectoryMode) != 0)
+        {
+            Errno errno = Libc.LastErrno;
+            handle.Dispose();
+            throw new SystemCallException($"chmod {path}", errno);
+        }
+        return handle;
+    }
+
+    private static SafeFd TakeLock(ControlDirectory dir, string name, int stepFd)
+    {
         string lockPath = dir.PathOf(name, ControlDirectory.LockFile);
-        int fd = Libc.Open(lockPath, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
+        int fd = Libc.OpenAtRetrying(stepFd, ControlDirectory.LockFile, Libc.O_RDWR | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, (int)LockMode);
         if (fd < 0)
         {
             throw new SystemCallException($"open {lockPath}", Libc.LastErrno);
         }
+        var handle = new SafeFd(fd);
+        if (Libc.KindOf(fd) is { } kind && kind != FileType.Regular)
+        {
+            handle.Dispose();
+            throw new StepDirectoryRefusedException($"{lockPath} is {Libc.Describe(kind)}, not a regular file: refusing to use it");
+        }
+        // The umask may have narrowed the mode; others need to read it. Not ours (root-made): leave it.
+        Libc.Fchmod(fd, LockMode);
         if (Libc.Flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) != 0)
         {
             Errno errno = Libc.LastErrno;
-            Libc.Close(fd);
+            handle.Dispose();
             throw errno == Errno.EWOULDBLOCK
                 ? new Cli.UsageException($"step '{name}' is already being run by another emissary (lock {lockPath} is held)")
                 : new SystemCallException($"flock {lockPath}", errno);
         }
-
-        // A previous incarnation (container restart) may have left an outcome and results: this
-        // run has none yet. start/skip markers stay: `emissary start` may come before the step waits.
-        File.Delete(dir.PathOf(name, ControlDirectory.ExitCodeFile));
-        File.Delete(dir.PathOf(name, ControlDirectory.TerminationFile));
-        string results = dir.PathOf(name, ControlDirectory.ResultsDirectory);
-        if (Directory.Exists(results))
-        {
-            Directory.Delete(results, recursive: true);
-        }
-
-        var handle = new StepHandle(dir, name, fd, new StepStatus
-        {
-            Name = name,
-            State = StepStates.Waiting,
-            Pid = Environment.ProcessId,
-            WaitingSince = now,
-            WaitingFor = waitingFor.Count > 0 ? waitingFor : null,
-            WaitsForStart = waitsForStart,
-        });
-        handle.Publish();
         return handle;
     }
+
+    private static void Remove(int dirFd, string name, string path)
+    {
+        if (Libc.UnlinkAt(dirFd, name, 0) != 0 && Libc.LastErrno is not Errno.ENOENT)
+        {
+            Errno errno = Libc.LastErrno;
+            if (errno == Errno.EISDIR)
+            {
+                RemoveTree(dirFd, name, path);
+                return;
+            }
+            throw new SystemCallException($"unlink {path}", errno);
+        }
+    }
+
+    /// <summary>rm -r through descriptors: links are removed, never followed.</summary>
+    private static unsafe void RemoveTree(int parentFd, string name, string path)
+    {
+        int fd = Libc.OpenAtRetrying(parentFd, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            if (errno == Errno.ENOENT)
+            {
+                return;
+            }
+            if (errno is Errno.ELOOP or Errno.ENOTDIR)
+            {
+                Remove(parentFd, name, path);
+                return;
+            }
+            throw new SystemCallException($"open {path}", errno);
+        }
+        using (var dir = new SafeFd(fd))
+        {
+            foreach (byte[] entry in Libc.ListDirectory(fd))
+            {
+                byte[] terminated = [.. entry, 0];
+                fixed (byte* p = terminated)
+                {
+                    if (Libc.UnlinkAt(fd, p, 0) == 0 || Libc.LastErrno == Errno.ENOENT)
+                    {
+                        continue;
+                    }
+                    if (Libc.LastErrno != Errno.EISDIR)
+                    {
+                        throw new SystemCallException($"unlink {path}/{Encoding.UTF8.GetString(entry)}", Libc.LastErrno);
+                    }
+                }
+                // Entry names from readdir never contain '/', so this stays inside the tree.
+                RemoveTree(fd, Encoding.UTF8.GetString(entry), $"{path}/{Encoding.UTF8.GetString(entry)}");
+            }
+        }
+        if (Libc.UnlinkAt(parentFd, name, Libc.AT_REMOVEDIR) != 0 && Libc.LastErrno != Errno.ENOENT)
+        {
+            throw new SystemCallException($"rmdir {path}", Libc.LastErrno);
+        }
+    }
+
+    /// <summary>DIR/NAME/results, made for the command (EMISSARY_RESULTS) and read back through this descriptor.</summary>
+    public void CreateResultsDirectory()
+    {
+        if (Libc.MkdirAt(DirectoryFd, ControlDirectory.ResultsDirectory, 0x1FF) != 0 && Libc.LastErrno != Errno.EEXIST)
+        {
+            throw new SystemCallException($"mkdir {DefaultResultsDirectory}", Libc.LastErrno);
+        }
+    }
+
+    /// <summary>The results the command left in DIR/NAME/results (see <see cref="Results.ResultsCollector"/>).</summary>
+    public Results.ResultsCollection CollectResults(int budget) =>
+        Results.ResultsCollector.Collect(DirectoryFd, ControlDirectory.ResultsDirectory, DefaultResultsDirectory, budget);
 
     public void MarkRunning(int pid, DateTimeOffset startedAt)
     {
@@ -96,14 +253,20 @@ internal sealed class StepHandle : IDisposable
             Pid = final.Pid ?? _status.Pid,
         };
         Publish();
-        AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.ExitCodeFile), (final.ExitCode ?? 0).ToString(CultureInfo.InvariantCulture) + "\n");
+        Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? 0).ToString(CultureInfo.InvariantCulture) + "\n");
     }
 
     /// <summary>DIR/NAME/termination.json: the step's termination message, as written to the termination log.</summary>
-    public void WriteTermination(byte[] message) => AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.TerminationFile), message);
+    public void WriteTermination(byte[] message) => AtomicFile.WriteAt(DirectoryFd, ControlDirectory.TerminationFile, message);
 
-    private void Publish() => AtomicFile.Write(_dir.PathOf(Name, ControlDirectory.StatusFile), _status.ToJson() + "\n");
+    private void Publish() => Write(ControlDirectory.StatusFile, _status.ToJson() + "\n");
+
+    private void Write(string file, string contents) => AtomicFile.WriteAt(DirectoryFd, file, Encoding.UTF8.GetBytes(contents));
 
     /// <summary>The lock is released by the kernel when this process exits; closing releases it early.</summary>
-    public void Dispose() => Libc.Close(_lockFd);
+    public void Dispose()
+    {
+        _lockFd.Dispose();
+        _stepFd.Dispose();
+    }
 }

@@ -21,7 +21,10 @@ internal interface IStepRecorder
 /// <summary>Where results and the termination message go.</summary>
 internal sealed record ReportSettings
 {
-    /// <summary>The directory the command writes results into (EMISSARY_RESULTS), or null.</summary>
+    /// <summary>
+    /// <c>--results-dir</c>, or null: then a named step's own DIR/NAME/results, read through the
+    /// step directory's descriptor.
+    /// </summary>
     public string? ResultsDirectory { get; init; }
 
     /// <summary><c>--result-from-stdout NAME</c>: the captured stdout also becomes this result.</summary>
@@ -59,9 +62,11 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         var results = new List<Result>();
         var problems = new List<string>();
         bool tooLarge = false;
-        if (report.ResultsDirectory is { } directory)
+        ResultsCollection? collected = report.ResultsDirectory is { } directory
+            ? ResultsCollector.Collect(directory, report.Budget)
+            : handle?.CollectResults(report.Budget);
+        if (collected is not null)
         {
-            ResultsCollection collected = ResultsCollector.Collect(directory, report.Budget);
             results.AddRange(collected.Results);
             problems.AddRange(collected.Errors);
             tooLarge |= collected.AnyTooLarge;

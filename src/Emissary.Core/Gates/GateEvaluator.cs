@@ -49,7 +49,7 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
     {
         Gate.AfterStep after => [Dir.Root, Dir.StepDirectory(after.Step)],
         Gate.FileExists file => [Path.GetDirectoryName(Path.GetFullPath(file.Path)) ?? "/"],
-        Gate.ManualStart manual => [Dir.StepDirectory(manual.Step)],
+        Gate.ManualStart => [Dir.Root],
         _ => [],
     };
 
@@ -158,10 +158,10 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
 
     private (GateState, string?) EvaluateManual(string step)
     {
-        if (File.Exists(Dir.PathOf(step, ControlDirectory.SkipMarker)))
+        if (Dir.HasRequest(step, start: false))
         {
             return (GateState.Skipped, $"step '{step}' was skipped with 'emissary skip'");
         }
-        return File.Exists(Dir.PathOf(step, ControlDirectory.StartMarker)) ? (GateState.Open, null) : (GateState.Closed, null);
+        return Dir.HasRequest(step, start: true) ? (GateState.Open, null) : (GateState.Closed, null);
     }
 }

@@ -198,31 +198,54 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         Log.Polling(_logger, Libc.Describe(errno), limit);
     }
 
-    /// <summary>A FIFO gate: created if missing, held open read-write so that writers never block and EOF never spins.</summary>
+    /// <summary>
+    /// A FIFO gate: created if missing, held open read-write so that writers never block and EOF
+    /// never comes (so there is nothing to reopen and nothing to spin on). The path is the user's,
+    /// but what is there is not trusted: anything but a FIFO (a regular file, /dev/random) is a
+    /// usage error, checked before opening and again on the descriptor.
+    /// </summary>
     private void ListenOnFifo(string path)
     {
-        if (Libc.MkFifo(path, 0x1B6) == 0)
+        FileType? kind = Libc.KindFollowing(path);
+        if (kind is null && Libc.LastErrno == Errno.ENOENT)
         {
-            Libc.Chmod(path, 0x1B6);
+            if (Libc.MkFifo(path, 0x1B6) == 0)
+            {
+                Libc.Chmod(path, 0x1B6);
+            }
+            else if (Libc.LastErrno != Errno.EEXIST)
+            {
+                throw new SystemCallException($"mkfifo {path}", Libc.LastErrno);
+            }
         }
-        else if (Libc.LastErrno != Errno.EEXIST)
+        else if (kind is { } k && k != FileType.Fifo)
         {
-            throw new SystemCallException($"mkfifo {path}", Libc.LastErrno);
+            throw new Cli.UsageException($"--wait-fifo {path} is not a FIFO (it is {Libc.Describe(k)})");
         }
-        int fd = Libc.Open(path, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+        int fd = Libc.OpenRetrying(path, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             throw new SystemCallException($"open {path}", Libc.LastErrno);
         }
         _fds.Add(fd);
-        _registrations.Add(_reactor.Watch(fd, Libc.EPOLLIN, _ =>
+        if (Libc.KindOf(fd) is { } opened && opened != FileType.Fifo)
         {
-            if (Libc.Drain(fd) > 0)
+            throw new Cli.UsageException($"--wait-fifo {path} is not a FIFO (it is {Libc.Describe(opened)})");
+        }
+        IDisposable? registration = null;
+        registration = _reactor.Watch(fd, Libc.EPOLLIN, _ =>
+        {
+            // One bounded read is enough to know it was written to; then the FIFO is no longer
+            // watched, so a writer that never stops cannot keep the loop busy.
+            byte* buffer = stackalloc byte[4096];
+            if (Libc.Read(fd, buffer, 4096) > 0)
             {
                 _evaluator.OpenedFifos.Add(path);
+                registration?.Dispose();
             }
             _reactor.Post(SupervisorEvent.Changed);
-        }));
+        });
+        _registrations.Add(registration);
     }
 
     /// <summary>
@@ -246,17 +269,17 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             _fds.Add(_wakeRead);
             _registrations.Add(_reactor.Watch(_wakeRead, Libc.EPOLLIN, _ => DrainAndWake(_wakeRead)));
         }
-        string lockPath = _controlDirectory.PathOf(step, ControlDirectory.LockFile);
+        // Opened here, type-checked and without blocking; only the flock waits, on its own thread.
+        SafeFd? lockFd = _controlDirectory.OpenLock(step);
         int wake = _wakeWrite;
         var thread = new Thread(() =>
         {
-            int fd = Libc.Open(lockPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            if (fd >= 0)
+            if (lockFd is not null)
             {
-                while (Libc.Flock(fd, Libc.LOCK_SH) != 0 && Libc.LastErrno == Errno.EINTR)
+                while (Libc.Flock(lockFd.Fd, Libc.LOCK_SH) != 0 && Libc.LastErrno == Errno.EINTR)
                 {
                 }
-                Libc.Close(fd);
+                lockFd.Dispose();
             }
             byte one = 1;
             Libc.Write(wake, &one, 1);

@@ -13,6 +13,9 @@ internal struct StatX
     [FieldOffset(0)]
     public uint Mask;
 
+    [FieldOffset(20)]
+    public uint Uid;
+
     [FieldOffset(28)]
     public ushort Mode;
 
@@ -27,6 +30,9 @@ internal struct StatX
 
     [FieldOffset(140)]
     public uint DevMinor;
+
+    /// <summary>The permission bits (with set-id and sticky), without the type.</summary>
+    public readonly uint Permissions => (uint)Mode & 0xFFF;
 
     public readonly FileType Kind => (Mode & 0xF000) switch
     {

@@ -1,4 +1,5 @@
 using System.Text;
+using Emissary.Control;
 using Emissary.Interop;
 
 namespace Emissary.Results;
@@ -49,14 +50,40 @@ internal static class ResultsCollector
     public static ResultsCollection Collect(string directory, int maxBytesPerResult)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytesPerResult);
+        // A directory the user named (--results-dir): its path is trusted, what is in it is not.
+        int fd = Libc.OpenRetrying(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        return Collect(fd, directory, maxBytesPerResult);
+    }
+
+    /// <summary>
+    /// Collects the results in <paramref name="name"/> inside the directory open as
+    /// <paramref name="parentFd"/> (the step's own directory): a symlink in its place is an error,
+    /// never followed. <paramref name="display"/> names it in error lines.
+    /// </summary>
+    public static ResultsCollection Collect(int parentFd, string name, string display, int maxBytesPerResult)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytesPerResult);
+        int fd = Libc.OpenAtRetrying(parentFd, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        return Collect(fd, display, maxBytesPerResult);
+    }
+
+    private static ResultsCollection Collect(int fd, string directory, int maxBytesPerResult)
+    {
+        if (fd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            return errno switch
+            {
+                Errno.ENOENT => ResultsCollection.Empty,
+                Errno.ELOOP => new ResultsCollection([], [$"results directory {directory}: is a symbolic link, not a directory"]),
+                _ => new ResultsCollection([], [$"results directory {directory}: {Libc.Describe(errno)}"]),
+            };
+        }
+        using var handle = new SafeFd(fd);
         List<byte[]> entries;
         try
         {
-            entries = Libc.ListDirectory(directory);
-        }
-        catch (SystemCallException e) when (e.Errno == Errno.ENOENT)
-        {
-            return ResultsCollection.Empty;
+            entries = Libc.ListDirectory(fd);
         }
         catch (SystemCallException e)
         {
@@ -80,7 +107,7 @@ internal static class ResultsCollector
                 errors.Add($"result '{name}': invalid name (allowed: letters, digits, '.', '_' and '-', starting with a letter or digit, at most {MaxNameLength} characters)");
                 continue;
             }
-            (byte[]? value, string? problem, bool tooLarge) = Read(Path.Join(directory, name), maxBytesPerResult);
+            (byte[]? value, string? problem, bool tooLarge) = Read(fd, name, maxBytesPerResult);
             if (value is not null)
             {
                 results.Add(new Result(name, value));
@@ -117,68 +144,19 @@ internal static class ResultsCollector
 
     private static bool IsAlphanumeric(byte b) => b is (>= (byte)'a' and <= (byte)'z') or (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'0' and <= (byte)'9');
 
-    private static unsafe (byte[]? Value, string? Problem, bool TooLarge) Read(string path, int maxBytes)
+    private static (byte[]? Value, string? Problem, bool TooLarge) Read(int directoryFd, string name, int maxBytes)
     {
-        int fd = Libc.OpenRetrying(path, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
+        BoundedRead read = UntrustedFile.Read(directoryFd, name, maxBytes);
+        return read.Outcome switch
         {
-            Errno errno = Libc.LastErrno;
-            return (null, errno switch
-            {
-                Errno.ELOOP => "is a symbolic link, not a regular file",
-                (Errno)6 => "is a socket or device, not a regular file", // ENXIO
-                _ => Libc.Describe(errno),
-            }, false);
-        }
-        using var handle = new SafeFd(fd);
-        FileType? kind = Libc.KindOf(fd);
-        if (kind is null)
-        {
-            return (null, Libc.Describe(Libc.LastErrno), false);
-        }
-        if (kind != FileType.Regular)
-        {
-            return (null, $"is {Libc.Describe(kind.Value)}, not a regular file", false);
-        }
-
-        // Read one byte more than allowed: that byte existing is how "too large" is detected
-        // without trusting st_size (a file still being written, a /proc-like file).
-        long want = (long)maxBytes + 1;
-        byte[] buffer = new byte[(int)Math.Min(want, 64 * 1024)];
-        int length = 0;
-        while (length < want)
-        {
-            if (length == buffer.Length)
-            {
-                Array.Resize(ref buffer, (int)Math.Min(want, Math.Min((long)buffer.Length * 2, Array.MaxLength)));
-            }
-            nint n;
-            fixed (byte* start = buffer)
-            {
-                n = Libc.Read(fd, start + length, (nuint)(buffer.Length - length));
-            }
-            if (n > 0)
-            {
-                length += (int)n;
-            }
-            else if (n == 0)
-            {
-                break;
-            }
-            else if (Libc.LastErrno != Errno.EINTR)
-            {
-                return (null, Libc.Describe(Libc.LastErrno), false);
-            }
-        }
-        if (length > maxBytes)
-        {
+            ReadOutcome.Read => (read.Bytes, null, false),
+            ReadOutcome.Missing => (null, "disappeared while it was being read", false),
             // The size named is what the file holds now (st_size); reading stopped at the limit.
-            long size = new FileInfo(path).Length;
-            return (null, size > maxBytes
-                ? $"needs {size} bytes, the termination message budget is {maxBytes}"
-                : $"is larger than the termination message budget of {maxBytes} bytes", true);
-        }
-        return (buffer.AsSpan(0, length).ToArray(), null, false);
+            ReadOutcome.TooLarge => (null, read.Size > maxBytes
+                ? $"needs {read.Size} bytes, the termination message budget is {maxBytes}"
+                : $"is larger than the termination message budget of {maxBytes} bytes", true),
+            _ => (null, read.Problem, false),
+        };
     }
 
     /// <summary>A file name for an error line: UTF-8 as is, other bytes as \xNN, control characters escaped.</summary>

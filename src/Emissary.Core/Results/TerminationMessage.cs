@@ -207,29 +207,15 @@ internal static class TerminationMessage
 
     private static string? WriteThroughTemporaryFile(string path, byte[] message)
     {
-        string directory = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
-        // pid and a random part: containers sharing a volume are all PID 1.
-        string temporary = Path.Join(directory, string.Create(CultureInfo.InvariantCulture,
-            $".{Path.GetFileName(path)}.emissary-{Libc.GetPid()}-{Random.Shared.Next():x8}.tmp"));
-        int fd = Libc.OpenRetrying(temporary, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
-        if (fd < 0)
+        try
         {
-            return $"cannot create a temporary file in {directory}: {Libc.Describe(Libc.LastErrno)}";
-        }
-        Errno errno = Libc.WriteAll(fd, message);
-        if (Libc.Close(fd) != 0 && errno == 0)
-        {
-            errno = Libc.LastErrno;
-        }
-        if (errno == 0 && Libc.Rename(temporary, path) == 0)
-        {
+            Control.AtomicFile.Write(path, message);
             return null;
         }
-        string problem = errno != 0
-            ? $"cannot write {temporary}: {Libc.Describe(errno)}"
-            : $"cannot rename a temporary file onto it: {Libc.Describe(Libc.LastErrno)}";
-        Libc.Unlink(temporary);
-        return problem;
+        catch (IOException e)
+        {
+            return e.Message;
+        }
     }
 
     private static string Failure(string path, string reason, string? atomicProblem) =>

@@ -45,7 +45,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
     // ---- the control directory ----
 
     [Fact]
-    public void A_finished_step_leaves_lock_status_exitcode_and_signal_fifo_in_a_shared_directory()
+    public void A_finished_step_leaves_lock_status_exitcode_and_signal_fifo_in_its_own_directory()
     {
         string dir = NewControlDir();
 
@@ -56,7 +56,8 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.Exists(Path.Combine(stepDir, "lock")).Should().BeTrue();
         IsFifo(Path.Combine(stepDir, "signal")).Should().BeTrue("DIR/NAME/signal is a FIFO");
         File.ReadAllText(Path.Combine(stepDir, "exitcode")).Should().Be("0\n", "decimal + newline");
-        ((int)new DirectoryInfo(stepDir).UnixFileMode).Should().Be(0x3FF, "step directories are mode 01777");
+        ((int)new DirectoryInfo(stepDir).UnixFileMode).Should().Be(0x1ED, "a step directory is mode 0755: only its own step writes its record");
+        ((int)File.GetUnixFileMode(Path.Combine(stepDir, "signal"))).Should().Be(0x192, "the signal FIFO is 0622: anyone may write a request, only the step reads");
         ((int)new DirectoryInfo(dir).UnixFileMode).Should().Be(0x3FF, "the control directory emissary created is mode 01777");
         File.GetUnixFileMode(Path.Combine(stepDir, "status.json")).Should().HaveFlag(UnixFileMode.OtherRead);
         File.GetUnixFileMode(Path.Combine(stepDir, "exitcode")).Should().HaveFlag(UnixFileMode.OtherRead);
@@ -176,7 +177,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.WaitForStatus(dir, "b", s => s.State == "waiting", "b waiting");
         AssertStillWaiting(b, dir, "b");
 
-        Steps.WriteAtomically(Steps.PathOf(dir, "a", "start"), "");
+        Steps.WriteAtomically(Path.Combine(dir, ".start.a"), "");
 
         a.WaitForExit().ExitCode.Should().Be(0);
         var result = b.WaitForExit();
@@ -431,7 +432,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.WaitForStatus(dir, "deploy", s => s.State == "waiting", "deploy waiting");
         AssertStillWaiting(d, dir, "deploy");
 
-        Steps.WriteAtomically(Steps.PathOf(dir, "deploy", "start"), "");
+        Steps.WriteAtomically(Path.Combine(dir, ".start.deploy"), "");
 
         var result = d.WaitForExit();
         result.ExitCode.Should().Be(0, "{0}", result);
@@ -448,7 +449,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.WaitForStatus(dir, "deploy", s => s.State == "waiting", "deploy waiting");
         Steps.WaitForStatus(dir, "verify", s => s.State == "waiting", "verify waiting");
 
-        Steps.WriteAtomically(Steps.PathOf(dir, "deploy", "skip"), "");
+        Steps.WriteAtomically(Path.Combine(dir, ".skip.deploy"), "");
 
         var rd = d.WaitForExit();
         var rv = v.WaitForExit();

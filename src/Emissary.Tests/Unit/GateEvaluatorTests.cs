@@ -45,7 +45,7 @@ public sealed class GateEvaluatorTests : IDisposable
     /// <summary>Leaves what a finished (or dead) emissary leaves: status and maybe exitcode, no lock held.</summary>
     private void Write(string name, string state, int? exitCode, bool continueOnError = false, bool writeExitCode = true)
     {
-        _dir.EnsureStepDirectory(name);
+        Directory.CreateDirectory(_dir.StepDirectory(name));
         var status = new StepStatus { Name = name, State = state, ExitCode = exitCode, ContinueOnError = continueOnError };
         File.WriteAllText(_dir.PathOf(name, ControlDirectory.StatusFile), status.ToJson());
         if (writeExitCode && exitCode is { } code)
@@ -68,7 +68,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void A_step_directory_without_status_is_not_started_yet()
     {
-        _dir.EnsureStepDirectory("fetch");
+        Directory.CreateDirectory(_dir.StepDirectory("fetch"));
 
         After("fetch").State.Should().Be(GateState.Closed);
     }
@@ -184,7 +184,7 @@ public sealed class GateEvaluatorTests : IDisposable
     public void Without_a_readable_status_the_exit_code_decides(int code, string expectedState)
     {
         GateState expected = Enum.Parse<GateState>(expectedState);
-        _dir.EnsureStepDirectory("fetch");
+        Directory.CreateDirectory(_dir.StepDirectory("fetch"));
         File.WriteAllText(_dir.PathOf("fetch", ControlDirectory.ExitCodeFile), $"{code}\n");
         File.WriteAllText(_dir.PathOf("fetch", ControlDirectory.StatusFile), "not json");
 
@@ -276,29 +276,29 @@ public sealed class GateEvaluatorTests : IDisposable
     // ---- --wait-start ----
 
     [Fact]
-    public void A_manual_gate_waits_for_the_start_marker()
+    public void A_manual_gate_waits_for_the_start_request()
     {
         Live("deploy");
         var gate = new Gate.ManualStart("deploy");
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Closed);
 
-        File.WriteAllText(_dir.PathOf("deploy", ControlDirectory.StartMarker), "");
+        File.WriteAllText(_dir.RequestPath("deploy", start: true), "");
 
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Open);
     }
 
     [Fact]
-    public void A_skip_marker_skips_and_wins_over_a_start_marker()
+    public void A_skip_request_skips_and_wins_over_a_start_request()
     {
         Live("deploy");
         var gate = new Gate.ManualStart("deploy");
-        File.WriteAllText(_dir.PathOf("deploy", ControlDirectory.SkipMarker), "");
+        File.WriteAllText(_dir.RequestPath("deploy", start: false), "");
 
         (GateState s, string? message) = _evaluator.Evaluate(gate);
         s.Should().Be(GateState.Skipped);
         message.Should().Contain("deploy");
 
-        File.WriteAllText(_dir.PathOf("deploy", ControlDirectory.StartMarker), "");
+        File.WriteAllText(_dir.RequestPath("deploy", start: true), "");
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Skipped);
     }
 
@@ -308,7 +308,7 @@ public sealed class GateEvaluatorTests : IDisposable
     public void Watches_the_directories_whose_changes_matter()
     {
         _evaluator.DirectoriesToWatch(new Gate.AfterStep("fetch")).Should().Equal(_dir.Root, _dir.StepDirectory("fetch"));
-        _evaluator.DirectoriesToWatch(new Gate.ManualStart("deploy")).Should().Equal(_dir.StepDirectory("deploy"));
+        _evaluator.DirectoriesToWatch(new Gate.ManualStart("deploy")).Should().Equal(_dir.Root);
         _evaluator.DirectoriesToWatch(new Gate.FileExists(Path.Combine(_root, "sub", "ready"), false)).Should().Equal(Path.Combine(_root, "sub"));
         _evaluator.DirectoriesToWatch(new Gate.Fifo(Path.Combine(_root, "go"))).Should().BeEmpty();
     }

@@ -70,7 +70,9 @@ internal sealed unsafe class Reactor : ISupervisorEvents, IDisposable
                 }
                 throw new SystemCallException("epoll_wait", errno);
             }
-            if (n == 0 && waitMs >= 0 && Environment.TickCount64 >= deadline)
+            // Checked even when descriptors were ready: a writer that never stops (another
+            // container spamming a FIFO) must not hold off a timeout.
+            if (_pending.Count == 0 && deadline != long.MaxValue && Environment.TickCount64 >= deadline)
             {
                 return SupervisorEvent.Deadline;
             }
