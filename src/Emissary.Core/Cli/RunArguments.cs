@@ -10,7 +10,7 @@ namespace Emissary.Cli;
 /// rewriting a rewritten pod changes nothing. Null, false or empty means "not given": run's
 /// default applies. Only the developer tools write arguments; the pod binary trims this away.
 /// </summary>
-internal sealed record RunArguments
+internal sealed class RunArguments
 {
     public string? Name { get; init; }
 

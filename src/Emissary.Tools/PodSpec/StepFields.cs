@@ -46,23 +46,33 @@ internal static class StepFields
     }
 
     /// <summary>The field an <c>emissary run</c> option of a rewritten command stands for, or null.</summary>
-    public static StepField? FromRunOption(CliOption option) => ByRunOption.TryGetValue(option, out StepField field) ? field : null;
+    public static StepField? FromRunOption(CliOption option)
+    {
+        foreach ((CliOption flag, StepField field) in ByRunOption)
+        {
+            if (flag == option)
+            {
+                return field;
+            }
+        }
+        return null;
+    }
 
     // The flag each field becomes (EmissaryRun.ArgumentsFor writes them; a rewritten command is read back through this).
-    private static readonly Dictionary<CliOption, StepField> ByRunOption = new()
-    {
-        [RunCli.After] = StepField.WaitForTermination,
-        [RunCli.Timeout] = StepField.Timeout,
-        [RunCli.Retries] = StepField.Retries,
-        [RunCli.RetryDelay] = StepField.RetryDelay,
-        [RunCli.OnError] = StepField.OnError,
-        [RunCli.SidecarOf] = StepField.Sidecar,
-        [RunCli.WaitStart] = StepField.WaitForStart,
-        [RunCli.RunOnUpstreamFailure] = StepField.RunOnUpstreamFailure,
-        [RunCli.ResultFromStdout] = StepField.ResultFromStdout,
-        [RunCli.StopSignal] = StepField.StopSignal,
-        [RunCli.Grace] = StepField.Grace,
-    };
+    private static readonly (CliOption Flag, StepField Field)[] ByRunOption =
+    [
+        (RunCli.After, StepField.WaitForTermination),
+        (RunCli.Timeout, StepField.Timeout),
+        (RunCli.Retries, StepField.Retries),
+        (RunCli.RetryDelay, StepField.RetryDelay),
+        (RunCli.OnError, StepField.OnError),
+        (RunCli.SidecarOf, StepField.Sidecar),
+        (RunCli.WaitStart, StepField.WaitForStart),
+        (RunCli.RunOnUpstreamFailure, StepField.RunOnUpstreamFailure),
+        (RunCli.ResultFromStdout, StepField.ResultFromStdout),
+        (RunCli.StopSignal, StepField.StopSignal),
+        (RunCli.Grace, StepField.Grace),
+    ];
 
     public static bool IsList(StepField field) => field == StepField.WaitForTermination;
 
