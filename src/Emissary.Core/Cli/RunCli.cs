@@ -8,7 +8,11 @@ using Emissary.Supervision;
 
 namespace Emissary.Cli;
 
-/// <summary>The flags of <c>emissary run</c>. Every flag can also come from EMISSARY_&lt;FLAG&gt;.</summary>
+/// <summary>
+/// The flags of <c>emissary run</c>: the one definition of them. The pod binary parses and binds
+/// with it; <see cref="RunArguments"/> writes arguments with it and <see cref="RunArgumentReader"/>
+/// reads rewritten commands with it. Every flag can also come from EMISSARY_&lt;FLAG&gt;.
+/// </summary>
 internal static class RunCli
 {
     private static CliOption Text(string name, string valueName, string description) => CliOption.Value(name, valueName, description);
@@ -18,65 +22,75 @@ internal static class RunCli
     private static CliOption Flag(string name, string description) => CliOption.Flag(name, description);
 
     // Identity and control directory
-    private static readonly CliOption Name = Text("--name", "NAME", "The step's name: its entry in the control directory");
-    private static readonly CliOption ControlDir = Text("--control-dir", "DIR", $"The shared control directory (default {ControlDirectory.DefaultRoot})");
+    internal static readonly CliOption Name = Text("--name", "NAME", "The step's name: its entry in the control directory");
+    internal static readonly CliOption ControlDir = Text("--control-dir", "DIR", $"The shared control directory (default {ControlDirectory.DefaultRoot})");
 
     // Gates
-    private static readonly CliOption After = Repeatable("--after", "NAME", "Wait until step NAME has finished successfully (repeatable, or comma-separated)");
-    private static readonly CliOption WaitFile = Repeatable("--wait-file", "PATH", "Wait until PATH exists; PATH.err means upstream failed (repeatable)");
-    private static readonly CliOption WaitContent = Flag("--wait-content", "With --wait-file: also wait until the file is not empty");
-    private static readonly CliOption WaitFifo = Repeatable("--wait-fifo", "PATH", "Wait until something writes to the FIFO PATH (created if missing) (repeatable)");
-    private static readonly CliOption WaitStart = Flag("--wait-start", "Wait for 'emissary start NAME' (or 'emissary skip NAME')");
-    private static readonly CliOption WaitTimeout = Text("--wait-timeout", "DURATION", "Give up waiting for the gates after DURATION (exit 125)");
-    private static readonly CliOption RunOnUpstreamFailure = Flag("--run-on-upstream-failure", "Run even if an upstream step failed (cleanup steps)");
+    internal static readonly CliOption After = Repeatable("--after", "NAME", "Wait until step NAME has finished successfully (repeatable, or comma-separated)");
+    internal static readonly CliOption WaitFile = Repeatable("--wait-file", "PATH", "Wait until PATH exists; PATH.err means upstream failed (repeatable)");
+    internal static readonly CliOption WaitContent = Flag("--wait-content", "With --wait-file: also wait until the file is not empty");
+    internal static readonly CliOption WaitFifo = Repeatable("--wait-fifo", "PATH", "Wait until something writes to the FIFO PATH (created if missing) (repeatable)");
+    internal static readonly CliOption WaitStart = Flag("--wait-start", "Wait for 'emissary start NAME' (or 'emissary skip NAME')");
+    internal static readonly CliOption WaitTimeout = Text("--wait-timeout", "DURATION", "Give up waiting for the gates after DURATION (exit 125)");
+    internal static readonly CliOption RunOnUpstreamFailure = Flag("--run-on-upstream-failure", "Run even if an upstream step failed (cleanup steps)");
 
     // Sidecars
-    private static readonly CliOption SidecarOf = Repeatable("--sidecar-of", "STEP", "Run as a sidecar of these steps: stop the command (--stop-signal, then SIGKILL after --grace) once they are all over, and count that as success");
-    private static readonly CliOption StopSignal = Text("--stop-signal", "SIGNAL", "What a sidecar is stopped with (default TERM)");
-    private static readonly CliOption QuitUrl = Repeatable("--quit-url", "URL", "When the step ends (any outcome), POST to URL so an injected sidecar quits (repeatable)");
-    private static readonly CliOption Quit = Repeatable("--quit", "PRESET", "--quit-url presets: istio (http://127.0.0.1:15020/quitquitquit), linkerd (http://127.0.0.1:4191/shutdown)");
-    private static readonly CliOption WaitHttp = Repeatable("--wait-http", "URL", "Gate: wait until a GET of URL answers 2xx (repeatable)");
-    private static readonly CliOption WaitTcp = Repeatable("--wait-tcp", "HOST:PORT", "Gate: wait until a TCP connection to HOST:PORT succeeds (repeatable)");
-    private static readonly CliOption WaitProxy = Repeatable("--wait-proxy", "PRESET", "--wait-http presets: istio (http://127.0.0.1:15021/healthz/ready), linkerd (http://127.0.0.1:4191/ready)");
+    internal static readonly CliOption SidecarOf = Repeatable("--sidecar-of", "STEP", "Run as a sidecar of these steps: stop the command (--stop-signal, then SIGKILL after --grace) once they are all over, and count that as success");
+    internal static readonly CliOption StopSignal = Text("--stop-signal", "SIGNAL", "What a sidecar is stopped with (default TERM)");
+    internal static readonly CliOption QuitUrl = Repeatable("--quit-url", "URL", "When the step ends (any outcome), POST to URL so an injected sidecar quits (repeatable)");
+    internal static readonly CliOption Quit = Repeatable("--quit", "PRESET", "--quit-url presets: istio (http://127.0.0.1:15020/quitquitquit), linkerd (http://127.0.0.1:4191/shutdown)");
+    internal static readonly CliOption WaitHttp = Repeatable("--wait-http", "URL", "Gate: wait until a GET of URL answers 2xx (repeatable)");
+    internal static readonly CliOption WaitTcp = Repeatable("--wait-tcp", "HOST:PORT", "Gate: wait until a TCP connection to HOST:PORT succeeds (repeatable)");
+    internal static readonly CliOption WaitProxy = Repeatable("--wait-proxy", "PRESET", "--wait-http presets: istio (http://127.0.0.1:15021/healthz/ready), linkerd (http://127.0.0.1:4191/ready)");
 
     // Results and output
-    private static readonly CliOption ResultsDir = Text("--results-dir", "DIR", "Where the command writes results, one file per result (default DIR/NAME/results); exported as EMISSARY_RESULTS");
-    private static readonly CliOption TerminationLog = Text("--termination-log", "PATH", "Where to write the termination message (default /dev/termination-log, when it exists)");
-    private static readonly CliOption TerminationBudget = Text("--termination-budget", "BYTES", "Maximum size of the termination message (default 4096, the kubelet's per-container limit)");
-    private static readonly CliOption TerminationFormat = Text("--termination-format", "FORMAT", "emissary (default: one JSON object) or tekton (Tekton's array of key/value/type)");
-    private static readonly CliOption StdoutPath = Text("--stdout-path", "PATH", "Also write the command's stdout to PATH (it still goes to emissary's stdout)");
-    private static readonly CliOption StderrPath = Text("--stderr-path", "PATH", "Also write the command's stderr to PATH (it still goes to emissary's stderr)");
-    private static readonly CliOption ResultFromStdout = Text("--result-from-stdout", "NAME", "The command's stdout also becomes result NAME (within the budget)");
+    internal static readonly CliOption ResultsDir = Text("--results-dir", "DIR", "Where the command writes results, one file per result (default DIR/NAME/results); exported as EMISSARY_RESULTS");
+    internal static readonly CliOption TerminationLog = Text("--termination-log", "PATH", "Where to write the termination message (default /dev/termination-log, when it exists)");
+    internal static readonly CliOption TerminationBudget = Text("--termination-budget", "BYTES", "Maximum size of the termination message (default 4096, the kubelet's per-container limit)");
+    internal static readonly CliOption TerminationFormat = Text("--termination-format", "FORMAT", "emissary (default: one JSON object) or tekton (Tekton's array of key/value/type)");
+    internal static readonly CliOption StdoutPath = Text("--stdout-path", "PATH", "Also write the command's stdout to PATH (it still goes to emissary's stdout)");
+    internal static readonly CliOption StderrPath = Text("--stderr-path", "PATH", "Also write the command's stderr to PATH (it still goes to emissary's stderr)");
+    internal static readonly CliOption ResultFromStdout = Text("--result-from-stdout", "NAME", "The command's stdout also becomes result NAME (within the budget)");
 
     // Run policy
-    private static readonly CliOption SingleChild = Flag("--single-child", "Keep the child in emissary's process group and signal only the child");
-    private static readonly CliOption Timeout = Text("--timeout", "DURATION", "Stop the command after DURATION: SIGTERM to its group, SIGKILL after --grace; exit 124");
-    private static readonly CliOption Grace = Text("--grace", "DURATION", "Time between SIGTERM and SIGKILL when stopping the command (default 10s)");
-    private static readonly CliOption OnError = Text("--on-error", "POLICY", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
-    private static readonly CliOption Retries = Text("--retries", "N", "Run a failed command again up to N times (default 0)");
-    private static readonly CliOption RetryDelay = Text("--retry-delay", "DURATION", "Wait DURATION between attempts (default 1s)");
-    private static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
+    internal static readonly CliOption SingleChild = Flag("--single-child", "Keep the child in emissary's process group and signal only the child");
+    internal static readonly CliOption Timeout = Text("--timeout", "DURATION", "Stop the command after DURATION: SIGTERM to its group, SIGKILL after --grace; exit 124");
+    internal static readonly CliOption Grace = Text("--grace", "DURATION", "Time between SIGTERM and SIGKILL when stopping the command (default 10s)");
+    internal static readonly CliOption OnError = Text("--on-error", "POLICY", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
+    internal static readonly CliOption Retries = Text("--retries", "N", "Run a failed command again up to N times (default 0)");
+    internal static readonly CliOption RetryDelay = Text("--retry-delay", "DURATION", "Wait DURATION between attempts (default 1s)");
+    internal static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
-    public static CliCommand Build() => new("run",
-        "Run COMMAND as a supervised step: wait for its gates, forward signals, reap zombies, record its outcome.",
-        "run [options] -- COMMAND [ARGS...]")
+    /// <summary>Every flag of <c>emissary run</c>, in the order <c>--help</c> lists them (declared after the flags: static fields initialise in order).</summary>
+    internal static readonly IReadOnlyList<CliOption> Options =
+    [
+        Name, ControlDir,
+        After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitHttp, WaitTcp, WaitProxy, WaitTimeout, RunOnUpstreamFailure,
+        SidecarOf, StopSignal, QuitUrl, Quit,
+        ResultsDir, TerminationLog, TerminationBudget, TerminationFormat, StdoutPath, StderrPath, ResultFromStdout,
+        SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
+    ];
+
+    /// <summary>The names <c>--on-error</c> takes, and what each means for <see cref="StepRules.ContinueOnError"/>.</summary>
+    internal const string OnErrorStopAndFail = "stopAndFail", OnErrorContinue = "continue";
+
+    public static CliCommand Build()
     {
-        TakesCommand = true,
-        Options =
+        var command = new CliCommand("run",
+            "Run COMMAND as a supervised step: wait for its gates, forward signals, reap zombies, record its outcome.",
+            "run [options] -- COMMAND [ARGS...]")
         {
-            Name, ControlDir,
-            After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitHttp, WaitTcp, WaitProxy, WaitTimeout, RunOnUpstreamFailure,
-            SidecarOf, StopSignal, QuitUrl, Quit,
-            ResultsDir, TerminationLog, TerminationBudget, TerminationFormat, StdoutPath, StderrPath, ResultFromStdout,
-            SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
-        },
-        Action = parsed =>
-        {
-            var values = new OptionValues(parsed, Environment.GetEnvironmentVariable);
-            RunOptions options = Bind(values, parsed.Payload);
-            return RunCommand.Execute(options, values.CreateLogger(options.Name));
-        },
-    };
+            TakesCommand = true,
+            Action = parsed =>
+            {
+                var values = new OptionValues(parsed, Environment.GetEnvironmentVariable);
+                RunOptions options = Bind(values, parsed.Payload);
+                return RunCommand.Execute(options, values.CreateLogger(options.Name));
+            },
+        };
+        command.Options.AddRange(Options);
+        return command;
+    }
 
     private static string? ResultName(string? name) => name is null || ResultsCollector.IsValidName(name)
         ? name
@@ -163,7 +177,7 @@ internal static class RunCli
                 Gates = gates,
                 WaitTimeout = values.Duration(WaitTimeout),
                 RunOnUpstreamFailure = values.Flag(RunOnUpstreamFailure),
-                ContinueOnError = values.Choice(OnError, false, ("stopAndFail", false), ("continue", true)),
+                ContinueOnError = values.Choice(OnError, false, (OnErrorStopAndFail, false), (OnErrorContinue, true)),
                 Retries = values.Integer(Retries, 0, 1000) ?? 0,
                 RetryDelay = values.Duration(RetryDelay) ?? TimeSpan.FromSeconds(1),
                 Policy = new SupervisionPolicy

@@ -167,7 +167,7 @@ internal static partial class LocalCommand
             }
             steps.Add(new LocalStep(
                 step.Name,
-                LocalArguments(EmissaryRun.RunArguments(step, local)),
+                EmissaryRun.RunArguments(step, local, StepHost.LocalProcess),
                 step.Command!.Select(UnescapeKubernetes).ToArray(),
                 step.Env.Select(e => new KeyValuePair<string, string>(e.Name, e.Value)).ToArray(),
                 workingDir,
@@ -204,22 +204,6 @@ internal static partial class LocalCommand
             Log.Note(logger, note);
         }
         return new PodmanEngine(plan, podman, request.Grace);
-    }
-
-    /// <summary>The pod's `emissary run` flags, minus what only makes sense in a pod: the name (local sets it), proxies.</summary>
-    private static IReadOnlyList<string> LocalArguments(IReadOnlyList<string> runArguments)
-    {
-        var kept = new List<string>();
-        for (int i = 0; i < runArguments.Count; i++)
-        {
-            if (runArguments[i] is "--name" or "--wait-proxy" or "--quit" or "--termination-log" && i + 1 < runArguments.Count)
-            {
-                i++;
-                continue;
-            }
-            kept.Add(runArguments[i]);
-        }
-        return kept;
     }
 
     /// <summary>Kubernetes turns $$ into $ in command and args; locally nobody else does.</summary>

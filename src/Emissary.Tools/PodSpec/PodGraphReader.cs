@@ -230,12 +230,8 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
     {
         string path = container.Path + ".command";
         var byField = new Dictionary<StepField, List<Item>>();
-        foreach ((string flag, string value) in wrapped.Settings)
+        foreach ((StepField field, string value) in wrapped.Settings)
         {
-            if (StepFields.FromRunFlag(flag) is not { } field)
-            {
-                continue;
-            }
             if (!byField.TryGetValue(field, out List<Item>? items))
             {
                 byField[field] = items = [];

@@ -20,6 +20,9 @@ internal sealed record RewriteSettings
     /// <summary><c>--as-pod</c>: write each workload's pod as a bare Pod (for <c>podman kube play</c>, which runs Pods but not Jobs).</summary>
     public bool AsPod { get; init; }
 
+    /// <summary>Where the wrapped steps will run: a Kubernetes pod, or a podman pod (which has no mesh proxy).</summary>
+    public StepHost Host { get; init; } = StepHost.Kubernetes;
+
     public PodGraphOptions GraphOptions => new() { Entrypoints = Entrypoints, NativeSidecars = NativeSidecars };
 }
 
@@ -53,7 +56,7 @@ internal static class PodRewriter
         PlaceContainers(graph, spec, settings.Image);
         foreach (StepSpec step in graph.Steps)
         {
-            Wrap(step, graph);
+            Wrap(step, graph, settings.Host);
         }
         EnsureVolume(spec, EmissaryRun.BinVolume);
         EnsureVolume(spec, EmissaryRun.ControlVolume);
@@ -120,7 +123,7 @@ internal static class PodRewriter
         EnsureMount(init, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
     }
 
-    private static void Wrap(StepSpec step, PodGraph graph)
+    private static void Wrap(StepSpec step, PodGraph graph, StepHost host)
     {
         YamlMappingNode node = step.Node!;
         node.Style = MappingStyle.Block;
@@ -131,7 +134,7 @@ internal static class PodRewriter
         var command = new YamlSequenceNode { Style = SequenceStyle.Block };
         command.Children.Add(YamlNodes.String(EmissaryRun.Binary));
         command.Children.Add(YamlNodes.String("run"));
-        foreach (string arg in EmissaryRun.RunArguments(step, graph))
+        foreach (string arg in EmissaryRun.RunArguments(step, graph, host))
         {
             command.Children.Add(YamlNodes.String(arg));
         }

@@ -45,22 +45,34 @@ internal static class StepFields
         return index >= 0 ? (StepField)index : null;
     }
 
-    /// <summary>The field an <c>emissary run</c> flag of a rewritten command stands for.</summary>
-    public static StepField? FromRunFlag(string flag) => flag switch
+    /// <summary>The field an <c>emissary run</c> option of a rewritten command stands for, or null.</summary>
+    public static StepField? FromRunOption(CliOption option)
     {
-        "--after" => StepField.WaitForTermination,
-        "--timeout" => StepField.Timeout,
-        "--retries" => StepField.Retries,
-        "--retry-delay" => StepField.RetryDelay,
-        "--on-error" => StepField.OnError,
-        "--sidecar-of" => StepField.Sidecar,
-        "--wait-start" => StepField.WaitForStart,
-        "--run-on-upstream-failure" => StepField.RunOnUpstreamFailure,
-        "--result-from-stdout" => StepField.ResultFromStdout,
-        "--stop-signal" => StepField.StopSignal,
-        "--grace" => StepField.Grace,
-        _ => null,
-    };
+        foreach ((CliOption flag, StepField field) in ByRunOption)
+        {
+            if (flag == option)
+            {
+                return field;
+            }
+        }
+        return null;
+    }
+
+    // The flag each field becomes (EmissaryRun.ArgumentsFor writes them; a rewritten command is read back through this).
+    private static readonly (CliOption Flag, StepField Field)[] ByRunOption =
+    [
+        (RunCli.After, StepField.WaitForTermination),
+        (RunCli.Timeout, StepField.Timeout),
+        (RunCli.Retries, StepField.Retries),
+        (RunCli.RetryDelay, StepField.RetryDelay),
+        (RunCli.OnError, StepField.OnError),
+        (RunCli.SidecarOf, StepField.Sidecar),
+        (RunCli.WaitStart, StepField.WaitForStart),
+        (RunCli.RunOnUpstreamFailure, StepField.RunOnUpstreamFailure),
+        (RunCli.ResultFromStdout, StepField.ResultFromStdout),
+        (RunCli.StopSignal, StepField.StopSignal),
+        (RunCli.Grace, StepField.Grace),
+    ];
 
     public static bool IsList(StepField field) => field == StepField.WaitForTermination;
 
@@ -92,12 +104,12 @@ internal static class StepFields
                 error = $"\"{text}\" is not a whole number from 0 to {MaxRetries}";
                 return false;
             case StepField.OnError:
-                if (string.Equals(text, "continue", StringComparison.OrdinalIgnoreCase))
+                if (string.Equals(text, RunCli.OnErrorContinue, StringComparison.OrdinalIgnoreCase))
                 {
                     value = OnErrorPolicy.Continue;
                     return true;
                 }
-                if (string.Equals(text, "stopAndFail", StringComparison.OrdinalIgnoreCase))
+                if (string.Equals(text, RunCli.OnErrorStopAndFail, StringComparison.OrdinalIgnoreCase))
                 {
                     value = OnErrorPolicy.StopAndFail;
                     return true;

@@ -35,13 +35,13 @@ public sealed class LocalOutcomeTests
     [Fact]
     public void Every_step_succeeded_is_0()
     {
-        LocalRunner.Outcome([Step("a", StepStates.Succeeded, 0), Step("b", StepStates.Succeeded, 0)]).Should().Be(0);
+        PodOutcome.Of([Step("a", StepStates.Succeeded, 0), Step("b", StepStates.Succeeded, 0)]).Should().Be(0);
     }
 
     [Fact]
     public void A_failure_is_the_exit_code_of_the_step_that_failed_first()
     {
-        LocalRunner.Outcome(
+        PodOutcome.Of(
         [
             Step("late", StepStates.Failed, 7, finishedAfter: 5),
             Step("early", StepStates.Failed, 2, finishedAfter: 1),
@@ -52,13 +52,13 @@ public sealed class LocalOutcomeTests
     [Fact]
     public void A_failure_with_on_error_continue_does_not_fail_the_pod()
     {
-        LocalRunner.Outcome([Step("lint", StepStates.Failed, 2, continueOnError: true), Step("b", StepStates.Succeeded, 0)]).Should().Be(0);
+        PodOutcome.Of([Step("lint", StepStates.Failed, 2, continueOnError: true), Step("b", StepStates.Succeeded, 0)]).Should().Be(0);
     }
 
     [Fact]
     public void Skipped_steps_without_a_failure_are_123()
     {
-        LocalRunner.Outcome([Step("a", StepStates.Succeeded, 0), Step("b", StepStates.Skipped, 123)]).Should().Be(123);
+        PodOutcome.Of([Step("a", StepStates.Succeeded, 0), Step("b", StepStates.Skipped, 123)]).Should().Be(123);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class LocalOutcomeTests
     {
         StepView crashed = Step("build", StepStates.Running, processExitCode: 137);
 
-        LocalRunner.Outcome([Step("a", StepStates.Succeeded, 0), crashed]).Should().Be(137);
+        PodOutcome.Of([Step("a", StepStates.Succeeded, 0), crashed]).Should().Be(137);
         Timeline.Summary(crashed).Should().Be("crashed while running (exit 137)");
     }
 
@@ -75,7 +75,7 @@ public sealed class LocalOutcomeTests
     {
         StepView never = Step("bad", "pending", processExitCode: 125);
 
-        LocalRunner.Outcome([never]).Should().Be(125);
+        PodOutcome.Of([never]).Should().Be(125);
         Timeline.Summary(never).Should().Be("exit 125 (never registered)");
     }
 

@@ -2,15 +2,6 @@ using Emissary.Control;
 
 namespace Emissary.Tools.Local;
 
-/// <summary>One step to run on this machine: `emissary run RunArguments -- Command`, with Environment.</summary>
-internal sealed record LocalStep(
-    string Name,
-    IReadOnlyList<string> RunArguments,
-    IReadOnlyList<string> Command,
-    IReadOnlyList<KeyValuePair<string, string>> Environment,
-    string? WorkingDirectory,
-    bool IsSidecar);
-
 /// <summary>What `emissary local` shows and reports of one step.</summary>
 internal sealed class StepView(string name, bool isSidecar)
 {
@@ -35,6 +26,3 @@ internal sealed class StepView(string name, bool isSidecar)
 
     public bool Final => StepStates.IsFinal(State) || ProcessExitCode is not null;
 }
-
-/// <summary>One line of `--events FILE`: a state change of a step.</summary>
-internal sealed record StepEvent(DateTimeOffset Time, string Step, string State, int? ExitCode, string? Reason, string? Message);

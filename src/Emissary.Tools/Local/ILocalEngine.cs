@@ -1,0 +1,39 @@
+using Emissary.Supervision;
+
+namespace Emissary.Tools.Local;
+
+/// <summary>
+/// What runs the steps of `emissary local`: local processes (<see cref="ProcessEngine"/>) or a
+/// podman pod (<see cref="PodmanEngine"/>). Either way the steps are `emissary run` processes
+/// writing a control directory; <see cref="LocalRunner"/> watches it and does all the reporting.
+/// Everything here is called from the runner's single thread.
+/// </summary>
+internal interface ILocalEngine : IDisposable
+{
+    /// <summary>The steps, in the pod's order: what the runner shows and reports.</summary>
+    IReadOnlyList<StepView> Views { get; }
+
+    /// <summary>Gets everything ready; returns the control directory the steps write, which exists on return.</summary>
+    string Prepare(IStepOutput output);
+
+    /// <summary>Starts the steps (the runner is watching the control directory by then).</summary>
+    void Start(IStepOutput output);
+
+    /// <summary>Whether something the engine waits for is still running.</summary>
+    bool Running { get; }
+
+    /// <summary>A child process of this process has been reaped (the runner reaps every child).</summary>
+    void ChildExited(int pid, ExitStatus status);
+
+    /// <summary>Ctrl-C (SIGINT, SIGTERM or SIGHUP): stop every step the way a pod deletion would.</summary>
+    void Stop(int signal, IStepOutput output);
+
+    /// <summary>When (<see cref="Environment.TickCount64"/>) <see cref="Kill"/> is due after <see cref="Stop"/>, or null.</summary>
+    long? KillAt { get; }
+
+    /// <summary>The grace is over (or a second Ctrl-C came): end everything now.</summary>
+    void Kill();
+
+    /// <summary>After the last look at the control directory: hand over any output not shown yet, then clean up (unless <paramref name="keep"/>).</summary>
+    void Finish(IStepOutput output, bool keep);
+}

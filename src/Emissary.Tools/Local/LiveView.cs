@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Text;
+using Emissary.Cli;
+using Emissary.Control;
+using Emissary.Logging;
+
+namespace Emissary.Tools.Local;
+
+/// <summary>
+/// The live view on a terminal: one line per step (mark, name, state, time in it), redrawn in
+/// place at the bottom of stderr with ANSI cursor movements.
+/// </summary>
+internal sealed class LiveView(IReadOnlyList<StepView> views)
+{
+    private int _lines;
+
+    public void Draw()
+    {
+        Erase();
+        var block = new StringBuilder();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        foreach (StepView view in views)
+        {
+            StepStatus? s = view.Status;
+            string elapsed = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st)
+                : s?.WaitingSince is { } ws ? Duration.Format((s.FinishedAt ?? now) - ws) : "";
+            string mark = view.State switch
+            {
+                StepStates.Succeeded => "\u001b[32m✔\u001b[0m",
+                StepStates.Failed => "\u001b[31m✘\u001b[0m",
+                StepStates.Skipped => "\u001b[33m–\u001b[0m",
+                StepStates.Running => "\u001b[34m▶\u001b[0m",
+                _ => "…",
+            };
+            block.Append(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State,-10} {elapsed}\n");
+        }
+        StderrWriter.Write(2, block.ToString());
+        _lines = views.Count;
+    }
+
+    /// <summary>Removes the view (before a line is printed above it, and at the end).</summary>
+    public void Erase()
+    {
+        if (_lines > 0)
+        {
+            StderrWriter.Write(2, $"\u001b[{_lines}F\u001b[J");
+            _lines = 0;
+        }
+    }
+}

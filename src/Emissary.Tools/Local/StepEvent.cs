@@ -1,0 +1,4 @@
+namespace Emissary.Tools.Local;
+
+/// <summary>One line of `--events FILE`: a state change of a step.</summary>
+internal sealed record StepEvent(DateTimeOffset Time, string Step, string State, int? ExitCode, string? Reason, string? Message);

@@ -1,0 +1,26 @@
+namespace Emissary.Tools.PodSpec;
+
+/// <summary>Where a wrapped step runs, which decides the <c>emissary run</c> flags that make sense there.</summary>
+internal enum StepHost
+{
+    /// <summary>A Kubernetes pod (<c>emissary rewrite</c>): everything, including an injected mesh proxy.</summary>
+    Kubernetes,
+
+    /// <summary>A podman pod (<c>emissary local --engine podman</c>): containers, but no mesh proxy.</summary>
+    Podman,
+
+    /// <summary>A process on this machine (<c>emissary local</c>): no proxy, no container paths; the engine names the step.</summary>
+    LocalProcess,
+}
+
+internal static class StepHostExtensions
+{
+    /// <summary>Whether a mesh may inject a proxy the steps wait for and tell to quit.</summary>
+    public static bool HasMeshProxy(this StepHost host) => host == StepHost.Kubernetes;
+
+    /// <summary>Whether paths a container declares (its termination message file) exist where the step runs.</summary>
+    public static bool HasContainerPaths(this StepHost host) => host != StepHost.LocalProcess;
+
+    /// <summary>Whether the arguments carry <c>--name</c> (a local process engine passes it, with its control directory).</summary>
+    public static bool NamesSteps(this StepHost host) => host != StepHost.LocalProcess;
+}
