@@ -59,6 +59,11 @@ internal static partial class RunCommand
         {
             return ExecuteStep(options, logger);
         }
+        catch (GateSetupException e)
+        {
+            Log.GateSetupFailure(logger, e.Message);
+            return ExitCodes.EmissaryFailure;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
         {
             // The control directory or a marker could not be written: the chain of steps depends on
@@ -154,6 +159,9 @@ internal static partial class RunCommand
     {
         [LoggerMessage(Level = LogLevel.Warning, Message = "cannot become a child subreaper ({Reason}): orphans of the command will not be reaped here")]
         public static partial void NoSubreaper(ILogger logger, string reason);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
+        public static partial void GateSetupFailure(ILogger logger, string message);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "cannot record the step in {ControlDir}: {Reason}")]
         public static partial void ControlFailure(ILogger logger, string controlDir, string reason);

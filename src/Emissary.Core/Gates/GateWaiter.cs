@@ -26,6 +26,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private readonly List<IDisposable> _registrations = [];
     private readonly List<int> _fds = [];
     private readonly HashSet<string> _watchedDirectories = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, List<string>> _watchPaths = [];
     private readonly HashSet<string> _lockWatchers = new(StringComparer.Ordinal);
     private readonly ControlDirectory? _controlDirectory;
     private int _inotify = -1;
@@ -51,7 +52,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         StartInotify();
         foreach (Gate.Fifo fifo in gates.OfType<Gate.Fifo>())
         {
-            ListenOnFifo(fifo.Path);
+            SetUp(fifo, () => ListenOnFifo(fifo.Path));
         }
 
         while (true)
@@ -60,7 +61,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 foreach (string directory in _evaluator.DirectoriesToWatch(gate))
                 {
-                    WatchDirectoryOrAncestor(directory);
+                    SetUp(gate, () => WatchDirectoryOrAncestor(directory));
                 }
             }
 
@@ -92,7 +93,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             }
             foreach (string step in _evaluator.RunningUpstreams)
             {
-                WatchLock(step);
+                SetUp(new Gate.AfterStep(step), () => WatchLock(step));
             }
             Log.Waiting(_logger, string.Join(", ", pending));
 
@@ -136,6 +137,19 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         return over;
     }
 
+    /// <summary>Runs one gate's set-up; a failed system call is reported with the gate it was for.</summary>
+    private static void SetUp(Gate gate, Action setUp)
+    {
+        try
+        {
+            setUp();
+        }
+        catch (SystemCallException e)
+        {
+            throw new GateSetupException(gate, e);
+        }
+    }
+
     /// <summary>True when inotify is unavailable and the caller must re-check on a timer.</summary>
     public bool Polling => _polling;
 
@@ -154,7 +168,56 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             return;
         }
         _fds.Add(_inotify);
-        _registrations.Add(_reactor.Watch(_inotify, Libc.EPOLLIN, _ => DrainAndWake(_inotify)));
+        _registrations.Add(_reactor.Watch(_inotify, Libc.EPOLLIN, _ => OnInotify()));
+    }
+
+    /// <summary>
+    /// Reads the inotify events and wakes the loop. A watched directory that was removed, moved
+    /// away or unmounted (the control directory deleted and made again) no longer stands for its
+    /// path: it is forgotten, so the loop's next round watches the path again, or its nearest
+    /// existing ancestor until the path reappears. On overflow every watch is re-armed.
+    /// </summary>
+    private void OnInotify()
+    {
+        byte* buffer = stackalloc byte[4096];
+        nint n;
+        while ((n = Libc.Read(_inotify, buffer, 4096)) > 0)
+        {
+            for (nint offset = 0; offset + 16 <= n;)
+            {
+                int wd = *(int*)(buffer + offset);
+                uint mask = *(uint*)(buffer + offset + 4);
+                uint nameLength = *(uint*)(buffer + offset + 12);
+                offset += 16 + (nint)nameLength;
+                if ((mask & Libc.IN_Q_OVERFLOW) != 0)
+                {
+                    _watchedDirectories.Clear();
+                    _watchPaths.Clear();
+                }
+                else if ((mask & (Libc.IN_IGNORED | Libc.IN_DELETE_SELF | Libc.IN_UNMOUNT)) != 0)
+                {
+                    ForgetWatch(wd);
+                }
+                else if ((mask & Libc.IN_MOVE_SELF) != 0)
+                {
+                    // The watch follows the directory to its new name; the path is what matters.
+                    ForgetWatch(wd);
+                    Libc.InotifyRmWatch(_inotify, wd);
+                }
+            }
+        }
+        _reactor.Post(SupervisorEvent.Changed);
+    }
+
+    private void ForgetWatch(int wd)
+    {
+        if (_watchPaths.Remove(wd, out List<string>? paths))
+        {
+            foreach (string path in paths)
+            {
+                _watchedDirectories.Remove(path);
+            }
+        }
     }
 
     /// <summary>Watches <paramref name="directory"/>, or its deepest existing ancestor until it appears.</summary>
@@ -164,7 +227,8 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         {
             return;
         }
-        for (string? d = directory; d is not null; d = Path.GetDirectoryName(d))
+        // Absolute, so that the walk up from a relative control directory reaches the working directory.
+        for (string? d = Path.GetFullPath(directory); d is not null; d = Path.GetDirectoryName(d))
         {
             if (_watchedDirectories.Contains(d))
             {
@@ -174,7 +238,8 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 continue;
             }
-            if (Libc.InotifyAddWatch(_inotify, d, WatchMask) < 0)
+            int wd = Libc.InotifyAddWatch(_inotify, d, WatchMask);
+            if (wd < 0)
             {
                 Errno errno = Libc.LastErrno;
                 if (errno is Errno.ENOSPC or Errno.ENOMEM)
@@ -188,6 +253,11 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
                 continue;
             }
             _watchedDirectories.Add(d);
+            if (!_watchPaths.TryGetValue(wd, out List<string>? paths))
+            {
+                _watchPaths[wd] = paths = [];
+            }
+            paths.Add(d);
             return;
         }
     }
