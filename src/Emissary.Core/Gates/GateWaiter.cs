@@ -17,16 +17,19 @@ namespace Emissary.Gates;
 internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 {
     private static readonly TimeSpan FallbackInterval = TimeSpan.FromMilliseconds(100);
-    private const uint WatchMask = Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE | Libc.IN_MODIFY | Libc.IN_ATTRIB |
+    // Entries appearing or going away: enough for a parent or an ancestor standing in for a missing directory.
+    private const uint EntryMask = Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_DELETE | Libc.IN_MOVED_FROM |
         Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF | Libc.IN_ONLYDIR;
+
+    // A directory a gate reads from: also what is written in it.
+    private const uint WatchMask = EntryMask | Libc.IN_CLOSE_WRITE | Libc.IN_MODIFY | Libc.IN_ATTRIB;
 
     private readonly Reactor _reactor;
     private readonly GateEvaluator _evaluator;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _registrations = [];
     private readonly List<int> _fds = [];
-    private readonly HashSet<string> _watchedDirectories = new(StringComparer.Ordinal);
-    private readonly Dictionary<int, List<string>> _watchPaths = [];
+    private readonly Dictionary<string, WatchedDirectory> _watched = new(StringComparer.Ordinal);
     private readonly HashSet<string> _lockWatchers = new(StringComparer.Ordinal);
     private readonly ControlDirectory? _controlDirectory;
     private int _inotify = -1;
@@ -61,7 +64,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 foreach (string directory in _evaluator.DirectoriesToWatch(gate))
                 {
-                    SetUp(gate, () => WatchDirectoryOrAncestor(directory));
+                    SetUp(gate, () => WatchDirectoryAndParent(directory));
                 }
             }
 
@@ -126,7 +129,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         {
             foreach (string directory in _evaluator.DirectoriesToWatch(new Gate.AfterStep(step)))
             {
-                WatchDirectoryOrAncestor(directory);
+                WatchDirectoryAndParent(directory);
             }
         }
         bool over = steps.All(_evaluator.IsOver);
@@ -172,10 +175,9 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     }
 
     /// <summary>
-    /// Reads the inotify events and wakes the loop. A watched directory that was removed, moved
-    /// away or unmounted (the control directory deleted and made again) no longer stands for its
-    /// path: it is forgotten, so the loop's next round watches the path again, or its nearest
-    /// existing ancestor until the path reappears. On overflow every watch is re-armed.
+    /// Reads the inotify events and wakes the loop. A watch whose directory was removed, moved away
+    /// or unmounted no longer stands for its path and is forgotten; on overflow every watch is
+    /// re-armed (adding a watch again on the same directory is harmless).
     /// </summary>
     private void OnInotify()
     {
@@ -191,54 +193,63 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
                 offset += 16 + (nint)nameLength;
                 if ((mask & Libc.IN_Q_OVERFLOW) != 0)
                 {
-                    _watchedDirectories.Clear();
-                    _watchPaths.Clear();
+                    _watched.Clear();
                 }
-                else if ((mask & (Libc.IN_IGNORED | Libc.IN_DELETE_SELF | Libc.IN_UNMOUNT)) != 0)
+                else if ((mask & (Libc.IN_IGNORED | Libc.IN_DELETE_SELF | Libc.IN_UNMOUNT | Libc.IN_MOVE_SELF)) != 0)
                 {
-                    ForgetWatch(wd);
-                }
-                else if ((mask & Libc.IN_MOVE_SELF) != 0)
-                {
-                    // The watch follows the directory to its new name; the path is what matters.
-                    ForgetWatch(wd);
-                    Libc.InotifyRmWatch(_inotify, wd);
+                    foreach (string path in _watched.Where(w => w.Value.Wd == wd).Select(w => w.Key).ToArray())
+                    {
+                        Forget(path);
+                    }
                 }
             }
         }
         _reactor.Post(SupervisorEvent.Changed);
     }
 
-    private void ForgetWatch(int wd)
+    /// <summary>
+    /// Watches <paramref name="directory"/> and its parent (or their nearest existing ancestors):
+    /// the parent sees the directory itself removed and made again, which the directory's own
+    /// watch may not report (DELETE_SELF waits until no open file inside pins it).
+    /// </summary>
+    private void WatchDirectoryAndParent(string directory)
     {
-        if (_watchPaths.Remove(wd, out List<string>? paths))
+        // Absolute, so that the walk up from a relative control directory reaches the working directory.
+        string full = Path.GetFullPath(directory);
+        ForgetIfReplaced(full);
+        WatchDirectoryOrAncestor(full, WatchMask);
+        if (Path.GetDirectoryName(full) is { } parent)
         {
-            foreach (string path in paths)
-            {
-                _watchedDirectories.Remove(path);
-            }
+            ForgetIfReplaced(parent);
+            WatchDirectoryOrAncestor(parent, EntryMask);
         }
     }
 
-    /// <summary>Watches <paramref name="directory"/>, or its deepest existing ancestor until it appears.</summary>
-    private void WatchDirectoryOrAncestor(string directory)
+    /// <summary>
+    /// Watches <paramref name="directory"/> (absolute) for <paramref name="mask"/>, or its deepest
+    /// existing ancestor for entries only until it appears.
+    /// </summary>
+    private void WatchDirectoryOrAncestor(string directory, uint mask)
     {
         if (_polling)
         {
             return;
         }
-        // Absolute, so that the walk up from a relative control directory reaches the working directory.
-        for (string? d = Path.GetFullPath(directory); d is not null; d = Path.GetDirectoryName(d))
+        for (string? d = directory; d is not null; d = Path.GetDirectoryName(d), mask = EntryMask)
         {
-            if (_watchedDirectories.Contains(d))
+            uint already = _watched.TryGetValue(d, out WatchedDirectory existing) ? existing.Mask : 0;
+            if ((already & mask) == mask)
             {
                 return;
             }
-            if (!Directory.Exists(d))
+            mask |= already; // one watch per directory: its mask is replaced, so ask for both
+            // The identity is taken before the watch: if the path changes in between, the next
+            // round sees a mismatch and watches again, never the other way round.
+            if (IdentityOf(d) is not { } identity)
             {
                 continue;
             }
-            int wd = Libc.InotifyAddWatch(_inotify, d, WatchMask);
+            int wd = Libc.InotifyAddWatch(_inotify, d, mask);
             if (wd < 0)
             {
                 Errno errno = Libc.LastErrno;
@@ -252,15 +263,43 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
                 }
                 continue;
             }
-            _watchedDirectories.Add(d);
-            if (!_watchPaths.TryGetValue(wd, out List<string>? paths))
-            {
-                _watchPaths[wd] = paths = [];
-            }
-            paths.Add(d);
+            _watched[d] = new WatchedDirectory(wd, identity, mask);
             return;
         }
     }
+
+    /// <summary>Forgets the watch on <paramref name="path"/> when the path now names another directory, or nothing.</summary>
+    private void ForgetIfReplaced(string path)
+    {
+        if (_watched.TryGetValue(path, out WatchedDirectory watched) && IdentityOf(path) != watched.Identity)
+        {
+            Forget(path);
+        }
+    }
+
+    private void Forget(string path)
+    {
+        if (!_watched.Remove(path, out WatchedDirectory watched))
+        {
+            return;
+        }
+        if (!_watched.Values.Any(w => w.Wd == watched.Wd))
+        {
+            // Already gone when the kernel dropped it (EINVAL): nothing to undo.
+            Libc.InotifyRmWatch(_inotify, watched.Wd);
+        }
+    }
+
+    /// <summary>Device and inode of the directory <paramref name="path"/> names (links followed, as inotify does), or null.</summary>
+    private static (uint Major, uint Minor, ulong Inode)? IdentityOf(string path)
+    {
+        StatX st;
+        return Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_INO | Libc.STATX_TYPE, &st) == 0 && st.Kind == FileType.Directory
+            ? (st.DevMajor, st.DevMinor, st.Inode)
+            : null;
+    }
+
+    private readonly record struct WatchedDirectory(int Wd, (uint Major, uint Minor, ulong Inode) Identity, uint Mask);
 
     private void FallBackToPolling(Errno errno, string limit)
     {
