@@ -43,6 +43,10 @@ internal static class CliParser
                 {
                     throw new UsageException($"{option.Name} needs a value ({option.ValueName})");
                 }
+                if (option.Kind != ArgKind.Flag)
+                {
+                    RejectEmpty(option, value);
+                }
                 if (!given.TryGetValue(option, out List<string>? values))
                 {
                     given[option] = values = [];
@@ -73,6 +77,24 @@ internal static class CliParser
             throw new UsageException($"unexpected argument '{positional[command.Arguments.Count]}' (usage: emissary {command.Usage})");
         }
         return new ParsedCommand(command, given, positional, payload);
+    }
+
+    /// <summary>
+    /// An empty value given on the command line (<c>--after ""</c>, <c>--after=</c>, <c>--after a,,b</c>)
+    /// is a mistake, usually an unset shell variable: taken as "not given" it would silently drop a
+    /// gate, and taken as a path it fails only once the command has run. An empty environment
+    /// variable, by contrast, means "unset" (pod specs often set every variable, some to "").
+    /// </summary>
+    internal static void RejectEmpty(CliOption option, string value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new UsageException($"{option.Name}: empty value (give a {option.ValueName} or leave the option out)");
+        }
+        if (option.Kind == ArgKind.List && value.Split(',').Any(string.IsNullOrWhiteSpace))
+        {
+            throw new UsageException($"{option.Name} {ErrorText.Quote(value)}: empty item in the comma-separated list");
+        }
     }
 
     private static CliOption? Find(CliCommand command, IReadOnlyList<CliOption> globalOptions, string name) =>

@@ -24,7 +24,23 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
     /// <summary>Repeatable options; each value, and the variable, may hold a comma-separated list.</summary>
     public IReadOnlyList<string> List(CliOption option)
     {
-        IEnumerable<string> raw = parsed.IsGiven(option) ? parsed.All(option) : environment(option.EnvName) is { Length: > 0 } e ? [e] : [];
+        IReadOnlyList<string> raw;
+        if (parsed.IsGiven(option))
+        {
+            raw = parsed.All(option); // the parser refused empty values and items
+        }
+        else if (environment(option.EnvName) is { Length: > 0 } fromEnv)
+        {
+            if (fromEnv.Split(',').Any(string.IsNullOrWhiteSpace))
+            {
+                throw new UsageException($"{option.EnvName}={ErrorText.Quote(fromEnv)}: empty item in the comma-separated list");
+            }
+            raw = [fromEnv];
+        }
+        else
+        {
+            raw = [];
+        }
         return raw.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
     }
 

@@ -64,6 +64,11 @@ internal static partial class RunCommand
             Log.Refused(logger, e.Message);
             return ExitCodes.Usage;
         }
+        catch (GateSetupException e)
+        {
+            Log.GateSetupFailure(logger, e.Message);
+            return ExitCodes.EmissaryFailure;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
         {
             // The control directory or a marker could not be written: the chain of steps depends on
@@ -169,6 +174,9 @@ internal static partial class RunCommand
 
         [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
         public static partial void Refused(ILogger logger, string message);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
+        public static partial void GateSetupFailure(ILogger logger, string message);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "cannot record the step in {ControlDir}: {Reason}")]
         public static partial void ControlFailure(ILogger logger, string controlDir, string reason);

@@ -112,8 +112,10 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         {
             // The lock is free but there is no exitcode. The step may have finished between the
             // two reads (it writes exitcode before it exits), so look once more.
+            // Say what is known: its emissary is gone without an exit code. Killed (SIGKILL, out of
+            // memory) or unable to write it (a full disk) look the same from here.
             return Finished(step) ?? (GateState.Failed,
-                $"step '{step}' died without finishing (its emissary was killed, e.g. SIGKILL or out of memory, while {status.State})");
+                $"step '{step}' stopped without recording an exit code (its last status: {status.State}); its emissary died (SIGKILL, out of memory) or could not write (disk full?)");
         }
         RunningUpstreams.Add(step);
         return (GateState.Closed, null);

@@ -17,15 +17,19 @@ namespace Emissary.Gates;
 internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 {
     private static readonly TimeSpan FallbackInterval = TimeSpan.FromMilliseconds(100);
-    private const uint WatchMask = Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE | Libc.IN_MODIFY | Libc.IN_ATTRIB |
+    // Entries appearing or going away: enough for a parent or an ancestor standing in for a missing directory.
+    private const uint EntryMask = Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_DELETE | Libc.IN_MOVED_FROM |
         Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF | Libc.IN_ONLYDIR;
+
+    // A directory a gate reads from: also what is written in it.
+    private const uint WatchMask = EntryMask | Libc.IN_CLOSE_WRITE | Libc.IN_MODIFY | Libc.IN_ATTRIB;
 
     private readonly Reactor _reactor;
     private readonly GateEvaluator _evaluator;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _registrations = [];
     private readonly List<int> _fds = [];
-    private readonly HashSet<string> _watchedDirectories = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WatchedDirectory> _watched = new(StringComparer.Ordinal);
     private readonly HashSet<string> _lockWatchers = new(StringComparer.Ordinal);
     private readonly ControlDirectory? _controlDirectory;
     private int _inotify = -1;
@@ -51,7 +55,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         StartInotify();
         foreach (Gate.Fifo fifo in gates.OfType<Gate.Fifo>())
         {
-            ListenOnFifo(fifo.Path);
+            SetUp(fifo, () => ListenOnFifo(fifo.Path));
         }
 
         while (true)
@@ -60,7 +64,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 foreach (string directory in _evaluator.DirectoriesToWatch(gate))
                 {
-                    WatchDirectoryOrAncestor(directory);
+                    SetUp(gate, () => WatchDirectoryAndParent(directory));
                 }
             }
 
@@ -92,7 +96,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             }
             foreach (string step in _evaluator.RunningUpstreams)
             {
-                WatchLock(step);
+                SetUp(new Gate.AfterStep(step), () => WatchLock(step));
             }
             Log.Waiting(_logger, string.Join(", ", pending));
 
@@ -125,7 +129,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         {
             foreach (string directory in _evaluator.DirectoriesToWatch(new Gate.AfterStep(step)))
             {
-                WatchDirectoryOrAncestor(directory);
+                WatchDirectoryAndParent(directory);
             }
         }
         bool over = steps.All(_evaluator.IsOver);
@@ -134,6 +138,19 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             WatchLock(step);
         }
         return over;
+    }
+
+    /// <summary>Runs one gate's set-up; a failed system call is reported with the gate it was for.</summary>
+    private static void SetUp(Gate gate, Action setUp)
+    {
+        try
+        {
+            setUp();
+        }
+        catch (SystemCallException e)
+        {
+            throw new GateSetupException(gate, e);
+        }
     }
 
     /// <summary>True when inotify is unavailable and the caller must re-check on a timer.</summary>
@@ -154,27 +171,86 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             return;
         }
         _fds.Add(_inotify);
-        _registrations.Add(_reactor.Watch(_inotify, Libc.EPOLLIN, _ => DrainAndWake(_inotify)));
+        _registrations.Add(_reactor.Watch(_inotify, Libc.EPOLLIN, _ => OnInotify()));
     }
 
-    /// <summary>Watches <paramref name="directory"/>, or its deepest existing ancestor until it appears.</summary>
-    private void WatchDirectoryOrAncestor(string directory)
+    /// <summary>
+    /// Reads the inotify events and wakes the loop. A watch whose directory was removed, moved away
+    /// or unmounted no longer stands for its path and is forgotten; on overflow every watch is
+    /// re-armed (adding a watch again on the same directory is harmless).
+    /// </summary>
+    private void OnInotify()
+    {
+        byte* buffer = stackalloc byte[4096];
+        nint n;
+        while ((n = Libc.Read(_inotify, buffer, 4096)) > 0)
+        {
+            for (nint offset = 0; offset + 16 <= n;)
+            {
+                int wd = *(int*)(buffer + offset);
+                uint mask = *(uint*)(buffer + offset + 4);
+                uint nameLength = *(uint*)(buffer + offset + 12);
+                offset += 16 + (nint)nameLength;
+                if ((mask & Libc.IN_Q_OVERFLOW) != 0)
+                {
+                    _watched.Clear();
+                }
+                else if ((mask & (Libc.IN_IGNORED | Libc.IN_DELETE_SELF | Libc.IN_UNMOUNT | Libc.IN_MOVE_SELF)) != 0)
+                {
+                    foreach (string path in _watched.Where(w => w.Value.Wd == wd).Select(w => w.Key).ToArray())
+                    {
+                        Forget(path);
+                    }
+                }
+            }
+        }
+        _reactor.Post(SupervisorEvent.Changed);
+    }
+
+    /// <summary>
+    /// Watches <paramref name="directory"/> and its parent (or their nearest existing ancestors):
+    /// the parent sees the directory itself removed and made again, which the directory's own
+    /// watch may not report (DELETE_SELF waits until no open file inside pins it).
+    /// </summary>
+    private void WatchDirectoryAndParent(string directory)
+    {
+        // Absolute, so that the walk up from a relative control directory reaches the working directory.
+        string full = Path.GetFullPath(directory);
+        ForgetIfReplaced(full);
+        WatchDirectoryOrAncestor(full, WatchMask);
+        if (Path.GetDirectoryName(full) is { } parent)
+        {
+            ForgetIfReplaced(parent);
+            WatchDirectoryOrAncestor(parent, EntryMask);
+        }
+    }
+
+    /// <summary>
+    /// Watches <paramref name="directory"/> (absolute) for <paramref name="mask"/>, or its deepest
+    /// existing ancestor for entries only until it appears.
+    /// </summary>
+    private void WatchDirectoryOrAncestor(string directory, uint mask)
     {
         if (_polling)
         {
             return;
         }
-        for (string? d = directory; d is not null; d = Path.GetDirectoryName(d))
+        for (string? d = directory; d is not null; d = Path.GetDirectoryName(d), mask = EntryMask)
         {
-            if (_watchedDirectories.Contains(d))
+            uint already = _watched.TryGetValue(d, out WatchedDirectory existing) ? existing.Mask : 0;
+            if ((already & mask) == mask)
             {
                 return;
             }
-            if (!Directory.Exists(d))
+            mask |= already; // one watch per directory: its mask is replaced, so ask for both
+            // The identity is taken before the watch: if the path changes in between, the next
+            // round sees a mismatch and watches again, never the other way round.
+            if (IdentityOf(d) is not { } identity)
             {
                 continue;
             }
-            if (Libc.InotifyAddWatch(_inotify, d, WatchMask) < 0)
+            int wd = Libc.InotifyAddWatch(_inotify, d, mask);
+            if (wd < 0)
             {
                 Errno errno = Libc.LastErrno;
                 if (errno is Errno.ENOSPC or Errno.ENOMEM)
@@ -187,10 +263,43 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
                 }
                 continue;
             }
-            _watchedDirectories.Add(d);
+            _watched[d] = new WatchedDirectory(wd, identity, mask);
             return;
         }
     }
+
+    /// <summary>Forgets the watch on <paramref name="path"/> when the path now names another directory, or nothing.</summary>
+    private void ForgetIfReplaced(string path)
+    {
+        if (_watched.TryGetValue(path, out WatchedDirectory watched) && IdentityOf(path) != watched.Identity)
+        {
+            Forget(path);
+        }
+    }
+
+    private void Forget(string path)
+    {
+        if (!_watched.Remove(path, out WatchedDirectory watched))
+        {
+            return;
+        }
+        if (!_watched.Values.Any(w => w.Wd == watched.Wd))
+        {
+            // Already gone when the kernel dropped it (EINVAL): nothing to undo.
+            Libc.InotifyRmWatch(_inotify, watched.Wd);
+        }
+    }
+
+    /// <summary>Device and inode of the directory <paramref name="path"/> names (links followed, as inotify does), or null.</summary>
+    private static (uint Major, uint Minor, ulong Inode)? IdentityOf(string path)
+    {
+        StatX st;
+        return Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_INO | Libc.STATX_TYPE, &st) == 0 && st.Kind == FileType.Directory
+            ? (st.DevMajor, st.DevMinor, st.Inode)
+            : null;
+    }
+
+    private readonly record struct WatchedDirectory(int Wd, (uint Major, uint Minor, ulong Inode) Identity, uint Mask);
 
     private void FallBackToPolling(Errno errno, string limit)
     {

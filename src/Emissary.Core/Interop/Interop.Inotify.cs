@@ -16,7 +16,9 @@ internal static partial class Libc
     internal const uint IN_DELETE = 0x200;
     internal const uint IN_DELETE_SELF = 0x400;
     internal const uint IN_MOVE_SELF = 0x800;
+    internal const uint IN_UNMOUNT = 0x2000;
     internal const uint IN_Q_OVERFLOW = 0x4000;
+    internal const uint IN_IGNORED = 0x8000;
     internal const uint IN_ONLYDIR = 0x01000000;
 
     [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
@@ -24,4 +26,7 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "inotify_add_watch", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int InotifyAddWatch(int fd, string path, uint mask);
+
+    [LibraryImport("libc", EntryPoint = "inotify_rm_watch", SetLastError = true)]
+    internal static partial int InotifyRmWatch(int fd, int wd);
 }

@@ -90,7 +90,11 @@ internal sealed class StderrLogger(LogLevel minimum, LogFormat format, string? s
 /// <summary>Writes whole lines to fd 2 with write(2), retrying EINTR and short writes, dropping on EPIPE.</summary>
 internal static unsafe class StderrWriter
 {
-    public static void WriteLine(string line) => Write(2, line + "\n");
+    /// <summary>
+    /// Writes one line: control characters in it (a newline in a step name, an escape sequence in
+    /// a path) are escaped, so that every message is exactly one line whatever the user gave.
+    /// </summary>
+    public static void WriteLine(string line) => Write(2, Cli.ErrorText.Printable(line) + "\n");
 
     /// <summary>Writes text to a descriptor (fd 1 for --help and --version; System.Console is not linked in).</summary>
     public static void Write(int fd, string text)

@@ -29,9 +29,15 @@ namespace Emissary.Output;
 /// bytes after poll(2) reported POLLOUT, which a pipe accepts without blocking.
 ///
 /// Failure of a destination: a file that cannot be written (disk full) is dropped with one warning,
-/// and the console keeps receiving everything; a console that is closed (EPIPE) or rejects writes is
-/// dropped with one warning and the file keeps receiving everything; with neither left, the stream
-/// is read and discarded so that the command never blocks on a pipe nobody empties.
+/// and the console keeps receiving everything; a console that rejects writes (EIO, ...) is dropped
+/// with one warning and the file keeps receiving everything; with neither left, the stream is read
+/// and discarded so that the command never blocks on a pipe nobody empties.
+///
+/// A console whose reader is gone (EPIPE: <c>emissary run ... | head</c>) is different: without
+/// capture the command would get SIGPIPE and stop, and with it it must too, or it runs on into the
+/// file forever (<c>yes</c> fills the disk). So what is in S at that moment is moved to the file,
+/// then emissary closes S: the only read end of the command's pipe is gone, and its next write
+/// fails with EPIPE/SIGPIPE exactly as it would have on the console.
 /// </summary>
 internal sealed partial class StreamPump : IDisposable
 {
@@ -66,6 +72,7 @@ internal sealed partial class StreamPump : IDisposable
     private IDisposable? _sourceWatch;
     private IDisposable? _consoleWatch;
     private bool _finished;
+    private bool _hangUpPending;
 
     private StreamPump(string stream, int console, CaptureFile? file, int resultLimit, WatchDescriptor watch, ILogger logger)
     {
@@ -183,7 +190,7 @@ internal sealed partial class StreamPump : IDisposable
     {
         _consoleWatch?.Dispose();
         _consoleWatch = null;
-        if (_finished)
+        if (_finished || _source.IsClosed)
         {
             return;
         }
@@ -241,6 +248,11 @@ internal sealed partial class StreamPump : IDisposable
     /// <summary>One bounded, non-blocking move. <paramref name="allowance"/>: bytes still allowed out of S.</summary>
     private Outcome Step(ref long allowance)
     {
+        if (_hangUpPending)
+        {
+            HangUp();
+            return Outcome.Idle;
+        }
         if (_pendingCount > 0 && !FlushPending())
         {
             return Outcome.Blocked;
@@ -457,7 +469,30 @@ internal sealed partial class StreamPump : IDisposable
         }
         _consoleActive = false;
         _pendingCount = 0;
+        if (errno == Errno.EPIPE)
+        {
+            // Settled by the next Step, outside the write path that found it.
+            _hangUpPending = true;
+            Log.ConsoleClosed(_logger, _stream, FileActive ? $"; what it wrote until now is in {_file!.Path}" : "");
+            return;
+        }
         Log.ConsoleFailed(_logger, _stream, Libc.Describe(errno), FileActive ? $"goes only to {_file!.Path}" : "is discarded");
+    }
+
+    /// <summary>
+    /// The console's reader is gone: moves what the command has written into S so far to the file
+    /// (and the result), then closes S, so that the command's next write gets EPIPE/SIGPIPE as it
+    /// would on the console itself. What it writes between the two is lost, as on a closed pipe.
+    /// </summary>
+    private void HangUp()
+    {
+        _hangUpPending = false;
+        long allowance = Math.Max(Libc.BytesReadable(_source.Fd), 0);
+        while (allowance > 0 && Step(ref allowance) == Outcome.Progress)
+        {
+        }
+        StopWatching();
+        _source.Dispose();
     }
 
     private void DropConsole()
@@ -537,6 +572,9 @@ internal sealed partial class StreamPump : IDisposable
     {
         [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} cannot be written ({Reason}): from now on the command's output on it {Fate}")]
         public static partial void ConsoleFailed(ILogger logger, string stream, string reason, string fate);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} is closed (broken pipe): the command gets a broken pipe on its next write to it, as without capture{Kept}")]
+        public static partial void ConsoleClosed(ILogger logger, string stream, string kept);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} did not take the last bytes of the command's output within {Timeout}: {Fate}")]
         public static partial void ConsoleTimedOut(ILogger logger, string stream, string timeout, string fate);

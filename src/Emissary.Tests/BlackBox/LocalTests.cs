@@ -399,7 +399,7 @@ public sealed class LocalTests : BlackBoxTest
 
         result.ExitCode.Should().Be(137, "{0}", result);
         result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, @"^  victim\s+\|.*\| crashed while \w+ \(exit 137\)$"), "{0}", result);
-        result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, @"^  after\s+\|.*\| skipped: step 'victim' died"), "{0}", result);
+        result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, @"^  after\s+\|.*\| skipped: step 'victim' stopped without recording an exit code"), "{0}", result);
     }
 
     [Fact]

@@ -198,38 +198,72 @@ public sealed class OutputCaptureTests : IDisposable
     }
 
     [Fact]
-    public void A_closed_console_is_dropped_with_one_warning_and_the_file_still_gets_everything()
+    public void A_closed_console_gives_the_command_a_broken_pipe_and_the_file_what_it_wrote_before()
     {
-        byte[] data = Fds.Data(500_000, seed: 4);
+        // `emissary run --stdout-path F -- yes | head`: without capture the command gets SIGPIPE;
+        // with it, it must too, not run on into the file. (The test host ignores SIGPIPE: EPIPE.)
+        byte[] data = Fds.Data(4_000_000, seed: 4);
         string file = Path.Join(_dir, "stdout.log");
         using var console = new ConsolePipe(read: false);
         console.Break();
         using OutputCapture capture = Start(new CaptureOptions(file, null, true, 5), console);
 
-        Run(capture, () => Fds.WriteAll(capture.ChildStdout, data));
+        Errno written = Errno.EIO;
+        Run(capture, () => written = Libc.WriteAll(capture.ChildStdout, data));
 
-        File.ReadAllBytes(file).Should().Equal(data);
+        written.Should().Be(Errno.EPIPE, "the command's pipe has no reader left once the console is gone");
+        byte[] kept = File.ReadAllBytes(file);
+        kept.Length.Should().BeGreaterThan(0).And.BeLessThan(data.Length);
+        kept.Should().Equal(data[..kept.Length], "what the command wrote before the hang-up is in the file, in order");
         capture.StdoutForResult.Should().Equal(data[..6]);
         _logger.Warnings.Should().ContainSingle().Which.Should().Be(
-            $"the container's stdout cannot be written (Broken pipe): from now on the command's output on it goes only to {file}");
+            $"the container's stdout is closed (broken pipe): the command gets a broken pipe on its next write to it, as without capture; what it wrote until now is in {file}");
     }
 
     [Fact]
-    public void A_console_that_breaks_midway_loses_nothing_from_the_file()
+    public void A_console_that_breaks_midway_stops_the_command_and_the_file_keeps_everything_before()
     {
         byte[] data = Fds.Data(2_000_000, seed: 5);
         string file = Path.Join(_dir, "stdout.log");
         using var console = new ConsolePipe(capacity: 4096, read: false);
         using OutputCapture capture = Start(new CaptureOptions(file, null, false, 0), console);
 
-        var child = Task.Factory.StartNew(() => Fds.WriteAll(capture.ChildStdout, data), TaskCreationOptions.LongRunning);
+        Errno written = Errno.EIO;
+        var child = Task.Factory.StartNew(() => written = Libc.WriteAll(capture.ChildStdout, data), TaskCreationOptions.LongRunning);
         _loop.RunUntil(() => false, TimeSpan.FromMilliseconds(200)); // the console is full: the command blocks
         child.IsCompleted.Should().BeFalse("the command is held back by the full console");
+        long before = new FileInfo(file).Length;
         console.Break();
-        _loop.RunUntil(() => child.IsCompleted, Patience).Should().BeTrue();
+        _loop.RunUntil(() => child.IsCompleted, Patience).Should().BeTrue("the blocked write fails once the console is gone");
         capture.Finish();
 
-        File.ReadAllBytes(file).Should().Equal(data);
+        written.Should().Be(Errno.EPIPE);
+        byte[] kept = File.ReadAllBytes(file);
+        kept.Length.Should().BeGreaterThanOrEqualTo((int)before).And.BeLessThan(data.Length);
+        kept.Should().Equal(data[..kept.Length]);
+    }
+
+    [Fact]
+    public void A_console_that_rejects_writes_otherwise_is_dropped_and_the_file_still_gets_everything()
+    {
+        // /dev/full: ENOSPC on every write. Not a closed reader: the command goes on, into the file.
+        byte[] data = Fds.Data(500_000, seed: 6);
+        string file = Path.Join(_dir, "stdout.log");
+        int full = Libc.Open("/dev/full", Libc.O_WRONLY | Libc.O_CLOEXEC, 0);
+        full.Should().BeGreaterThan(2);
+        try
+        {
+            using OutputCapture capture = OutputCapture.Start(new CaptureOptions(file, null, false, 0), _loop.Watch, _logger, full, -1)!;
+
+            Run(capture, () => Fds.WriteAll(capture.ChildStdout, data));
+
+            File.ReadAllBytes(file).Should().Equal(data);
+            _logger.Warnings.Should().ContainSingle().Which.Should().StartWith("the container's stdout cannot be written (");
+        }
+        finally
+        {
+            Libc.Close(full);
+        }
     }
 
     [Fact]
