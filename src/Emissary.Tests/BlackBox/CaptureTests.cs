@@ -195,7 +195,7 @@ public sealed partial class CaptureTests : BlackBoxTest
 
     // ---- byte-exact, in order ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Stdout_and_stderr_reach_the_console_and_the_files_byte_exact_and_in_order()
     {
         const int Lines = 3000;
@@ -230,7 +230,7 @@ public sealed partial class CaptureTests : BlackBoxTest
         File.ReadAllBytes(errFile).Should().Equal(expectedErr.ToArray(), "--stderr-path holds stderr byte for byte");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Three_hundred_megabytes_come_out_of_the_console_and_the_file_identical()
     {
         string file = Path.Combine(TempDir("capture"), "stdout.log");
@@ -254,7 +254,7 @@ public sealed partial class CaptureTests : BlackBoxTest
 
     // ---- what must not hold or hurt the command ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("sh")]
     [InlineData("testchild")]
     public void A_background_grandchild_holding_the_pipe_does_not_hold_emissary(string how)
@@ -287,7 +287,7 @@ public sealed partial class CaptureTests : BlackBoxTest
         }
     }
 
-    [Theory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [Trait("Needs", "root")]
     [InlineData("stdout")]
     [InlineData("stderr")]
@@ -354,7 +354,7 @@ public sealed partial class CaptureTests : BlackBoxTest
         return (rest.ToArray(), lines);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_slow_console_gets_everything_byte_exact_and_so_does_the_file()
     {
         const long Volume = 32L * 1024 * 1024;
@@ -373,7 +373,7 @@ public sealed partial class CaptureTests : BlackBoxTest
         Convert.ToHexString(FileSha256(file)).Should().Be(Convert.ToHexString(expected), "the file is complete and in order");
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("stdout")]
     [InlineData("stderr")]
     public void An_unwritable_capture_path_is_a_warning_and_the_output_still_flows(string stream)

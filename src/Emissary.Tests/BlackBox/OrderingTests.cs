@@ -44,7 +44,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- the control directory ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_finished_step_leaves_lock_status_exitcode_and_signal_fifo_in_a_shared_directory()
     {
         string dir = NewControlDir();
@@ -76,7 +76,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Directory.GetFiles(stepDir, ".*").Should().BeEmpty("no temp files are left behind by the atomic writes");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void While_the_command_runs_the_status_says_running_with_the_childs_pid_and_the_lock_is_held()
     {
         string dir = NewControlDir();
@@ -98,7 +98,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.IsLockHeld(Steps.PathOf(dir, "build", "lock")).Should().BeFalse("the kernel released the lock when emissary exited");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_second_emissary_for_a_live_step_is_refused()
     {
         string dir = NewControlDir();
@@ -114,7 +114,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         first.WaitForExit().ExitCode.Should().Be(0);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Name_and_control_directory_can_come_from_the_environment()
     {
         string dir = NewControlDir();
@@ -127,7 +127,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "fetch")!.State.Should().Be("succeeded");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void After_can_come_from_the_environment()
     {
         string dir = NewControlDir();
@@ -146,7 +146,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --after ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_downstream_step_started_first_waits_for_its_upstream_and_runs_after_it()
     {
         string dir = NewControlDir();
@@ -166,7 +166,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         sb.StartedAt!.Value.Should().BeOnOrAfter(sa.FinishedAt!.Value, "b starts only after a finished");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_downstream_step_waits_while_its_upstream_is_waiting_itself()
     {
         string dir = NewControlDir();
@@ -184,7 +184,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Starting_after_the_upstream_finished_runs_at_once()
     {
         string dir = NewControlDir();
@@ -196,7 +196,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("comma list")]
     [InlineData("repeated flag")]
     public void Several_after_steps_must_all_finish(string form)
@@ -215,7 +215,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran c");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_failed_upstream_skips_the_step_with_123_and_the_whole_chain_below_it()
     {
         string dir = NewControlDir();
@@ -246,7 +246,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         }
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_whose_upstream_already_failed_is_skipped_without_running_even_if_its_command_does_not_exist()
     {
         string dir = NewControlDir();
@@ -258,7 +258,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "b")!.State.Should().Be("skipped");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Run_on_upstream_failure_runs_the_step_anyway()
     {
         string dir = NewControlDir();
@@ -273,7 +273,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "b")!.State.Should().Be("succeeded");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Run_on_upstream_failure_also_runs_after_a_skipped_upstream()
     {
         string dir = NewControlDir();
@@ -286,7 +286,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran cleanup");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void On_error_continue_lets_dependants_run()
     {
         string dir = NewControlDir();
@@ -308,7 +308,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-file / --wait-content ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_file_runs_once_the_file_appears()
     {
         string dir = NewControlDir();
@@ -324,7 +324,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_file_works_without_a_name_and_for_a_directory_that_does_not_exist_yet()
     {
         string files = TempDir("files");
@@ -342,7 +342,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_file_err_skips_the_step()
     {
         string dir = NewControlDir();
@@ -360,7 +360,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         status.Message.Should().Contain(ready);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_content_waits_until_the_file_is_not_empty()
     {
         string dir = NewControlDir();
@@ -377,7 +377,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_content_without_wait_file_is_a_usage_error()
     {
         var result = RunEmissary("run", "--wait-content", "--", TestChildPath, "exit", "0");
@@ -388,7 +388,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-fifo ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_fifo_creates_the_fifo_and_runs_once_something_writes_to_it()
     {
         string dir = NewControlDir();
@@ -405,7 +405,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_fifo_uses_an_existing_fifo()
     {
         string fifo = Path.Combine(TempDir("fifo"), "go");
@@ -423,7 +423,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-start ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_start_runs_when_the_start_marker_appears()
     {
         string dir = NewControlDir();
@@ -439,7 +439,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "deploy")!.State.Should().Be("succeeded");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_start_is_skipped_by_the_skip_marker_and_so_are_its_dependants()
     {
         string dir = NewControlDir();
@@ -461,7 +461,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "verify")!.State.Should().Be("skipped");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_start_without_a_name_is_a_usage_error()
     {
         var result = RunEmissary("run", "--wait-start", "--", TestChildPath, "exit", "0");
@@ -473,7 +473,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-timeout ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_timeout_fails_the_step_with_125()
     {
         string dir = NewControlDir();
@@ -491,7 +491,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.ReadAllText(Steps.PathOf(dir, "b", "exitcode")).Should().Be("125\n");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_after_one_that_gave_up_waiting_is_skipped()
     {
         string dir = NewControlDir();
@@ -505,7 +505,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- crashes: the lifetime lock ----
 
-    [Fact]
+    [BlackBoxFact]
     public void An_upstream_killed_while_running_fails_its_waiting_dependants_within_a_second()
     {
         string dir = NewControlDir();
@@ -544,7 +544,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         }
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void An_upstream_killed_while_waiting_fails_its_waiting_dependants_within_a_second()
     {
         string dir = NewControlDir();
@@ -566,7 +566,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         a.WaitForExit().ExitCode.Should().Be(128 + Libc.SIGKILL);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_started_after_its_upstream_died_fails_at_once()
     {
         string dir = NewControlDir();
@@ -585,7 +585,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- SIGTERM while waiting ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(15, 143)]
     [InlineData(2, 130)]
     public void A_terminating_signal_while_waiting_ends_the_wait_at_once_with_failure_markers(int signal, int expected)
@@ -614,7 +614,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         AssertNotRun(rc);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_TERM_request_through_the_signal_fifo_while_waiting_ends_the_wait_with_143()
     {
         // What `emissary signal b TERM` does: write the signal number to DIR/b/signal.
@@ -630,7 +630,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "b")!.State.Should().Be("failed");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_nameless_step_waits_for_a_control_directory_that_does_not_exist_yet()
     {
         string dir = NewControlDir(); // not created yet: the upstream's emissary creates it
@@ -647,7 +647,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --post-file ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Post_file_is_written_empty_on_success()
     {
         string post = Path.Combine(TempDir("post"), "step-0");
@@ -660,7 +660,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.Exists(post + ".err").Should().BeFalse();
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Post_file_err_holds_the_exit_code_on_failure_and_skips_a_wait_file_dependant()
     {
         string dir = NewControlDir();
@@ -678,7 +678,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         AssertNotRun(rb);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_skipped_step_writes_its_post_file_err_so_a_wait_file_chain_stops_too()
     {
         string dir = NewControlDir();
@@ -692,7 +692,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.ReadAllText(post + ".err").Trim().Should().Be("123");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_wait_timeout_writes_the_post_file_err()
     {
         string post = Path.Combine(TempDir("post"), "step-1");
@@ -704,7 +704,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.ReadAllText(post + ".err").Trim().Should().Be("125");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_wait_file_dependant_runs_after_a_post_file_success()
     {
         string post = Path.Combine(TempDir("post"), "step-0");
@@ -719,7 +719,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- event-driven ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_chain_of_ten_steps_starts_each_step_within_milliseconds_of_its_upstream()
     {
         const int count = 10;

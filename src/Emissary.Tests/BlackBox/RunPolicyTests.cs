@@ -27,7 +27,7 @@ public sealed class RunPolicyTests : BlackBoxTest
 
     // ---- --timeout / --grace ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_timeout_stops_the_command_with_TERM_and_exits_124_with_reason_TimeoutExceeded()
     {
         string dir = NewControlDir();
@@ -45,7 +45,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         File.ReadAllText(Steps.PathOf(dir, "slow", "exitcode")).Should().Be("124\n");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_command_that_ends_before_the_timeout_keeps_its_exit_code()
     {
         var result = RunEmissary("run", "--timeout", "10s", "--", TestChildPath, "exit", "7");
@@ -54,7 +54,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void The_timeout_TERM_goes_to_the_whole_process_group()
     {
         // The shell ignores TERM (so it waits for both); each testchild catches it.
@@ -68,7 +68,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "nobody needed SIGKILL\n{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_command_that_ignores_TERM_is_killed_after_the_grace()
     {
         var emissary = StartEmissary("run", "--timeout", "300ms", "--grace", "700ms", "--", TestChildPath, "ignore-term", "30");
@@ -81,7 +81,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void After_the_grace_the_whole_group_is_killed()
     {
         // Three processes that ignore TERM, all in the command's process group: the harness fails
@@ -96,7 +96,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         Steps.WaitUntil(() => ProcTable.WithToken(Token).Count == 0, "every process of the group to be gone", TimeSpan.FromSeconds(1));
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void The_group_keeps_its_grace_when_the_leader_exits_on_TERM_first()
     {
         // The leader (sh) dies of TERM at once; its background job cleans up for 1 s, well within
@@ -110,7 +110,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.StdoutLines.Should().Contain("cleaned up", "a group member that handles TERM gets the grace period before SIGKILL\n{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void The_default_grace_is_10_seconds()
     {
         var emissary = StartEmissary("run", "--timeout", "300ms", "--", TestChildPath, "ignore-term", "60");
@@ -122,7 +122,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromSeconds(10)).And.BeLessThan(TimeSpan.FromSeconds(16), "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Timeout_and_grace_can_come_from_the_environment()
     {
         var env = new Dictionary<string, string> { ["EMISSARY_TIMEOUT"] = "300ms", ["EMISSARY_GRACE"] = "300ms" };
@@ -133,7 +133,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_bad_timeout_is_a_usage_error()
     {
         var result = RunEmissary("run", "--timeout", "soon", "--", TestChildPath, "exit", "0");
@@ -144,7 +144,7 @@ public sealed class RunPolicyTests : BlackBoxTest
 
     // ---- --on-error ----
 
-    [Fact]
+    [BlackBoxFact]
     public void On_error_continue_records_the_real_exit_code_and_exits_0()
     {
         string dir = NewControlDir();
@@ -162,7 +162,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         File.Exists(post).Should().BeTrue("the step lets its dependants run, so its post file says so");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void On_error_continue_also_covers_a_timeout()
     {
         string dir = NewControlDir();
@@ -177,7 +177,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         status.ContinueOnError.Should().BeTrue();
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void On_error_continue_on_success_is_a_plain_success()
     {
         string dir = NewControlDir();
@@ -190,7 +190,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         status.ContinueOnError.Should().BeFalse();
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void On_error_stopAndFail_is_the_default_behaviour()
     {
         string dir = NewControlDir();
@@ -201,7 +201,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         Steps.Status(dir, "lint")!.ContinueOnError.Should().BeFalse();
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void On_error_can_come_from_the_environment()
     {
         var env = new Dictionary<string, string> { ["EMISSARY_ON_ERROR"] = "continue" };
@@ -211,7 +211,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.ExitCode.Should().Be(0, "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void An_unknown_on_error_policy_is_a_usage_error()
     {
         var result = RunEmissary("run", "--on-error", "ignore", "--", TestChildPath, "exit", "0");
@@ -222,7 +222,7 @@ public sealed class RunPolicyTests : BlackBoxTest
 
     // ---- --retries / --retry-delay ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_failing_command_is_retried_until_it_succeeds()
     {
         string dir = NewControlDir();
@@ -237,7 +237,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         status.ExitCode.Should().Be(0);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void When_every_attempt_fails_the_exit_code_is_the_last_attempts()
     {
         string dir = NewControlDir();
@@ -254,7 +254,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         File.ReadAllText(Steps.PathOf(dir, "flaky", "exitcode")).Should().Be("13\n");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Markers_are_written_only_after_the_last_attempt()
     {
         string dir = NewControlDir();
@@ -281,7 +281,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         File.ReadAllText(post + ".err").Trim().Should().Be("1");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void TERM_during_the_retry_delay_gives_up_with_143()
     {
         string dir = NewControlDir();
@@ -305,7 +305,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         File.ReadAllText(Steps.PathOf(dir, "flaky", "exitcode")).Should().Be("143\n");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_command_stopped_by_TERM_is_not_retried()
     {
         // testchild sleep keeps TERM's default action: it dies of the forwarded TERM (143).
@@ -320,7 +320,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.StdoutLines.Count(l => l == "ready").Should().Be(1, "the pod is going away: no retry\n{0}", result);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("/no/such/command", 127)]
     [InlineData("not-executable", 126)]
     public void A_command_that_cannot_be_started_is_not_retried(string command, int expected)
@@ -343,7 +343,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         status.ExitCode.Should().Be(expected);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("-1")]
     [InlineData("many")]
     public void Bad_retries_are_a_usage_error(string retries)
@@ -354,7 +354,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         AssertOneEmissaryErrorLine(result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Retries_can_come_from_the_environment()
     {
         string counter = Path.Combine(TempDir("count"), "n");
@@ -366,7 +366,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         Attempts(result).Should().Equal("attempt 1", "attempt 2");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Retries_and_on_error_continue_combine()
     {
         string dir = NewControlDir();

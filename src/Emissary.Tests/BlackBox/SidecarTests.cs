@@ -110,7 +110,7 @@ public sealed class SidecarTests : BlackBoxTest
 
     // ---- --sidecar-of ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_wrapped_sidecar_is_stopped_with_TERM_when_its_step_finishes_and_that_counts_as_success()
     {
         string dir = NewControlDir();
@@ -131,7 +131,7 @@ public sealed class SidecarTests : BlackBoxTest
         File.ReadAllText(Path.Combine(dir, "db", "exitcode")).Should().Be("0\n");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_sidecar_that_ignores_TERM_is_SIGKILLed_after_the_grace_period_and_still_counts_as_stopped()
     {
         string dir = NewControlDir();
@@ -154,7 +154,7 @@ public sealed class SidecarTests : BlackBoxTest
         // Nothing left behind (the shell and its sleeps ignored TERM): checked by BlackBoxTest.Dispose.
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Stop_signal_chooses_the_signal_the_sidecar_is_stopped_with()
     {
         string dir = NewControlDir();
@@ -174,7 +174,7 @@ public sealed class SidecarTests : BlackBoxTest
         AssertStopped(Status(dir, "db")!.Value, "stopped with INT");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_sidecar_that_crashes_before_its_step_finishes_fails_with_its_own_exit_code()
     {
         string dir = NewControlDir();
@@ -193,7 +193,7 @@ public sealed class SidecarTests : BlackBoxTest
         main.WaitForExit().ExitCode.Should().Be(0);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("succeeded")]
     [InlineData("failed")]
     [InlineData("skipped")]
@@ -260,7 +260,7 @@ public sealed class SidecarTests : BlackBoxTest
 
     // ---- --quit-url / --quit ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("success", 0)]
     [InlineData("failure", 3)]
     [InlineData("skipped", 123)]
@@ -288,7 +288,7 @@ public sealed class SidecarTests : BlackBoxTest
         request.At.Should().BeOnOrAfter(finishedAt, "the POST is sent after the command ended (status finishedAt {0:HH:mm:ss.fff})", finishedAt);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("answers 500", 0)]
     [InlineData("answers 500", 3)]
     [InlineData("is down", 0)]
@@ -311,7 +311,7 @@ public sealed class SidecarTests : BlackBoxTest
             http.Requests.Should().NotBeEmpty().And.OnlyContain(r => r.Method == "POST" && r.Path == "/quitquitquit");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Quit_with_an_unknown_preset_is_a_usage_error_naming_the_known_presets()
     {
         var result = RunEmissary("run", "--quit", "nope", "--", "/bin/sh", "-c", "echo ran");
@@ -324,7 +324,7 @@ public sealed class SidecarTests : BlackBoxTest
 
     // ---- --wait-http / --wait-tcp / --wait-proxy ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_http_holds_the_command_until_the_endpoint_answers_2xx()
     {
         using var server = new LoopbackHttpServer(503);
@@ -347,7 +347,7 @@ public sealed class SidecarTests : BlackBoxTest
         server.Requests.Should().Contain(r => r.AnsweredStatus == 200);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_tcp_holds_the_command_until_a_listener_exists()
     {
         int port = LoopbackHttpServer.FreePort();
@@ -366,7 +366,7 @@ public sealed class SidecarTests : BlackBoxTest
         Time(Status(dir, "main")!.Value, "startedAt").Should().BeOnOrAfter(listeningAt.AddMilliseconds(-1));
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("http answering 503")]
     [InlineData("http nobody listening")]
     [InlineData("tcp nobody listening")]
@@ -395,7 +395,7 @@ public sealed class SidecarTests : BlackBoxTest
         result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(450)).And.BeLessThan(TimeSpan.FromSeconds(3), "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_proxy_with_an_unknown_preset_is_a_usage_error()
     {
         var result = RunEmissary("run", "--wait-proxy", "nope", "--", "/bin/sh", "-c", "echo ran");
@@ -406,7 +406,7 @@ public sealed class SidecarTests : BlackBoxTest
         result.StdoutLines.Should().NotContain("ran");
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("--wait-http")]
     [InlineData("--quit-url")]
     public void Only_http_urls_are_accepted(string flag)
