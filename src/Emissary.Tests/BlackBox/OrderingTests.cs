@@ -483,7 +483,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.ExitCode.Should().Be(125, "{0}", result);
         AssertNotRun(result);
         AssertNoStackTrace(result);
-        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.BeLessThan(TimeSpan.FromSeconds(5));
+        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290));
         var status = Steps.Status(dir, "b")!;
         status.State.Should().Be("failed");
         status.ExitCode.Should().Be(125);
@@ -506,7 +506,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
     // ---- crashes: the lifetime lock ----
 
     [BlackBoxFact]
-    public void An_upstream_killed_while_running_fails_its_waiting_dependants_within_a_second()
+    public void An_upstream_killed_while_running_fails_its_waiting_dependants()
     {
         string dir = NewControlDir();
         var a = Step(dir, "a", [], TestChildPath, "signals", "30");
@@ -521,11 +521,12 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         try
         {
             a.Signal(Libc.SIGKILL);
-            TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(10));
+            TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(30));
             output.WriteLine($"b ended {took.TotalMilliseconds:F1} ms after a's emissary was SIGKILLed");
 
-            var result = b.WaitForExit();
-            took.Should().BeLessThan(TimeSpan.FromSeconds(1), "a dead upstream is detected through its lock, not polled\n{0}", result);
+            // Without noticing the dead upstream (its lock is released) b would wait forever: the
+            // hang guard fails the test then.
+            var result = b.WaitForExit(TimeSpan.FromSeconds(30));
             result.ExitCode.Should().Be(123, "{0}", result);
             AssertNotRun(result);
             var status = Steps.Status(dir, "b")!;
@@ -545,7 +546,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
     }
 
     [BlackBoxFact]
-    public void An_upstream_killed_while_waiting_fails_its_waiting_dependants_within_a_second()
+    public void An_upstream_killed_while_waiting_fails_its_waiting_dependants()
     {
         string dir = NewControlDir();
         var a = Echo(dir, "a", ["--after", "never"]);
@@ -555,11 +556,10 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         AssertStillWaiting(b, dir, "b");
 
         a.Signal(Libc.SIGKILL);
-        TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(10));
+        TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(30));
         output.WriteLine($"b ended {took.TotalMilliseconds:F1} ms after a's emissary was SIGKILLed");
 
-        var result = b.WaitForExit();
-        took.Should().BeLessThan(TimeSpan.FromSeconds(1), "{0}", result);
+        var result = b.WaitForExit(TimeSpan.FromSeconds(30)); // b waits forever unless it notices
         result.ExitCode.Should().Be(123, "{0}", result);
         AssertNotRun(result);
         Steps.Status(dir, "b")!.Message.Should().Contain("'a'").And.Contain("died");
@@ -578,7 +578,6 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         var result = Echo(dir, "b", ["--after", "a"]).WaitForExit();
 
         result.ExitCode.Should().Be(123, "{0}", result);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(2));
         AssertNotRun(result);
         Steps.Status(dir, "b")!.Message.Should().Contain("'a'");
     }
@@ -597,10 +596,9 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.WaitForStatus(dir, "c", s => s.State == "waiting", "c waiting");
 
         b.Signal(signal);
-        TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(10));
-        var result = b.WaitForExit();
+        // --after never: b ends only because of the signal (else the hang guard fails the test).
+        var result = b.WaitForExit(TimeSpan.FromSeconds(30));
 
-        took.Should().BeLessThan(TimeSpan.FromSeconds(1), "{0}", result);
         result.ExitCode.Should().Be(expected, "{0}", result);
         AssertNotRun(result);
         AssertNoStackTrace(result);

@@ -36,7 +36,7 @@ public sealed class RunPolicyTests : BlackBoxTest
 
         result.ExitCode.Should().Be(124, "even though the command itself exited 0 on TERM\n{0}", result);
         result.StdoutLines.Should().Contain("got TERM", "{0}", result);
-        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(490)).And.BeLessThan(TimeSpan.FromSeconds(5));
+        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(490));
         AssertNoStackTrace(result);
         var status = Steps.Status(dir, "slow")!;
         status.State.Should().Be("failed");
@@ -48,10 +48,10 @@ public sealed class RunPolicyTests : BlackBoxTest
     [BlackBoxFact]
     public void A_command_that_ends_before_the_timeout_keeps_its_exit_code()
     {
-        var result = RunEmissary("run", "--timeout", "10s", "--", TestChildPath, "exit", "7");
+        // Waiting for the hour would trip RunEmissary's hang guard.
+        var result = RunEmissary("run", "--timeout", "1h", "--", TestChildPath, "exit", "7");
 
         result.ExitCode.Should().Be(7, "{0}", result);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
     }
 
     [BlackBoxFact]
@@ -60,25 +60,24 @@ public sealed class RunPolicyTests : BlackBoxTest
         // The shell ignores TERM (so it waits for both); each testchild catches it.
         const string script = "trap '' TERM; testchild signals 30 & testchild signals 30 & wait";
 
-        var result = RunEmissary("run", "--timeout", "1s", "--grace", "10s", "--", "/bin/sh", "-c", script);
+        // A grace far beyond the hang guard: ending at all shows nobody needed SIGKILL.
+        var result = RunEmissary("run", "--timeout", "1s", "--grace", "1h", "--", "/bin/sh", "-c", script);
 
         result.ExitCode.Should().Be(124, "{0}", result);
         result.StdoutLines.Count(l => l == "ready").Should().Be(2, "{0}", result);
         result.StdoutLines.Count(l => l == "got TERM").Should().Be(2, "both processes of the group get TERM\n{0}", result);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "nobody needed SIGKILL\n{0}", result);
     }
 
     [BlackBoxFact]
     public void A_command_that_ignores_TERM_is_killed_after_the_grace()
     {
-        var emissary = StartEmissary("run", "--timeout", "300ms", "--grace", "700ms", "--", TestChildPath, "ignore-term", "30");
+        var emissary = StartEmissary("run", "--timeout", "300ms", "--grace", "700ms", "--", TestChildPath, "ignore-term", "3600");
         emissary.WaitForLine("ready");
 
         var result = emissary.WaitForExit();
 
         result.ExitCode.Should().Be(124, "{0}", result);
         result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(950), "SIGKILL only after timeout + grace\n{0}", result);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "{0}", result);
     }
 
     [BlackBoxFact]
@@ -92,7 +91,7 @@ public sealed class RunPolicyTests : BlackBoxTest
         var result = emissary.WaitForExit();
 
         result.ExitCode.Should().Be(124, "{0}", result);
-        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(750)).And.BeLessThan(TimeSpan.FromSeconds(5));
+        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(750));
         Steps.WaitUntil(() => ProcTable.WithToken(Token).Count == 0, "every process of the group to be gone", TimeSpan.FromSeconds(1));
     }
 
@@ -113,13 +112,15 @@ public sealed class RunPolicyTests : BlackBoxTest
     [BlackBoxFact]
     public void The_default_grace_is_10_seconds()
     {
-        var emissary = StartEmissary("run", "--timeout", "300ms", "--", TestChildPath, "ignore-term", "60");
+        var emissary = StartEmissary("run", "--timeout", "300ms", "--", TestChildPath, "ignore-term", "3600");
         emissary.WaitForLine("ready");
 
-        var result = emissary.WaitForExit(TimeSpan.FromSeconds(40));
+        // The hang guard (60 s) leaves room for a loaded machine and still tells 10 s from a minute.
+        var result = emissary.WaitForExit(TimeSpan.FromSeconds(60));
 
         result.ExitCode.Should().Be(124, "{0}", result);
-        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromSeconds(10)).And.BeLessThan(TimeSpan.FromSeconds(16), "{0}", result);
+        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromSeconds(10), "{0}", result);
+        result.Stderr.Should().Contain("still running 10s after being asked to stop: sending SIGKILL", "{0}", result);
     }
 
     [BlackBoxFact]
@@ -127,10 +128,10 @@ public sealed class RunPolicyTests : BlackBoxTest
     {
         var env = new Dictionary<string, string> { ["EMISSARY_TIMEOUT"] = "300ms", ["EMISSARY_GRACE"] = "300ms" };
 
-        var result = Start(EmissaryPath, ["run", "--", TestChildPath, "ignore-term", "30"], env).WaitForExit();
+        var result = Start(EmissaryPath, ["run", "--", TestChildPath, "ignore-term", "3600"], env).WaitForExit();
 
         result.ExitCode.Should().Be(124, "{0}", result);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
+        result.Stderr.Should().Contain("still running 300ms after being asked to stop", "the grace came from EMISSARY_GRACE\n{0}", result);
     }
 
     [BlackBoxFact]
@@ -260,19 +261,15 @@ public sealed class RunPolicyTests : BlackBoxTest
         string dir = NewControlDir();
         string counter = Path.Combine(TempDir("count"), "n");
         string post = Path.Combine(TempDir("post"), "step");
-        var emissary = Step(dir, "flaky", ["--retries", "1", "--retry-delay", "3s", "--post-file", post], Attempt(counter, "1"));
+        var emissary = Step(dir, "flaky", ["--retries", "1", "--retry-delay", "5s", "--post-file", post], Attempt(counter, "1"));
 
-        emissary.WaitForLine("attempt 1");
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromMilliseconds(1000))
-        {
-            File.Exists(Steps.PathOf(dir, "flaky", "exitcode")).Should().BeFalse("no exitcode between attempts");
-            File.Exists(post).Should().BeFalse();
-            File.Exists(post + ".err").Should().BeFalse("no post file between attempts");
-            (Steps.Status(dir, "flaky")?.State).Should().BeOneOf(["waiting", "running"], "the step is not final between attempts");
-            Thread.Sleep(20);
-        }
-        emissary.HasExited.Should().BeFalse("{0}", emissary.Describe());
+        // emissary says so as the delay starts: from here, for 5 s, the first attempt is over and
+        // the second has not started.
+        emissary.WaitForStderr("retrying in 5s");
+        File.Exists(Steps.PathOf(dir, "flaky", "exitcode")).Should().BeFalse("no exitcode between attempts");
+        File.Exists(post).Should().BeFalse();
+        File.Exists(post + ".err").Should().BeFalse("no post file between attempts");
+        (Steps.Status(dir, "flaky")?.State).Should().BeOneOf(["waiting", "running"], "the step is not final between attempts");
 
         var result = emissary.WaitForExit();
         result.ExitCode.Should().Be(1, "{0}", result);
@@ -353,10 +350,10 @@ public sealed class RunPolicyTests : BlackBoxTest
             File.SetUnixFileMode(command, (UnixFileMode)0b110_100_100); // 0644
         }
 
-        var result = Step(dir, "bad", ["--retries", "3", "--retry-delay", "5s"], command).WaitForExit();
+        // Waiting for an hour-long retry delay would trip the hang guard.
+        var result = Step(dir, "bad", ["--retries", "3", "--retry-delay", "1h"], command).WaitForExit();
 
         result.ExitCode.Should().Be(expected, "{0}", result);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(4), "no retry delay was waited\n{0}", result);
         AssertOneEmissaryErrorLine(result);
         var status = Steps.Status(dir, "bad")!;
         status.State.Should().Be("failed");
