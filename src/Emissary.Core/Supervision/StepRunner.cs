@@ -115,12 +115,24 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 return Fail(status, e.ExitCode, e.Message);
             }
 
-            if (outcome.ExitCode == ExitCodes.Success || outcome.Terminated || outcome.Stopped || attempt >= plan.Rules.Retries)
+            // A child killed by the forwarded terminating signal reports that signal itself.
+            bool killedByIt = outcome.TerminatingSignal is { } stop && outcome.ExitCode == ExitCodes.ForSignal(stop);
+            if (outcome.ExitCode == ExitCodes.Success || killedByIt || outcome.Stopped || attempt >= plan.Rules.Retries)
             {
                 break;
             }
-            Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Cli.Duration.Format(plan.Rules.RetryDelay));
-            if (WaitBeforeRetry(plan.Rules.RetryDelay) is { } signal)
+            // The attempt failed with another attempt due. A terminating signal that came while it
+            // ran, or just after the child exited on its own (when the exit and the signal are
+            // pending together the loop can see the signal first, so the two cannot be told
+            // apart), means what it means during the retry delay: the pod is going away, give up
+            // with 128+signal and start no further attempt.
+            int? giveUp = outcome.TerminatingSignal;
+            if (giveUp is null)
+            {
+                Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Cli.Duration.Format(plan.Rules.RetryDelay));
+                giveUp = WaitBeforeRetry(plan.Rules.RetryDelay);
+            }
+            if (giveUp is { } signal)
             {
                 return Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up");
             }

@@ -33,8 +33,8 @@ internal interface IStopCondition
 /// <summary>How one run of the command ended.</summary>
 internal sealed record ChildOutcome(ExitStatus Status, bool TimedOut, int Pid)
 {
-    /// <summary>A terminating signal (TERM, INT, HUP, QUIT) was forwarded: the pod is going away, do not retry.</summary>
-    public bool Terminated { get; init; }
+    /// <summary>The last terminating signal (TERM, INT, HUP, QUIT) received while the child ran: the pod is going away, do not retry.</summary>
+    public int? TerminatingSignal { get; init; }
 
     /// <summary>We stopped it (a sidecar whose steps are over): being stopped by us is success.</summary>
     public bool Stopped { get; init; }
@@ -55,7 +55,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
         int pid = launcher.Start(command, settings with { OwnProcessGroup = policy.OwnProcessGroup });
         Log.Started(logger, command.Path, pid);
         onStarted?.Invoke(pid);
-        bool terminated = false;
+        int? terminatingSignal = null;
         bool stopped = false;
 
         TimeSpan? termAt = policy.Timeout is { } t ? clock.Elapsed + t : null;
@@ -89,13 +89,16 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
             switch (events.Next(wait))
             {
                 case SupervisorEvent.SignalReceived received:
-                    terminated |= received.Signal is Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT;
+                    if (received.Signal is Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT)
+                    {
+                        terminatingSignal = received.Signal;
+                    }
                     Forward(pid, policy, received);
                     break;
 
                 case SupervisorEvent.ChildExited exited when exited.Pid == pid:
                     Log.Exited(logger, pid, exited.Status.ToString());
-                    var outcome = new ChildOutcome(exited.Status, timedOut, pid) { Terminated = terminated, Stopped = stopped };
+                    var outcome = new ChildOutcome(exited.Status, timedOut, pid) { TerminatingSignal = terminatingSignal, Stopped = stopped };
                     if ((timedOut || stopped) && policy.OwnProcessGroup && killAt is not null && launcher.Signal(pid, toGroup: true, 0))
                     {
                         // We asked the group to stop and the leader went first: the rest of the group

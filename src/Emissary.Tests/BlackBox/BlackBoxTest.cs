@@ -89,11 +89,8 @@ public abstract class BlackBoxTest : IDisposable
         return dest;
     }
 
-    protected static void RequireRoot(string why)
-    {
-        if (!Libc.IsRoot)
-            throw new XunitException($"this test needs root ({why}); CI runs the black-box tests as root");
-    }
+    /// <summary>Fails the test unless root; mark the test <c>Needs = Needs.Root</c> so it is skipped where root is not required.</summary>
+    protected static void RequireRoot(string why) => Requirements.Root(why);
 
     /// <summary>Exactly one stderr line, starting with "emissary: ", and no .NET stack trace.</summary>
     internal static void AssertOneEmissaryErrorLine(ProcessResult result)

@@ -195,7 +195,7 @@ public sealed partial class CaptureTests : BlackBoxTest
 
     // ---- byte-exact, in order ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Stdout_and_stderr_reach_the_console_and_the_files_byte_exact_and_in_order()
     {
         const int Lines = 3000;
@@ -230,17 +230,15 @@ public sealed partial class CaptureTests : BlackBoxTest
         File.ReadAllBytes(errFile).Should().Equal(expectedErr.ToArray(), "--stderr-path holds stderr byte for byte");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Three_hundred_megabytes_come_out_of_the_console_and_the_file_identical()
     {
         string file = Path.Combine(TempDir("capture"), "stdout.log");
         using var stdout = new ConsoleFifo(TempDir("console"), "stdout", keepBytes: false);
-        var clock = Stopwatch.StartNew();
 
         var emissary = StartEmissaryInto(stdout, null, "run", "--stdout-path", file, "--", TestChildPath, "pattern", LargeVolume.ToString(CultureInfo.InvariantCulture));
         var console = stdout.WaitForEnd(TimeSpan.FromSeconds(30));
         var result = emissary.WaitForExit(TimeSpan.FromSeconds(30));
-        var transfer = clock.Elapsed;
 
         result.ExitCode.Should().Be(0, "{0}", result);
         result.Stderr.Should().BeEmpty("{0}", result);
@@ -249,12 +247,11 @@ public sealed partial class CaptureTests : BlackBoxTest
         byte[] expected = PatternSha256(LargeVolume);
         Convert.ToHexString(console.Sha256).Should().Be(Convert.ToHexString(expected), "the console stream is the command's output, in order");
         Convert.ToHexString(FileSha256(file)).Should().Be(Convert.ToHexString(expected), "the file is the command's output, in order");
-        transfer.Should().BeLessThan(TimeSpan.FromSeconds(20), "capturing 300 MB must not take long");
     }
 
     // ---- what must not hold or hurt the command ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("sh")]
     [InlineData("testchild")]
     public void A_background_grandchild_holding_the_pipe_does_not_hold_emissary(string how)
@@ -263,8 +260,8 @@ public sealed partial class CaptureTests : BlackBoxTest
         string outFile = Path.Combine(capture, "stdout.log");
         string errFile = Path.Combine(capture, "stderr.log");
         string[] command = how == "sh"
-            ? ["/bin/sh", "-c", "sleep 30 & echo \"bg $!\"; echo done"]
-            : [TestChildPath, "bg-sleeper", "30"];
+            ? ["/bin/sh", "-c", "sleep 3600 & echo \"bg $!\"; echo done"]
+            : [TestChildPath, "bg-sleeper", "3600"];
         string lastLine = how == "sh" ? "done" : "fg ready";
         int grandchild = 0;
         try
@@ -272,10 +269,11 @@ public sealed partial class CaptureTests : BlackBoxTest
             var emissary = StartEmissary(["run", "--stdout-path", outFile, "--stderr-path", errFile, "--", .. command]);
             string bg = emissary.WaitForLineStartingWith("bg ");
             grandchild = int.Parse(bg["bg ".Length..], CultureInfo.InvariantCulture);
-            var result = emissary.WaitForExit(TimeSpan.FromSeconds(10));
+            // The grandchild holds the pipe for an hour: exiting within the hang guard shows that
+            // emissary exits when the command exits, not when the pipe closes.
+            var result = emissary.WaitForExit(TimeSpan.FromSeconds(30));
 
             result.ExitCode.Should().Be(0, "{0}", result);
-            result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "emissary exits when the command exits, not when the pipe closes\n{0}", result);
             result.StdoutLines.Should().Equal(new[] { bg, lastLine }, "{0}", result);
             File.ReadAllText(outFile).Should().Be($"{bg}\n{lastLine}\n", "what was written before is kept in the file");
             ProcTable.Stat(grandchild).Should().NotBeNull("the grandchild is still running: emissary did not wait for it");
@@ -287,7 +285,7 @@ public sealed partial class CaptureTests : BlackBoxTest
         }
     }
 
-    [Theory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [Trait("Needs", "root")]
     [InlineData("stdout")]
     [InlineData("stderr")]
@@ -354,7 +352,7 @@ public sealed partial class CaptureTests : BlackBoxTest
         return (rest.ToArray(), lines);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_slow_console_gets_everything_byte_exact_and_so_does_the_file()
     {
         const long Volume = 32L * 1024 * 1024;
@@ -373,7 +371,7 @@ public sealed partial class CaptureTests : BlackBoxTest
         Convert.ToHexString(FileSha256(file)).Should().Be(Convert.ToHexString(expected), "the file is complete and in order");
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("stdout")]
     [InlineData("stderr")]
     public void An_unwritable_capture_path_is_a_warning_and_the_output_still_flows(string stream)

@@ -15,7 +15,7 @@ public sealed class DefectTests : BlackBoxTest
     /// <summary>No capture file may get anywhere near this once the console is gone (pipes hold 64 KiB each).</summary>
     private const long CaptureBound = 4L * 1024 * 1024;
 
-    [Fact]
+    [BlackBoxFact]
     public void Stdout_capture_gives_the_command_sigpipe_once_the_consoles_reader_is_gone()
     {
         string file = Path.Combine(TempDir("sigpipe"), "out");
@@ -30,7 +30,7 @@ public sealed class DefectTests : BlackBoxTest
         File.ReadAllText(file).Should().MatchRegex("^(y\n)+y?$");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Stderr_capture_gives_the_command_sigpipe_once_the_consoles_reader_is_gone()
     {
         string file = Path.Combine(TempDir("sigpipe"), "err");
@@ -42,7 +42,7 @@ public sealed class DefectTests : BlackBoxTest
         new FileInfo(file).Length.Should().BeGreaterThan(0).And.BeLessThan(CaptureBound);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("--after", "")]
     [InlineData("--wait-file", "")]
     [InlineData("--wait-fifo", "")]
@@ -67,7 +67,7 @@ public sealed class DefectTests : BlackBoxTest
         File.Exists(ran).Should().BeFalse("nothing runs after a usage error");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void An_empty_environment_variable_still_means_unset()
     {
         string dir = TempDir("empty");
@@ -80,7 +80,7 @@ public sealed class DefectTests : BlackBoxTest
         File.Exists(ran).Should().BeTrue();
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(false)]
     [InlineData(true)]
     public void A_step_waiting_after_another_follows_a_control_directory_removed_and_made_again(bool named)
@@ -105,7 +105,7 @@ public sealed class DefectTests : BlackBoxTest
         }
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_fifo_gate_that_cannot_be_set_up_names_the_gate_not_the_control_directory()
     {
         string file = Path.Combine(TempDir("fifo"), "regular");
@@ -118,7 +118,7 @@ public sealed class DefectTests : BlackBoxTest
         result.Stderr.Should().NotContain("cannot record the step").And.Contain(file, "{0}", result);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("run", "--name", "a\nb", "--", "true")]
     [InlineData("run", "--name", "x\u001b[2Jy", "--", "true")]
     [InlineData("signal", "a\nb", "TERM")]
@@ -133,7 +133,7 @@ public sealed class DefectTests : BlackBoxTest
         result.Stderr.TrimEnd('\n').Should().NotContain("\n").And.NotContain("\r").And.NotContain("\u001b");
     }
 
-    [RootFact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void A_step_that_fills_the_disk_says_so_and_the_step_after_it_says_what_is_known()
     {
         string mount = TempDir("enospc");
@@ -183,16 +183,5 @@ public sealed class DefectTests : BlackBoxTest
     {
         if (Run("umount", path).ExitCode != 0)
             Run("umount", "-l", path);
-    }
-}
-
-/// <summary>A fact that needs root (it mounts a filesystem); skipped, saying so, otherwise.</summary>
-[SupportedOSPlatform("linux")]
-public sealed class RootFactAttribute : FactAttribute
-{
-    public RootFactAttribute()
-    {
-        if (!Libc.IsRoot)
-            Skip = "needs root to mount a small tmpfs";
     }
 }

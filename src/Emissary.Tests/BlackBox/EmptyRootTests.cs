@@ -21,7 +21,7 @@ public sealed class EmptyRootTests : BlackBoxTest
         return root;
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Runs_a_static_child_in_an_empty_root()
     {
         string root = EmptyRoot();
@@ -32,7 +32,7 @@ public sealed class EmptyRootTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("{0}", result);
     }
 
-    [Theory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData("/busybox", "sh", "-c", "exit 5", 5)]
     [InlineData("/sh", "-c", "exit 6", null, 6)]
     public void Runs_busybox_sh_in_an_empty_root(string command, string arg1, string arg2, string? arg3, int expected)
@@ -48,7 +48,7 @@ public sealed class EmptyRootTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Forwards_a_signal_in_an_empty_root()
     {
         string root = EmptyRoot();
@@ -63,7 +63,7 @@ public sealed class EmptyRootTests : BlackBoxTest
         result.ExitCode.Should().Be(0, "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Reports_a_missing_command_with_127_and_one_line_in_an_empty_root()
     {
         string root = EmptyRoot();
@@ -74,7 +74,7 @@ public sealed class EmptyRootTests : BlackBoxTest
         AssertOneEmissaryErrorLine(result);
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Reports_a_usage_error_with_125_and_one_line_in_an_empty_root()
     {
         string root = EmptyRoot();

@@ -5,7 +5,7 @@ namespace Emissary.Tests.BlackBox;
 [SupportedOSPlatform("linux")]
 public sealed class ExitCodeTests : BlackBoxTest
 {
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(0)]
     [InlineData(3)]
     [InlineData(255)]
@@ -18,7 +18,7 @@ public sealed class ExitCodeTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("emissary is silent at the default log level when all goes well\n{0}", result);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(9, 137)]
     [InlineData(15, 143)]
     [InlineData(2, 130)]
@@ -31,7 +31,7 @@ public sealed class ExitCodeTests : BlackBoxTest
         AssertNoStackTrace(result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Exits_126_when_the_command_is_not_executable()
     {
         string dir = TempDir();
@@ -45,7 +45,7 @@ public sealed class ExitCodeTests : BlackBoxTest
         AssertOneEmissaryErrorLine(result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Exits_126_when_the_command_is_a_directory()
     {
         string dir = TempDir();
@@ -56,7 +56,7 @@ public sealed class ExitCodeTests : BlackBoxTest
         AssertOneEmissaryErrorLine(result);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("no-such-command-xyz")]
     [InlineData("/no/such/dir/command")]
     public void Exits_127_when_the_command_is_not_found(string command)
@@ -68,7 +68,7 @@ public sealed class ExitCodeTests : BlackBoxTest
         result.Stdout.Should().BeEmpty("{0}", result);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("run --no-such-flag -- TESTCHILD exit 0")]
     [InlineData("run --log-format yaml -- TESTCHILD exit 0")]
     [InlineData("run")]

@@ -5,7 +5,7 @@ namespace Emissary.Tests.BlackBox;
 [SupportedOSPlatform("linux")]
 public sealed class ExternalToolsTests : BlackBoxTest
 {
-    [Fact]
+    [BlackBoxFact]
     public void Steps_run_by_emissary_local_start_with_nothing_blocked_or_ignored()
     {
         string dir = TempDir();
@@ -32,7 +32,7 @@ public sealed class ExternalToolsTests : BlackBoxTest
         result.StdoutLines.Should().Contain("waiter | waited", "a blocked SIGCHLD would make `wait` hang\n{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_missing_emissary_tools_is_one_clear_line_and_125()
     {
         string dir = TempDir();

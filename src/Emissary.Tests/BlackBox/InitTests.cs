@@ -16,7 +16,7 @@ public sealed class InitTests : BlackBoxTest
             f => !Path.GetFileName(f).StartsWith('.') || f == path, "no temporary file is left next to the copy");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Version_prints_the_version_on_stdout()
     {
         var result = RunEmissary("--version");
@@ -26,7 +26,7 @@ public sealed class InitTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Init_copies_itself_into_a_directory_and_the_copy_runs()
     {
         string dir = TempDir("init");
@@ -43,7 +43,7 @@ public sealed class InitTests : BlackBoxTest
         version.Stdout.Should().Be(RunEmissary("--version").Stdout);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Init_is_idempotent()
     {
         string dir = TempDir("init");
@@ -58,7 +58,7 @@ public sealed class InitTests : BlackBoxTest
         Directory.GetFileSystemEntries(dir).Should().HaveCount(1, "only the copy is in the directory");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Init_the_copy_can_install_itself_again()
     {
         string first = TempDir("init");
@@ -71,7 +71,7 @@ public sealed class InitTests : BlackBoxTest
         AssertIsACopyOfEmissary(Path.Combine(second, "emissary"));
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Init_copies_itself_to_an_explicit_file_path()
     {
         string dir = TempDir("init");
@@ -84,7 +84,7 @@ public sealed class InitTests : BlackBoxTest
         Directory.GetFileSystemEntries(dir).Should().Equal(new[] { dest }, "only the named file is created");
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     [Trait("Needs", "root")]
     [Trait("Needs", "setpriv")]
     public void Init_fails_with_125_and_one_line_when_the_destination_is_not_writable()
@@ -102,7 +102,7 @@ public sealed class InitTests : BlackBoxTest
         Directory.GetFileSystemEntries(dest).Should().BeEmpty("a failed init leaves nothing behind");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Init_fails_with_125_and_one_line_when_the_destination_is_under_a_regular_file()
     {
         string dir = TempDir("init");
@@ -116,7 +116,7 @@ public sealed class InitTests : BlackBoxTest
         File.ReadAllText(file).Should().Be("not a directory");
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     [Trait("Needs", "root")]
     [Trait("Needs", "chroot")]
     public void Init_works_in_an_empty_root()

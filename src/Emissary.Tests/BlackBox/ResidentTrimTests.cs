@@ -8,7 +8,7 @@ namespace Emissary.Tests.BlackBox;
 [SupportedOSPlatform("linux")]
 public sealed class ResidentTrimTests : BlackBoxTest
 {
-    [Fact]
+    [BlackBoxFact]
     public void Signals_and_the_exit_code_still_work_after_the_start_up_code_is_unmapped()
     {
         var emissary = StartEmissary("run", "--", TestChildPath, "signals", "30");
@@ -25,7 +25,7 @@ public sealed class ResidentTrimTests : BlackBoxTest
         AssertNoStackTrace(result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_that_outlives_the_trim_still_records_its_markers()
     {
         string control = Path.Combine(TempDir(), "ctl");

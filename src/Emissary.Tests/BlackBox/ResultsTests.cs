@@ -76,7 +76,7 @@ public sealed class ResultsTests : BlackBoxTest
 
     // ---- the emissary format ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Results_the_command_writes_reach_the_termination_message_with_name_exit_code_reason_and_times()
     {
         string dir = NewControlDir();
@@ -113,7 +113,7 @@ public sealed class ResultsTests : BlackBoxTest
         results.GetProperty("Mixed_Case.name-1").GetString().Should().Be("x");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_step_without_results_has_no_results_member_and_a_failure_keeps_its_exit_code()
     {
         string dir = NewControlDir();
@@ -128,7 +128,7 @@ public sealed class ResultsTests : BlackBoxTest
         message.TryGetProperty("results", out _).Should().BeFalse("\"results\" is omitted when there are none: {0}", message);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Awkward_bytes_round_trip_exactly()
     {
         var values = new Dictionary<string, byte[]>
@@ -158,7 +158,7 @@ public sealed class ResultsTests : BlackBoxTest
         }
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("ff", new[] { 0xff })]
     [InlineData("fe-ff", new[] { 'a', 0xfe, 0xff, 'b' })]
     [InlineData("latin1", new[] { 'c', 'a', 'f', 0xe9 })]
@@ -186,7 +186,7 @@ public sealed class ResultsTests : BlackBoxTest
 
     // ---- the Tekton format ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(0, "Completed")]
     [InlineData(3, "Error")]
     public void Tekton_format_is_an_array_of_key_value_type_with_results_first_then_StartedAt_ExitCode_Reason(int exitCode, string reason)
@@ -246,7 +246,7 @@ public sealed class ResultsTests : BlackBoxTest
         return (result, log, value);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [MemberData(nameof(OverBudgetCases))]
     public void A_result_over_the_budget_fails_the_step_with_122_ResultsTooLarge_and_a_valid_message_within_the_budget(string format, int? budget, int size)
     {
@@ -279,7 +279,7 @@ public sealed class ResultsTests : BlackBoxTest
         }
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(200, 300)]
     [InlineData(null, 5000)]
     public void The_over_budget_line_names_the_results_size_as_well_as_the_budget(int? budget, int size)
@@ -293,7 +293,7 @@ public sealed class ResultsTests : BlackBoxTest
             "README: 'one line naming the sizes (... needs 5123 bytes, budget is 4096)': the result's size, not only the limit\n{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_failing_command_with_a_result_over_the_budget_keeps_its_own_exit_code()
     {
         var (result, log, _) = RunOverBudget("emissary", 200, 300, exitCode: 3);
@@ -304,7 +304,7 @@ public sealed class ResultsTests : BlackBoxTest
         File.ReadAllBytes(log).Length.Should().BeLessThanOrEqualTo(200);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Results_that_each_fit_but_not_together_are_all_left_out_with_one_line_naming_sizes()
     {
         string dir = NewControlDir();
@@ -324,7 +324,7 @@ public sealed class ResultsTests : BlackBoxTest
         message.GetProperty("exitCode").GetInt32().Should().Be(122);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_result_over_the_budget_next_to_one_that_fits_leaves_out_every_result()
     {
         // README, "Results that do not fit": "the message is still written, valid and within budget,
@@ -342,7 +342,7 @@ public sealed class ResultsTests : BlackBoxTest
             "with one result too large, none is delivered (a consumer must not see 'small' without 'big'): {0}", results);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_restarted_step_reports_only_the_results_of_its_own_run()
     {
         // A container restart (restartPolicy OnFailure) runs the step again on the same emptyDir:
@@ -363,7 +363,7 @@ public sealed class ResultsTests : BlackBoxTest
 
     // ---- names ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("sub-directory")]
     [InlineData("space in name")]
     [InlineData("leading dash")]
@@ -408,7 +408,7 @@ public sealed class ResultsTests : BlackBoxTest
         Steps_StatusExitCode(dir, "build").Should().Be(122, "status.json agrees");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Dot_files_in_the_results_directory_are_ignored()
     {
         string staging = Staging(new Dictionary<string, byte[]>
@@ -431,7 +431,7 @@ public sealed class ResultsTests : BlackBoxTest
 
     // ---- --result-from-stdout ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Result_from_stdout_makes_stdout_a_result_and_still_passes_it_through()
     {
         string dir = NewControlDir();
@@ -446,7 +446,7 @@ public sealed class ResultsTests : BlackBoxTest
         Utf8(results.GetProperty("out").GetString()!).Should().Equal(Utf8(text), "the result is stdout byte for byte");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Result_from_stdout_over_the_budget_fails_with_122_but_the_console_gets_everything()
     {
         string dir = NewControlDir();
@@ -463,7 +463,7 @@ public sealed class ResultsTests : BlackBoxTest
         File.ReadAllBytes(log).Length.Should().BeLessThanOrEqualTo(4096);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Result_from_stdout_with_an_invalid_name_is_a_usage_error()
     {
         var result = RunEmissary("run", "--result-from-stdout", "../x", "--", TestChildPath, "exit", "0");
@@ -474,7 +474,7 @@ public sealed class ResultsTests : BlackBoxTest
 
     // ---- where the message cannot be written ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData(0)]
     [InlineData(6)]
     public void A_termination_log_that_cannot_be_written_is_one_warning_and_leaves_the_exit_code_alone(int exitCode)
@@ -484,7 +484,7 @@ public sealed class ResultsTests : BlackBoxTest
         AssertUnwritableLog(result, "/proc/version", exitCode);
     }
 
-    [Theory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [Trait("Needs", "root")]
     [Trait("Needs", "setpriv")]
     [InlineData(0)]
@@ -519,7 +519,7 @@ public sealed class ResultsTests : BlackBoxTest
 
     // ---- skipped ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_skipped_step_writes_a_termination_message_with_reason_Skipped_and_exits_123()
     {
         string dir = NewControlDir();
@@ -538,7 +538,7 @@ public sealed class ResultsTests : BlackBoxTest
         File.ReadAllBytes(log).Length.Should().BeLessThanOrEqualTo(4096);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_skipped_step_in_tekton_format_says_Reason_Skipped_and_ExitCode_123()
     {
         string dir = NewControlDir();

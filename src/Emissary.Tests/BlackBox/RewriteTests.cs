@@ -77,7 +77,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Rewrite_reads_stdin_and_writes_the_rewritten_manifest_to_stdout()
     {
         string input = Write("job.yaml", Pipeline);
@@ -91,7 +91,7 @@ public sealed class RewriteTests : BlackBoxTest
             "the binary does what the library does");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Emissary_rewrite_reaches_emissary_tools_with_the_same_arguments()
     {
         string input = Write("job.yaml", Pipeline);
@@ -104,7 +104,7 @@ public sealed class RewriteTests : BlackBoxTest
         viaEmissary.Stdout.Should().Contain("restartPolicy: Always");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Emissary_rewrite_help_is_the_help_of_emissary_tools()
     {
         var result = RunEmissary("rewrite", "--help");
@@ -113,7 +113,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.Stdout.Should().StartWith("Usage: emissary rewrite [FILE...] [-o FILE]").And.Contain("-o, --output FILE");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Several_files_and_documents_become_one_stream_in_order()
     {
         string first = Write("a.yaml", Pipeline + "\n---\n" + ConfigMap);
@@ -126,7 +126,7 @@ public sealed class RewriteTests : BlackBoxTest
         names.Should().Equal("job/pipeline", "configmap/settings", "configmap/more");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Output_goes_to_the_o_file_atomically_and_not_to_stdout()
     {
         string input = Write("job.yaml", Pipeline);
@@ -142,7 +142,7 @@ public sealed class RewriteTests : BlackBoxTest
         Run(ToolsPath, "rewrite", output).Stdout.Should().Be(File.ReadAllText(output).TrimEnd('\n'), "a rewritten manifest rewrites to itself");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void JSON_in_gives_JSON_out()
     {
         string input = Write("pod.json", """{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x", "command": ["a"], "ports": [{"containerPort": 80}]}]}}""");
@@ -155,7 +155,7 @@ public sealed class RewriteTests : BlackBoxTest
             .GetProperty("name").GetString().Should().Be("emissary-init");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Invalid_manifests_exit_1_with_every_error_on_its_own_line_and_nothing_written()
     {
         string input = Write("bad.yaml", """
@@ -199,7 +199,7 @@ public sealed class RewriteTests : BlackBoxTest
             "pod/loop: spec.containers: cycle: a -> b -> a");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Malformed_YAML_exits_1_naming_the_line_and_column()
     {
         string input = Write("broken.yaml", "kind: Pod\nspec:\n  containers:\n  - name: a\n   image: x\n");
@@ -211,7 +211,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.StderrLines.Should().ContainSingle().Which.Should().StartWith("stdin: line 5, column 4: malformed YAML");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void An_unknown_option_is_a_usage_error_125()
     {
         var result = Run(ToolsPath, "rewrite", "--outptu", "x");
@@ -221,7 +221,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.Stderr.Should().Contain("did you mean '--output'?");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void An_unreadable_input_is_125_and_nothing_is_written()
     {
         string output = Path.Combine(TempDir("out"), "out.yaml");
@@ -234,7 +234,7 @@ public sealed class RewriteTests : BlackBoxTest
         File.Exists(output).Should().BeFalse();
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void An_unwritable_output_is_125()
     {
         string input = Write("job.yaml", Pipeline);
@@ -247,7 +247,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.Stdout.Should().BeEmpty();
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_bad_entrypoints_file_is_125()
     {
         string input = Write("job.yaml", Pipeline);
@@ -260,7 +260,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.StderrLines[0].Should().Be($"emissary: --entrypoints: {entrypoints}: \"alpine\": unknown key \"entrypiont\" (did you mean \"entrypoint\"?)");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_container_without_command_runs_the_entrypoint_from_the_entrypoints_file()
     {
         string input = Write("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: \"busybox:1.36\", args: [echo, hi]}\n");
@@ -281,7 +281,7 @@ public sealed class RewriteTests : BlackBoxTest
     /// once, the control directory shared): `emissary run` accepts every flag rewrite wrote, the
     /// second step waits for the first, and the sidecar is stopped once both are over.
     /// </summary>
-    [Fact]
+    [BlackBoxFact]
     public void The_commands_of_a_rewritten_pod_run_in_order_under_emissary_run()
     {
         string input = Write("job.yaml", Pipeline);

@@ -38,6 +38,7 @@ internal sealed class RunningProcess : IDisposable
     private readonly Task _stderrPump;
     private readonly Action _killTree;
     private bool _stdoutClosed;
+    private bool _stderrClosed;
     private ProcessResult? _result;
 
     public RunningProcess(ProcessStartInfo startInfo, Action killTree)
@@ -173,6 +174,24 @@ internal sealed class RunningProcess : IDisposable
         }
     }
 
+    /// <summary>Waits until stderr contains <paramref name="text"/> (emissary's own log lines go there).</summary>
+    public void WaitForStderr(string text, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultLineTimeout);
+        lock (_gate)
+        {
+            while (!_stderr.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                if (_stderrClosed)
+                    throw new XunitException($"stderr of `{CommandLine}` ended without '{text}'\n{DescribeLocked()}");
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero)
+                    throw new XunitException($"timed out after {(timeout ?? DefaultLineTimeout).TotalSeconds} s waiting for '{text}' on stderr of `{CommandLine}`\n{DescribeLocked()}");
+                Monitor.Wait(_gate, left);
+            }
+        }
+    }
+
     private async Task PumpStderr()
     {
         try
@@ -182,11 +201,22 @@ internal sealed class RunningProcess : IDisposable
             while ((n = await _process.StandardError.ReadAsync(buffer)) > 0)
             {
                 lock (_gate)
+                {
                     _stderr.Append(buffer, 0, n);
+                    Monitor.PulseAll(_gate);
+                }
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
         {
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _stderrClosed = true;
+                Monitor.PulseAll(_gate);
+            }
         }
     }
 

@@ -131,7 +131,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
 
     // ---- 1. escalation through symlinks ----
 
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void A_step_directory_made_by_another_uid_is_refused_with_its_planted_links(int mode)
@@ -153,7 +153,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         AssertUntouched(s, result);
     }
 
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void A_step_directory_that_is_a_symlink_is_refused(int mode)
@@ -174,7 +174,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
     /// A root-owned 0777 step directory (a kubelet volume mounted at DIR/B) is accepted; links
     /// another uid planted inside it are replaced or removed, never followed.
     /// </summary>
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Links_planted_in_a_root_owned_step_directory_are_never_followed(int mode)
@@ -205,7 +205,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
 
     // ---- 2. leak ----
 
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Renaming_the_step_directory_away_and_planting_a_results_link_leaks_nothing(int mode)
@@ -244,7 +244,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
 
     // ---- 3. forged outcomes ----
 
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Another_uid_cannot_write_a_running_steps_record(int mode)
@@ -279,7 +279,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
 
     // ---- 4. hang and exhaustion ----
 
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Fifos_in_place_of_markers_do_not_block_the_wait(int mode)
@@ -297,7 +297,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         AssertUntouched(s, result);
     }
 
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Gigabyte_markers_and_dev_zero_are_not_read(int mode)
@@ -324,7 +324,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         AssertUntouched(s, result);
     }
 
-    [AttackTheory]
+    [BlackBoxTheory(Needs = Needs.Root)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Two_hundred_megabytes_without_a_newline_on_the_signal_fifo_cost_nothing(int mode)
@@ -343,7 +343,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         AssertUntouched(s, result);
     }
 
-    [AttackFact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void A_wait_fifo_that_is_a_device_or_a_file_is_a_usage_error()
     {
         Scene s = Prepare(EmissaryMade);
@@ -358,7 +358,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         AssertUntouched(s);
     }
 
-    [AttackFact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Opening_and_closing_a_wait_fifo_without_writing_does_not_open_the_gate()
     {
         Scene s = Prepare(EmissaryMade);
@@ -383,44 +383,6 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
             Run("umount", "-l", mount);
         base.Dispose();
     }
-}
-
-/// <summary>A fact that needs root, setpriv and unshare; skipped, saying why, where they are missing.</summary>
-[SupportedOSPlatform("linux")]
-public sealed class AttackFactAttribute : FactAttribute
-{
-    public AttackFactAttribute()
-    {
-        if (AttackPrerequisites.Missing() is { } missing)
-            Skip = missing;
-    }
-}
-
-/// <inheritdoc cref="AttackFactAttribute"/>
-[SupportedOSPlatform("linux")]
-public sealed class AttackTheoryAttribute : TheoryAttribute
-{
-    public AttackTheoryAttribute()
-    {
-        if (AttackPrerequisites.Missing() is { } missing)
-            Skip = missing;
-    }
-}
-
-[SupportedOSPlatform("linux")]
-internal static class AttackPrerequisites
-{
-    public static string? Missing()
-    {
-        if (!Libc.IsRoot)
-            return "needs root: the attacks run as uid 1000 against a root emissary that is PID 1 of its own PID namespace";
-        string? tool = new[] { "setpriv", "unshare", "mount", "mknod", "truncate" }.FirstOrDefault(t => !OnPath(t));
-        return tool is null ? null : $"needs {tool} (util-linux, coreutils)";
-    }
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':')
-            .Any(dir => dir.Length > 0 && File.Exists(Path.Combine(dir, tool)));
 }
 
 /// <summary>File types by lstat (statx without following), for the security tests.</summary>

@@ -18,9 +18,6 @@ public sealed class SidecarTests : BlackBoxTest
     /// <summary>Long enough to be sure a sidecar or gate did not react by mistake; not a synchronisation point.</summary>
     private static readonly TimeSpan StillRunning = TimeSpan.FromMilliseconds(400);
 
-    /// <summary>"within ~1 s of main finishing".</summary>
-    private static readonly TimeSpan Promptly = TimeSpan.FromSeconds(1);
-
     /// <summary>A sidecar that exits 0 on TERM, prints `up` once it is set up.</summary>
     private static readonly string[] PoliteSidecar = ["/bin/sh", "-c", "trap 'exit 0' TERM; echo up; while :; do sleep 0.05; done"];
 
@@ -69,15 +66,6 @@ public sealed class SidecarTests : BlackBoxTest
     private static JsonElement WaitForState(string dir, string name, string state) =>
         WaitForStatus(dir, name, s => Text(s, "state") == state, $"step '{name}' to be {state}");
 
-    /// <summary>How long until the process exits, measured from the call (polling every millisecond).</summary>
-    private static TimeSpan TimeUntilExit(RunningProcess process, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!process.HasExited && clock.Elapsed < timeout)
-            Thread.Sleep(1);
-        return clock.Elapsed;
-    }
-
     private static void AssertStillRunning(RunningProcess sidecar, string dir, string name, string why)
     {
         Thread.Sleep(StillRunning);
@@ -93,16 +81,16 @@ public sealed class SidecarTests : BlackBoxTest
     }
 
     /// <summary>
-    /// The sidecar's own record (status.json finishedAt) is within ~1 s (+ <paramref name="extra"/>)
-    /// of the moment its last step was over; the test host's view (<paramref name="wallClock"/>,
-    /// which also pays for the test host's scheduling under load) only guards against a hang.
+    /// The sidecar was stopped because its last step was over: by its own record (status.json
+    /// finishedAt) it finished after that moment. How soon is a timing claim for scripts/bench.sh;
+    /// here the sidecar would otherwise run forever, so the hang guard of WaitForExit shows it
+    /// was stopped at all.
     /// </summary>
-    private static void AssertStoppedPromptly(string dir, string sidecar, DateTimeOffset over, TimeSpan wallClock, string why, TimeSpan extra = default)
+    private static void AssertStoppedAfter(string dir, string sidecar, DateTimeOffset over, string why)
     {
         var finishedAt = Time(Status(dir, sidecar)!.Value, "finishedAt");
-        (finishedAt - over).Should().BeLessThan(Promptly + extra,
+        finishedAt.Should().BeOnOrAfter(over.AddMilliseconds(-1), // both clocks round to the millisecond
             "{0}: the sidecar finished at {1:HH:mm:ss.fff}, its last step was over at {2:HH:mm:ss.fff}", why, finishedAt, over);
-        wallClock.Should().BeLessThan(TimeSpan.FromSeconds(5) + extra, "{0} (seen from the test host)", why);
     }
 
     private static List<string> EmissaryLines(ProcessResult result) =>
@@ -110,7 +98,7 @@ public sealed class SidecarTests : BlackBoxTest
 
     // ---- --sidecar-of ----
 
-    [Fact]
+    [BlackBoxFact]
     public void A_wrapped_sidecar_is_stopped_with_TERM_when_its_step_finishes_and_that_counts_as_success()
     {
         string dir = NewControlDir();
@@ -120,18 +108,17 @@ public sealed class SidecarTests : BlackBoxTest
         AssertStillRunning(db, dir, "db", "a sidecar runs while its step has not even started");
 
         var main = Step(dir, "main", [], "true").WaitForExit();
-        var stopTime = TimeUntilExit(db, TimeSpan.FromSeconds(10));
         var result = db.WaitForExit();
 
         main.ExitCode.Should().Be(0, "{0}", main);
         result.ExitCode.Should().Be(0, "a sidecar stopped because its step is over exits 0\n{0}", result);
         EmissaryLines(result).Should().BeEmpty("emissary is silent when all goes well (the shell may report its sleep's TERM)\n{0}", result);
-        AssertStoppedPromptly(dir, "db", Time(Status(dir, "main")!.Value, "finishedAt"), stopTime, "the sidecar stops within ~1 s of its step finishing");
+        AssertStoppedAfter(dir, "db", Time(Status(dir, "main")!.Value, "finishedAt"), "the sidecar stops once its step has finished");
         AssertStopped(Status(dir, "db")!.Value, "status.json of the sidecar");
         File.ReadAllText(Path.Combine(dir, "db", "exitcode")).Should().Be("0\n");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_sidecar_that_ignores_TERM_is_SIGKILLed_after_the_grace_period_and_still_counts_as_stopped()
     {
         string dir = NewControlDir();
@@ -141,12 +128,11 @@ public sealed class SidecarTests : BlackBoxTest
         WaitForState(dir, "db", "running");
 
         Step(dir, "main", [], "true").WaitForExit().ExitCode.Should().Be(0);
-        var stopTime = TimeUntilExit(db, TimeSpan.FromSeconds(10));
         var result = db.WaitForExit();
 
         result.ExitCode.Should().Be(0, "{0}", result);
         AssertNoStackTrace(result);
-        AssertStoppedPromptly(dir, "db", Time(Status(dir, "main")!.Value, "finishedAt"), stopTime, "SIGKILL follows TERM after --grace 300ms", TimeSpan.FromMilliseconds(300));
+        AssertStoppedAfter(dir, "db", Time(Status(dir, "main")!.Value, "finishedAt"), "SIGKILL follows TERM after --grace 300ms");
         var status = Status(dir, "db")!.Value;
         AssertStopped(status, "killed after the grace period, the sidecar still counts as stopped");
         (Time(status, "finishedAt") - Time(Status(dir, "main")!.Value, "finishedAt")).Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290),
@@ -154,27 +140,26 @@ public sealed class SidecarTests : BlackBoxTest
         // Nothing left behind (the shell and its sleeps ignored TERM): checked by BlackBoxTest.Dispose.
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Stop_signal_chooses_the_signal_the_sidecar_is_stopped_with()
     {
         string dir = NewControlDir();
-        var db = Step(dir, "db", ["--sidecar-of", "main", "--stop-signal", "INT", "--grace", "10s"],
+        var db = Step(dir, "db", ["--sidecar-of", "main", "--stop-signal", "INT", "--grace", "1h"],
             "/bin/sh", "-c", "trap 'echo stopped-by-INT; exit 0' INT; trap 'echo stopped-by-TERM; exit 0' TERM; echo up; while :; do sleep 0.05; done");
         db.WaitForLine("up");
         WaitForState(dir, "db", "running");
 
         Step(dir, "main", [], "true").WaitForExit().ExitCode.Should().Be(0);
-        var stopTime = TimeUntilExit(db, TimeSpan.FromSeconds(15));
         var result = db.WaitForExit();
 
         result.ExitCode.Should().Be(0, "{0}", result);
         result.StdoutLines.Should().Contain("stopped-by-INT", "--stop-signal INT is what the sidecar gets\n{0}", result);
         result.StdoutLines.Should().NotContain("stopped-by-TERM", "{0}", result);
-        AssertStoppedPromptly(dir, "db", Time(Status(dir, "main")!.Value, "finishedAt"), stopTime, "the sidecar exits on INT at once: no grace period (10s), no SIGKILL");
+        AssertStoppedAfter(dir, "db", Time(Status(dir, "main")!.Value, "finishedAt"), "the sidecar exits on INT: no grace period (1h, beyond the hang guard), no SIGKILL");
         AssertStopped(Status(dir, "db")!.Value, "stopped with INT");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void A_sidecar_that_crashes_before_its_step_finishes_fails_with_its_own_exit_code()
     {
         string dir = NewControlDir();
@@ -193,7 +178,7 @@ public sealed class SidecarTests : BlackBoxTest
         main.WaitForExit().ExitCode.Should().Be(0);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("succeeded")]
     [InlineData("failed")]
     [InlineData("skipped")]
@@ -242,13 +227,12 @@ public sealed class SidecarTests : BlackBoxTest
                     b.WaitForExit(waitForOutput: false);
                     break;
             }
-            var stopTime = TimeUntilExit(db, TimeSpan.FromSeconds(10));
             var result = db.WaitForExit();
             if (over == default)
                 over = Time(Status(dir, "b")!.Value, "finishedAt");
 
             result.ExitCode.Should().Be(0, "{0}", result);
-            AssertStoppedPromptly(dir, "db", over, stopTime, $"a {howTheLastEnds} step counts as over");
+            AssertStoppedAfter(dir, "db", over, $"a {howTheLastEnds} step counts as over");
             AssertStopped(Status(dir, "db")!.Value, $"after b {howTheLastEnds}");
         }
         finally
@@ -260,7 +244,7 @@ public sealed class SidecarTests : BlackBoxTest
 
     // ---- --quit-url / --quit ----
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("success", 0)]
     [InlineData("failure", 3)]
     [InlineData("skipped", 123)]
@@ -288,13 +272,13 @@ public sealed class SidecarTests : BlackBoxTest
         request.At.Should().BeOnOrAfter(finishedAt, "the POST is sent after the command ended (status finishedAt {0:HH:mm:ss.fff})", finishedAt);
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("answers 500", 0)]
     [InlineData("answers 500", 3)]
     [InlineData("is down", 0)]
     [InlineData("is down", 3)]
     [InlineData("never answers", 3)]
-    public void A_quit_url_that_fails_is_one_warning_and_changes_neither_the_exit_code_nor_much_the_time(string server, int exitCode)
+    public void A_quit_url_that_fails_is_one_warning_keeps_the_exit_code_and_does_not_hang(string server, int exitCode)
     {
         using var http = server == "is down" ? null : new LoopbackHttpServer(server == "answers 500" ? 500 : 200) { Silent = server == "never answers" };
         string url = http?.Url("/quitquitquit") ?? $"http://127.0.0.1:{LoopbackHttpServer.FreePort()}/quitquitquit";
@@ -306,12 +290,11 @@ public sealed class SidecarTests : BlackBoxTest
         var lines = EmissaryLines(result);
         lines.Should().ContainSingle("one warning\n{0}", result);
         lines[0].Should().Contain("warning").And.Contain(url);
-        result.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(4.5), "emissary still exits within ~4 s when the sidecar {0}\n{1}", server, result);
         if (http is not null)
             http.Requests.Should().NotBeEmpty().And.OnlyContain(r => r.Method == "POST" && r.Path == "/quitquitquit");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Quit_with_an_unknown_preset_is_a_usage_error_naming_the_known_presets()
     {
         var result = RunEmissary("run", "--quit", "nope", "--", "/bin/sh", "-c", "echo ran");
@@ -324,7 +307,7 @@ public sealed class SidecarTests : BlackBoxTest
 
     // ---- --wait-http / --wait-tcp / --wait-proxy ----
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_http_holds_the_command_until_the_endpoint_answers_2xx()
     {
         using var server = new LoopbackHttpServer(503);
@@ -347,7 +330,7 @@ public sealed class SidecarTests : BlackBoxTest
         server.Requests.Should().Contain(r => r.AnsweredStatus == 200);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_tcp_holds_the_command_until_a_listener_exists()
     {
         int port = LoopbackHttpServer.FreePort();
@@ -366,7 +349,7 @@ public sealed class SidecarTests : BlackBoxTest
         Time(Status(dir, "main")!.Value, "startedAt").Should().BeOnOrAfter(listeningAt.AddMilliseconds(-1));
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("http answering 503")]
     [InlineData("http nobody listening")]
     [InlineData("tcp nobody listening")]
@@ -392,10 +375,10 @@ public sealed class SidecarTests : BlackBoxTest
         result.Stderr.Should().Contain(target, "the line names what it waited for");
         result.StdoutLines.Should().NotContain("ran");
         // Roughly the timeout: emissary measures it with a coarse monotonic clock, a few ms either way.
-        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(450)).And.BeLessThan(TimeSpan.FromSeconds(3), "{0}", result);
+        result.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(450), "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Wait_proxy_with_an_unknown_preset_is_a_usage_error()
     {
         var result = RunEmissary("run", "--wait-proxy", "nope", "--", "/bin/sh", "-c", "echo ran");
@@ -406,7 +389,7 @@ public sealed class SidecarTests : BlackBoxTest
         result.StdoutLines.Should().NotContain("ran");
     }
 
-    [Theory]
+    [BlackBoxTheory]
     [InlineData("--wait-http")]
     [InlineData("--quit-url")]
     public void Only_http_urls_are_accepted(string flag)

@@ -14,7 +14,7 @@ public sealed class SignalForwardingTests : BlackBoxTest
         { "WINCH", 28 }, { "IO", 29 }, { "PWR", 30 },
     };
 
-    [Theory]
+    [BlackBoxTheory]
     [MemberData(nameof(ForwardedSignals))]
     public void Forwards_the_signal_to_the_child(string name, int signal)
     {
@@ -32,7 +32,7 @@ public sealed class SignalForwardingTests : BlackBoxTest
         AssertNoStackTrace(result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Forwards_several_signals_in_a_row_to_the_child()
     {
         var emissary = StartEmissary("run", "--", TestChildPath, "signals", "30");
@@ -49,7 +49,7 @@ public sealed class SignalForwardingTests : BlackBoxTest
         result.ExitCode.Should().Be(0, "{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Delivers_signals_to_every_process_in_the_childs_process_group()
     {
         var emissary = StartEmissary("run", "--", TestChildPath, "group-signals");
@@ -65,7 +65,7 @@ public sealed class SignalForwardingTests : BlackBoxTest
         result.StdoutLines.Should().Contain("parent got TERM").And.Contain("child got TERM");
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void Delivers_signals_to_a_shells_background_job()
     {
         // The shell (emissary's child) traps USR1; its background job is in the same process
@@ -86,7 +86,7 @@ public sealed class SignalForwardingTests : BlackBoxTest
         result.StdoutLines.Should().Contain("got TERM", "the background job got TERM too\n{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact]
     public void With_single_child_signals_go_only_to_the_child_not_its_group()
     {
         var emissary = StartEmissary("run", "--single-child", "--", TestChildPath, "group-signals");
@@ -105,7 +105,7 @@ public sealed class SignalForwardingTests : BlackBoxTest
             "with --single-child only the child itself gets the signal, not its process group\n{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     [Trait("Needs", "root")]
     [Trait("Needs", "unshare")]
     public void As_pid_1_forwards_TERM_to_the_child()

@@ -19,7 +19,7 @@ public sealed class UnprivilegedTests : BlackBoxTest
         return dir;
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Runs_a_child_as_an_unprivileged_user()
     {
         string bin = PublicBinaries();
@@ -32,7 +32,7 @@ public sealed class UnprivilegedTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Reaps_orphans_as_an_unprivileged_user()
     {
         string bin = PublicBinaries();
@@ -48,7 +48,7 @@ public sealed class UnprivilegedTests : BlackBoxTest
         result.StdoutLines.Should().NotContain("orphan-parent 1", "the subreaper, not init, adopts the orphans\n{0}", result);
     }
 
-    [Fact]
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Forwards_signals_as_an_unprivileged_user()
     {
         string bin = PublicBinaries();

@@ -80,7 +80,7 @@ public sealed class ControlTrustTests : IDisposable
         Directory.EnumerateFileSystemEntries(Path.Combine(_root, "elsewhere")).Should().BeEmpty();
     }
 
-    [AttackFact]
+    [RootFact]
     public void A_step_directory_owned_by_another_uid_is_refused()
     {
         var control = new ControlDirectory(Path.Combine(_root, "ctl"));

@@ -488,6 +488,54 @@ public sealed class StepRunnerTests
         final.Message.Should().Contain(Signals.Name(signal));
     }
 
+    [Theory]
+    [InlineData(Signals.TERM, 143)]
+    [InlineData(Signals.INT, 130)]
+    public void A_terminating_signal_seen_as_a_failed_attempt_ends_gives_up_like_during_the_delay(int signal, int expected)
+    {
+        // The child exited 1 on its own and the signal came right after, but the loop sees the
+        // signal first: the window in which a retry was still due but no delay had started.
+        _events
+            .Then(new SupervisorEvent.SignalReceived(signal, 1))
+            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.Exited(1)));
+
+        StepStatus final = Run(Plan(retries: 5, retryDelay: TimeSpan.FromSeconds(30)));
+
+        _launcher.Attempts.Should().Be(1, "no attempt starts after the pod was told to go away");
+        final.State.Should().Be(StepStates.Failed);
+        final.ExitCode.Should().Be(expected);
+        StepRunner.ExitCodeOf(final).Should().Be(expected);
+        final.Message.Should().Contain(Signals.Name(signal));
+        _events.Waits.Should().Equal(new TimeSpan?[] { null, null }, "no retry delay is waited");
+    }
+
+    [Fact]
+    public void A_terminating_signal_as_the_last_attempt_fails_keeps_the_attempts_exit_code()
+    {
+        _events
+            .Then(new SupervisorEvent.SignalReceived(Signals.TERM, 1))
+            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.Exited(1)));
+
+        StepStatus final = Run(Plan(retries: 0));
+
+        _launcher.Attempts.Should().Be(1);
+        final.ExitCode.Should().Be(1, "no retry was due, so there is nothing to give up: the command's own code stands");
+    }
+
+    [Fact]
+    public void A_terminating_signal_as_an_attempt_succeeds_keeps_the_success()
+    {
+        _events
+            .Then(new SupervisorEvent.SignalReceived(Signals.TERM, 1))
+            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.Exited(0)));
+
+        StepStatus final = Run(Plan(retries: 3));
+
+        _launcher.Attempts.Should().Be(1);
+        final.State.Should().Be(StepStates.Succeeded);
+        final.ExitCode.Should().Be(0);
+    }
+
     [Fact]
     public void Other_signals_and_wakeups_during_the_retry_delay_do_not_shorten_it()
     {

@@ -1,4 +1,5 @@
 using System.Text;
+using Emissary.Interop;
 using Emissary.Results;
 
 namespace Emissary.Tests.Unit.Results;
@@ -71,10 +72,21 @@ public sealed class TerminationMessageWriteTests : IDisposable
     public void Writes_through_a_device_instead_of_replacing_it()
     {
         // Like --termination-log /dev/stdout: a rename would replace the device node with a file.
-        TerminationMessage.Write("/dev/null", Message).Should().BeNull();
+        // As root, a private node (the null device, made with mknod): a broken writer then replaces
+        // that, not the machine's /dev/null (which a non-root run cannot replace anyway).
+        string device = "/dev/null";
+        if (Environment.UserName == "root")
+        {
+            device = Path.Combine(_dir, "null");
+            using var mknod = System.Diagnostics.Process.Start("mknod", ["-m", "666", device, "c", "1", "3"]);
+            mknod.WaitForExit();
+            mknod.ExitCode.Should().Be(0);
+        }
 
-        File.Exists("/dev/null").Should().BeTrue();
-        new FileInfo("/dev/null").Length.Should().Be(0);
+        TerminationMessage.Write(device, Message).Should().BeNull();
+
+        Libc.KindOf(device).Should().Be(FileType.CharacterDevice);
+        new FileInfo(device).Length.Should().Be(0);
     }
 
     [Fact]

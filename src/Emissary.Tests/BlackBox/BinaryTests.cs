@@ -1,0 +1,88 @@
+using System.Runtime.Versioning;
+using System.Text;
+
+namespace Emissary.Tests.BlackBox;
+
+/// <summary>
+/// The in-pod binary as a file: within its size budget and free of the tools' YAML parser (the
+/// split into emissary and emissary-tools exists for exactly that); and its command line as a
+/// whole: global options before the verb.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class BinaryTests : BlackBoxTest
+{
+    /// <summary>
+    /// The most artifacts/emissary may weigh, in bytes (3.125 MiB; it was 3,276,184 B when the budget
+    /// was set). Every container start maps this file, and README's size figures are measured on
+    /// it: raise the budget deliberately, saying what the bytes buy, never to make this test pass.
+    /// </summary>
+    private const long EmissarySizeBudget = 3_276_800;
+
+    /// <summary>The namespace of the YAML library that only emissary-tools may contain.</summary>
+    private const string YamlLibrary = "YamlDotNet";
+
+    [BlackBoxFact]
+    public void Emissary_stays_within_its_size_budget()
+    {
+        long size = new FileInfo(EmissaryPath).Length;
+
+        size.Should().BeLessThanOrEqualTo(EmissarySizeBudget,
+            "artifacts/emissary is {0} B, {1} B over its budget: find what grew it (scripts/bench.sh reports sizes)", size, size - EmissarySizeBudget);
+    }
+
+    [BlackBoxFact]
+    public void Emissary_holds_no_YamlDotNet_code_while_emissary_tools_does()
+    {
+        Mentions(Artifacts.EmissaryTools, YamlLibrary).Should().BeTrue(
+            "emissary-tools parses YAML with {0}: if the check cannot find it there, it proves nothing about emissary", YamlLibrary);
+        Mentions(EmissaryPath, YamlLibrary).Should().BeFalse(
+            "the in-pod binary must not carry the YAML parser (it belongs to emissary-tools)");
+    }
+
+    /// <summary>Whether the file holds <paramref name="text"/> in UTF-8 or UTF-16 (how NativeAOT stores names and strings).</summary>
+    private static bool Mentions(string path, string text)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        return bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(text)) >= 0
+            || bytes.AsSpan().IndexOf(Encoding.Unicode.GetBytes(text)) >= 0;
+    }
+
+    [BlackBoxTheory]
+    [InlineData("--log-level", "debug")]
+    [InlineData("--log-level=debug")]
+    public void Global_options_before_the_verb_are_accepted_by_status(params string[] global)
+    {
+        string dir = Path.Combine(TempDir("ctl"), "emissary");
+        RunEmissary("run", "--name", "fetch", "--control-dir", dir, "--", TestChildPath, "exit", "0").ExitCode.Should().Be(0);
+
+        var result = RunEmissary([.. global, "status", "--control-dir", dir]);
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain(l => l.StartsWith("fetch ", StringComparison.Ordinal) && l.Contains("succeeded"), "{0}", result);
+        AssertNoStackTrace(result);
+    }
+
+    [BlackBoxTheory]
+    [InlineData("--log-level", "debug")]
+    [InlineData("--log-level=debug")]
+    [InlineData("--log-format=json", "--log-level", "debug")]
+    public void Global_options_before_the_verb_take_effect_for_run(params string[] global)
+    {
+        var result = RunEmissary([.. global, "run", "--", TestChildPath, "exit", "0"]);
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.Stderr.Should().Contain("started " + TestChildPath, "debug lines are logged only at --log-level debug\n{0}", result);
+    }
+
+    [BlackBoxTheory]
+    [InlineData("--log-level", "loud")]
+    [InlineData("--log-level=loud")]
+    public void A_bad_global_option_before_the_verb_is_a_usage_error(params string[] global)
+    {
+        var result = RunEmissary([.. global, "run", "--", TestChildPath, "exit", "0"]);
+
+        result.ExitCode.Should().Be(125, "{0}", result);
+        AssertOneEmissaryErrorLine(result);
+        result.Stderr.Should().Contain("'loud'");
+    }
+}
