@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
 using Emissary.Supervision;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Control;

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Emissary.Interop;
-using Emissary.Supervision;
-using Emissary.Supervision.Posix;
+using Emissary.Events;
 
 namespace Emissary.Control;
 
@@ -17,16 +16,16 @@ internal sealed unsafe class SignalRequests : IDisposable
     private readonly int _fd;
     private readonly IDisposable _registration;
     private readonly StringBuilder _partial = new();
-    private readonly Reactor _reactor;
+    private readonly IEventLoop _reactor;
 
-    private SignalRequests(int fd, Reactor reactor)
+    private SignalRequests(int fd, IEventLoop reactor)
     {
         _fd = fd;
         _reactor = reactor;
         _registration = reactor.Watch(fd, Libc.EPOLLIN, _ => Drain());
     }
 
-    public static SignalRequests Listen(string fifoPath, Reactor reactor)
+    public static SignalRequests Listen(string fifoPath, IEventLoop reactor)
     {
         if (Libc.MkFifo(fifoPath, 0x1B6) != 0 && Libc.LastErrno != Errno.EEXIST)
         {

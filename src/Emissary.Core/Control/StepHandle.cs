@@ -1,4 +1,5 @@
 using System.Globalization;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Control;
@@ -48,7 +49,7 @@ internal sealed class StepHandle : IDisposable
             Errno errno = Libc.LastErrno;
             Libc.Close(fd);
             throw errno == Errno.EWOULDBLOCK
-                ? new Cli.UsageException($"step '{name}' is already being run by another emissary (lock {lockPath} is held)")
+                ? new UsageException($"step '{name}' is already being run by another emissary (lock {lockPath} is held)")
                 : new SystemCallException($"flock {lockPath}", errno);
         }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
+using Emissary.Foundation;
 using Emissary.Output;
 using Emissary.Results;
-using Emissary.Supervision;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Control;

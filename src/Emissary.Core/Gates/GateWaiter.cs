@@ -1,7 +1,6 @@
 using Emissary.Control;
 using Emissary.Interop;
-using Emissary.Supervision;
-using Emissary.Supervision.Posix;
+using Emissary.Events;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Gates;
@@ -20,7 +19,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private const uint WatchMask = Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE | Libc.IN_MODIFY | Libc.IN_ATTRIB |
         Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF | Libc.IN_ONLYDIR;
 
-    private readonly Reactor _reactor;
+    private readonly IEventLoop _reactor;
     private readonly GateEvaluator _evaluator;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _registrations = [];
@@ -33,7 +32,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private int _wakeRead = -1;
     private int _wakeWrite = -1;
 
-    public GateWaiter(ControlDirectory? controlDirectory, Reactor reactor, ILogger logger)
+    public GateWaiter(ControlDirectory? controlDirectory, IEventLoop reactor, ILogger logger)
     {
         _controlDirectory = controlDirectory;
         _reactor = reactor;
@@ -219,7 +218,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         {
             if (Libc.Drain(fd) > 0)
             {
-                _evaluator.OpenedFifos.Add(path);
+                _evaluator.FifoWritten(path);
             }
             _reactor.Post(SupervisorEvent.Changed);
         }));

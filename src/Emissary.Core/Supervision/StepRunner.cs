@@ -1,7 +1,10 @@
 using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Gates;
 using Emissary.Results;
 using Microsoft.Extensions.Logging;
+using Emissary.Sidecars;
 
 namespace Emissary.Supervision;
 
@@ -61,7 +64,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             GateOutcome.UpstreamFailed failed => Skip(status, failed.Message),
             GateOutcome.SkippedByRequest => Skip(status, $"step '{plan.Name}' was skipped with 'emissary skip'"),
             GateOutcome.TimedOut timedOut => Fail(status, ExitCodes.EmissaryFailure,
-                $"gave up after waiting {Cli.Duration.Format(plan.Rules.WaitTimeout ?? TimeSpan.Zero)} for {timedOut.Pending}"),
+                $"gave up after waiting {Duration.Format(plan.Rules.WaitTimeout ?? TimeSpan.Zero)} for {timedOut.Pending}"),
             GateOutcome.Interrupted interrupted => Fail(status, ExitCodes.ForSignal(interrupted.Signal),
                 $"{Signals.Name(interrupted.Signal)} received while waiting: the command was not started"),
             _ => throw new InvalidOperationException(gate.ToString()),
@@ -119,7 +122,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             {
                 break;
             }
-            Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Cli.Duration.Format(plan.Rules.RetryDelay));
+            Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Duration.Format(plan.Rules.RetryDelay));
             if (WaitBeforeRetry(plan.Rules.RetryDelay) is { } signal)
             {
                 return Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up");

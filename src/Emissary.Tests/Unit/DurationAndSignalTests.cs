@@ -1,5 +1,5 @@
-using Emissary.Cli;
-using Emissary.Supervision;
+using Emissary.Events;
+using Emissary.Foundation;
 
 namespace Emissary.Tests.Unit;
 

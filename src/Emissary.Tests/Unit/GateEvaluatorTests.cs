@@ -268,7 +268,7 @@ public sealed class GateEvaluatorTests : IDisposable
         var gate = new Gate.Fifo(Path.Combine(_root, "go"));
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Closed);
 
-        _evaluator.OpenedFifos.Add(gate.Path);
+        _evaluator.FifoWritten(gate.Path);
 
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Open);
     }

@@ -1,3 +1,5 @@
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Results;
 using Emissary.Control;
 using Emissary.Gates;

@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
-using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
 

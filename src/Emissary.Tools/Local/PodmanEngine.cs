@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Emissary.Cli;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Tools.PodSpec;
 using Emissary.Supervision;

@@ -1,5 +1,6 @@
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Foundation;
 
 namespace Emissary.Tools.Local;
 

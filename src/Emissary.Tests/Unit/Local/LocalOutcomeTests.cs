@@ -1,6 +1,7 @@
 using Emissary.Cli;
 using Emissary.Commands;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Tools.Cli;
 using Emissary.Tools.Commands;
 using Emissary.Tools.Local;

@@ -1,4 +1,4 @@
-namespace Emissary.Supervision;
+namespace Emissary.Events;
 
 /// <summary>Linux signal numbers (x86-64/arm64) and their names, without the SIG prefix.</summary>
 internal static class Signals

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Emissary.Cli;
+namespace Emissary.Foundation;
 
 /// <summary>
 /// Durations as Kubernetes users write them (Go's time.ParseDuration): "500ms", "10s", "1m30s",

@@ -1,6 +1,6 @@
 using Emissary.Interop;
 
-namespace Emissary.Cli;
+namespace Emissary.Foundation;
 
 /// <summary>
 /// Readable reasons for I/O failures. The static build uses resource keys instead of messages
