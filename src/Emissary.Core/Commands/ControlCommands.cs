@@ -4,7 +4,7 @@ using System.Text.Json;
 using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
-using Emissary.Logging;
+using Emissary.Json;
 using Emissary.Supervision;
 
 namespace Emissary.Commands;
@@ -107,31 +107,26 @@ internal static class ControlCommands
         return json ? StatusJson(rows) : StatusTable(rows, now);
     }
 
-    private static string StatusJson(List<(StepStatus Status, bool Alive)> rows)
+    private static string StatusJson(List<(StepStatus Status, bool Alive)> rows) => JsonText.Write(writer =>
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        writer.WriteStartArray();
+        foreach ((StepStatus status, bool alive) in rows)
         {
-            writer.WriteStartArray();
-            foreach ((StepStatus status, bool alive) in rows)
+            using JsonDocument doc = JsonDocument.Parse(status.ToJson());
+            writer.WriteStartObject();
+            foreach (JsonProperty property in doc.RootElement.EnumerateObject())
             {
-                using JsonDocument doc = JsonDocument.Parse(status.ToJson());
-                writer.WriteStartObject();
-                foreach (JsonProperty property in doc.RootElement.EnumerateObject())
-                {
-                    property.WriteTo(writer);
-                }
-                if (!alive)
-                {
-                    // Waiting or running, but its emissary is gone: killed before it could record an end.
-                    writer.WriteBoolean("crashed", true);
-                }
-                writer.WriteEndObject();
+                property.WriteTo(writer);
             }
-            writer.WriteEndArray();
+            if (!alive)
+            {
+                // Waiting or running, but its emissary is gone: killed before it could record an end.
+                writer.WriteBoolean("crashed", true);
+            }
+            writer.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length) + "\n";
-    }
+        writer.WriteEndArray();
+    }, indented: true) + "\n";
 
     private static string StatusTable(List<(StepStatus Status, bool Alive)> rows, DateTimeOffset now)
     {
@@ -140,7 +135,7 @@ internal static class ControlCommands
         {
             string state = alive ? s.State : s.State + " (crashed)";
             string exit = s.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";
-            string started = s.StartedAt is { } t ? StepStatus.FormatTime(t) : "-";
+            string started = s.StartedAt is { } t ? Rfc3339.Format(t) : "-";
             string duration = s.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
             string detail = s.Message ?? (s.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
             table.Add([s.Name, state, exit, s.Reason ?? "-", started, duration, detail]);

@@ -1,6 +1,7 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using Emissary.Foundation;
+using Emissary.Json;
 
 namespace Emissary.Control;
 
@@ -52,36 +53,31 @@ internal sealed record StepStatus
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
     public bool LetsDependantsRun => State == StepStates.Succeeded || (State == StepStates.Failed && ContinueOnError);
 
-    public string ToJson()
+    public string ToJson() => JsonText.Write(json =>
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        json.WriteStartObject();
+        json.WriteString("name", Name);
+        json.WriteString("state", State);
+        if (Pid is { } pid) json.WriteNumber("pid", pid);
+        WriteTime(json, "waitingSince", WaitingSince);
+        WriteTime(json, "startedAt", StartedAt);
+        WriteTime(json, "finishedAt", FinishedAt);
+        if (ExitCode is { } code) json.WriteNumber("exitCode", code);
+        if (Reason is not null) json.WriteString("reason", Reason);
+        if (Message is not null) json.WriteString("message", Message);
+        if (ContinueOnError) json.WriteBoolean("continueOnError", true);
+        if (WaitsForStart) json.WriteBoolean("waitsForStart", true);
+        if (WaitingFor is { Count: > 0 } waitingFor)
         {
-            json.WriteStartObject();
-            json.WriteString("name", Name);
-            json.WriteString("state", State);
-            if (Pid is { } pid) json.WriteNumber("pid", pid);
-            WriteTime(json, "waitingSince", WaitingSince);
-            WriteTime(json, "startedAt", StartedAt);
-            WriteTime(json, "finishedAt", FinishedAt);
-            if (ExitCode is { } code) json.WriteNumber("exitCode", code);
-            if (Reason is not null) json.WriteString("reason", Reason);
-            if (Message is not null) json.WriteString("message", Message);
-            if (ContinueOnError) json.WriteBoolean("continueOnError", true);
-            if (WaitsForStart) json.WriteBoolean("waitsForStart", true);
-            if (WaitingFor is { Count: > 0 } waitingFor)
+            json.WriteStartArray("waitingFor");
+            foreach (string gate in waitingFor)
             {
-                json.WriteStartArray("waitingFor");
-                foreach (string gate in waitingFor)
-                {
-                    json.WriteStringValue(gate);
-                }
-                json.WriteEndArray();
+                json.WriteStringValue(gate);
             }
-            json.WriteEndObject();
+            json.WriteEndArray();
         }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
+        json.WriteEndObject();
+        });
 
     /// <summary>Parses status.json; null when it is not a status (never throws on bad content).</summary>
     public static StepStatus? Parse(string json)
@@ -118,15 +114,11 @@ internal sealed record StepStatus
         }
     }
 
-    /// <summary>RFC 3339 in UTC with milliseconds, as Kubernetes and Tekton print times.</summary>
-    public static string FormatTime(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
     private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
     {
         if (time is { } t)
         {
-            json.WriteString(name, FormatTime(t));
+            json.WriteString(name, Rfc3339.Format(t));
         }
     }
 

@@ -15,6 +15,12 @@ internal static class Signals
         "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
     ];
 
+    /// <summary>
+    /// The signals that mean "the pod is going away" (kubelet's TERM, a terminal's INT, HUP and
+    /// QUIT): forwarded, they end waiting and retrying instead of being ignored.
+    /// </summary>
+    public static bool IsTerminating(int signal) => signal is TERM or INT or HUP or QUIT;
+
     public static string Name(int signal) =>
         signal > 0 && signal < s_names.Length ? "SIG" + s_names[signal] : $"signal {signal}";
 

@@ -104,7 +104,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
             switch (_reactor.Next(wait))
             {
-                case SupervisorEvent.SignalReceived { Signal: Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT } s:
+                case SupervisorEvent.SignalReceived s when Signals.IsTerminating(s.Signal):
                     return new GateOutcome.Interrupted(s.Signal);
                 case SupervisorEvent.SignalReceived other:
                     Log.IgnoredWhileWaiting(_logger, Signals.Name(other.Signal));

@@ -10,13 +10,10 @@ internal static partial class Libc
     internal const uint IN_MODIFY = 0x002;
     internal const uint IN_ATTRIB = 0x004;
     internal const uint IN_CLOSE_WRITE = 0x008;
-    internal const uint IN_MOVED_FROM = 0x040;
     internal const uint IN_MOVED_TO = 0x080;
     internal const uint IN_CREATE = 0x100;
-    internal const uint IN_DELETE = 0x200;
     internal const uint IN_DELETE_SELF = 0x400;
     internal const uint IN_MOVE_SELF = 0x800;
-    internal const uint IN_Q_OVERFLOW = 0x4000;
     internal const uint IN_ONLYDIR = 0x01000000;
 
     [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]

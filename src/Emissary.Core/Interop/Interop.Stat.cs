@@ -60,7 +60,6 @@ internal static partial class Libc
     internal const int AT_EMPTY_PATH = 0x1000;
     internal const uint STATX_TYPE = 0x1;
     internal const uint STATX_INO = 0x100;
-    internal const uint STATX_SIZE = 0x200;
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static unsafe partial int StatX(int dirFd, string path, int flags, uint mask, StatX* buffer);

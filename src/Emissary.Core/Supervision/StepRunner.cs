@@ -157,7 +157,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             switch (events.Next(until - clock.Elapsed))
             {
-                case SupervisorEvent.SignalReceived { Signal: Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT } s:
+                case SupervisorEvent.SignalReceived s when Signals.IsTerminating(s.Signal):
                     return s.Signal;
                 case SupervisorEvent.DeadlineReached:
                     return null;

@@ -79,7 +79,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
             switch (events.Next(wait))
             {
                 case SupervisorEvent.SignalReceived received:
-                    terminated |= received.Signal is Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT;
+                    terminated |= Signals.IsTerminating(received.Signal);
                     Forward(pid, policy, received);
                     break;
 

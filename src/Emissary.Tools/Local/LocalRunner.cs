@@ -5,6 +5,7 @@ using Emissary.Control;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Interop;
+using Emissary.Json;
 using Emissary.Logging;
 using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
@@ -368,19 +369,17 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
         var e = new StepEvent(now, view.Name, status.State, status.ExitCode, status.Reason, status.Message);
         if (_events is not null)
         {
-            using var buffer = new MemoryStream();
-            using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            _events.WriteLine(JsonText.Write(json =>
             {
                 json.WriteStartObject();
-                json.WriteString("time", StepStatus.FormatTime(e.Time));
+                json.WriteString("time", Rfc3339.Format(e.Time));
                 json.WriteString("step", e.Step);
                 json.WriteString("state", e.State);
                 if (e.ExitCode is { } code) json.WriteNumber("exitCode", code);
                 if (e.Reason is not null) json.WriteString("reason", e.Reason);
                 if (e.Message is not null) json.WriteString("message", e.Message);
                 json.WriteEndObject();
-            }
-            _events.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+            }));
         }
         if (!options.Live)
         {
