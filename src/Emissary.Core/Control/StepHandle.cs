@@ -66,7 +66,7 @@ internal sealed class StepHandle : IDisposable
         var handle = new StepHandle(dir, name, fd, new StepStatus
         {
             Name = name,
-            State = StepStates.Waiting,
+            State = StepState.Waiting,
             Pid = Environment.ProcessId,
             WaitingSince = now,
             WaitingFor = waitingFor.Count > 0 ? waitingFor : null,
@@ -78,7 +78,7 @@ internal sealed class StepHandle : IDisposable
 
     public void MarkRunning(int pid, DateTimeOffset startedAt)
     {
-        _status = _status with { State = StepStates.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null };
+        _status = _status with { State = StepState.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null };
         Publish();
     }
 

@@ -6,15 +6,39 @@ using Emissary.Json;
 namespace Emissary.Control;
 
 /// <summary>The lifecycle of a step as the control directory records it.</summary>
+internal enum StepState
+{
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// <summary>The one map between <see cref="StepState"/> and its name in status.json, events and tables.</summary>
 internal static class StepStates
 {
-    public const string Waiting = "waiting";
-    public const string Running = "running";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string Skipped = "skipped";
+    public static string JsonName(this StepState state) => state switch
+    {
+        StepState.Waiting => "waiting",
+        StepState.Running => "running",
+        StepState.Succeeded => "succeeded",
+        StepState.Failed => "failed",
+        StepState.Skipped => "skipped",
+        _ => throw new ArgumentOutOfRangeException(nameof(state)),
+    };
 
-    public static bool IsFinal(string state) => state is Succeeded or Failed or Skipped;
+    public static StepState? Parse(string? name) => name switch
+    {
+        "waiting" => StepState.Waiting,
+        "running" => StepState.Running,
+        "succeeded" => StepState.Succeeded,
+        "failed" => StepState.Failed,
+        "skipped" => StepState.Skipped,
+        _ => null,
+    };
+
+    public static bool IsFinal(this StepState state) => state is StepState.Succeeded or StepState.Failed or StepState.Skipped;
 }
 
 /// <summary>
@@ -25,7 +49,7 @@ internal sealed record StepStatus
 {
     public required string Name { get; init; }
 
-    public required string State { get; init; }
+    public required StepState State { get; init; }
 
     public int? Pid { get; init; }
 
@@ -51,13 +75,13 @@ internal sealed record StepStatus
     public bool ContinueOnError { get; init; }
 
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
-    public bool LetsDependantsRun => State == StepStates.Succeeded || (State == StepStates.Failed && ContinueOnError);
+    public bool LetsDependantsRun => State == StepState.Succeeded || (State == StepState.Failed && ContinueOnError);
 
     public string ToJson() => JsonText.Write(json =>
     {
         json.WriteStartObject();
         json.WriteString("name", Name);
-        json.WriteString("state", State);
+        json.WriteString("state", State.JsonName());
         if (Pid is { } pid) json.WriteNumber("pid", pid);
         WriteTime(json, "waitingSince", WaitingSince);
         WriteTime(json, "startedAt", StartedAt);
@@ -86,14 +110,15 @@ internal sealed record StepStatus
         {
             using JsonDocument doc = JsonDocument.Parse(json);
             JsonElement root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out JsonElement name) || !root.TryGetProperty("state", out JsonElement state))
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out JsonElement name) || !root.TryGetProperty("state", out JsonElement stateName) ||
+                StepStates.Parse(stateName.GetString()) is not { } state)
             {
                 return null;
             }
             return new StepStatus
             {
                 Name = name.GetString() ?? "",
-                State = state.GetString() ?? "",
+                State = state,
                 Pid = root.TryGetProperty("pid", out JsonElement pid) ? pid.GetInt32() : null,
                 WaitingSince = ReadTime(root, "waitingSince"),
                 StartedAt = ReadTime(root, "startedAt"),

@@ -116,7 +116,7 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
             // The lock is free but there is no exitcode. The step may have finished between the
             // two reads (it writes exitcode before it exits), so look once more.
             return Finished(step) ?? (GateState.Failed,
-                $"step '{step}' died without finishing (its emissary was killed, e.g. SIGKILL or out of memory, while {status.State})");
+                $"step '{step}' died without finishing (its emissary was killed, e.g. SIGKILL or out of memory, while {status.State.JsonName()})");
         }
         _runningUpstreams.Add(step);
         return (GateState.Closed, null);
@@ -134,10 +134,10 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         {
             return (GateState.Open, null);
         }
-        string state = status?.State ?? StepStates.Failed;
-        return (GateState.Failed, state == StepStates.Skipped
+        StepState state = status?.State ?? StepState.Failed;
+        return (GateState.Failed, state == StepState.Skipped
             ? $"step '{step}' was skipped"
-            : $"step '{step}' {state} with exit code {code}");
+            : $"step '{step}' {state.JsonName()} with exit code {code}");
     }
 
     private static (GateState, string?) EvaluateFile(Gate.FileExists gate)

@@ -55,7 +55,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
     public StepStatus Run(StepPlan plan)
     {
         DateTimeOffset waitingSince = clock.UtcNow;
-        var status = new StepStatus { Name = plan.Name, State = StepStates.Waiting, WaitingSince = waitingSince };
+        var status = new StepStatus { Name = plan.Name, State = StepState.Waiting, WaitingSince = waitingSince };
 
         GateOutcome gate = gates.Wait(plan.Rules.Gates, plan.Rules.WaitTimeout, plan.Rules.RunOnUpstreamFailure);
         StepStatus final = gate switch
@@ -78,13 +78,13 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
     private StepStatus Skip(StepStatus status, string message)
     {
         Log.SkippingStep(logger, message);
-        return status with { State = StepStates.Skipped, ExitCode = ExitCodes.Skipped, Reason = StepReasons.Skipped, Message = message, FinishedAt = clock.UtcNow };
+        return status with { State = StepState.Skipped, ExitCode = ExitCodes.Skipped, Reason = StepReasons.Skipped, Message = message, FinishedAt = clock.UtcNow };
     }
 
     private StepStatus Fail(StepStatus status, int exitCode, string message)
     {
         Log.StepFailed(logger, message);
-        return status with { State = StepStates.Failed, ExitCode = exitCode, Reason = StepReasons.Error, Message = message, FinishedAt = clock.UtcNow };
+        return status with { State = StepState.Failed, ExitCode = exitCode, Reason = StepReasons.Error, Message = message, FinishedAt = clock.UtcNow };
     }
 
     private StepStatus RunCommand(StepPlan plan, StepStatus status, GateOutcome.Open open)
@@ -108,7 +108,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             {
                 outcome = supervisor.Run(plan.Command, plan.Rules.Policy, plan.Launch, pid =>
                 {
-                    status = status with { State = StepStates.Running, Pid = pid };
+                    status = status with { State = StepState.Running, Pid = pid };
                     recorder.MarkRunning(pid, startedAt);
                 }, plan.StopWhen);
             }
@@ -141,7 +141,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         }
         return status with
         {
-            State = failed ? StepStates.Failed : StepStates.Succeeded,
+            State = failed ? StepState.Failed : StepState.Succeeded,
             ExitCode = code,
             Reason = reason,
             FinishedAt = clock.UtcNow,

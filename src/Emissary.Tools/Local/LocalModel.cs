@@ -19,7 +19,7 @@ internal sealed class StepView(string name, bool isSidecar)
     public bool IsSidecar { get; } = isSidecar;
 
     /// <summary>pending (not registered yet), then the states of status.json.</summary>
-    public string State { get; set; } = "pending";
+    public StepState? State { get; set; }
 
     public StepStatus? Status { get; set; }
 
@@ -31,10 +31,10 @@ internal sealed class StepView(string name, bool isSidecar)
 
     public int? ProcessExitCode { get; set; }
 
-    public bool Succeeded => State == StepStates.Succeeded;
+    public bool Succeeded => State == StepState.Succeeded;
 
-    public bool Final => StepStates.IsFinal(State) || ProcessExitCode is not null;
+    public bool Final => State?.IsFinal() == true || ProcessExitCode is not null;
 }
 
 /// <summary>One line of `--events FILE`: a state change of a step.</summary>
-internal sealed record StepEvent(DateTimeOffset Time, string Step, string State, int? ExitCode, string? Reason, string? Message);
+internal sealed record StepEvent(DateTimeOffset Time, string Step, StepState State, int? ExitCode, string? Reason, string? Message);

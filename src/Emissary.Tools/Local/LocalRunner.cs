@@ -340,25 +340,25 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
             }
             // Fast steps go through several states between two looks: report each state once, in
             // order, at the time the step recorded for it.
-            string previous = view.State;
+            StepState? previous = view.State;
             view.Status = status;
             view.State = status.State;
-            if (previous == "pending" && status.WaitingSince is { } waiting && status.State != StepStates.Waiting)
+            if (previous is null && status.WaitingSince is { } waiting && status.State != StepState.Waiting)
             {
-                Transition(view, status with { State = StepStates.Waiting, ExitCode = null, Reason = null, Message = null }, waiting);
+                Transition(view, status with { State = StepState.Waiting, ExitCode = null, Reason = null, Message = null }, waiting);
             }
-            if (previous != StepStates.Running && status.StartedAt is { } started && StepStates.IsFinal(status.State))
+            if (previous != StepState.Running && status.StartedAt is { } started && status.State.IsFinal())
             {
-                Transition(view, status with { State = StepStates.Running, ExitCode = null, Reason = null, Message = null }, started);
+                Transition(view, status with { State = StepState.Running, ExitCode = null, Reason = null, Message = null }, started);
             }
-            if (StepStates.IsFinal(status.State))
+            if (status.State.IsFinal())
             {
                 view.Results = ReadResults(view.Name);
             }
             Transition(view, status, status.State switch
             {
-                StepStates.Waiting => status.WaitingSince,
-                StepStates.Running => status.StartedAt,
+                StepState.Waiting => status.WaitingSince,
+                StepState.Running => status.StartedAt,
                 _ => status.FinishedAt,
             } ?? DateTimeOffset.UtcNow);
         }
@@ -374,7 +374,7 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
                 json.WriteStartObject();
                 json.WriteString("time", Rfc3339.Format(e.Time));
                 json.WriteString("step", e.Step);
-                json.WriteString("state", e.State);
+                json.WriteString("state", e.State.JsonName());
                 if (e.ExitCode is { } code) json.WriteNumber("exitCode", code);
                 if (e.Reason is not null) json.WriteString("reason", e.Reason);
                 if (e.Message is not null) json.WriteString("message", e.Message);
@@ -384,7 +384,7 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
         if (!options.Live)
         {
             string detail = status.ExitCode is { } c ? $" (exit {c}, {status.Reason})" : status.WaitingFor is { Count: > 0 } w ? $" for {string.Join(", ", w)}" : "";
-            Print($"[{(now - _origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State}{detail}", toStderr: true);
+            Print($"[{(now - _origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State.JsonName()}{detail}", toStderr: true);
         }
     }
 
@@ -430,14 +430,14 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
     internal static int Outcome(IReadOnlyList<StepView> views)
     {
         StepView? failed = views
-            .Where(v => v.NeverFinished() ? v.ProcessExitCode is not 0 : v.State == StepStates.Failed && v.Status?.ContinueOnError != true)
+            .Where(v => v.NeverFinished() ? v.ProcessExitCode is not 0 : v.State == StepState.Failed && v.Status?.ContinueOnError != true)
             .OrderBy(v => v.Status?.FinishedAt ?? DateTimeOffset.MaxValue)
             .FirstOrDefault();
         if (failed is not null)
         {
             return (failed.NeverFinished() ? failed.ProcessExitCode : failed.Status?.ExitCode) ?? ExitCodes.EmissaryFailure;
         }
-        return views.Any(v => v.State == StepStates.Skipped) ? ExitCodes.Skipped : ExitCodes.Success;
+        return views.Any(v => v.State == StepState.Skipped) ? ExitCodes.Skipped : ExitCodes.Success;
     }
 
     private void Print(string line, bool toStderr)
@@ -465,13 +465,13 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
                 : s?.WaitingSince is { } ws ? Duration.Format((s.FinishedAt ?? now) - ws) : "";
             string mark = view.State switch
             {
-                StepStates.Succeeded => "\u001b[32m✔\u001b[0m",
-                StepStates.Failed => "\u001b[31m✘\u001b[0m",
-                StepStates.Skipped => "\u001b[33m–\u001b[0m",
-                StepStates.Running => "\u001b[34m▶\u001b[0m",
+                StepState.Succeeded => "\u001b[32m✔\u001b[0m",
+                StepState.Failed => "\u001b[31m✘\u001b[0m",
+                StepState.Skipped => "\u001b[33m–\u001b[0m",
+                StepState.Running => "\u001b[34m▶\u001b[0m",
                 _ => "…",
             };
-            block.Append(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State,-10} {elapsed}\n");
+            block.Append(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State?.JsonName() ?? "pending",-10} {elapsed}\n");
         }
         StderrWriter.Write(2, block.ToString());
         _liveLines = _views.Count;
@@ -510,5 +510,5 @@ internal sealed unsafe partial class LocalRunner(LocalOptions options, ILocalEng
 internal static class StepViewExtensions
 {
     /// <summary>At the end of a run: the step never recorded a final state (its emissary or container died, or never started).</summary>
-    public static bool NeverFinished(this StepView view) => !StepStates.IsFinal(view.State);
+    public static bool NeverFinished(this StepView view) => view.State?.IsFinal() != true;
 }
