@@ -4,7 +4,7 @@
 #   memory    VmRSS of the supervisor while its child sleeps
 #   size      bytes of the executable
 #   capture   `emissary run --stdout-path F -- <writes 1 GiB>` vs `<same> | tee F` (when supported)
-# Targets (issues #2, #4): start-up <= 1.5x tini, RSS <= 3 MiB, size <= 4 MiB, capture >= tee.
+# Targets: start-up <= 1.5x tini, RSS <= 3 MiB, size <= 4 MiB, capture >= tee.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes real containers work on this kind of machine (ENVIRONMENT.md), for scripts/e2e-podman.sh
+# Makes real containers work on a sandboxed machine whose cgroups and rlimits podman's defaults do not handle, for scripts/e2e-podman.sh
 # and the podman tests of `emissary local --engine podman`: installs podman, buildah, runc,
 # catatonit (podman's local pause image) and busybox-static, and configures runc without rlimits
 # (crun does not support hybrid cgroups here; runc cannot set rlimits here). Needs root.

@@ -1,6 +1,6 @@
 using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Logging;
-using Emissary.Supervision;
 using Emissary.Tools.Cli;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

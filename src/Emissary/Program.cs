@@ -1,7 +1,7 @@
 using Emissary.Cli;
 using Emissary.Commands;
+using Emissary.Foundation;
 using Emissary.Logging;
-using Emissary.Supervision;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 

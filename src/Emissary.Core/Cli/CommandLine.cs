@@ -1,7 +1,7 @@
 using System.Text;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
-using Emissary.Supervision;
 
 namespace Emissary.Cli;
 

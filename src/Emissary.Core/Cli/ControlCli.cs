@@ -1,7 +1,8 @@
 using Emissary.Commands;
 using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Logging;
-using Emissary.Supervision;
 
 namespace Emissary.Cli;
 

@@ -1,3 +1,4 @@
+using Emissary.Foundation;
 using Emissary.Logging;
 using Microsoft.Extensions.Logging;
 
@@ -60,7 +61,7 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
     }
 
     public TimeSpan? Duration(CliOption option) => String(option) is { } text
-        ? Cli.Duration.TryParse(text, out TimeSpan value) ? value : throw new UsageException($"{Describe(option)}: '{text}' is not a duration (e.g. 30s, 1m30s, 500ms)")
+        ? Foundation.Duration.TryParse(text, out TimeSpan value) ? value : throw new UsageException($"{Describe(option)}: '{text}' is not a duration (e.g. 30s, 1m30s, 500ms)")
         : null;
 
     public int? Integer(CliOption option, int min, int max) => String(option) is { } text

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Emissary.Supervision;
+using Emissary.Events;
 
 namespace Emissary.Cli;
 

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Interop;
-using Emissary.Logging;
+using Emissary.Json;
 using Emissary.Supervision;
 
 namespace Emissary.Commands;
@@ -84,9 +84,9 @@ internal static class ControlCommands
     {
         RequireStep(dir, name);
         StepStatus? status = dir.ReadStatus(name);
-        if (status is not null && status.State != StepStates.Waiting)
+        if (status is not null && status.State != StepState.Waiting)
         {
-            throw new CommandletException($"step '{name}' is already {status.State}: too late to {(start ? "start" : "skip")} it", CommandletExitCodes.WrongState);
+            throw new CommandletException($"step '{name}' is already {status.State.JsonName()}: too late to {(start ? "start" : "skip")} it", CommandletExitCodes.WrongState);
         }
         if (dir.HasRequest(name, !start))
         {
@@ -124,53 +124,58 @@ internal static class ControlCommands
         {
             throw new CommandletException($"control directory {dir.Root} does not exist (set --control-dir or EMISSARY_CONTROL_DIR)", CommandletExitCodes.UnknownStep);
         }
-        var rows = new List<(StepStatus Status, bool Alive)>();
+        var rows = new List<(string Name, StepStatus? Status, bool Alive)>();
         foreach (string name in dir.StepNames())
         {
-            StepStatus status = dir.ReadStatus(name) ?? new StepStatus { Name = name, State = "unknown" };
-            bool alive = StepStates.IsFinal(status.State) || dir.IsLockHeld(name);
-            rows.Add((status, alive));
+            // A step directory without a readable status.json shows as "unknown".
+            StepStatus? status = dir.ReadStatus(name);
+            bool alive = status?.State.IsFinal() == true || dir.IsLockHeld(name);
+            rows.Add((name, status, alive));
         }
         return json ? StatusJson(rows) : StatusTable(rows, now);
     }
 
-    private static string StatusJson(List<(StepStatus Status, bool Alive)> rows)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            writer.WriteStartArray();
-            foreach ((StepStatus status, bool alive) in rows)
-            {
-                using JsonDocument doc = JsonDocument.Parse(status.ToJson());
-                writer.WriteStartObject();
-                foreach (JsonProperty property in doc.RootElement.EnumerateObject())
-                {
-                    property.WriteTo(writer);
-                }
-                if (!alive)
-                {
-                    // Waiting or running, but its emissary is gone: killed before it could record an end.
-                    writer.WriteBoolean("crashed", true);
-                }
-                writer.WriteEndObject();
-            }
-            writer.WriteEndArray();
-        }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length) + "\n";
-    }
+    private const string UnknownState = "unknown";
 
-    private static string StatusTable(List<(StepStatus Status, bool Alive)> rows, DateTimeOffset now)
+    private static string StatusJson(List<(string Name, StepStatus? Status, bool Alive)> rows) => JsonText.Write(writer =>
+    {
+        writer.WriteStartArray();
+        foreach ((string name, StepStatus? status, bool alive) in rows)
+        {
+            using JsonDocument doc = JsonDocument.Parse(status?.ToJson() ?? JsonText.Write(j =>
+            {
+                j.WriteStartObject();
+                j.WriteString("name", name);
+                j.WriteString("state", UnknownState);
+                j.WriteEndObject();
+            }));
+            writer.WriteStartObject();
+            foreach (JsonProperty property in doc.RootElement.EnumerateObject())
+            {
+                property.WriteTo(writer);
+            }
+            if (!alive)
+            {
+                // Waiting or running, but its emissary is gone: killed before it could record an end.
+                writer.WriteBoolean("crashed", true);
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }, indented: true) + "\n";
+
+    private static string StatusTable(List<(string Name, StepStatus? Status, bool Alive)> rows, DateTimeOffset now)
     {
         var table = new List<string[]> { new[] { "STEP", "STATE", "EXIT", "REASON", "STARTED", "DURATION", "DETAIL" } };
-        foreach ((StepStatus s, bool alive) in rows)
+        foreach ((string name, StepStatus? s, bool alive) in rows)
         {
-            string state = alive ? s.State : s.State + " (crashed)";
-            string exit = s.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";
-            string started = s.StartedAt is { } t ? StepStatus.FormatTime(t) : "-";
-            string duration = s.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
-            string detail = s.Message ?? (s.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
-            table.Add([s.Name, state, exit, s.Reason ?? "-", started, duration, detail]);
+            string stateName = s?.State.JsonName() ?? UnknownState;
+            string state = alive ? stateName : stateName + " (crashed)";
+            string exit = s?.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";
+            string started = s?.StartedAt is { } t ? Rfc3339.Format(t) : "-";
+            string duration = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
+            string detail = s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
+            table.Add([s?.Name ?? name, state, exit, s?.Reason ?? "-", started, duration, detail]);
         }
         int[] widths = Enumerable.Range(0, table[0].Length).Select(c => table.Max(r => r[c].Length)).ToArray();
         var text = new StringBuilder();
@@ -204,5 +209,5 @@ internal static class ControlCommands
 
     private static string Describe(StepStatus? status) => status is null
         ? "it has not started"
-        : status.ExitCode is { } code ? $"{status.State}, exit code {code}" : status.State;
+        : status.ExitCode is { } code ? $"{status.State.JsonName()}, exit code {code}" : status.State.JsonName();
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Commands;

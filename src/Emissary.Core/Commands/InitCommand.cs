@@ -1,5 +1,5 @@
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Supervision;
 
 namespace Emissary.Commands;

@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Gates;
 using Emissary.Interop;
 using Emissary.Output;
@@ -73,7 +74,7 @@ internal static partial class RunCommand
         {
             // The control directory or a marker could not be written: the chain of steps depends on
             // those, so this is emissary's own failure, said in one line.
-            Log.ControlFailure(logger, options.ControlDir, Cli.ErrorText.Reason(e));
+            Log.ControlFailure(logger, options.ControlDir, ErrorText.Reason(e));
             return ExitCodes.EmissaryFailure;
         }
     }

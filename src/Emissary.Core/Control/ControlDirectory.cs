@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -53,18 +53,24 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
     public static string RequestName(string name, bool start) => (start ? ".start." : ".skip.") + name;
 
     public string RequestPath(string name, bool start) => Path.Combine(Root, RequestName(name, start));
+    /// <summary>What <see cref="IsValidName"/> accepts, as an error message says it.</summary>
+    public const string NameRule = "use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit";
 
     /// <summary>Step names: what Kubernetes allows for container names, plus '_' and '.' for local use.</summary>
     public static void ValidateName(string name, string what = "step name")
     {
         if (!IsValidName(name))
         {
-            throw new UsageException($"{what} '{name}' is not valid: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit");
+            throw new UsageException($"{what} '{name}' is not valid: {NameRule}");
         }
     }
 
-    // By hand rather than with a Regex: the regex engine would add ~100 KB to the static binary.
-    private static bool IsValidName(string name) =>
+    /// <summary>
+    /// The one rule for step names (the rewrite checks manifests with it too). Kubernetes container
+    /// names (DNS labels) satisfy it. By hand rather than with a Regex: the regex engine would add
+    /// ~100 KB to the static binary.
+    /// </summary>
+    public static bool IsValidName(string name) =>
         name.Length is > 0 and <= 63 && char.IsAsciiLetterOrDigit(name[0]) &&
         name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 

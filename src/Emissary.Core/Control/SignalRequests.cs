@@ -1,6 +1,5 @@
 using Emissary.Interop;
-using Emissary.Supervision;
-using Emissary.Supervision.Posix;
+using Emissary.Events;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Control;
@@ -24,14 +23,14 @@ internal sealed unsafe partial class SignalRequests : IDisposable
     private readonly int _fd;
     private readonly string _path;
     private readonly IDisposable _registration;
-    private readonly Reactor _reactor;
+    private readonly IEventLoop _reactor;
     private readonly ILogger _logger;
     private readonly byte[] _line = new byte[MaxLine];
     private int _length;
     private bool _discarding;
     private bool _warned;
 
-    private SignalRequests(int fd, string path, Reactor reactor, ILogger logger)
+    private SignalRequests(int fd, string path, IEventLoop reactor, ILogger logger)
     {
         _fd = fd;
         _path = path;
@@ -40,7 +39,7 @@ internal sealed unsafe partial class SignalRequests : IDisposable
         _registration = reactor.Watch(fd, Libc.EPOLLIN, _ => Drain());
     }
 
-    public static SignalRequests Listen(StepHandle step, Reactor reactor, ILogger logger)
+    public static SignalRequests Listen(StepHandle step, IEventLoop reactor, ILogger logger)
     {
         int dir = step.DirectoryFd;
         const string name = ControlDirectory.SignalFifo;

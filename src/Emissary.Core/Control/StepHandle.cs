@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Control;
@@ -70,7 +71,7 @@ internal sealed class StepHandle : IDisposable
             var handle = new StepHandle(dir, name, stepFd, lockFd, new StepStatus
             {
                 Name = name,
-                State = StepStates.Waiting,
+                State = StepState.Waiting,
                 Pid = Environment.ProcessId,
                 WaitingSince = now,
                 WaitingFor = waitingFor.Count > 0 ? waitingFor : null,
@@ -155,7 +156,7 @@ internal sealed class StepHandle : IDisposable
             Errno errno = Libc.LastErrno;
             handle.Dispose();
             throw errno == Errno.EWOULDBLOCK
-                ? new Cli.UsageException($"step '{name}' is already being run by another emissary (lock {lockPath} is held)")
+                ? new UsageException($"step '{name}' is already being run by another emissary (lock {lockPath} is held)")
                 : new SystemCallException($"flock {lockPath}", errno);
         }
         return handle;
@@ -234,7 +235,7 @@ internal sealed class StepHandle : IDisposable
 
     public void MarkRunning(int pid, DateTimeOffset startedAt)
     {
-        _status = _status with { State = StepStates.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null };
+        _status = _status with { State = StepState.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null };
         Publish();
     }
 

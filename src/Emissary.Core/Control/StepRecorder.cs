@@ -1,7 +1,7 @@
 using System.Globalization;
+using Emissary.Foundation;
 using Emissary.Output;
 using Emissary.Results;
-using Emissary.Supervision;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Control;
@@ -128,11 +128,11 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
     /// <summary>Results that cannot be delivered fail a step that had succeeded (exit 122); a failure keeps its own code.</summary>
     private static StepStatus FailForResults(StepStatus final, string reason, string message)
     {
-        if (final.State != StepStates.Succeeded)
+        if (final.State != StepState.Succeeded)
         {
             return final;
         }
-        return final with { State = StepStates.Failed, ExitCode = ExitCodes.ResultsFailed, Reason = reason, Message = message };
+        return final with { State = StepState.Failed, ExitCode = ExitCodes.ResultsFailed, Reason = reason, Message = message };
     }
 
     private StepReport ReportOf(StepStatus s)

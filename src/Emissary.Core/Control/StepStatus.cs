@@ -1,19 +1,44 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using Emissary.Foundation;
+using Emissary.Json;
 
 namespace Emissary.Control;
 
 /// <summary>The lifecycle of a step as the control directory records it.</summary>
+internal enum StepState
+{
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// <summary>The one map between <see cref="StepState"/> and its name in status.json, events and tables.</summary>
 internal static class StepStates
 {
-    public const string Waiting = "waiting";
-    public const string Running = "running";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string Skipped = "skipped";
+    public static string JsonName(this StepState state) => state switch
+    {
+        StepState.Waiting => "waiting",
+        StepState.Running => "running",
+        StepState.Succeeded => "succeeded",
+        StepState.Failed => "failed",
+        StepState.Skipped => "skipped",
+        _ => throw new ArgumentOutOfRangeException(nameof(state)),
+    };
 
-    public static bool IsFinal(string state) => state is Succeeded or Failed or Skipped;
+    public static StepState? Parse(string? name) => name switch
+    {
+        "waiting" => StepState.Waiting,
+        "running" => StepState.Running,
+        "succeeded" => StepState.Succeeded,
+        "failed" => StepState.Failed,
+        "skipped" => StepState.Skipped,
+        _ => null,
+    };
+
+    public static bool IsFinal(this StepState state) => state is StepState.Succeeded or StepState.Failed or StepState.Skipped;
 }
 
 /// <summary>
@@ -24,7 +49,7 @@ internal sealed record StepStatus
 {
     public required string Name { get; init; }
 
-    public required string State { get; init; }
+    public required StepState State { get; init; }
 
     public int? Pid { get; init; }
 
@@ -50,38 +75,33 @@ internal sealed record StepStatus
     public bool ContinueOnError { get; init; }
 
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
-    public bool LetsDependantsRun => State == StepStates.Succeeded || (State == StepStates.Failed && ContinueOnError);
+    public bool LetsDependantsRun => State == StepState.Succeeded || (State == StepState.Failed && ContinueOnError);
 
-    public string ToJson()
+    public string ToJson() => JsonText.Write(json =>
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        json.WriteStartObject();
+        json.WriteString("name", Name);
+        json.WriteString("state", State.JsonName());
+        if (Pid is { } pid) json.WriteNumber("pid", pid);
+        WriteTime(json, "waitingSince", WaitingSince);
+        WriteTime(json, "startedAt", StartedAt);
+        WriteTime(json, "finishedAt", FinishedAt);
+        if (ExitCode is { } code) json.WriteNumber("exitCode", code);
+        if (Reason is not null) json.WriteString("reason", Reason);
+        if (Message is not null) json.WriteString("message", Message);
+        if (ContinueOnError) json.WriteBoolean("continueOnError", true);
+        if (WaitsForStart) json.WriteBoolean("waitsForStart", true);
+        if (WaitingFor is { Count: > 0 } waitingFor)
         {
-            json.WriteStartObject();
-            json.WriteString("name", Name);
-            json.WriteString("state", State);
-            if (Pid is { } pid) json.WriteNumber("pid", pid);
-            WriteTime(json, "waitingSince", WaitingSince);
-            WriteTime(json, "startedAt", StartedAt);
-            WriteTime(json, "finishedAt", FinishedAt);
-            if (ExitCode is { } code) json.WriteNumber("exitCode", code);
-            if (Reason is not null) json.WriteString("reason", Reason);
-            if (Message is not null) json.WriteString("message", Message);
-            if (ContinueOnError) json.WriteBoolean("continueOnError", true);
-            if (WaitsForStart) json.WriteBoolean("waitsForStart", true);
-            if (WaitingFor is { Count: > 0 } waitingFor)
+            json.WriteStartArray("waitingFor");
+            foreach (string gate in waitingFor)
             {
-                json.WriteStartArray("waitingFor");
-                foreach (string gate in waitingFor)
-                {
-                    json.WriteStringValue(gate);
-                }
-                json.WriteEndArray();
+                json.WriteStringValue(gate);
             }
-            json.WriteEndObject();
+            json.WriteEndArray();
         }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
+        json.WriteEndObject();
+        });
 
     /// <summary>Parses status.json; null when it is not a status (never throws on bad content).</summary>
     public static StepStatus? Parse(string json)
@@ -90,14 +110,15 @@ internal sealed record StepStatus
         {
             using JsonDocument doc = JsonDocument.Parse(json);
             JsonElement root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out JsonElement name) || !root.TryGetProperty("state", out JsonElement state))
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out JsonElement name) || !root.TryGetProperty("state", out JsonElement stateName) ||
+                StepStates.Parse(stateName.GetString()) is not { } state)
             {
                 return null;
             }
             return new StepStatus
             {
                 Name = name.GetString() ?? "",
-                State = state.GetString() ?? "",
+                State = state,
                 Pid = root.TryGetProperty("pid", out JsonElement pid) ? pid.GetInt32() : null,
                 WaitingSince = ReadTime(root, "waitingSince"),
                 StartedAt = ReadTime(root, "startedAt"),
@@ -118,15 +139,11 @@ internal sealed record StepStatus
         }
     }
 
-    /// <summary>RFC 3339 in UTC with milliseconds, as Kubernetes and Tekton print times.</summary>
-    public static string FormatTime(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
     private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
     {
         if (time is { } t)
         {
-            json.WriteString(name, FormatTime(t));
+            json.WriteString(name, Rfc3339.Format(t));
         }
     }
 

@@ -18,16 +18,19 @@ internal enum GateState
 /// </summary>
 internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
 {
-    /// <summary>Set by the waiter when a FIFO gate has been written to.</summary>
-    public HashSet<string> OpenedFifos { get; } = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _openedFifos = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _runningUpstreams = new(StringComparer.Ordinal);
 
     /// <summary>Upstream steps seen alive (lock held) but unfinished: the waiter watches their locks.</summary>
-    public HashSet<string> RunningUpstreams { get; } = new(StringComparer.Ordinal);
+    public IReadOnlySet<string> RunningUpstreams => _runningUpstreams;
 
     /// <summary>How long one readiness probe may take; the waiter probes again at its polling interval.</summary>
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(250);
 
     private readonly HashSet<Gate> _readyEndpoints = [];
+
+    /// <summary>Tells the evaluator that something was written to FIFO gate <paramref name="path"/>: that gate stays open.</summary>
+    public void FifoWritten(string path) => _openedFifos.Add(path);
 
     /// <summary>Whether any gate can only be polled (a remote endpoint's readiness has no event to wait on).</summary>
     public static bool NeedsPolling(IEnumerable<Gate> gates) => gates.Any(g => g is Gate.HttpReady or Gate.TcpReady);
@@ -39,7 +42,7 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         Gate.TcpReady tcp => Probe(gate, () => LoopbackHttp.CanConnect(tcp.Endpoint, ProbeTimeout)),
         Gate.AfterStep after => EvaluateAfter(after.Step),
         Gate.FileExists file => EvaluateFile(file),
-        Gate.Fifo fifo => OpenedFifos.Contains(fifo.Path) ? (GateState.Open, null) : (GateState.Closed, null),
+        Gate.Fifo fifo => _openedFifos.Contains(fifo.Path) ? (GateState.Open, null) : (GateState.Closed, null),
         Gate.ManualStart manual => EvaluateManual(manual.Step),
         _ => throw new ArgumentOutOfRangeException(nameof(gate)),
     };
@@ -89,7 +92,7 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         }
         if (Dir.IsLockHeld(step))
         {
-            RunningUpstreams.Add(step);
+            _runningUpstreams.Add(step);
             return false;
         }
         return true;
@@ -115,9 +118,9 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
             // Say what is known: its emissary is gone without an exit code. Killed (SIGKILL, out of
             // memory) or unable to write it (a full disk) look the same from here.
             return Finished(step) ?? (GateState.Failed,
-                $"step '{step}' stopped without recording an exit code (its last status: {status.State}); its emissary died (SIGKILL, out of memory) or could not write (disk full?)");
+                $"step '{step}' stopped without recording an exit code (its last status: {status.State.JsonName()}); its emissary died (SIGKILL, out of memory) or could not write (disk full?)");
         }
-        RunningUpstreams.Add(step);
+        _runningUpstreams.Add(step);
         return (GateState.Closed, null);
     }
 
@@ -133,10 +136,10 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         {
             return (GateState.Open, null);
         }
-        string state = status?.State ?? StepStates.Failed;
-        return (GateState.Failed, state == StepStates.Skipped
+        StepState state = status?.State ?? StepState.Failed;
+        return (GateState.Failed, state == StepState.Skipped
             ? $"step '{step}' was skipped"
-            : $"step '{step}' {state} with exit code {code}");
+            : $"step '{step}' {state.JsonName()} with exit code {code}");
     }
 
     private static (GateState, string?) EvaluateFile(Gate.FileExists gate)

@@ -1,7 +1,7 @@
 using Emissary.Control;
 using Emissary.Interop;
-using Emissary.Supervision;
-using Emissary.Supervision.Posix;
+using Emissary.Events;
+using Emissary.Foundation;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Gates;
@@ -24,7 +24,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     // A directory a gate reads from: also what is written in it.
     private const uint WatchMask = EntryMask | Libc.IN_CLOSE_WRITE | Libc.IN_MODIFY | Libc.IN_ATTRIB;
 
-    private readonly Reactor _reactor;
+    private readonly IEventLoop _reactor;
     private readonly GateEvaluator _evaluator;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _registrations = [];
@@ -37,7 +37,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private int _wakeRead = -1;
     private int _wakeWrite = -1;
 
-    public GateWaiter(ControlDirectory? controlDirectory, Reactor reactor, ILogger logger)
+    public GateWaiter(ControlDirectory? controlDirectory, IEventLoop reactor, ILogger logger)
     {
         _controlDirectory = controlDirectory;
         _reactor = reactor;
@@ -109,7 +109,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
             switch (_reactor.Next(wait))
             {
-                case SupervisorEvent.SignalReceived { Signal: Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT } s:
+                case SupervisorEvent.SignalReceived s when Signals.IsTerminating(s.Signal):
                     return new GateOutcome.Interrupted(s.Signal);
                 case SupervisorEvent.SignalReceived other:
                     Log.IgnoredWhileWaiting(_logger, Signals.Name(other.Signal));
@@ -329,7 +329,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         }
         else if (kind is { } k && k != FileType.Fifo)
         {
-            throw new Cli.UsageException($"--wait-fifo {path} is not a FIFO (it is {Libc.Describe(k)})");
+            throw new UsageException($"--wait-fifo {path} is not a FIFO (it is {Libc.Describe(k)})");
         }
         int fd = Libc.OpenRetrying(path, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
         if (fd < 0)
@@ -339,7 +339,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         _fds.Add(fd);
         if (Libc.KindOf(fd) is { } opened && opened != FileType.Fifo)
         {
-            throw new Cli.UsageException($"--wait-fifo {path} is not a FIFO (it is {Libc.Describe(opened)})");
+            throw new UsageException($"--wait-fifo {path} is not a FIFO (it is {Libc.Describe(opened)})");
         }
         IDisposable? registration = null;
         registration = _reactor.Watch(fd, Libc.EPOLLIN, _ =>
@@ -349,7 +349,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             byte* buffer = stackalloc byte[4096];
             if (Libc.Read(fd, buffer, 4096) > 0)
             {
-                _evaluator.OpenedFifos.Add(path);
+                _evaluator.FifoWritten(path);
                 registration?.Dispose();
             }
             _reactor.Post(SupervisorEvent.Changed);

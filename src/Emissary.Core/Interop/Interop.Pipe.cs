@@ -8,9 +8,7 @@ internal static partial class Libc
     internal const int F_DUPFD_CLOEXEC = 1030;
     internal const int F_GETFL = 3;
     internal const int F_SETFL = 4;
-    internal const int F_GETFD = 1;
     internal const int F_SETPIPE_SZ = 1031;
-    internal const int F_GETPIPE_SZ = 1032;
 
     /// <summary>ioctl request: bytes readable now (asm-generic value, the same on x86-64 and arm64).</summary>
     internal const nuint FIONREAD = 0x541B;

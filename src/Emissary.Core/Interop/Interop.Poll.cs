@@ -14,8 +14,6 @@ internal static partial class Libc
 {
     internal const short POLLIN = 0x001;
     internal const short POLLOUT = 0x004;
-    internal const short POLLERR = 0x008;
-    internal const short POLLHUP = 0x010;
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     internal static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);

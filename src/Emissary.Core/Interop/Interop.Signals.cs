@@ -11,18 +11,6 @@ internal unsafe struct SigSet
     public bool Contains(int signal) => signal is > 0 and <= 1024 && (_bits[(signal - 1) / 64] & (1UL << ((signal - 1) % 64))) != 0;
 
     public void Add(int signal) => _bits[(signal - 1) / 64] |= 1UL << ((signal - 1) % 64);
-
-    public void Remove(int signal) => _bits[(signal - 1) / 64] &= ~(1UL << ((signal - 1) % 64));
-
-    public static SigSet Full()
-    {
-        var set = default(SigSet);
-        for (int s = 1; s < 65; s++)
-        {
-            set.Add(s);
-        }
-        return set;
-    }
 }
 
 /// <summary>The kernel's struct signalfd_siginfo (128 bytes).</summary>
@@ -44,9 +32,6 @@ internal struct SignalFdSigInfo
 
 internal static partial class Libc
 {
-    internal const int SIG_BLOCK = 0;
-    internal const int SIG_UNBLOCK = 1;
-    internal const int SIG_SETMASK = 2;
     internal const int SFD_NONBLOCK = 0x800;
     internal const int SFD_CLOEXEC = 0x80000;
 
@@ -55,9 +40,6 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "signalfd", SetLastError = true)]
     internal static unsafe partial int SignalFd(int fd, SigSet* mask, int flags);
-
-    [LibraryImport("libc", EntryPoint = "pthread_sigmask")]
-    internal static unsafe partial int PthreadSigMask(int how, SigSet* set, SigSet* oldSet);
 }
 
 /// <summary>The pre-runtime signal state recorded by Native/emissary_shim.c.</summary>

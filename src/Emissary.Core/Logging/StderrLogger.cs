@@ -1,7 +1,8 @@
 using System.Text;
-using System.Text.Json;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Microsoft.Extensions.Logging;
+using Emissary.Json;
 
 namespace Emissary.Logging;
 
@@ -59,11 +60,10 @@ internal sealed class StderrLogger(LogLevel minimum, LogFormat format, string? s
 
     private string FormatJson(LogLevel level, string message)
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        return JsonText.Write(json =>
         {
             json.WriteStartObject();
-            json.WriteString("time", DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffK", System.Globalization.CultureInfo.InvariantCulture));
+            json.WriteString("time", Rfc3339.Format(DateTimeOffset.UtcNow));
             json.WriteString("level", LevelName(level));
             if (step is not null)
             {
@@ -71,8 +71,7 @@ internal sealed class StderrLogger(LogLevel minimum, LogFormat format, string? s
             }
             json.WriteString("message", message);
             json.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        });
     }
 
     internal static string LevelName(LogLevel level) => level switch
@@ -88,37 +87,18 @@ internal sealed class StderrLogger(LogLevel minimum, LogFormat format, string? s
 }
 
 /// <summary>Writes whole lines to fd 2 with write(2), retrying EINTR and short writes, dropping on EPIPE.</summary>
-internal static unsafe class StderrWriter
+internal static class StderrWriter
 {
     /// <summary>
     /// Writes one line: control characters in it (a newline in a step name, an escape sequence in
     /// a path) are escaped, so that every message is exactly one line whatever the user gave.
     /// </summary>
-    public static void WriteLine(string line) => Write(2, Cli.ErrorText.Printable(line) + "\n");
+    public static void WriteLine(string line) => Write(2, Foundation.ErrorText.Printable(line) + "\n");
 
     /// <summary>Writes text to a descriptor (fd 1 for --help and --version; System.Console is not linked in).</summary>
     public static void Write(int fd, string text)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
-        fixed (byte* start = bytes)
-        {
-            int offset = 0;
-            while (offset < bytes.Length)
-            {
-                nint n = Libc.Write(fd, start + offset, (nuint)(bytes.Length - offset));
-                if (n > 0)
-                {
-                    offset += (int)n;
-                }
-                else if (n < 0 && Libc.LastErrno == Errno.EINTR)
-                {
-                    continue;
-                }
-                else
-                {
-                    return; // stderr closed or broken: nothing better to do with a log line.
-                }
-            }
-        }
+        // A closed or broken stderr is ignored: there is nothing better to do with a log line.
+        Libc.WriteAll(fd, Encoding.UTF8.GetBytes(text));
     }
 }

@@ -1,7 +1,7 @@
 /*
  * emissary_shim: the only C in Emissary. It runs before the .NET runtime starts.
  *
- * Why it exists (ENVIRONMENT.md): by the time managed Main runs, the NativeAOT runtime has
+ * Why it exists: by the time managed Main runs, the NativeAOT runtime has
  * already started threads with the caller's signal mask and has changed some dispositions
  * (SIGPIPE ignored, SEGV/FPE caught). A supervisor must
  *   1. know the mask and the ignored signals it was started with, to hand them to its child

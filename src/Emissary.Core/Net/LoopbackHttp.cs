@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Net;

@@ -1,5 +1,5 @@
 using Emissary.Interop;
-using Emissary.Supervision.Posix;
+using Emissary.Events;
 using Microsoft.Extensions.Logging;
 
 namespace Emissary.Output;
@@ -11,7 +11,7 @@ namespace Emissary.Output;
 /// <param name="ResultLimitBytes">Bytes of stdout a result may hold; limit + 1 are kept so that "too large" shows.</param>
 internal sealed record CaptureOptions(string? StdoutPath, string? StderrPath, bool CaptureStdoutForResult, int ResultLimitBytes);
 
-/// <summary>Registers a descriptor with the event loop: the shape of <see cref="Reactor.Watch"/>.</summary>
+/// <summary>Registers a descriptor with the event loop: the shape of <see cref="IEventLoop.Watch"/>.</summary>
 internal delegate IDisposable WatchDescriptor(int fd, uint events, Action<uint> onReady);
 
 /// <summary>
@@ -44,11 +44,11 @@ internal sealed class OutputCapture : IDisposable
     /// reported as one warning and the stream is still passed through.
     /// </summary>
     /// <exception cref="SystemCallException">A pipe could not be created (EMFILE, ...).</exception>
-    public static OutputCapture? Start(CaptureOptions options, Reactor reactor, ILogger logger) =>
+    public static OutputCapture? Start(CaptureOptions options, IEventLoop reactor, ILogger logger) =>
         Start(options, reactor.Watch, logger, stdoutConsole: 1, stderrConsole: 2);
 
     /// <summary>
-    /// <see cref="Start(CaptureOptions, Reactor, ILogger)"/> with the event loop and the console
+    /// <see cref="Start(CaptureOptions, IEventLoop, ILogger)"/> with the event loop and the console
     /// descriptors given (tests use their own loop and pipes; -1 means "no console").
     /// </summary>
     internal static OutputCapture? Start(CaptureOptions options, WatchDescriptor watch, ILogger logger, int stdoutConsole, int stderrConsole)
@@ -82,10 +82,10 @@ internal sealed class OutputCapture : IDisposable
         }
     }
 
-    /// <summary>The write end the command gets as fd 1 (<see cref="Supervision.LaunchSettings.StdoutFd"/>), or -1.</summary>
+    /// <summary>The write end the command gets as fd 1 (the launch settings' <c>StdoutFd</c>), or -1.</summary>
     public int ChildStdout => _stdout?.ChildEnd ?? -1;
 
-    /// <summary>The write end the command gets as fd 2 (<see cref="Supervision.LaunchSettings.StderrFd"/>), or -1.</summary>
+    /// <summary>The write end the command gets as fd 2 (<c>StderrFd</c>), or -1.</summary>
     public int ChildStderr => _stderr?.ChildEnd ?? -1;
 
     /// <summary>

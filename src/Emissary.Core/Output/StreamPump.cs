@@ -1,3 +1,4 @@
+using Emissary.Foundation;
 using Emissary.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -169,7 +170,7 @@ internal sealed partial class StreamPump : IDisposable
             long wait = deadline - Environment.TickCount64;
             if (wait <= 0 || !Libc.PollOne(_console, Libc.POLLOUT, (int)Math.Min(wait, int.MaxValue)))
             {
-                Log.ConsoleTimedOut(_logger, _stream, Cli.Duration.Format(consoleTimeout), _file is { Active: true } f ? $"they are only in {f.Path}" : "they are lost");
+                Log.ConsoleTimedOut(_logger, _stream, Duration.Format(consoleTimeout), _file is { Active: true } f ? $"they are only in {f.Path}" : "they are lost");
                 DropConsole();
             }
         }

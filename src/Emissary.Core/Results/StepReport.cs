@@ -2,7 +2,7 @@ namespace Emissary.Results;
 
 /// <summary>How a step ended, as the termination message reports it.</summary>
 /// <param name="Name">The step name (<c>--name</c>, or the command's file name).</param>
-/// <param name="ExitCode">emissary's exit code for the step (0-255: see ARCHITECTURE.md).</param>
+/// <param name="ExitCode">emissary's exit code for the step (0-255: the command's own code, 128+S for a signal, 122-127 for emissary's outcomes; see ExitCodes).</param>
 /// <param name="Reason">One of <see cref="StepReasons"/>.</param>
 /// <param name="StartedAt">When the command started (after the gates opened).</param>
 /// <param name="FinishedAt">When the step ended.</param>
@@ -39,7 +39,7 @@ internal sealed record Result(string Name, byte[] Value);
 /// <summary>The shape of the termination message.</summary>
 internal enum TerminationFormat
 {
-    /// <summary>emissary's own JSON object (ARCHITECTURE.md, "Termination message").</summary>
+    /// <summary>emissary's own JSON object for the termination message (the "emissary" format).</summary>
     Emissary,
 
     /// <summary>Tekton's array of <c>{"key","value","type"}</c> entries, for Tekton's controller.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Unicode;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Json;
 
@@ -258,12 +259,12 @@ internal static class TerminationMessage
         if (fields.HasFlag(Fields.StartedAt))
         {
             json.PropertyName("startedAt");
-            json.StringValue(FormatTime(report.StartedAt));
+            json.StringValue(Rfc3339.Format(report.StartedAt));
         }
         if (fields.HasFlag(Fields.FinishedAt))
         {
             json.PropertyName("finishedAt");
-            json.StringValue(FormatTime(report.FinishedAt));
+            json.StringValue(Rfc3339.Format(report.FinishedAt));
         }
         if (results.Length > 0)
         {
@@ -306,7 +307,7 @@ internal static class TerminationMessage
         }
         if (fields.HasFlag(Fields.StartedAt))
         {
-            TektonEntry(json, "StartedAt", FormatTime(report.StartedAt), TektonInternalResult);
+            TektonEntry(json, "StartedAt", Rfc3339.Format(report.StartedAt), TektonInternalResult);
         }
         if (fields.HasFlag(Fields.ExitCode))
         {
@@ -333,10 +334,6 @@ internal static class TerminationMessage
         json.NumberValue(type);
         json.EndObject();
     }
-
-    /// <summary>RFC 3339 in UTC with exactly three fraction digits: the layout Tekton parses ("2006-01-02T15:04:05.000Z07:00").</summary>
-    internal static string FormatTime(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fff'Z'", CultureInfo.InvariantCulture);
 
     private static string Describe(Fields missing, TerminationFormat format)
     {

@@ -1,5 +1,4 @@
 using Emissary.Gates;
-using Emissary.Supervision;
 
 namespace Emissary.Sidecars;
 

@@ -1,3 +1,5 @@
+using Emissary.Foundation;
+
 namespace Emissary.Supervision;
 
 /// <summary>

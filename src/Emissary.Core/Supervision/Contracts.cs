@@ -48,37 +48,6 @@ internal interface IProcessLauncher
     bool Signal(int pid, bool toGroup, int signal);
 }
 
-/// <summary>Something the run loop reacts to.</summary>
-internal abstract record SupervisorEvent
-{
-    /// <summary>A signal was sent to emissary; <paramref name="SenderPid"/> is 0 when unknown.</summary>
-    public sealed record SignalReceived(int Signal, int SenderPid) : SupervisorEvent
-    {
-        /// <summary>Sender of a request made with `emissary signal` through the control directory.</summary>
-        public const int ViaControlDirectory = -1;
-    }
-
-    /// <summary>A child was reaped: the main child or an orphan re-parented to us.</summary>
-    public sealed record ChildExited(int Pid, ExitStatus Status) : SupervisorEvent;
-
-    /// <summary>The timeout passed to <see cref="ISupervisorEvents.Next"/> ran out.</summary>
-    public sealed record DeadlineReached : SupervisorEvent;
-
-    /// <summary>A watcher (inotify, a FIFO, a lock) saw something change: re-evaluate what we wait for.</summary>
-    public sealed record Wakeup : SupervisorEvent;
-
-    public static readonly DeadlineReached Deadline = new();
-
-    public static readonly Wakeup Changed = new();
-}
-
-/// <summary>The kernel events the run loop waits on: signals and reaped children.</summary>
-internal interface ISupervisorEvents
-{
-    /// <summary>Blocks until the next event, or until <paramref name="timeout"/> (null: forever).</summary>
-    SupervisorEvent Next(TimeSpan? timeout);
-}
-
 /// <summary>Monotonic time, for deadlines.</summary>
 internal interface IClock
 {

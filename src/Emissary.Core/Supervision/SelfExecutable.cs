@@ -1,4 +1,4 @@
-using Emissary.Cli;
+using Emissary.Foundation;
 
 namespace Emissary.Supervision;
 

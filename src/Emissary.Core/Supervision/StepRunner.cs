@@ -1,7 +1,10 @@
 using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Gates;
 using Emissary.Results;
 using Microsoft.Extensions.Logging;
+using Emissary.Sidecars;
 
 namespace Emissary.Supervision;
 
@@ -52,7 +55,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
     public StepStatus Run(StepPlan plan)
     {
         DateTimeOffset waitingSince = clock.UtcNow;
-        var status = new StepStatus { Name = plan.Name, State = StepStates.Waiting, WaitingSince = waitingSince };
+        var status = new StepStatus { Name = plan.Name, State = StepState.Waiting, WaitingSince = waitingSince };
 
         GateOutcome gate = gates.Wait(plan.Rules.Gates, plan.Rules.WaitTimeout, plan.Rules.RunOnUpstreamFailure);
         StepStatus final = gate switch
@@ -61,7 +64,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             GateOutcome.UpstreamFailed failed => Skip(status, failed.Message),
             GateOutcome.SkippedByRequest => Skip(status, $"step '{plan.Name}' was skipped with 'emissary skip'"),
             GateOutcome.TimedOut timedOut => Fail(status, ExitCodes.EmissaryFailure,
-                $"gave up after waiting {Cli.Duration.Format(plan.Rules.WaitTimeout ?? TimeSpan.Zero)} for {timedOut.Pending}"),
+                $"gave up after waiting {Duration.Format(plan.Rules.WaitTimeout ?? TimeSpan.Zero)} for {timedOut.Pending}"),
             GateOutcome.Interrupted interrupted => Fail(status, ExitCodes.ForSignal(interrupted.Signal),
                 $"{Signals.Name(interrupted.Signal)} received while waiting: the command was not started"),
             _ => throw new InvalidOperationException(gate.ToString()),
@@ -75,13 +78,13 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
     private StepStatus Skip(StepStatus status, string message)
     {
         Log.SkippingStep(logger, message);
-        return status with { State = StepStates.Skipped, ExitCode = ExitCodes.Skipped, Reason = StepReasons.Skipped, Message = message, FinishedAt = clock.UtcNow };
+        return status with { State = StepState.Skipped, ExitCode = ExitCodes.Skipped, Reason = StepReasons.Skipped, Message = message, FinishedAt = clock.UtcNow };
     }
 
     private StepStatus Fail(StepStatus status, int exitCode, string message)
     {
         Log.StepFailed(logger, message);
-        return status with { State = StepStates.Failed, ExitCode = exitCode, Reason = StepReasons.Error, Message = message, FinishedAt = clock.UtcNow };
+        return status with { State = StepState.Failed, ExitCode = exitCode, Reason = StepReasons.Error, Message = message, FinishedAt = clock.UtcNow };
     }
 
     private StepStatus RunCommand(StepPlan plan, StepStatus status, GateOutcome.Open open)
@@ -105,7 +108,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             {
                 outcome = supervisor.Run(plan.Command, plan.Rules.Policy, plan.Launch, pid =>
                 {
-                    status = status with { State = StepStates.Running, Pid = pid };
+                    status = status with { State = StepState.Running, Pid = pid };
                     recorder.MarkRunning(pid, startedAt);
                 }, plan.StopWhen);
             }
@@ -129,7 +132,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             int? giveUp = outcome.TerminatingSignal;
             if (giveUp is null)
             {
-                Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Cli.Duration.Format(plan.Rules.RetryDelay));
+                Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Duration.Format(plan.Rules.RetryDelay));
                 giveUp = WaitBeforeRetry(plan.Rules.RetryDelay);
             }
             if (giveUp is { } signal)
@@ -150,7 +153,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         }
         return status with
         {
-            State = failed ? StepStates.Failed : StepStates.Succeeded,
+            State = failed ? StepState.Failed : StepState.Succeeded,
             ExitCode = code,
             Reason = reason,
             FinishedAt = clock.UtcNow,
@@ -166,7 +169,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             switch (events.Next(until - clock.Elapsed))
             {
-                case SupervisorEvent.SignalReceived { Signal: Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT } s:
+                case SupervisorEvent.SignalReceived s when Signals.IsTerminating(s.Signal):
                     return s.Signal;
                 case SupervisorEvent.DeadlineReached:
                     return null;

@@ -1,4 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Emissary.Events;
+using Emissary.Foundation;
+using Emissary.Sidecars;
 
 namespace Emissary.Supervision;
 
@@ -15,19 +18,6 @@ internal sealed record SupervisionPolicy
 
     /// <summary><c>--stop-signal</c>: what a sidecar is stopped with when its steps are over.</summary>
     public int StopSignal { get; init; } = Signals.TERM;
-}
-
-/// <summary>When a running command must be stopped although it has not failed (a sidecar whose steps are over).</summary>
-internal interface IStopCondition
-{
-    /// <summary>Called when the command has started and whenever a watcher wakes the loop.</summary>
-    bool ShouldStop();
-
-    /// <summary>For the log: why the command is stopped.</summary>
-    string Reason { get; }
-
-    /// <summary>How often to re-check when no watcher can wake the loop (inotify unavailable), else null.</summary>
-    TimeSpan? RecheckEvery { get; }
 }
 
 /// <summary>How one run of the command ended.</summary>
@@ -89,7 +79,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
             switch (events.Next(wait))
             {
                 case SupervisorEvent.SignalReceived received:
-                    if (received.Signal is Signals.TERM or Signals.INT or Signals.HUP or Signals.QUIT)
+                    if (Signals.IsTerminating(received.Signal))
                     {
                         terminatingSignal = received.Signal;
                     }
@@ -120,7 +110,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                     break;
 
                 case SupervisorEvent.DeadlineReached when killAt is { } k && clock.Elapsed >= k:
-                    Log.Killing(logger, pid, Cli.Duration.Format(policy.Grace));
+                    Log.Killing(logger, pid, Duration.Format(policy.Grace));
                     launcher.Signal(pid, policy.OwnProcessGroup, Signals.KILL);
                     killAt = null;
                     termAt = null;
@@ -131,7 +121,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                     break;
 
                 case SupervisorEvent.DeadlineReached when !timedOut && termAt is { } tt && clock.Elapsed >= tt:
-                    Log.TimedOut(logger, Cli.Duration.Format(policy.Timeout!.Value), pid);
+                    Log.TimedOut(logger, Duration.Format(policy.Timeout!.Value), pid);
                     timedOut = true;
                     launcher.Signal(pid, policy.OwnProcessGroup, Signals.TERM);
                     termAt = null;

@@ -1,5 +1,5 @@
-using Emissary.Cli;
-using Emissary.Supervision;
+using Emissary.Events;
+using Emissary.Foundation;
 
 namespace Emissary.Tests.Unit;
 
@@ -13,6 +13,11 @@ public sealed class DurationAndSignalTests
     [InlineData("1.5s", 1_500)]
     [InlineData("7", 7_000)]
     [InlineData("0", 0)]
+    [InlineData("5\u00b5s", 0.005)]
+    [InlineData("5\u03bcs", 0.005)]
+    [InlineData("5us", 0.005)]
+    [InlineData("1ms500\u00b5s", 1.5)]
+    [InlineData("1500ns", 0.0015)]
     public void Durations_parse_like_Go(string text, double ms)
     {
         Duration.TryParse(text, out TimeSpan value).Should().BeTrue();
@@ -26,6 +31,8 @@ public sealed class DurationAndSignalTests
     [InlineData("s")]
     [InlineData("1x")]
     [InlineData("-5")]
+    [InlineData("5\u00b5")]
+    [InlineData("5\u00b5m")]
     public void Bad_durations_are_rejected(string text)
     {
         Duration.TryParse(text, out _).Should().BeFalse();

@@ -43,7 +43,7 @@ public sealed class GateEvaluatorTests : IDisposable
     }
 
     /// <summary>Leaves what a finished (or dead) emissary leaves: status and maybe exitcode, no lock held.</summary>
-    private void Write(string name, string state, int? exitCode, bool continueOnError = false, bool writeExitCode = true)
+    private void Write(string name, StepState state, int? exitCode, bool continueOnError = false, bool writeExitCode = true)
     {
         Directory.CreateDirectory(_dir.StepDirectory(name));
         var status = new StepStatus { Name = name, State = state, ExitCode = exitCode, ContinueOnError = continueOnError };
@@ -98,12 +98,12 @@ public sealed class GateEvaluatorTests : IDisposable
     }
 
     [Theory]
-    [InlineData(StepStates.Waiting)]
-    [InlineData(StepStates.Running)]
+    [InlineData("waiting")]
+    [InlineData("running")]
     public void A_step_whose_emissary_died_fails_the_gate_naming_it(string state)
     {
         StepHandle fetch = Live("fetch");
-        if (state == StepStates.Running)
+        if (state == StepState.Running.JsonName())
         {
             fetch.MarkRunning(4242, Now);
         }
@@ -118,7 +118,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void A_status_without_a_lock_file_is_a_dead_step()
     {
-        Write("fetch", StepStates.Running, exitCode: null);
+        Write("fetch", StepState.Running, exitCode: null);
 
         After("fetch").State.Should().Be(GateState.Failed);
     }
@@ -127,7 +127,7 @@ public sealed class GateEvaluatorTests : IDisposable
     public void A_step_that_succeeded_opens_the_gate_even_while_its_emissary_is_still_exiting()
     {
         StepHandle fetch = Live("fetch");
-        fetch.Finish(new StepStatus { Name = "fetch", State = StepStates.Succeeded, ExitCode = 0 });
+        fetch.Finish(new StepStatus { Name = "fetch", State = StepState.Succeeded, ExitCode = 0 });
 
         After("fetch").Should().Be((GateState.Open, (string?)null));
     }
@@ -135,7 +135,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void A_step_that_succeeded_and_exited_opens_the_gate()
     {
-        Write("fetch", StepStates.Succeeded, 0);
+        Write("fetch", StepState.Succeeded, 0);
 
         After("fetch").State.Should().Be(GateState.Open);
     }
@@ -143,7 +143,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void A_failed_step_fails_the_gate_with_its_exit_code()
     {
-        Write("fetch", StepStates.Failed, 3);
+        Write("fetch", StepState.Failed, 3);
 
         (GateState s, string? message) = After("fetch");
 
@@ -154,7 +154,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void A_failed_step_with_continue_on_error_opens_the_gate()
     {
-        Write("fetch", StepStates.Failed, 3, continueOnError: true);
+        Write("fetch", StepState.Failed, 3, continueOnError: true);
 
         After("fetch").State.Should().Be(GateState.Open);
     }
@@ -162,7 +162,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void A_skipped_step_fails_the_gate()
     {
-        Write("fetch", StepStates.Skipped, 123);
+        Write("fetch", StepState.Skipped, 123);
 
         (GateState s, string? message) = After("fetch");
 
@@ -174,7 +174,7 @@ public sealed class GateEvaluatorTests : IDisposable
     public void A_failed_step_whose_status_claims_success_is_judged_by_its_status()
     {
         // status.json is final once exitcode exists; it is what says "continue on error".
-        Write("fetch", StepStates.Failed, 124, continueOnError: true);
+        Write("fetch", StepState.Failed, 124, continueOnError: true);
         After("fetch").State.Should().Be(GateState.Open);
     }
 
@@ -194,7 +194,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void A_waiting_step_with_a_stale_exitcode_from_a_previous_run_is_cleaned_up_by_its_registration()
     {
-        Write("fetch", StepStates.Failed, 1);
+        Write("fetch", StepState.Failed, 1);
 
         Live("fetch"); // the container restarted: its new emissary removes the old markers
 
@@ -268,7 +268,7 @@ public sealed class GateEvaluatorTests : IDisposable
         var gate = new Gate.Fifo(Path.Combine(_root, "go"));
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Closed);
 
-        _evaluator.OpenedFifos.Add(gate.Path);
+        _evaluator.FifoWritten(gate.Path);
 
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Open);
     }

@@ -1,3 +1,5 @@
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Results;
 using Emissary.Control;
 using Emissary.Gates;
@@ -99,7 +101,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(Plan());
 
-        final.State.Should().Be(StepStates.Succeeded);
+        final.State.Should().Be(StepState.Succeeded);
         final.ExitCode.Should().Be(0);
         final.Reason.Should().Be(StepReasons.Completed);
         final.Pid.Should().Be(Child);
@@ -112,13 +114,13 @@ public sealed class StepRunnerTests
     public void Returns_the_status_as_the_recorder_recorded_it()
     {
         // Results collection may turn a success into a failure; emissary exits with what was recorded.
-        _recorder.Rewrite = s => s with { State = StepStates.Failed, ExitCode = 1, Reason = "ResultsTooLarge" };
+        _recorder.Rewrite = s => s with { State = StepState.Failed, ExitCode = 1, Reason = "ResultsTooLarge" };
         ChildExits(0);
 
         StepStatus final = Run(Plan());
 
-        _recorder.Finished[0].State.Should().Be(StepStates.Succeeded);
-        final.State.Should().Be(StepStates.Failed, "the runner returns what the recorder recorded ({0})", final);
+        _recorder.Finished[0].State.Should().Be(StepState.Succeeded);
+        final.State.Should().Be(StepState.Failed, "the runner returns what the recorder recorded ({0})", final);
         StepRunner.ExitCodeOf(final).Should().Be(1);
     }
 
@@ -143,7 +145,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(Plan());
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(3);
         final.Reason.Should().Be(StepReasons.Error);
         StepRunner.ExitCodeOf(final).Should().Be(3);
@@ -156,7 +158,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(Plan());
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         StepRunner.ExitCodeOf(final).Should().Be(137);
     }
 
@@ -168,7 +170,7 @@ public sealed class StepRunnerTests
         StepPlan basic = Plan();
         StepStatus final = Run(basic with { Rules = basic.Rules with { RunOnUpstreamFailure = true } }, new GateOutcome.Open(["step 'a' failed with exit code 1"]));
 
-        final.State.Should().Be(StepStates.Succeeded);
+        final.State.Should().Be(StepState.Succeeded);
         _launcher.Attempts.Should().Be(1);
     }
 
@@ -177,7 +179,7 @@ public sealed class StepRunnerTests
     {
         StepStatus final = Run(Plan(), new GateOutcome.UpstreamFailed("step 'fetch' failed with exit code 1"));
 
-        final.State.Should().Be(StepStates.Skipped);
+        final.State.Should().Be(StepState.Skipped);
         final.ExitCode.Should().Be(ExitCodes.Skipped).And.Be(123);
         final.Reason.Should().Be(StepReasons.Skipped);
         final.Message.Should().Be("step 'fetch' failed with exit code 1");
@@ -194,7 +196,7 @@ public sealed class StepRunnerTests
     {
         StepStatus final = Run(Plan(), new GateOutcome.SkippedByRequest());
 
-        final.State.Should().Be(StepStates.Skipped);
+        final.State.Should().Be(StepState.Skipped);
         final.ExitCode.Should().Be(123);
         final.Message.Should().Contain("build").And.Contain("skip");
         _launcher.Attempts.Should().Be(0);
@@ -208,7 +210,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(plan, new GateOutcome.TimedOut("step 'fetch'"));
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(ExitCodes.EmissaryFailure).And.Be(125);
         final.Message.Should().Contain("step 'fetch'");
         StepRunner.ExitCodeOf(final).Should().Be(125);
@@ -225,7 +227,7 @@ public sealed class StepRunnerTests
     {
         StepStatus final = Run(Plan(), new GateOutcome.Interrupted(signal));
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(expected);
         final.Message.Should().Contain(Signals.Name(signal));
         StepRunner.ExitCodeOf(final).Should().Be(expected);
@@ -275,7 +277,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(Plan(retries: 3, retryDelay: TimeSpan.FromSeconds(5)));
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(code);
         final.Message.Should().Be("work: cannot run");
         StepRunner.ExitCodeOf(final).Should().Be(code);
@@ -291,7 +293,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(plan);
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(127);
         final.Message.Should().Be("nope: command not found");
         _launcher.Attempts.Should().Be(0);
@@ -304,7 +306,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(plan, new GateOutcome.UpstreamFailed("step 'fetch' failed with exit code 1"));
 
-        final.State.Should().Be(StepStates.Skipped);
+        final.State.Should().Be(StepState.Skipped);
         final.ExitCode.Should().Be(123);
     }
 
@@ -317,7 +319,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(Plan(continueOnError: true));
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(3, "the markers record the real exit code");
         final.ContinueOnError.Should().BeTrue();
         final.LetsDependantsRun.Should().BeTrue();
@@ -331,7 +333,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(Plan(continueOnError: true));
 
-        final.State.Should().Be(StepStates.Succeeded);
+        final.State.Should().Be(StepState.Succeeded);
         final.ContinueOnError.Should().BeFalse();
         StepRunner.ExitCodeOf(final).Should().Be(0);
     }
@@ -339,7 +341,7 @@ public sealed class StepRunnerTests
     [Fact]
     public void ExitCodeOf_a_status_without_exit_code_is_125()
     {
-        StepRunner.ExitCodeOf(new StepStatus { Name = "x", State = StepStates.Failed }).Should().Be(125);
+        StepRunner.ExitCodeOf(new StepStatus { Name = "x", State = StepState.Failed }).Should().Be(125);
     }
 
     // ---- --timeout ----
@@ -354,7 +356,7 @@ public sealed class StepRunnerTests
 
         StepStatus final = Run(Plan(policy: new SupervisionPolicy { Timeout = TimeSpan.FromSeconds(5) }));
 
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(ExitCodes.TimedOut).And.Be(124);
         final.Reason.Should().Be(StepReasons.TimeoutExceeded);
         StepRunner.ExitCodeOf(final).Should().Be(124);
@@ -389,7 +391,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 5, retryDelay: TimeSpan.FromSeconds(3)));
 
         _launcher.Attempts.Should().Be(3);
-        final.State.Should().Be(StepStates.Succeeded);
+        final.State.Should().Be(StepState.Succeeded);
         final.ExitCode.Should().Be(0);
         StepRunner.ExitCodeOf(final).Should().Be(0);
     }
@@ -417,7 +419,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 2));
 
         _launcher.Attempts.Should().Be(3, "1 run + 2 retries");
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(3);
         StepRunner.ExitCodeOf(final).Should().Be(3);
     }
@@ -468,7 +470,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 1, retryDelay: TimeSpan.Zero));
 
         _launcher.Attempts.Should().Be(2);
-        final.State.Should().Be(StepStates.Succeeded);
+        final.State.Should().Be(StepState.Succeeded);
         _events.Waits.Should().Equal(new TimeSpan?[] { null, null });
     }
 
@@ -482,7 +484,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 5, retryDelay: TimeSpan.FromSeconds(30)));
 
         _launcher.Attempts.Should().Be(1, "no attempt starts after the pod was told to go away");
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(expected);
         StepRunner.ExitCodeOf(final).Should().Be(expected);
         final.Message.Should().Contain(Signals.Name(signal));
@@ -502,7 +504,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 5, retryDelay: TimeSpan.FromSeconds(30)));
 
         _launcher.Attempts.Should().Be(1, "no attempt starts after the pod was told to go away");
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(expected);
         StepRunner.ExitCodeOf(final).Should().Be(expected);
         final.Message.Should().Contain(Signals.Name(signal));
@@ -532,7 +534,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 3));
 
         _launcher.Attempts.Should().Be(1);
-        final.State.Should().Be(StepStates.Succeeded);
+        final.State.Should().Be(StepState.Succeeded);
         final.ExitCode.Should().Be(0);
     }
 
@@ -549,7 +551,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 1, retryDelay: TimeSpan.FromSeconds(3)));
 
         _launcher.Attempts.Should().Be(2);
-        final.State.Should().Be(StepStates.Succeeded);
+        final.State.Should().Be(StepState.Succeeded);
         _events.Waits.Skip(1).Take(4).Should().AllBeEquivalentTo(TimeSpan.FromSeconds(3), "no time passed, the whole delay is still ahead");
         _clock.Elapsed.Should().Be(TimeSpan.FromSeconds(3));
     }
@@ -577,7 +579,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 1, continueOnError: true));
 
         _launcher.Attempts.Should().Be(2);
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(5);
         final.ContinueOnError.Should().BeTrue();
         StepRunner.ExitCodeOf(final).Should().Be(0);
@@ -593,7 +595,7 @@ public sealed class StepRunnerTests
         StepStatus final = Run(Plan(retries: 5));
 
         _launcher.Attempts.Should().Be(2);
-        final.State.Should().Be(StepStates.Failed);
+        final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(127);
     }
 }

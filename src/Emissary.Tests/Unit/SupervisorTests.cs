@@ -1,3 +1,5 @@
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Supervision;
 using Emissary.Tests.Unit.Fakes;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,7 +1,7 @@
 using Microsoft.Win32.SafeHandles;
 using System.Text;
-using Emissary.Cli;
 using Emissary.Commands;
+using Emissary.Foundation;
 using Emissary.Tools.Cli;
 using Emissary.Tools.Commands;
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using System.Text;
 using Emissary.Cli;
 using Emissary.Commands;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
 using Emissary.Supervision.Posix;

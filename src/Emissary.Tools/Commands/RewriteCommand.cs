@@ -2,6 +2,7 @@ using System.Text;
 using Emissary.Cli;
 using Emissary.Commands;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Logging;
 using Emissary.Tools.Cli;
 using Emissary.Tools.Commands;

@@ -1,7 +1,8 @@
-using Emissary.Interop;
-using Emissary.Supervision;
-using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
+using Emissary.Events;
+using Emissary.Interop;
+using Emissary.Supervision.Posix;
+using Emissary.Supervision;
 
 namespace Emissary.Tools.Local;
 

@@ -1,6 +1,7 @@
 using System.Text;
-using System.Text.Json;
 using Emissary.Control;
+using Emissary.Foundation;
+using Emissary.Json;
 
 namespace Emissary.Tools.Local;
 
@@ -11,19 +12,17 @@ internal sealed class EventsFile(string path) : IDisposable
 
     public void Write(StepEvent e)
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        _writer.WriteLine(JsonText.Write(json =>
         {
             json.WriteStartObject();
-            json.WriteString("time", StepStatus.FormatTime(e.Time));
+            json.WriteString("time", Rfc3339.Format(e.Time));
             json.WriteString("step", e.Step);
-            json.WriteString("state", e.State);
+            json.WriteString("state", e.State.JsonName());
             if (e.ExitCode is { } code) json.WriteNumber("exitCode", code);
             if (e.Reason is not null) json.WriteString("reason", e.Reason);
             if (e.Message is not null) json.WriteString("message", e.Message);
             json.WriteEndObject();
-        }
-        _writer.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        }));
     }
 
     public void Dispose() => _writer.Dispose();

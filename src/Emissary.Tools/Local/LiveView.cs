@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Logging;
 
 namespace Emissary.Tools.Local;
@@ -26,13 +27,13 @@ internal sealed class LiveView(IReadOnlyList<StepView> views)
                 : s?.WaitingSince is { } ws ? Duration.Format((s.FinishedAt ?? now) - ws) : "";
             string mark = view.State switch
             {
-                StepStates.Succeeded => "\u001b[32m✔\u001b[0m",
-                StepStates.Failed => "\u001b[31m✘\u001b[0m",
-                StepStates.Skipped => "\u001b[33m–\u001b[0m",
-                StepStates.Running => "\u001b[34m▶\u001b[0m",
+                StepState.Succeeded => "\u001b[32m✔\u001b[0m",
+                StepState.Failed => "\u001b[31m✘\u001b[0m",
+                StepState.Skipped => "\u001b[33m–\u001b[0m",
+                StepState.Running => "\u001b[34m▶\u001b[0m",
                 _ => "…",
             };
-            block.Append(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State,-10} {elapsed}\n");
+            block.Append(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State?.JsonName() ?? "pending",-10} {elapsed}\n");
         }
         StderrWriter.Write(2, block.ToString());
         _lines = views.Count;

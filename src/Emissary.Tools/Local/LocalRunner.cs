@@ -1,7 +1,9 @@
 using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Interop;
+using Emissary.Json;
 using Emissary.Logging;
-using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Microsoft.Extensions.Logging;
 
@@ -49,7 +51,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
             if (!console.IsLive)
             {
                 string detail = status.ExitCode is { } c ? $" (exit {c}, {status.Reason})" : status.WaitingFor is { Count: > 0 } w ? $" for {string.Join(", ", w)}" : "";
-                console.Print($"[{(at - origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State}{detail}", toStderr: true);
+                console.Print($"[{(at - origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State.JsonName()}{detail}", toStderr: true);
             }
         });
         engine.Start(output);

@@ -1,4 +1,5 @@
 using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Tools.Local;

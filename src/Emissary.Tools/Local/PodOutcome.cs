@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Supervision;
 
 namespace Emissary.Tools.Local;
@@ -15,19 +16,19 @@ internal static class PodOutcome
     public static int Of(IReadOnlyList<StepView> views)
     {
         StepView? failed = views
-            .Where(v => NeverFinished(v) ? v.ProcessExitCode is not 0 : v.State == StepStates.Failed && v.Status?.ContinueOnError != true)
+            .Where(v => NeverFinished(v) ? v.ProcessExitCode is not 0 : v.State == StepState.Failed && v.Status?.ContinueOnError != true)
             .OrderBy(v => v.Status?.FinishedAt ?? DateTimeOffset.MaxValue)
             .FirstOrDefault();
         if (failed is not null)
         {
             return (NeverFinished(failed) ? failed.ProcessExitCode : failed.Status?.ExitCode) ?? ExitCodes.EmissaryFailure;
         }
-        return views.Any(v => v.State == StepStates.Skipped) ? ExitCodes.Skipped : ExitCodes.Success;
+        return views.Any(v => v.State == StepState.Skipped) ? ExitCodes.Skipped : ExitCodes.Success;
     }
 
     /// <summary>Interrupted (Ctrl-C and the like): the signal's exit code, whatever the steps did.</summary>
     public static int Interrupted(int signal) => ExitCodes.ForSignal(signal);
 
     /// <summary>At the end of a run: the step never recorded a final state (its emissary or container died, or never started).</summary>
-    private static bool NeverFinished(StepView view) => !StepStates.IsFinal(view.State);
+    private static bool NeverFinished(StepView view) => view.State?.IsFinal() != true;
 }

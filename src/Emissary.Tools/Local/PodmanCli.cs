@@ -1,8 +1,10 @@
 using System.Text;
 using Emissary.Cli;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Interop;
-using Emissary.Supervision;
 using Emissary.Supervision.Posix;
+using Emissary.Supervision;
 
 namespace Emissary.Tools.Local;
 

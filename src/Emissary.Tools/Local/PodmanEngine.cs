@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Emissary.Cli;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Supervision;
 
 namespace Emissary.Tools.Local;

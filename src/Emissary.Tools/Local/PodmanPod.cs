@@ -1,4 +1,5 @@
 using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Tools.PodSpec;
 using YamlDotNet.RepresentationModel;
 

@@ -1,5 +1,6 @@
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
@@ -93,7 +94,7 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
         KillAt = null;
         foreach (StepView view in _views.Where(v => v.Pid != 0))
         {
-            if (_dir?.ReadStatus(view.Name) is { State: StepStates.Running, Pid: { } child })
+            if (_dir?.ReadStatus(view.Name) is { State: StepState.Running, Pid: { } child })
             {
                 Libc.Kill(-child, Signals.KILL);
             }

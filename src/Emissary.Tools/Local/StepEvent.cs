@@ -1,4 +1,6 @@
+using Emissary.Control;
+
 namespace Emissary.Tools.Local;
 
 /// <summary>One line of `--events FILE`: a state change of a step.</summary>
-internal sealed record StepEvent(DateTimeOffset Time, string Step, string State, int? ExitCode, string? Reason, string? Message);
+internal sealed record StepEvent(DateTimeOffset Time, string Step, StepState State, int? ExitCode, string? Reason, string? Message);

@@ -24,25 +24,25 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlDirector
             }
             // Fast steps go through several states between two looks: report each state once, in
             // order, at the time the step recorded for it.
-            string previous = view.State;
+            StepState? previous = view.State;
             view.Status = status;
             view.State = status.State;
-            if (previous == "pending" && status.WaitingSince is { } waiting && status.State != StepStates.Waiting)
+            if (previous is null && status.WaitingSince is { } waiting && status.State != StepState.Waiting)
             {
-                changed(view, status with { State = StepStates.Waiting, ExitCode = null, Reason = null, Message = null }, waiting);
+                changed(view, status with { State = StepState.Waiting, ExitCode = null, Reason = null, Message = null }, waiting);
             }
-            if (previous != StepStates.Running && status.StartedAt is { } started && StepStates.IsFinal(status.State))
+            if (previous != StepState.Running && status.StartedAt is { } started && status.State.IsFinal())
             {
-                changed(view, status with { State = StepStates.Running, ExitCode = null, Reason = null, Message = null }, started);
+                changed(view, status with { State = StepState.Running, ExitCode = null, Reason = null, Message = null }, started);
             }
-            if (StepStates.IsFinal(status.State))
+            if (status.State.IsFinal())
             {
                 view.Results = StepResults.Read(dir, view.Name);
             }
             changed(view, status, status.State switch
             {
-                StepStates.Waiting => status.WaitingSince,
-                StepStates.Running => status.StartedAt,
+                StepState.Waiting => status.WaitingSince,
+                StepState.Running => status.StartedAt,
                 _ => status.FinishedAt,
             } ?? DateTimeOffset.UtcNow);
         }

@@ -10,7 +10,7 @@ internal sealed class StepView(string name, bool isSidecar)
     public bool IsSidecar { get; } = isSidecar;
 
     /// <summary>pending (not registered yet), then the states of status.json.</summary>
-    public string State { get; set; } = "pending";
+    public StepState? State { get; set; }
 
     public StepStatus? Status { get; set; }
 
@@ -22,7 +22,7 @@ internal sealed class StepView(string name, bool isSidecar)
 
     public int? ProcessExitCode { get; set; }
 
-    public bool Succeeded => State == StepStates.Succeeded;
+    public bool Succeeded => State == StepState.Succeeded;
 
-    public bool Final => StepStates.IsFinal(State) || ProcessExitCode is not null;
+    public bool Final => State?.IsFinal() == true || ProcessExitCode is not null;
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Emissary.Cli;
 using Emissary.Control;
+using Emissary.Foundation;
 
 namespace Emissary.Tools.Local;
 
@@ -59,11 +59,11 @@ internal static class Timeline
         string duration = s.StartedAt is { } st && s.FinishedAt is { } ft ? " " + Duration.Format(ft - st) : "";
         return s.State switch
         {
-            StepStates.Skipped => $"skipped: {s.Message}",
+            StepState.Skipped => $"skipped: {s.Message}",
             _ when s.ExitCode is { } code => $"exit {code} {s.Reason}{duration}",
             // Its emissary (or container) ended without recording an outcome: SIGKILL, OOM, ...
-            _ when step.ProcessExitCode is { } code => $"crashed while {s.State} (exit {code})",
-            _ => s.State,
+            _ when step.ProcessExitCode is { } code => $"crashed while {s.State.JsonName()} (exit {code})",
+            _ => s.State.JsonName(),
         };
     }
 
@@ -96,8 +96,8 @@ internal static class Timeline
                 DateTimeOffset ft = s.FinishedAt ?? end;
                 string color = s.State switch
                 {
-                    StepStates.Succeeded => "#3c9d5d",
-                    StepStates.Failed => "#d64541",
+                    StepState.Succeeded => "#3c9d5d",
+                    StepState.Failed => "#d64541",
                     _ => "#4a7bd0",
                 };
                 svg.Append(CultureInfo.InvariantCulture, $"    <rect x=\"{X(st)}\" y=\"{y + 4}\" width=\"{W(st, ft)}\" height=\"20\" fill=\"{color}\"><title>{Escape(Summary(step))}</title></rect>\n");

@@ -1,5 +1,5 @@
-using Emissary.Cli;
 using YamlDotNet.RepresentationModel;
+using Emissary.Foundation;
 
 namespace Emissary.Tools.PodSpec;
 

@@ -1,5 +1,6 @@
-using Emissary.Cli;
 using YamlDotNet.RepresentationModel;
+using Emissary.Control;
+using Emissary.Foundation;
 
 namespace Emissary.Tools.PodSpec;
 
@@ -161,9 +162,9 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             {
                 Error(path, "missing");
             }
-            else if (!IsValidStepName(name))
+            else if (!ControlDirectory.IsValidName(name))
             {
-                Error(path, $"\"{name}\" is not a valid step name: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit");
+                Error(path, $"\"{name}\" is not a valid step name: {ControlDirectory.NameRule}");
             }
             else if (name == EmissaryRun.InitContainerName)
             {
@@ -180,10 +181,6 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             }
         }
     }
-
-    // The control directory's rule for step names (ControlDirectory.ValidateName); Kubernetes container names (DNS labels) satisfy it.
-    private static bool IsValidStepName(string name) =>
-        name.Length is > 0 and <= 63 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     // ---- declarations: fields, annotations, rewritten commands ---------------------------------
 

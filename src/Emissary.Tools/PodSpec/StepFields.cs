@@ -1,7 +1,8 @@
 using System.Globalization;
 using Emissary.Cli;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Results;
-using Emissary.Supervision;
 
 namespace Emissary.Tools.PodSpec;
 

@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Supervision.Posix;

@@ -1,3 +1,4 @@
+using Emissary.Events;
 using Emissary.Interop;
 
 namespace Emissary.Supervision.Posix;
@@ -12,7 +13,7 @@ namespace Emissary.Supervision.Posix;
 /// every orphan re-parented to us (PID 1 or child subreaper) without a 1 s sleep between zombies
 /// (Argo's reap loop had one).
 /// </summary>
-internal sealed unsafe class Reactor : ISupervisorEvents, IDisposable
+internal sealed unsafe class Reactor : IEventLoop, IDisposable
 {
     private const ulong SignalToken = ulong.MaxValue;
 

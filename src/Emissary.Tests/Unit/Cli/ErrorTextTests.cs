@@ -1,4 +1,5 @@
 using Emissary.Cli;
+using Emissary.Foundation;
 
 namespace Emissary.Tests.Unit.Cli;
 

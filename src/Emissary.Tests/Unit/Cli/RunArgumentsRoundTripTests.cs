@@ -2,6 +2,7 @@ using System.Text.Json;
 using CsCheck;
 using Emissary.Cli;
 using Emissary.Commands;
+using Emissary.Events;
 using Emissary.Gates;
 using Emissary.Results;
 using Emissary.Sidecars;

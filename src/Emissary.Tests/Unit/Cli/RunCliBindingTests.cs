@@ -1,5 +1,7 @@
 using Emissary.Cli;
 using Emissary.Commands;
+using Emissary.Events;
+using Emissary.Foundation;
 using Emissary.Gates;
 using Emissary.Net;
 using Emissary.Results;

@@ -43,7 +43,7 @@ internal sealed class FakeRecorder(List<string>? journal = null) : IStepRecorder
     public StepStatus Finish(StepStatus final)
     {
         Finished.Add(final);
-        journal?.Add($"finish {final.State} {final.ExitCode}");
+        journal?.Add($"finish {final.State.JsonName()} {final.ExitCode}");
         return Rewrite?.Invoke(final) ?? final;
     }
 }

@@ -1,3 +1,4 @@
+using Emissary.Events;
 using Emissary.Supervision;
 
 namespace Emissary.Tests.Unit.Fakes;

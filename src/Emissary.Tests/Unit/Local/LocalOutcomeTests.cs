@@ -1,6 +1,7 @@
 using Emissary.Cli;
 using Emissary.Commands;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Tools.Cli;
 using Emissary.Tools.Commands;
 using Emissary.Tools.Local;
@@ -12,18 +13,18 @@ public sealed class LocalOutcomeTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 28, 7, 0, 0, TimeSpan.Zero);
 
-    private static StepView Step(string name, string state, int? exitCode = null, double finishedAfter = 1, bool continueOnError = false, int? processExitCode = null)
+    private static StepView Step(string name, StepState? state, int? exitCode = null, double finishedAfter = 1, bool continueOnError = false, int? processExitCode = null)
     {
         var view = new StepView(name, isSidecar: false) { State = state, ProcessExitCode = processExitCode };
-        if (state != "pending")
+        if (state is { } recorded)
         {
             view.Status = new StepStatus
             {
                 Name = name,
-                State = state,
+                State = recorded,
                 WaitingSince = T0,
-                StartedAt = state == StepStates.Skipped ? null : T0,
-                FinishedAt = StepStates.IsFinal(state) ? T0.AddSeconds(finishedAfter) : null,
+                StartedAt = recorded == StepState.Skipped ? null : T0,
+                FinishedAt = recorded.IsFinal() ? T0.AddSeconds(finishedAfter) : null,
                 ExitCode = exitCode,
                 Reason = exitCode is 0 ? "Completed" : exitCode is 123 ? "Skipped" : exitCode is null ? null : "Error",
                 ContinueOnError = continueOnError,
@@ -35,7 +36,7 @@ public sealed class LocalOutcomeTests
     [Fact]
     public void Every_step_succeeded_is_0()
     {
-        PodOutcome.Of([Step("a", StepStates.Succeeded, 0), Step("b", StepStates.Succeeded, 0)]).Should().Be(0);
+        PodOutcome.Of([Step("a", StepState.Succeeded, 0), Step("b", StepState.Succeeded, 0)]).Should().Be(0);
     }
 
     [Fact]
@@ -43,37 +44,37 @@ public sealed class LocalOutcomeTests
     {
         PodOutcome.Of(
         [
-            Step("late", StepStates.Failed, 7, finishedAfter: 5),
-            Step("early", StepStates.Failed, 2, finishedAfter: 1),
-            Step("after", StepStates.Skipped, 123, finishedAfter: 2),
+            Step("late", StepState.Failed, 7, finishedAfter: 5),
+            Step("early", StepState.Failed, 2, finishedAfter: 1),
+            Step("after", StepState.Skipped, 123, finishedAfter: 2),
         ]).Should().Be(2);
     }
 
     [Fact]
     public void A_failure_with_on_error_continue_does_not_fail_the_pod()
     {
-        PodOutcome.Of([Step("lint", StepStates.Failed, 2, continueOnError: true), Step("b", StepStates.Succeeded, 0)]).Should().Be(0);
+        PodOutcome.Of([Step("lint", StepState.Failed, 2, continueOnError: true), Step("b", StepState.Succeeded, 0)]).Should().Be(0);
     }
 
     [Fact]
     public void Skipped_steps_without_a_failure_are_123()
     {
-        PodOutcome.Of([Step("a", StepStates.Succeeded, 0), Step("b", StepStates.Skipped, 123)]).Should().Be(123);
+        PodOutcome.Of([Step("a", StepState.Succeeded, 0), Step("b", StepState.Skipped, 123)]).Should().Be(123);
     }
 
     [Fact]
     public void A_step_whose_emissary_died_without_a_final_state_fails_the_pod_with_that_exit_code()
     {
-        StepView crashed = Step("build", StepStates.Running, processExitCode: 137);
+        StepView crashed = Step("build", StepState.Running, processExitCode: 137);
 
-        PodOutcome.Of([Step("a", StepStates.Succeeded, 0), crashed]).Should().Be(137);
+        PodOutcome.Of([Step("a", StepState.Succeeded, 0), crashed]).Should().Be(137);
         Timeline.Summary(crashed).Should().Be("crashed while running (exit 137)");
     }
 
     [Fact]
     public void A_step_that_never_registered_is_reported_with_its_process_exit_code()
     {
-        StepView never = Step("bad", "pending", processExitCode: 125);
+        StepView never = Step("bad", null, processExitCode: 125);
 
         PodOutcome.Of([never]).Should().Be(125);
         Timeline.Summary(never).Should().Be("exit 125 (never registered)");

@@ -1,4 +1,4 @@
-using Emissary.Cli;
+using Emissary.Foundation;
 using Emissary.Tools.Local;
 using Emissary.Tools.PodSpec;
 using YamlDotNet.RepresentationModel;

@@ -337,7 +337,7 @@ public sealed class PodGraphTests
     public void Durations_are_written_the_Go_way_and_read_back_the_same(double seconds, string text)
     {
         Emissary.Cli.RunArguments.FormatDuration(TimeSpan.FromSeconds(seconds)).Should().Be(text);
-        Emissary.Cli.Duration.TryParse(text, out TimeSpan back).Should().BeTrue();
+        Emissary.Foundation.Duration.TryParse(text, out TimeSpan back).Should().BeTrue();
         back.Should().Be(TimeSpan.FromSeconds(seconds));
     }
 

@@ -1,5 +1,6 @@
 using Emissary.Cli;
 using Emissary.Commands;
+using Emissary.Foundation;
 using Emissary.Tools.Cli;
 using Emissary.Tools.Commands;
 using Emissary.Tools.PodSpec;

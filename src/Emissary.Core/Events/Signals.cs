@@ -1,4 +1,4 @@
-namespace Emissary.Supervision;
+namespace Emissary.Events;
 
 /// <summary>Linux signal numbers (x86-64/arm64) and their names, without the SIG prefix.</summary>
 internal static class Signals
@@ -14,6 +14,12 @@ internal static class Signals
         "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU",
         "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
     ];
+
+    /// <summary>
+    /// The signals that mean "the pod is going away" (kubelet's TERM, a terminal's INT, HUP and
+    /// QUIT): forwarded, they end waiting and retrying instead of being ignored.
+    /// </summary>
+    public static bool IsTerminating(int signal) => signal is TERM or INT or HUP or QUIT;
 
     public static string Name(int signal) =>
         signal > 0 && signal < s_names.Length ? "SIG" + s_names[signal] : $"signal {signal}";

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Emissary.Interop;
 
-namespace Emissary.Cli;
+namespace Emissary.Foundation;
 
 /// <summary>
 /// Readable reasons for I/O failures. The static build uses resource keys instead of messages

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Emissary.Cli;
+namespace Emissary.Foundation;
 
 /// <summary>
 /// Durations as Kubernetes users write them (Go's time.ParseDuration): "500ms", "10s", "1m30s",
@@ -40,14 +40,15 @@ internal static class Duration
                 return false;
             }
             int unitStart = i;
-            while (i < text.Length && char.IsAsciiLetter(text[i]))
+            // µ (micro sign) and μ (Greek mu) are letters but not ASCII ones: Go accepts both in "5µs".
+            while (i < text.Length && (char.IsAsciiLetter(text[i]) || text[i] is '\u00b5' or '\u03bc'))
             {
                 i++;
             }
             double? unitMs = text[unitStart..i] switch
             {
                 "ns" => 1e-6,
-                "us" or "µs" => 1e-3,
+                "us" or "\u00b5s" or "\u03bcs" => 1e-3,
                 "ms" => 1,
                 "s" => 1000,
                 "m" => 60_000,

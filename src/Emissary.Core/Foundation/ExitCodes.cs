@@ -1,7 +1,7 @@
-namespace Emissary.Supervision;
+namespace Emissary.Foundation;
 
 /// <summary>
-/// The exit codes of <c>emissary run</c> (ARCHITECTURE.md). They follow GNU timeout/env and tini so
+/// The exit codes of <c>emissary run</c>. They follow GNU timeout/env and tini so
 /// that a reader of a pod's status can tell "the command failed" from "emissary could not run it".
 /// </summary>
 internal static class ExitCodes
@@ -34,26 +34,4 @@ internal static class ExitCodes
 
     /// <summary>The child was killed by signal S: 128 + S (shells and tini).</summary>
     public static int ForSignal(int signal) => 128 + signal;
-}
-
-/// <summary>How a child process ended, decoded from a wait status.</summary>
-internal readonly record struct ExitStatus(int Code, int Signal)
-{
-    public bool Signaled => Signal != 0;
-
-    /// <summary>The shell's view of the status: N, or 128+S when killed by a signal.</summary>
-    public int ToExitCode() => Signaled ? ExitCodes.ForSignal(Signal) : Code;
-
-    public static ExitStatus Exited(int code) => new(code, 0);
-
-    public static ExitStatus KilledBy(int signal) => new(0, signal);
-
-    /// <summary>Decodes a waitpid status word (WIFEXITED/WEXITSTATUS/WTERMSIG).</summary>
-    public static ExitStatus FromWaitStatus(int status)
-    {
-        int termSignal = status & 0x7f;
-        return termSignal == 0 ? Exited((status >> 8) & 0xff) : KilledBy(termSignal);
-    }
-
-    public override string ToString() => Signaled ? $"killed by {Signals.Name(Signal)}" : $"exit code {Code}";
 }

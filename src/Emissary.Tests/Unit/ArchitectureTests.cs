@@ -1,0 +1,103 @@
+using System.Reflection;
+using ArchUnitNET.Fluent;
+using ArchUnitNET.Loader;
+using ArchUnitNET.xUnit;
+using Emissary.Events;
+using static ArchUnitNET.Fluent.ArchRuleDefinition;
+using Architecture = ArchUnitNET.Domain.Architecture;
+using Assembly = System.Reflection.Assembly;
+
+namespace Emissary.Tests.Unit;
+
+/// <summary>
+/// The layers of docs/layers.md, checked on the compiled assemblies: the in-pod binary keeps its
+/// size and start-up budget only while nothing on its path reaches the tools or YAML, and the
+/// layers stay one-way only while something fails when an arrow is reversed.
+/// </summary>
+public sealed class ArchitectureTests
+{
+    private static readonly Assembly Core = typeof(Emissary.Foundation.UsageException).Assembly;
+    private static readonly Assembly PodBinary = typeof(Emissary.Program).Assembly;
+    private static readonly Assembly Tools = typeof(Emissary.Tools.ToolsProgram).Assembly;
+    private static readonly Assembly Yaml = typeof(YamlDotNet.Serialization.Deserializer).Assembly;
+
+    private static readonly Architecture Code = new ArchLoader().LoadAssemblies(Core, PodBinary, Tools, Yaml).Build();
+
+    // Namespaces as regular expressions: a layer includes its sub-namespaces (Supervision.Posix).
+    private static ArchUnitNET.Fluent.Syntax.Elements.Types.GivenTypesConjunctionWithDescription In(params string[] layers) =>
+        Types().That().ResideInNamespaceMatching($@"^Emissary\.({string.Join('|', layers)})(\..*)?$").As(string.Join(", ", layers));
+
+    /// <summary>Every namespace of ours except the given ones.</summary>
+    private static ArchUnitNET.Fluent.Syntax.Elements.Types.GivenTypesConjunctionWithDescription OursExcept(params string[] layers) =>
+        Types().That().ResideInNamespaceMatching($@"^Emissary(\.(?!({string.Join('|', layers)})(\.|$)).*)?$").As("Emissary.* except " + string.Join(", ", layers));
+
+    [Fact]
+    public void The_core_library_never_depends_on_the_tools_or_on_YamlDotNet()
+    {
+        Types().That().ResideInAssembly(Core).Should().NotDependOnAny(
+                Types().That().ResideInNamespaceMatching(@"^Emissary\.Tools(\..*)?$").Or().ResideInAssembly(Tools).Or().ResideInAssembly(Yaml))
+            .Because("emissary-tools is built on the core, never the reverse, and YAML parsing has no place in the pod")
+            .Check(Code);
+    }
+
+    [Fact]
+    public void The_pod_binary_references_no_YAML_package_directly_or_through_the_core()
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var queue = new Queue<AssemblyName>([PodBinary.GetName()]);
+        while (queue.TryDequeue(out AssemblyName? name))
+        {
+            if (!seen.Add(name.Name!) || name.Name!.StartsWith("System", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            foreach (AssemblyName reference in Assembly.Load(name).GetReferencedAssemblies())
+            {
+                queue.Enqueue(reference);
+            }
+        }
+        seen.Should().Contain("Emissary.Core", "the walk follows the pod binary's references");
+        seen.Should().NotContain(n => n.Contains("Yaml", StringComparison.OrdinalIgnoreCase));
+        seen.Should().NotContain("emissary-tools");
+        Types().That().ResideInAssembly(PodBinary).Should().NotDependOnAny(Types().That().ResideInAssembly(Yaml).Or().ResideInAssembly(Tools))
+            .Check(Code);
+    }
+
+    [Fact]
+    public void Interop_depends_on_nothing_of_ours()
+    {
+        In("Interop").Should().NotDependOnAny(OursExcept("Interop"))
+            .Because("the libc declarations are the bottom layer").Check(Code);
+    }
+
+    [Fact]
+    public void The_neutral_layer_depends_only_on_Interop()
+    {
+        In("Foundation").Should().NotDependOnAny(OursExcept("Foundation", "Interop")).Check(Code);
+        In("Events").Should().NotDependOnAny(OursExcept("Events", "Foundation", "Interop")).Check(Code);
+    }
+
+    [Fact]
+    public void No_CLI_type_is_used_below_the_commands()
+    {
+        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Supervision", "Interop", "Json", "Logging", "Foundation", "Events")
+            .Should().NotDependOnAny(In("Cli"))
+            .Because("user errors, durations and error text live in Emissary.Foundation").Check(Code);
+    }
+
+    [Fact]
+    public void Gates_control_directory_and_output_do_not_hold_the_POSIX_reactor()
+    {
+        In("Gates", "Control", "Output").Should().NotDependOnAny(In(@"Supervision\.Posix"))
+            .Because("they register with Events.IEventLoop; which loop runs is the composition root's choice").Check(Code);
+    }
+
+    [Fact]
+    public void Every_layer_below_the_CLI_points_down_only()
+    {
+        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Json", "Logging")
+            .Should().NotDependOnAny(In("Supervision", "Commands", "Cli")).Check(Code);
+        In("Supervision").Should().NotDependOnAny(In("Commands", "Cli")).Check(Code);
+        In("Commands").Should().NotDependOnAny(In("Cli")).Because("the CLI parses into options that the commands run").Check(Code);
+    }
+}
