@@ -12,11 +12,13 @@ namespace Emissary.Tests.BlackBox;
 public sealed class BinaryTests : BlackBoxTest
 {
     /// <summary>
-    /// The most artifacts/emissary may weigh, in bytes (3.125 MiB; it was 3,276,184 B when the budget
-    /// was set). Every container start maps this file, and README's size figures are measured on
-    /// it: raise the budget deliberately, saying what the bytes buy, never to make this test pass.
+    /// The most artifacts/emissary may weigh, in bytes. Every container start maps this file, and
+    /// README's size figures are measured on it: raise the budget deliberately, saying what the
+    /// bytes buy, never to make this test pass. History: 3,276,184 B when the budget was set;
+    /// +19 KB for descriptor-relative control-directory I/O, bounded untrusted reads and the
+    /// capture hang-up (3,295,640 B), hence 3,300,000.
     /// </summary>
-    private const long EmissarySizeBudget = 3_276_800;
+    private const long EmissarySizeBudget = 3_300_000;
 
     /// <summary>The namespace of the YAML library that only emissary-tools may contain.</summary>
     private const string YamlLibrary = "YamlDotNet";
