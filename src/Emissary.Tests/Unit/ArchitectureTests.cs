@@ -10,7 +10,7 @@ using Assembly = System.Reflection.Assembly;
 namespace Emissary.Tests.Unit;
 
 /// <summary>
-/// The layers of docs/layers.md, checked on the compiled assemblies: the in-pod binary keeps its
+/// The layers of docs/architecture.md, checked on the compiled assemblies: the in-pod binary keeps its
 /// size and start-up budget only while nothing on its path reaches the tools or YAML, and the
 /// layers stay one-way only while something fails when an arrow is reversed.
 /// </summary>
