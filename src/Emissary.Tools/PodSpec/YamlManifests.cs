@@ -7,6 +7,13 @@ namespace Emissary.Tools.PodSpec;
 /// <summary>YAML streams in and out, through YamlDotNet's parser, representation model and emitter.</summary>
 internal static class YamlManifests
 {
+    /// <summary>
+    /// Deepest nesting of mappings and sequences read. Pod specs, CRDs with their schemas and Helm
+    /// output stay far below it (a few dozen levels); YamlDotNet builds nodes recursively, so
+    /// without a limit a deeply nested file crashes the process (a stack overflow, at ~75,000 levels).
+    /// </summary>
+    public const int MaxDepth = 100;
+
     /// <summary>The root node of every document, empty ones included.</summary>
     public static IReadOnlyList<YamlNode> Read(string text, string sourceName)
     {
@@ -14,7 +21,11 @@ internal static class YamlManifests
         var stream = new YamlStream();
         try
         {
-            stream.Load(new Parser(scanner));
+            stream.Load(new DepthLimitedParser(new Parser(scanner), sourceName));
+        }
+        catch (ManifestReadException)
+        {
+            throw;
         }
         catch (YamlException e)
         {
@@ -51,6 +62,34 @@ internal static class YamlManifests
     {
         string reason = message.Trim().TrimEnd('.');
         return reason.Length > 1 && char.IsUpper(reason[0]) && !char.IsUpper(reason[1]) ? char.ToLowerInvariant(reason[0]) + reason[1..] : reason;
+    }
+
+    /// <summary>
+    /// Counts the nesting in the event stream, before the representation model recurses into it:
+    /// one level deeper than <see cref="MaxDepth"/> is an error naming where it starts.
+    /// </summary>
+    private sealed class DepthLimitedParser(IParser inner, string sourceName) : IParser
+    {
+        private int _depth;
+
+        public ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            if (!inner.MoveNext())
+            {
+                return false;
+            }
+            switch (inner.Current)
+            {
+                case MappingStart or SequenceStart when ++_depth > MaxDepth:
+                    throw ManifestReadException.Malformed(sourceName, "YAML", (int)inner.Current.Start.Line, (int)inner.Current.Start.Column, $"nested more than {MaxDepth} levels deep");
+                case MappingEnd or SequenceEnd:
+                    _depth--;
+                    break;
+            }
+            return true;
+        }
     }
 
     private sealed class ImplicitDocumentEnds(IEmitter inner) : IEmitter
