@@ -212,6 +212,41 @@ public sealed class RewriteTests : BlackBoxTest
     }
 
     [Fact]
+    public void YAML_nested_75000_levels_deep_exits_1_with_one_line_instead_of_crashing()
+    {
+        string input = Write("deep.yaml", "a: " + new string('[', 75_000) + new string(']', 75_000) + "\n");
+
+        var result = Run(ToolsPath, "rewrite", input);
+
+        result.ExitCode.Should().Be(1, "{0}", result);
+        result.Stdout.Should().BeEmpty();
+        result.StderrLines.Should().ContainSingle().Which.Should().Be($"{input}: line 1, column 103: malformed YAML: nested more than 100 levels deep");
+    }
+
+    [Fact]
+    public void An_input_larger_than_16_MiB_is_125_from_a_file_and_from_stdin()
+    {
+        // Comment lines: valid YAML of any size, so only the size can be what is refused.
+        string input = Path.Combine(TempDir("big"), "big.yaml");
+        using (var writer = new StreamWriter(input))
+        {
+            string line = "# " + new string('x', 1021) + "\n";
+            for (int i = 0; i <= 16 * 1024; i++)
+            {
+                writer.Write(line);
+            }
+        }
+
+        foreach (ProcessResult result in new[] { Run(ToolsPath, "rewrite", input), RunWithStdin(input, ToolsPath, "rewrite") })
+        {
+            result.ExitCode.Should().Be(125, "{0}", result);
+            result.Stdout.Should().BeEmpty();
+            AssertOneEmissaryErrorLine(result);
+            result.StderrLines[0].Should().EndWith("is larger than 16 MiB: emissary reads manifests up to that size (split it)");
+        }
+    }
+
+    [Fact]
     public void An_unknown_option_is_a_usage_error_125()
     {
         var result = Run(ToolsPath, "rewrite", "--outptu", "x");

@@ -132,6 +132,33 @@ public sealed class ManifestSetTests
         read.Should().Throw<ManifestReadException>().WithMessage("stdin: line 2, column 1: malformed YAML: duplicate key a");
     }
 
+    [Theory]
+    [InlineData("flow")]
+    [InlineData("block")]
+    public void YAML_nested_deeper_than_the_limit_is_one_error_naming_where_and_the_limit_itself_is_read(string style)
+    {
+        static string Nested(int depth, string style) => style == "flow"
+            ? "a: " + new string('[', depth - 1) + new string(']', depth - 1) + "\n"
+            : string.Concat(Enumerable.Range(0, depth).Select(i => new string(' ', 2 * i) + "k:\n")) + new string(' ', 2 * depth) + "v\n";
+
+        ManifestSet.Read(Nested(YamlManifests.MaxDepth, style), "ok.yaml").Documents.Should().ContainSingle();
+        var read = () => ManifestSet.Read(Nested(YamlManifests.MaxDepth + 1, style), "deep.yaml");
+
+        string where = style == "flow" ? "line 1, column 103" : "line 101, column 201";
+        read.Should().Throw<ManifestReadException>().WithMessage($"deep.yaml: {where}: malformed YAML: nested more than 100 levels deep");
+    }
+
+    [Fact]
+    public void YAML_nested_far_too_deep_is_refused_before_it_is_built()
+    {
+        // ~75,000 levels crashed the process with a stack overflow while YamlDotNet built its nodes.
+        string text = "a: " + new string('[', 200_000) + new string(']', 200_000) + "\n";
+
+        var read = () => ManifestSet.Read(text, "deep.yaml");
+
+        read.Should().Throw<ManifestReadException>().WithMessage("deep.yaml: line 1, column *: malformed YAML: nested more than 100 levels deep");
+    }
+
     [Fact]
     public void A_YAML_input_that_makes_the_scanner_give_up_is_still_reported_with_a_position()
     {
