@@ -62,8 +62,10 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
         }
 
         // The control volumes are made here, before kube play (which uses volumes that exist), to
-        // make them what the kubelet makes an emptyDir: mode 0777, so that a step running as any
-        // uid can write its own record and make requests (podman would make them 0755, root's).
+        // make them what the kubelet makes an emptyDir: root's, mode 0777, so that a step running as
+        // any uid can write its own record and make requests. Podman would make them 0755 and give
+        // each to the uid of the first container that mounts it (uid=0,gid=0 stops that): a step's
+        // own volume could then belong to another step's uid, and the step would refuse it.
         _played = true; // from here on volumes (and then the pod) may exist, even if something fails half-way
         string root = CreateSharedVolume(plan.ControlVolume);
         var stepDirectories = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -86,10 +88,10 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
         return new ControlLayout(root, stepDirectories);
     }
 
-    /// <summary>Creates a volume of this run, mode 0777 like a kubelet's emptyDir; returns its directory on this machine.</summary>
+    /// <summary>Creates a volume of this run, root's and mode 0777 like a kubelet's emptyDir; returns its directory on this machine.</summary>
     private string CreateSharedVolume(string volume)
     {
-        PodmanCli.Result created = _podman!.Run("volume", "create", volume);
+        PodmanCli.Result created = _podman!.Run("volume", "create", "--opt", "o=uid=0,gid=0", volume);
         if (created.ExitCode != 0)
         {
             throw new UsageException($"podman volume create {volume}: {created.Problem}");
