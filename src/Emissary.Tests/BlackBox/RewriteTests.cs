@@ -143,6 +143,30 @@ public sealed class RewriteTests : BlackBoxTest
     }
 
     [Fact]
+    public void Output_to_a_device_or_a_pipe_is_written_through_it_not_renamed_over_it()
+    {
+        string input = Write("job.yaml", Pipeline);
+        string device = Path.Combine(TempDir("dev"), "null");
+        // A device node of our own (as root), not /dev/null: were it replaced, nothing else suffers.
+        bool madeDevice = Run("mknod", "-m", "666", device, "c", "1", "3").ExitCode == 0;
+
+        // Like -o /dev/stdout, in a directory of our own.
+        string stdout = Path.Combine(TempDir("link"), "stdout");
+        File.CreateSymbolicLink(stdout, "/proc/self/fd/1");
+
+        var toPipe = Run("/bin/sh", "-c", "\"$1\" rewrite \"$2\" -o \"$3\" | cat", "sh", ToolsPath, input, stdout);
+
+        AssertSucceededSilently(toPipe);
+        toPipe.Stdout.Should().Contain("/var/run/emissary-bin/emissary");
+        new FileInfo(stdout).LinkTarget.Should().Be("/proc/self/fd/1", "the link is still the link it was");
+        if (madeDevice)
+        {
+            AssertSucceededSilently(Run(ToolsPath, "rewrite", input, "-o", device));
+            Run("stat", "-c", "%F", device).Stdout.Should().Be("character special file");
+        }
+    }
+
+    [Fact]
     public void JSON_in_gives_JSON_out()
     {
         string input = Write("pod.json", """{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x", "command": ["a"], "ports": [{"containerPort": 80}]}]}}""");
