@@ -149,6 +149,31 @@ public sealed class ManifestSetTests
     }
 
     [Fact]
+    public void A_YAML_stream_is_read_one_document_at_a_time_and_a_malformed_one_stops_it_where_it_is()
+    {
+        var reader = new YamlDocumentReader("a: 1\n---\n---\nb: [2\n---\nc: 3\n", "f");
+
+        ((YamlMappingNode)reader.Next()!).GetText("a").Should().Be("1");
+        reader.Next().Should().BeOfType<YamlScalarNode>("an empty document is a null scalar");
+        var next = () => reader.Next();
+        next.Should().Throw<ManifestReadException>().WithMessage("f: line 5, column 1: malformed YAML*");
+        reader.Next().Should().BeNull("nothing is read after an error");
+    }
+
+    [Fact]
+    public void Rewriting_reports_a_source_that_cannot_be_read_as_its_one_line_and_writes_nothing()
+    {
+        string pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x, command: [a], timeout: soon}]\n";
+
+        RewriteResult result = ManifestRewriter.Rewrite([("a.yaml", pod), ("b.yaml", pod + "---\nx: [\n")], new RewriteSettings());
+
+        result.Output.Should().BeEmpty();
+        result.Errors.Should().HaveCount(2);
+        result.Errors[0].Should().StartWith("b.yaml: line 8, column 1: malformed YAML");
+        result.Errors[1].Should().StartWith("a.yaml: pod/p: spec.containers[0].timeout:");
+    }
+
+    [Fact]
     public void YAML_nested_far_too_deep_is_refused_before_it_is_built()
     {
         // ~75,000 levels crashed the process with a stack overflow while YamlDotNet built its nodes.
