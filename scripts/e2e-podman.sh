@@ -37,7 +37,7 @@ pass() { echo "e2e: ok: $*" >&2; }
 
 # run_example FILE POD: rewrite, play, wait until every container has exited.
 run_example() {
-  local file=$1 pod=$2 volume
+  local file=$1 pod=$2 volume running
   podman volume rm -f emissary-bin >/dev/null 2>&1 || true
   "$ROOT/artifacts/emissary" rewrite --as-pod --image localhost/emissary:e2e "$ROOT/examples/$file" \
     | sed 's#image: busybox:1.36#image: localhost/emissary-steps:e2e#' > "$work/$pod.yaml"
@@ -53,11 +53,15 @@ run_example() {
   (cd "$work" && podman kube play --network none "$pod.yaml" >/dev/null)
   pods+=("$pod")
   for _ in $(seq 1 120); do
-    if ! podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -qv -- '-infra$'; then break; fi
+    running=$(podman ps --filter "pod=$pod" --format '{{.Names}}') || true
+    if ! grep -qv -- '-infra$' <<<"$running"; then break; fi
     sleep 0.5
   done
 }
 exit_code() { podman inspect "$1" --format '{{.State.ExitCode}}'; }
+# Whether container $1's output holds $2. Not `podman logs | grep -q`: grep quits at the first
+# match, podman logs then fails on the closed pipe, and pipefail turns a match into a failure.
+logs_have() { local logs; logs=$(podman logs "$1" 2>&1) || true; grep -q -- "$2" <<<"$logs"; }
 # A step's record: its own volume (mounted at /var/run/emissary/STEP in the pod).
 rec() { podman volume inspect "emissary-step-$1" --format '{{.Mountpoint}}'; }
 field() { sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" "$(rec "$1")/status.json" 2>/dev/null || true; }
@@ -73,7 +77,7 @@ run_example tekton-pipeline.yaml pipeline
 for step in clone build publish; do expect_exit "pipeline-$step" 0; expect_state $step succeeded; done
 expect_before clone build; expect_before build publish
 grep -q '"digest":"sha256:5e1f"' "$(rec build)/termination.json" && pass "build's termination message holds its result" || fail "build's termination message: $(cat "$(rec build)/termination.json" 2>&1)"
-podman logs pipeline-build 2>&1 | grep -q 'building commit 3f9a2c1' && pass "build read clone's result" || fail "build did not read clone's result"
+logs_have pipeline-build 'building commit 3f9a2c1' && pass "build read clone's result" || fail "build did not read clone's result"
 
 echo "e2e: argo-dag.yaml" >&2
 run_example argo-dag.yaml dag
@@ -90,17 +94,17 @@ expect_exit "$pod-db" 0; expect_state db succeeded
 [ "$(field db reason)" = Stopped ] && pass "db was stopped by emissary" || fail "db reason is '$(field db reason)'"
 expect_exit "$pod-test" 0; expect_before migrate test
 [[ "$(field test finishedAt)" < "$(field db finishedAt)" ]] && pass "db stopped after test finished" || fail "db stopped before test finished"
-podman logs "$pod-db" 2>&1 | grep -q 'db: shutting down' && pass "db got SIGTERM" || fail "db did not get SIGTERM"
+logs_have "$pod-db" 'db: shutting down' && pass "db got SIGTERM" || fail "db did not get SIGTERM"
 
 echo "e2e: trust-uids.yaml" >&2
 run_example trust-uids.yaml trust
 pod=trust
 for step in worker server untrusted; do expect_exit "$pod-$step" 0; expect_state $step succeeded; done
 expect_exit "$pod-optional" 123; expect_state optional skipped
-podman logs "$pod-untrusted" 2>&1 | grep -q 'cannot write another step' && pass "uid 1000 cannot write another step's record" || fail "untrusted: $(podman logs "$pod-untrusted" 2>&1 | tail -3)"
+logs_have "$pod-untrusted" 'cannot write another step' && pass "uid 1000 cannot write another step's record" || fail "untrusted: $(podman logs "$pod-untrusted" 2>&1 | tail -3)"
 [ "$(podman logs "$pod-untrusted" 2>&1 | grep -c 'Read-only file system')" -ge 5 ] && pass "each forgery failed on a read-only mount" || fail "untrusted's forgeries did not fail as read-only: $(podman logs "$pod-untrusted" 2>&1)"
-podman logs "$pod-worker" 2>&1 | grep -q 'Read-only file system' && pass "root cannot write another step's record either" || fail "worker: $(podman logs "$pod-worker" 2>&1)"
-podman logs "$pod-server" 2>&1 | grep -q 'got USR1' && pass "emissary signal from another container reached server through the read-only mount" || fail "server did not get USR1: $(podman logs "$pod-server" 2>&1)"
+logs_have "$pod-worker" 'Read-only file system' && pass "root cannot write another step's record either" || fail "worker: $(podman logs "$pod-worker" 2>&1)"
+logs_have "$pod-server" 'got USR1' && pass "emissary signal from another container reached server through the read-only mount" || fail "server did not get USR1: $(podman logs "$pod-server" 2>&1)"
 [ "$(stat -c %u "$(rec server)/status.json")" = 1000 ] && pass "server's record was written by uid 1000" || fail "server's record belongs to uid $(stat -c %u "$(rec server)/status.json")"
 grep -q '"forgery":"refused"' "$(rec untrusted)/termination.json" && pass "untrusted's termination message holds its result" || fail "untrusted's termination message: $(cat "$(rec untrusted)/termination.json" 2>&1)"
 grep -q '"reason":"Skipped"' "$(rec optional)/termination.json" && pass "optional was skipped from another container" || fail "optional's termination message: $(cat "$(rec optional)/termination.json" 2>&1)"
