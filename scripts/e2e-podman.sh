@@ -53,8 +53,8 @@ run_example() {
   (cd "$work" && podman kube play --network none "$pod.yaml" >/dev/null)
   pods+=("$pod")
   for _ in $(seq 1 120); do
-    running=$(podman ps --filter "pod=$pod" --format '{{.Names}}') || true
-    if ! grep -qv -- '-infra$' <<<"$running"; then break; fi
+    running=$(podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -v -- '-infra$') || true
+    if [ -z "$running" ]; then break; fi
     sleep 0.5
   done
 }
