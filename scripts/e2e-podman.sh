@@ -3,7 +3,9 @@
 # Dockerfile.scratch and a FROM scratch step image holding only a static busybox, rewrites the
 # examples with `emissary rewrite --as-pod` (podman 4.3 runs Pods, not Jobs), runs them with `podman kube play --network none`, and checks
 # the order of steps, exit codes, skipped steps, stopped sidecars and termination messages
-# (read from the control directory's volume: podman does not read terminationMessagePath).
+# (read from each step's own volume: podman does not read terminationMessagePath), and, with
+# steps of different uids, that no container can write another's record while requests and
+# signals still cross containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -13,9 +15,10 @@ scripts/podman-setup.sh
 
 work=$(mktemp -d)
 pods=()
+volumes=(emissary-bin)
 cleanup() {
   for pod in "${pods[@]}"; do podman pod rm -f "$pod" >/dev/null 2>&1 || true; done
-  podman volume rm -f emissary-bin emissary-control >/dev/null 2>&1 || true
+  podman volume rm -f "${volumes[@]}" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,20 +37,34 @@ pass() { echo "e2e: ok: $*" >&2; }
 
 # run_example FILE POD: rewrite, play, wait until every container has exited.
 run_example() {
-  local file=$1 pod=$2
-  podman volume rm -f emissary-bin emissary-control >/dev/null 2>&1 || true
+  local file=$1 pod=$2 volume running
+  podman volume rm -f emissary-bin >/dev/null 2>&1 || true
   "$ROOT/artifacts/emissary" rewrite --as-pod --image localhost/emissary:e2e "$ROOT/examples/$file" \
     | sed 's#image: busybox:1.36#image: localhost/emissary-steps:e2e#' > "$work/$pod.yaml"
+  # The control directory and the step volumes, fresh, and as the kubelet makes an emptyDir:
+  # root's, mode 0777. Podman would make them 0755 and give each to the uid of the first container
+  # that mounts it (uid=0,gid=0 stops that), and then a step of another uid could not use its own.
+  for volume in $(sed -n 's/^  - name: \(emissary-control\|emissary-step-[a-z0-9-]*\)$/\1/p' "$work/$pod.yaml"); do
+    podman volume rm -f "$volume" >/dev/null 2>&1 || true
+    podman volume create --opt o=uid=0,gid=0 "$volume" >/dev/null
+    chmod 0777 "$(podman volume inspect "$volume" --format '{{.Mountpoint}}')"
+    volumes+=("$volume")
+  done
   (cd "$work" && podman kube play --network none "$pod.yaml" >/dev/null)
   pods+=("$pod")
   for _ in $(seq 1 120); do
-    if ! podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -qv -- '-infra$'; then break; fi
+    running=$(podman ps --filter "pod=$pod" --format '{{.Names}}' | grep -v -- '-infra$') || true
+    if [ -z "$running" ]; then break; fi
     sleep 0.5
   done
-  CTL=$(podman volume inspect emissary-control --format '{{.Mountpoint}}')
 }
 exit_code() { podman inspect "$1" --format '{{.State.ExitCode}}'; }
-field() { sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" "$CTL/$1/status.json"; }
+# Whether container $1's output holds $2. Not `podman logs | grep -q`: grep quits at the first
+# match, podman logs then fails on the closed pipe, and pipefail turns a match into a failure.
+logs_have() { local logs; logs=$(podman logs "$1" 2>&1) || true; grep -q -- "$2" <<<"$logs"; }
+# A step's record: its own volume (mounted at /var/run/emissary/STEP in the pod).
+rec() { podman volume inspect "emissary-step-$1" --format '{{.Mountpoint}}'; }
+field() { sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" "$(rec "$1")/status.json" 2>/dev/null || true; }
 expect_exit() { local got; got=$(exit_code "$1"); [ "$got" = "$2" ] && pass "$1 exited $2" || fail "$1 exited $got, expected $2"; }
 expect_state() { local got; got=$(field "$1" state); [ "$got" = "$2" ] && pass "$1 is $2" || fail "$1 is '$got', expected $2"; }
 expect_before() { # step A finished before step B started
@@ -59,8 +76,8 @@ echo "e2e: tekton-pipeline.yaml" >&2
 run_example tekton-pipeline.yaml pipeline
 for step in clone build publish; do expect_exit "pipeline-$step" 0; expect_state $step succeeded; done
 expect_before clone build; expect_before build publish
-grep -q '"digest":"sha256:5e1f"' "$CTL/build/termination.json" && pass "build's termination message holds its result" || fail "build's termination message: $(cat "$CTL/build/termination.json" 2>&1)"
-podman logs pipeline-build 2>&1 | grep -q 'building commit 3f9a2c1' && pass "build read clone's result" || fail "build did not read clone's result"
+grep -q '"digest":"sha256:5e1f"' "$(rec build)/termination.json" && pass "build's termination message holds its result" || fail "build's termination message: $(cat "$(rec build)/termination.json" 2>&1)"
+logs_have pipeline-build 'building commit 3f9a2c1' && pass "build read clone's result" || fail "build did not read clone's result"
 
 echo "e2e: argo-dag.yaml" >&2
 run_example argo-dag.yaml dag
@@ -68,7 +85,7 @@ expect_exit dag-lint 2; expect_state lint failed
 expect_exit dag-package 123; expect_state package skipped
 expect_exit dag-docs 0; expect_exit dag-unit 0; expect_exit dag-cleanup 0
 expect_before prepare unit; expect_before prepare docs; expect_before docs cleanup
-grep -q '"reason":"Skipped"' "$CTL/package/termination.json" && pass "package's termination message says Skipped" || fail "package's termination message: $(cat "$CTL/package/termination.json" 2>&1)"
+grep -q '"reason":"Skipped"' "$(rec package)/termination.json" && pass "package's termination message says Skipped" || fail "package's termination message: $(cat "$(rec package)/termination.json" 2>&1)"
 
 echo "e2e: job-sidecar.yaml" >&2
 run_example job-sidecar.yaml integration-test
@@ -77,7 +94,20 @@ expect_exit "$pod-db" 0; expect_state db succeeded
 [ "$(field db reason)" = Stopped ] && pass "db was stopped by emissary" || fail "db reason is '$(field db reason)'"
 expect_exit "$pod-test" 0; expect_before migrate test
 [[ "$(field test finishedAt)" < "$(field db finishedAt)" ]] && pass "db stopped after test finished" || fail "db stopped before test finished"
-podman logs "$pod-db" 2>&1 | grep -q 'db: shutting down' && pass "db got SIGTERM" || fail "db did not get SIGTERM"
+logs_have "$pod-db" 'db: shutting down' && pass "db got SIGTERM" || fail "db did not get SIGTERM"
+
+echo "e2e: trust-uids.yaml" >&2
+run_example trust-uids.yaml trust
+pod=trust
+for step in worker server untrusted; do expect_exit "$pod-$step" 0; expect_state $step succeeded; done
+expect_exit "$pod-optional" 123; expect_state optional skipped
+logs_have "$pod-untrusted" 'cannot write another step' && pass "uid 1000 cannot write another step's record" || fail "untrusted: $(podman logs "$pod-untrusted" 2>&1 | tail -3)"
+[ "$(podman logs "$pod-untrusted" 2>&1 | grep -c 'Read-only file system')" -ge 5 ] && pass "each forgery failed on a read-only mount" || fail "untrusted's forgeries did not fail as read-only: $(podman logs "$pod-untrusted" 2>&1)"
+logs_have "$pod-worker" 'Read-only file system' && pass "root cannot write another step's record either" || fail "worker: $(podman logs "$pod-worker" 2>&1)"
+logs_have "$pod-server" 'got USR1' && pass "emissary signal from another container reached server through the read-only mount" || fail "server did not get USR1: $(podman logs "$pod-server" 2>&1)"
+[ "$(stat -c %u "$(rec server)/status.json")" = 1000 ] && pass "server's record was written by uid 1000" || fail "server's record belongs to uid $(stat -c %u "$(rec server)/status.json")"
+grep -q '"forgery":"refused"' "$(rec untrusted)/termination.json" && pass "untrusted's termination message holds its result" || fail "untrusted's termination message: $(cat "$(rec untrusted)/termination.json" 2>&1)"
+grep -q '"reason":"Skipped"' "$(rec optional)/termination.json" && pass "optional was skipped from another container" || fail "optional's termination message: $(cat "$(rec optional)/termination.json" 2>&1)"
 
 if [ "$failures" -gt 0 ]; then echo "e2e: $failures check(s) failed" >&2; exit 1; fi
 echo "e2e: all checks passed" >&2

@@ -452,6 +452,30 @@ public sealed class LocalTests : BlackBoxTest
         Run("podman", "pod", "exists", "pipeline").ExitCode.Should().Be(1, "the pod is removed at the end");
         Run("podman", "volume", "exists", volume).ExitCode.Should().Be(1, "the control volume is removed at the end");
         Run("podman", "volume", "exists", volume.Replace("emissary-control", "emissary-bin")).ExitCode.Should().Be(1);
+        string runId = volume["emissary-control-".Length..];
+        Run("podman", "volume", "ls", "--format", "{{.Name}}").StdoutLines.Should().NotContain(v => v.EndsWith("-" + runId), "every step's volume is removed too");
+    }
+
+    [BlackBoxFact(Needs = Needs.Podman)]
+    [Trait("Needs", "podman")]
+    public void With_engine_podman_steps_of_other_uids_cannot_write_each_others_records_and_are_followed_on_their_own_volumes()
+    {
+        PodmanImages images = BuildImages();
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+
+        var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, Example("trust-uids.yaml"), "--events", events, "--plain")
+            .WaitForExit(TimeSpan.FromSeconds(60));
+
+        result.ExitCode.Should().Be(123, "a step was skipped (by another container), the others succeeded\n{0}", result);
+        List<Event> log = ReadEvents(events);
+        foreach (string step in new[] { "worker", "server", "untrusted" })
+            Final(log, step).Should().Match<Event>(e => e.State == "succeeded" && e.ExitCode == 0, "{0}", result);
+        Final(log, "optional").Should().Match<Event>(e => e.State == "skipped" && e.ExitCode == 123);
+        log.Should().Contain(e => e.Step == "server" && e.State == "running", "each step's states come from its own volume");
+        result.StdoutLines.Should().Contain("untrusted | untrusted (uid 1000): cannot write another step's record", "{0}", result);
+        result.StderrLines.Where(l => l.StartsWith("untrusted | ", StringComparison.Ordinal) && l.EndsWith("Read-only file system", StringComparison.Ordinal)).Should().HaveCount(5, "{0}", result);
+        result.StdoutLines.Should().Contain("server | server (uid 1000): got USR1, stopping", "emissary signal crossed containers through the read-only mount");
+        result.StdoutLines.Should().Contain("  result untrusted.forgery = refused").And.Contain("  result worker.started = yes");
     }
 
     [BlackBoxFact(Needs = Needs.Podman)]

@@ -143,6 +143,30 @@ public sealed class RewriteTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void Output_to_a_device_or_a_pipe_is_written_through_it_not_renamed_over_it()
+    {
+        string input = Write("job.yaml", Pipeline);
+        string device = Path.Combine(TempDir("dev"), "null");
+        // A device node of our own (as root), not /dev/null: were it replaced, nothing else suffers.
+        bool madeDevice = Run("mknod", "-m", "666", device, "c", "1", "3").ExitCode == 0;
+
+        // Like -o /dev/stdout, in a directory of our own.
+        string stdout = Path.Combine(TempDir("link"), "stdout");
+        File.CreateSymbolicLink(stdout, "/proc/self/fd/1");
+
+        var toPipe = Run("/bin/sh", "-c", "\"$1\" rewrite \"$2\" -o \"$3\" | cat", "sh", ToolsPath, input, stdout);
+
+        AssertSucceededSilently(toPipe);
+        toPipe.Stdout.Should().Contain("/var/run/emissary-bin/emissary");
+        new FileInfo(stdout).LinkTarget.Should().Be("/proc/self/fd/1", "the link is still the link it was");
+        if (madeDevice)
+        {
+            AssertSucceededSilently(Run(ToolsPath, "rewrite", input, "-o", device));
+            Run("stat", "-c", "%F", device).Stdout.Should().Be("character special file");
+        }
+    }
+
+    [BlackBoxFact]
     public void JSON_in_gives_JSON_out()
     {
         string input = Write("pod.json", """{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x", "command": ["a"], "ports": [{"containerPort": 80}]}]}}""");
@@ -209,6 +233,41 @@ public sealed class RewriteTests : BlackBoxTest
         result.ExitCode.Should().Be(1, "{0}", result);
         result.Stdout.Should().BeEmpty();
         result.StderrLines.Should().ContainSingle().Which.Should().StartWith("stdin: line 5, column 4: malformed YAML");
+    }
+
+    [BlackBoxFact]
+    public void YAML_nested_75000_levels_deep_exits_1_with_one_line_instead_of_crashing()
+    {
+        string input = Write("deep.yaml", "a: " + new string('[', 75_000) + new string(']', 75_000) + "\n");
+
+        var result = Run(ToolsPath, "rewrite", input);
+
+        result.ExitCode.Should().Be(1, "{0}", result);
+        result.Stdout.Should().BeEmpty();
+        result.StderrLines.Should().ContainSingle().Which.Should().Be($"{input}: line 1, column 103: malformed YAML: nested more than 100 levels deep");
+    }
+
+    [BlackBoxFact]
+    public void An_input_larger_than_16_MiB_is_125_from_a_file_and_from_stdin()
+    {
+        // Comment lines: valid YAML of any size, so only the size can be what is refused.
+        string input = Path.Combine(TempDir("big"), "big.yaml");
+        using (var writer = new StreamWriter(input))
+        {
+            string line = "# " + new string('x', 1021) + "\n";
+            for (int i = 0; i <= 16 * 1024; i++)
+            {
+                writer.Write(line);
+            }
+        }
+
+        foreach (ProcessResult result in new[] { Run(ToolsPath, "rewrite", input), RunWithStdin(input, ToolsPath, "rewrite") })
+        {
+            result.ExitCode.Should().Be(125, "{0}", result);
+            result.Stdout.Should().BeEmpty();
+            AssertOneEmissaryErrorLine(result);
+            result.StderrLines[0].Should().EndWith("is larger than 16 MiB: emissary reads manifests up to that size (split it)");
+        }
     }
 
     [BlackBoxFact]

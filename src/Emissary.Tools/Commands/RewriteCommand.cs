@@ -3,6 +3,7 @@ using Emissary.Cli;
 using Emissary.Commands;
 using Emissary.Control;
 using Emissary.Foundation;
+using Emissary.Interop;
 using Emissary.Logging;
 using Emissary.Tools.Cli;
 using Emissary.Tools.Commands;
@@ -86,7 +87,10 @@ internal static class RewriteCommand
         {
             try
             {
-                AtomicFile.Write(output, result.Output);
+                if (!WroteThroughSpecialFile(output, result.Output))
+                {
+                    AtomicFile.Write(output, result.Output);
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -98,5 +102,30 @@ internal static class RewriteCommand
             StderrWriter.Write(1, result.Output);
         }
         return 0;
+    }
+
+    /// <summary>
+    /// -o /dev/null, /dev/stdout, a FIFO: a rename would replace the device node (as root,
+    /// /dev/null itself) with a regular file, so such a file is written through, like a shell's
+    /// redirection. False when <paramref name="path"/> is a regular file or cannot be opened as it is.
+    /// </summary>
+    private static bool WroteThroughSpecialFile(string path, string text)
+    {
+        int fd = Libc.Open(path, Libc.O_WRONLY | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return false;
+        }
+        using var handle = new SafeFd(fd);
+        if (Libc.KindOf(fd) is not { } kind || kind is FileType.Regular)
+        {
+            return false;
+        }
+        Errno errno = Libc.WriteAll(fd, Encoding.UTF8.GetBytes(text));
+        if (errno != 0)
+        {
+            throw new IOException(Libc.Describe(errno), (int)errno);
+        }
+        return true;
     }
 }

@@ -14,8 +14,8 @@ internal interface ILocalEngine : IDisposable
     /// <summary>The steps, in the pod's order: what the runner shows and reports.</summary>
     IReadOnlyList<StepView> Views { get; }
 
-    /// <summary>Gets everything ready; returns the control directory the steps write, which exists on return.</summary>
-    string Prepare(IStepOutput output);
+    /// <summary>Gets everything ready; returns where the steps' records are (the control directory, which exists on return, and the step directories outside it).</summary>
+    ControlLayout Prepare(IStepOutput output);
 
     /// <summary>Starts the steps (the runner is watching the control directory by then).</summary>
     void Start(IStepOutput output);

@@ -43,9 +43,9 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
         _outputDirectory = options.OutputDirectory is { } outputDir ? new OutputDirectory(outputDir) : null;
         var output = new StepOutput(_pipes, _outputDirectory, console);
 
-        string root = engine.Prepare(output);
-        _watcher = new ControlDirectoryWatcher(root, _reactor, logger);
-        var tracker = new StepTracker(views, new ControlDirectory(root), _watcher, (view, status, at) =>
+        ControlLayout layout = engine.Prepare(output);
+        _watcher = new ControlDirectoryWatcher(layout.Root, _reactor, logger);
+        var tracker = new StepTracker(views, layout, _watcher, (view, status, at) =>
         {
             _events?.Write(new StepEvent(at, view.Name, status.State, status.ExitCode, status.Reason, status.Message));
             if (!console.IsLive)

@@ -3,6 +3,7 @@ using System.Text;
 using Emissary.Cli;
 using Emissary.Events;
 using Emissary.Foundation;
+using Emissary.Commands;
 using Emissary.Supervision;
 
 namespace Emissary.Tools.Local;
@@ -10,8 +11,9 @@ namespace Emissary.Tools.Local;
 /// <summary>
 /// `emissary local --engine podman`: the pod rewritten in process (`rewrite --as-pod`), played by
 /// `podman kube play --network none` in real containers. Every image must already be in podman's
-/// local storage (checked first: nothing is pulled). The steps are followed through the status
-/// files in the control directory's volume, exactly as for local processes; `podman wait` on
+/// local storage (checked first: nothing is pulled). The pod has the per-step layout of rewritten
+/// pods; the steps are followed through the status files in their own volumes, read on this
+/// machine as for local processes; `podman wait` on
 /// every step's container tells when they are all over, and their exit codes. The containers'
 /// logs are printed (or written to --output-dir) at the end. Ctrl-C: `podman pod stop -t GRACE`
 /// (SIGTERM to every container, SIGKILL after the grace). Whatever happens, the pod and its
@@ -37,7 +39,7 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
 
     public long? KillAt { get; private set; }
 
-    public string Prepare(IStepOutput output)
+    public ControlLayout Prepare(IStepOutput output)
     {
         _scratch = Directory.CreateTempSubdirectory("emissary-podman-").FullName;
         _podman = new PodmanCli(podmanPath, _scratch);
@@ -61,24 +63,55 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
             throw new UsageException($"podman already has a pod named {plan.PodName}: remove it (podman pod rm -f {plan.PodName}) or rename the pod");
         }
 
+        // The control volumes are made here, before kube play (which uses volumes that exist), to
+        // make them what the kubelet makes an emptyDir: root's, mode 0777, so that a step running as
+        // any uid can write its own record and make requests. Podman would make them 0755 and give
+        // each to the uid of the first container that mounts it (uid=0,gid=0 stops that): a step's
+        // own volume could then belong to another step's uid, and the step would refuse it.
+        _played = true; // from here on volumes (and then the pod) may exist, even if something fails half-way
+        string root = CreateSharedVolume(plan.ControlVolume);
+        var stepDirectories = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string step, string volume) in plan.StepVolumes)
+        {
+            stepDirectories[step] = CreateSharedVolume(volume);
+        }
+
         // kube play looks for a directory named like each image to build it from: run it from an empty one.
         string manifest = Path.Combine(_scratch, "pod.yaml");
         string playDirectory = Path.Combine(_scratch, "play");
         File.WriteAllText(manifest, plan.Yaml);
         Directory.CreateDirectory(playDirectory);
-        _played = true; // from here on the pod may exist, even if kube play fails half-way
         PodmanCli.Result play = _podman.Run(["kube", "play", "--network", "none", manifest], playDirectory);
         if (play.ExitCode != 0)
         {
             throw new UsageException($"podman kube play failed: {play.Problem}");
         }
-        PodmanCli.Result volume = _podman.Run("volume", "inspect", plan.ControlVolume, "--format", "{{.Mountpoint}}");
-        if (volume.ExitCode != 0 || volume.Text.Length == 0 || !Directory.Exists(volume.Text))
+        output.Note($"pod {plan.PodName} (podman), control directory: {root}");
+        return new ControlLayout(root, stepDirectories);
+    }
+
+    /// <summary>Creates a volume of this run, root's and mode 0777 like a kubelet's emptyDir; returns its directory on this machine.</summary>
+    private string CreateSharedVolume(string volume)
+    {
+        PodmanCli.Result created = _podman!.Run("volume", "create", "--opt", "o=uid=0,gid=0", volume);
+        if (created.ExitCode != 0)
         {
-            throw new UsageException($"cannot find the control directory volume {plan.ControlVolume}: {volume.Problem}");
+            throw new UsageException($"podman volume create {volume}: {created.Problem}");
         }
-        output.Note($"pod {plan.PodName} (podman), control directory: {volume.Text}");
-        return volume.Text;
+        PodmanCli.Result inspect = _podman.Run("volume", "inspect", volume, "--format", "{{.Mountpoint}}");
+        if (inspect.ExitCode != 0 || inspect.Text.Length == 0 || !Directory.Exists(inspect.Text))
+        {
+            throw new UsageException($"cannot find the directory of volume {volume}: {inspect.Problem}");
+        }
+        try
+        {
+            File.SetUnixFileMode(inspect.Text, (UnixFileMode)0x1FF);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot make volume {volume} writable for every uid ({inspect.Text}): {ErrorText.Reason(e)}");
+        }
+        return inspect.Text;
     }
 
     public void Start(IStepOutput output) =>
@@ -146,7 +179,8 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
         if (keep)
         {
             _cleaned = true;
-            output.Note($"kept pod {plan.PodName} and volumes {plan.BinVolume}, {plan.ControlVolume} (podman pod rm -f {plan.PodName}; podman volume rm {plan.BinVolume} {plan.ControlVolume})");
+            string volumes = string.Join(" ", Volumes);
+            output.Note($"kept pod {plan.PodName} and volumes {volumes} (podman pod rm -f {plan.PodName}; podman volume rm {volumes})");
         }
         CleanUp();
     }
@@ -165,7 +199,7 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
         if (!_cleaned && _played && _podman is not null)
         {
             _podman.Run("pod", "rm", "-f", "-t", "0", plan.PodName);
-            foreach (string volume in new[] { plan.BinVolume, plan.ControlVolume })
+            foreach (string volume in Volumes)
             {
                 if (_podman.Run("volume", "exists", volume).ExitCode == 0)
                 {
@@ -186,6 +220,8 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
             _scratch = null;
         }
     }
+
+    private IEnumerable<string> Volumes => [plan.BinVolume, plan.ControlVolume, .. plan.StepVolumes.Select(v => v.Volume)];
 
     /// <summary>If the run ended early (a failed kube play, an exception): the pod and volumes still go.</summary>
     public void Dispose() => CleanUp();

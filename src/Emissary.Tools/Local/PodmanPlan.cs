@@ -18,6 +18,9 @@ internal sealed record PodmanPlan
 
     public required string ControlVolume { get; init; }
 
+    /// <summary>Each step's own volume (its record, mounted read-only in the other containers), in the pod's order.</summary>
+    public required IReadOnlyList<(string Step, string Volume)> StepVolumes { get; init; }
+
     /// <summary>The steps (and sidecars), in the pod's order, with the container podman names after each: POD-NAME.</summary>
     public required IReadOnlyList<(string Step, string Container, bool IsSidecar)> Steps { get; init; }
 

@@ -54,7 +54,17 @@ internal static class PodmanPod
 
         string binVolume = EmissaryRun.BinVolume + "-" + runId;
         string controlVolume = EmissaryRun.ControlVolume + "-" + runId;
-        string Renamed(string name) => name == EmissaryRun.BinVolume ? binVolume : name == EmissaryRun.ControlVolume ? controlVolume : name;
+        (string Step, string Volume)[] stepVolumes = graph.Steps.Select(s => (s.Name, EmissaryRun.StepVolume(s.Name) + "-" + runId)).ToArray();
+        var renames = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [EmissaryRun.BinVolume] = binVolume,
+            [EmissaryRun.ControlVolume] = controlVolume,
+        };
+        foreach ((string step, string volume) in stepVolumes)
+        {
+            renames[EmissaryRun.StepVolume(step)] = volume;
+        }
+        string Renamed(string name) => renames.TryGetValue(name, out string? renamed) ? renamed : name;
         foreach (YamlMappingNode volume in Sequence(spec, "volumes"))
         {
             if (volume.GetText("name") is { } name && Renamed(name) != name)
@@ -94,6 +104,7 @@ internal static class PodmanPod
             EmissaryImage = settings.Image,
             BinVolume = binVolume,
             ControlVolume = controlVolume,
+            StepVolumes = stepVolumes,
             Steps = graph.Steps.Select(s => (s.Name, podName + "-" + s.Name, s.Role == StepRole.Sidecar)).ToArray(),
             Notes = notes,
         };

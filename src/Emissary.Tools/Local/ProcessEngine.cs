@@ -28,7 +28,7 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
 
     public long? KillAt { get; private set; }
 
-    public string Prepare(IStepOutput output)
+    public ControlLayout Prepare(IStepOutput output)
     {
         _root = Directory.CreateTempSubdirectory("emissary-local-").FullName;
         _dir = new ControlDirectory(_root);
@@ -37,7 +37,9 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
             // Orphans of the steps (their commands, if an emissary is killed) come back to us.
             Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
-        return _root;
+        // Only the root: each step's emissary makes its own directory in it, as in a shared volume.
+        // They all run as this user, so the per-step protection of a pod cannot exist here.
+        return ControlLayout.Shared(_root);
     }
 
     public void Start(IStepOutput output)

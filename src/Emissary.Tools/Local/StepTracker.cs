@@ -3,21 +3,22 @@ using Emissary.Control;
 namespace Emissary.Tools.Local;
 
 /// <summary>
-/// Follows the steps' states in the control directory: on each look, reads every step's status
+/// Follows the steps' states in their records (<see cref="ControlLayout"/>): on each look, reads every step's status
 /// into its <see cref="StepView"/> and reports each state change once, in order, at the time the
 /// step recorded for it.
 /// </summary>
-internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlDirectory dir, ControlDirectoryWatcher watcher, Action<StepView, StepStatus, DateTimeOffset> changed)
+internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlLayout layout, ControlDirectoryWatcher watcher, Action<StepView, StepStatus, DateTimeOffset> changed)
 {
     public void Refresh()
     {
         foreach (StepView view in views)
         {
-            if (!watcher.IsWatching(view.Name) && dir.StepExists(view.Name))
+            (ControlDirectory dir, string name) = layout.Record(view.Name);
+            if (!watcher.IsWatching(view.Name) && dir.StepExists(name))
             {
-                watcher.WatchStep(view.Name, dir.StepDirectory(view.Name));
+                watcher.WatchStep(view.Name, layout.StepDirectory(view.Name));
             }
-            StepStatus? status = dir.ReadStatus(view.Name);
+            StepStatus? status = dir.ReadStatus(name);
             if (status is null || status.State == view.State && status.ExitCode == view.Status?.ExitCode)
             {
                 continue;
@@ -37,7 +38,7 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlDirector
             }
             if (status.State.IsFinal())
             {
-                view.Results = StepResults.Read(dir, view.Name);
+                view.Results = StepResults.Read(dir, name);
             }
             changed(view, status, status.State switch
             {

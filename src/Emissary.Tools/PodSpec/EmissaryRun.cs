@@ -12,8 +12,30 @@ internal static class EmissaryRun
     /// <summary>The emptyDir the init container copies the binary into.</summary>
     public const string BinVolume = "emissary-bin";
 
-    /// <summary>The emptyDir shared as the control directory.</summary>
+    /// <summary>
+    /// The emptyDir shared as the control directory: mounted read-write in every wrapped
+    /// container, it holds only requests (<c>emissary start|skip</c>) and the steps' mount points.
+    /// </summary>
     public const string ControlVolume = "emissary-control";
+
+    /// <summary>
+    /// Each step's own emptyDir, <c>emissary-step-NAME</c> (see <see cref="StepVolume"/>), mounted at
+    /// <c>ControlDirectory/NAME</c>: read-write in the step's container, read-only in every other
+    /// one, so that no other container can write the step's record, whatever its uid.
+    /// </summary>
+    public const string StepVolumePrefix = "emissary-step-";
+
+    /// <summary>
+    /// The size limit of a step's volume (tmpfs, so the limit is the tmpfs size and costs nothing
+    /// until used). It must hold any result set that fits the termination message: at most 4096
+    /// bytes, and a non-empty result costs at least 8 of them (<c>"a":"x",</c>), so at most 510
+    /// result files, each on its own page; with the record (status.json, exitcode, lock,
+    /// termination.json and the temporary copies of atomic writes) about 520 pages: 2 MiB with
+    /// 4 KiB pages, 33 MiB on a kernel with 64 KiB pages. 1Mi would cut a legal set of 300 one-byte
+    /// results short; 64Mi holds every legal set on every page size and still stops a runaway command from
+    /// filling the node's memory through its results directory.
+    /// </summary>
+    public const string StepVolumeSizeLimit = "64Mi";
 
     public const string BinDirectory = "/var/run/emissary-bin";
 
@@ -24,6 +46,44 @@ internal static class EmissaryRun
     public const string ControlDirectory = Control.ControlDirectory.DefaultRoot;
 
     public const string InitContainerName = "emissary-init";
+
+    /// <summary>Longest volume name: a DNS-1123 label.</summary>
+    public const int MaxVolumeName = 63;
+
+    /// <summary>
+    /// The name of <paramref name="step"/>'s volume: <c>emissary-step-NAME</c> when that is a valid
+    /// volume name (a DNS-1123 label of at most 63 characters); otherwise the name lower-cased,
+    /// other characters turned to '-', cut short, plus 8 hex digits of its FNV-1a hash, so that the
+    /// same container always gets the same volume (rewriting a rewritten pod changes nothing) and
+    /// two names that look alike once cut do not share one.
+    /// </summary>
+    public static string StepVolume(string step)
+    {
+        string plain = StepVolumePrefix + step;
+        if (plain.Length <= MaxVolumeName && step.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') && !step.EndsWith('-'))
+        {
+            return plain;
+        }
+        string hash = Fnv1a(step).ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
+        var cleaned = new string(step.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-').ToArray());
+        int room = MaxVolumeName - StepVolumePrefix.Length - 1 - hash.Length;
+        return StepVolumePrefix + cleaned[..Math.Min(room, cleaned.Length)] + "-" + hash;
+    }
+
+    // FNV-1a (32 bits): stable across runs and builds, unlike string.GetHashCode; no crypto library
+    // (OpenSSL cannot be loaded by the static binary) for a name that only needs to be stable.
+    private static uint Fnv1a(string text)
+    {
+        uint hash = 2166136261;
+        foreach (byte b in System.Text.Encoding.UTF8.GetBytes(text))
+        {
+            hash = (hash ^ b) * 16777619;
+        }
+        return hash;
+    }
+
+    /// <summary>Where <paramref name="step"/>'s volume is mounted: its directory in the control directory.</summary>
+    public static string StepDirectory(string step) => ControlDirectory + "/" + step;
 
     /// <summary>The kubelet keeps at most 12 KiB of termination messages per pod, and 4 KiB per container.</summary>
     public const int PodTerminationBudget = 12288;

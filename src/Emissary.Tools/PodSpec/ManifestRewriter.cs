@@ -14,37 +14,69 @@ internal sealed record RewriteResult(string Output, IReadOnlyList<string> Errors
 /// </summary>
 internal static class ManifestRewriter
 {
-    /// <summary>Reads, rewrites and writes back every source; all or nothing.</summary>
+    /// <summary>
+    /// Reads, rewrites and writes back every source; all or nothing. A YAML stream is handled one
+    /// document at a time (read, rewritten, written out, let go), so memory follows the size of the
+    /// input text and the largest document, not the number of documents. The output is JSON when
+    /// every source is JSON, else YAML. Errors come in the order of the sources: the ones that could
+    /// not be read (only that line for such a source), then the invalid manifests.
+    /// </summary>
     public static RewriteResult Rewrite(IReadOnlyList<(string SourceName, string Text)> sources, RewriteSettings settings)
     {
-        var errors = new List<string>();
+        var readErrors = new List<string>();
+        var problems = new List<ManifestError>();
         var warnings = new List<ManifestError>();
-        var sets = new List<ManifestSet>();
+        bool json = sources.Count > 0 && sources.All(s => ManifestSet.FormatOf(s.Text) == ManifestFormat.Json);
+        var jsonRoots = new List<YamlNode>();
+        var yaml = new YamlStreamWriter();
         foreach ((string sourceName, string text) in sources)
         {
+            var sourceProblems = new List<ManifestError>();
+            var sourceWarnings = new List<ManifestError>();
             try
             {
-                sets.Add(ManifestSet.Read(text, sourceName));
+                foreach (ManifestDocument document in ManifestSet.ReadDocuments(text, sourceName))
+                {
+                    Rewrite(document, settings, sourceProblems, sourceWarnings);
+                    if (readErrors.Count > 0 || problems.Count > 0 || sourceProblems.Count > 0)
+                    {
+                        continue; // nothing will be written: only the problems are still wanted
+                    }
+                    if (json)
+                    {
+                        jsonRoots.Add(document.Root);
+                    }
+                    else
+                    {
+                        yaml.Add(document.Root);
+                    }
+                }
             }
             catch (ManifestReadException e)
             {
-                errors.Add(e.Message);
+                readErrors.Add(e.Message);
+                continue; // a source that cannot be read is that one line
             }
+            problems.AddRange(sourceProblems);
+            warnings.AddRange(sourceWarnings);
         }
-        var problems = new List<ManifestError>();
-        foreach (ManifestSet set in sets)
-        {
-            Rewrite(set, settings, problems, warnings);
-        }
-        errors.AddRange(problems.Select(p => p.ToString()));
-        string output = errors.Count == 0 ? ManifestSet.Write(sets) : "";
+        List<string> errors = [.. readErrors, .. problems.Select(p => p.ToString())];
+        string output = errors.Count > 0 ? "" : json ? JsonManifests.Write(jsonRoots) : yaml.Finish();
         return new RewriteResult(output, errors, warnings.Select(w => w.ToString()).ToArray());
     }
 
     /// <summary>Rewrites every pod of <paramref name="set"/> in place, collecting problems.</summary>
     public static void Rewrite(ManifestSet set, RewriteSettings settings, ICollection<ManifestError> errors, ICollection<ManifestError> warnings)
     {
-        foreach (ManifestObject manifest in set.Documents.SelectMany(d => d.Objects).Where(o => o.HasPod))
+        foreach (ManifestDocument document in set.Documents)
+        {
+            Rewrite(document, settings, errors, warnings);
+        }
+    }
+
+    private static void Rewrite(ManifestDocument document, RewriteSettings settings, ICollection<ManifestError> errors, ICollection<ManifestError> warnings)
+    {
+        foreach (ManifestObject manifest in document.Objects.Where(o => o.HasPod))
         {
             PodGraph? graph = PodGraph.Extract(manifest, settings.GraphOptions, errors);
             if (graph is null)

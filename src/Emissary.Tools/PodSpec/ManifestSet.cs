@@ -40,23 +40,37 @@ internal sealed class ManifestSet
     /// concatenated values). Throws <see cref="ManifestReadException"/>, with the line and column,
     /// when the text is malformed.
     /// </summary>
-    public static ManifestSet Read(string text, string sourceName)
+    public static ManifestSet Read(string text, string sourceName) =>
+        new(sourceName, FormatOf(text), ReadDocuments(text, sourceName).ToArray());
+
+    /// <summary>
+    /// The non-empty documents of <paramref name="text"/>, one at a time as they are read (YAML
+    /// is parsed lazily, document by document; JSON at once). Throws <see cref="ManifestReadException"/>
+    /// when the enumeration reaches malformed text.
+    /// </summary>
+    public static IEnumerable<ManifestDocument> ReadDocuments(string text, string sourceName)
     {
         text = text.TrimStart('\uFEFF');
-        ManifestFormat format = DetectFormat(text);
-        IReadOnlyList<YamlNode> roots = format == ManifestFormat.Json
-            ? JsonManifests.Read(text, sourceName)
-            : YamlManifests.Read(text, sourceName);
-        var documents = new List<ManifestDocument>(roots.Count);
-        for (int i = 0; i < roots.Count; i++)
+        if (FormatOf(text) == ManifestFormat.Json)
         {
-            if (roots[i] is YamlScalarNode scalar && YamlNodes.IsNull(scalar))
+            IReadOnlyList<YamlNode> roots = JsonManifests.Read(text, sourceName);
+            for (int i = 0; i < roots.Count; i++)
+            {
+                yield return new ManifestDocument(sourceName, i + 1, roots[i]);
+            }
+            yield break;
+        }
+        var reader = new YamlDocumentReader(text, sourceName);
+        int number = 0;
+        while (reader.Next() is { } root)
+        {
+            number++;
+            if (root is YamlScalarNode scalar && YamlNodes.IsNull(scalar))
             {
                 continue; // an empty document (helm template emits them): nothing to write back
             }
-            documents.Add(new ManifestDocument(sourceName, i + 1, roots[i]));
+            yield return new ManifestDocument(sourceName, number, root);
         }
-        return new ManifestSet(sourceName, format, documents);
     }
 
     /// <summary>The documents, in this set's format.</summary>
@@ -75,7 +89,8 @@ internal sealed class ManifestSet
         return format == ManifestFormat.Json ? JsonManifests.Write(roots) : YamlManifests.Write(roots);
     }
 
-    private static ManifestFormat DetectFormat(string text)
+    /// <summary>JSON when the first non-blank character is <c>{</c> or <c>[</c>, else YAML.</summary>
+    public static ManifestFormat FormatOf(string text)
     {
         foreach (char c in text)
         {

@@ -27,7 +27,8 @@ internal sealed record RewriteSettings
 }
 
 /// <summary>
-/// Wires emissary into one pod, in place: the two emptyDir volumes, the init container that
+/// Wires emissary into one pod, in place: the emptyDir volumes (the binary, the shared control
+/// directory, one per step for its record), the init container that
 /// installs the binary, and every step's container wrapped in <c>emissary run</c> (native sidecars
 /// moved among the init containers). Rewriting a rewritten pod gives the same pod: everything
 /// added is found again by name, and the commands are rebuilt from the same settings.
@@ -54,12 +55,18 @@ internal static class PodRewriter
 
         var spec = (YamlMappingNode)manifest.At(manifest.PodSpecPath)!;
         PlaceContainers(graph, spec, settings.Image);
+        string[] stepVolumes = graph.Steps.Select(s => EmissaryRun.StepVolume(s.Name)).ToArray();
         foreach (StepSpec step in graph.Steps)
         {
-            Wrap(step, graph, settings.Host);
+            Wrap(step, graph, settings.Host, stepVolumes);
         }
-        EnsureVolume(spec, EmissaryRun.BinVolume);
-        EnsureVolume(spec, EmissaryRun.ControlVolume);
+        EnsureVolume(spec, EmissaryRun.BinVolume, new YamlMappingNode { Style = MappingStyle.Flow });
+        EnsureVolume(spec, EmissaryRun.ControlVolume, MemoryVolume(sizeLimit: null));
+        foreach (string volume in stepVolumes)
+        {
+            EnsureVolume(spec, volume, MemoryVolume(EmissaryRun.StepVolumeSizeLimit));
+        }
+        RemoveStaleStepVolumes(spec, stepVolumes);
         return true;
     }
 
@@ -123,7 +130,7 @@ internal static class PodRewriter
         EnsureMount(init, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
     }
 
-    private static void Wrap(StepSpec step, PodGraph graph, StepHost host)
+    private static void Wrap(StepSpec step, PodGraph graph, StepHost host, string[] stepVolumes)
     {
         YamlMappingNode node = step.Node!;
         node.Style = MappingStyle.Block;
@@ -149,6 +156,15 @@ internal static class PodRewriter
         node.Remove("args");
         EnsureMount(node, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: true);
         EnsureMount(node, EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, readOnly: false);
+        // Every step's record in every wrapped container, so any of them can read it (gates,
+        // results, status, signal through the FIFO), but only the step's own container writes it.
+        for (int k = 0; k < graph.Steps.Count; k++)
+        {
+            string other = graph.Steps[k].Name;
+            EnsureMount(node, stepVolumes[k], EmissaryRun.StepDirectory(other), readOnly: other != step.Name);
+        }
+        RemoveStaleStepMounts(node, stepVolumes);
+        MountRootFirst(node);
         if (IsNative(step, graph))
         {
             node.Set("restartPolicy", YamlNodes.String("Always"));
@@ -159,6 +175,10 @@ internal static class PodRewriter
         }
     }
 
+    /// <summary>
+    /// The mount of <paramref name="volume"/> at <paramref name="path"/>, added at the end, or made
+    /// so where a mount of that volume (or at that path, from an earlier rewrite) already is.
+    /// </summary>
     private static void EnsureMount(YamlMappingNode container, string volume, string path, bool readOnly)
     {
         if (container.Get("volumeMounts") is not YamlSequenceNode mounts)
@@ -166,23 +186,86 @@ internal static class PodRewriter
             mounts = new YamlSequenceNode();
             container.Set("volumeMounts", mounts);
         }
-        if (mounts.Children.OfType<YamlMappingNode>().Any(m => m.GetText("name") == volume))
+        YamlMappingNode? mount = mounts.Children.OfType<YamlMappingNode>().FirstOrDefault(m => m.GetText("name") == volume)
+            ?? mounts.Children.OfType<YamlMappingNode>().FirstOrDefault(m => m.GetText("mountPath") == path);
+        if (mount is null)
         {
-            return;
+            mount = new YamlMappingNode();
+            mounts.Children.Add(mount);
         }
-        var mount = new YamlMappingNode
-        {
-            { "name", YamlNodes.String(volume) },
-            { "mountPath", YamlNodes.String(path) },
-        };
+        mount.Set("name", YamlNodes.String(volume));
+        mount.Set("mountPath", YamlNodes.String(path));
         if (readOnly)
         {
-            mount.Add("readOnly", YamlNodes.Boolean(true));
+            mount.Set("readOnly", YamlNodes.Boolean(true));
         }
-        mounts.Children.Add(mount);
+        else
+        {
+            mount.Remove("readOnly");
+        }
     }
 
-    private static void EnsureVolume(YamlMappingNode spec, string name)
+    /// <summary>
+    /// The control directory's mount before the step volumes mounted inside it (a container
+    /// runtime mounts in the listed order, and a mount under a path mounted later would be hidden).
+    /// </summary>
+    private static void MountRootFirst(YamlMappingNode container)
+    {
+        var mounts = (YamlSequenceNode)container.Get("volumeMounts")!;
+        List<YamlNode> children = mounts.Children.ToList();
+        int root = children.FindIndex(m => m is YamlMappingNode mapping && mapping.GetText("mountPath") == EmissaryRun.ControlDirectory);
+        int firstInside = children.FindIndex(m => m is YamlMappingNode mapping && mapping.GetText("mountPath") is { } path && path.StartsWith(EmissaryRun.ControlDirectory + "/", StringComparison.Ordinal));
+        if (root > firstInside && firstInside >= 0)
+        {
+            YamlNode rootMount = children[root];
+            mounts.Children.RemoveAt(root);
+            mounts.Children.Insert(firstInside, rootMount);
+        }
+    }
+
+    // A step volume of a container that is no longer in the pod (renamed or removed since an earlier rewrite).
+    private static bool IsStaleStepVolume(YamlMappingNode node, string[] stepVolumes) =>
+        node.GetText("name") is { } name && name.StartsWith(EmissaryRun.StepVolumePrefix, StringComparison.Ordinal) && !stepVolumes.Contains(name);
+
+    private static void RemoveStaleStepMounts(YamlMappingNode container, string[] stepVolumes)
+    {
+        if (container.Get("volumeMounts") is YamlSequenceNode mounts)
+        {
+            foreach (YamlMappingNode stale in mounts.Children.OfType<YamlMappingNode>().Where(m => IsStaleStepVolume(m, stepVolumes)).ToArray())
+            {
+                mounts.Children.Remove(stale);
+            }
+        }
+    }
+
+    private static void RemoveStaleStepVolumes(YamlMappingNode spec, string[] stepVolumes)
+    {
+        if (spec.Get("volumes") is YamlSequenceNode volumes)
+        {
+            foreach (YamlMappingNode stale in volumes.Children.OfType<YamlMappingNode>().Where(v => IsStaleStepVolume(v, stepVolumes)).ToArray())
+            {
+                volumes.Children.Remove(stale);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A memory-backed emptyDir (tmpfs): the control files are tiny, and a step waiting for another
+    /// is woken sooner by a rename on tmpfs than on the node's disk.
+    /// </summary>
+    private static YamlMappingNode MemoryVolume(string? sizeLimit)
+    {
+        var emptyDir = new YamlMappingNode { Style = MappingStyle.Flow };
+        emptyDir.Add("medium", YamlNodes.String("Memory"));
+        if (sizeLimit is not null)
+        {
+            emptyDir.Add("sizeLimit", YamlNodes.String(sizeLimit));
+        }
+        return emptyDir;
+    }
+
+    /// <summary>Our volume <paramref name="name"/>, added as an emptyDir of <paramref name="emptyDir"/>'s kind when missing; one that is there already is left as it is (its source may have been chosen on purpose).</summary>
+    private static void EnsureVolume(YamlMappingNode spec, string name, YamlMappingNode emptyDir)
     {
         if (spec.Get("volumes") is not YamlSequenceNode volumes)
         {
@@ -196,7 +279,7 @@ internal static class PodRewriter
         volumes.Children.Add(new YamlMappingNode
         {
             { "name", YamlNodes.String(name) },
-            { "emptyDir", new YamlMappingNode { Style = MappingStyle.Flow } },
+            { "emptyDir", emptyDir },
         });
     }
 }

@@ -7,26 +7,23 @@ namespace Emissary.Tools.PodSpec;
 /// <summary>YAML streams in and out, through YamlDotNet's parser, representation model and emitter.</summary>
 internal static class YamlManifests
 {
+    /// <summary>
+    /// Deepest nesting of mappings and sequences read. Pod specs, CRDs with their schemas and Helm
+    /// output stay far below it (a few dozen levels); YamlDotNet builds nodes recursively, so
+    /// without a limit a deeply nested file crashes the process (a stack overflow, at ~75,000 levels).
+    /// </summary>
+    public const int MaxDepth = 100;
+
     /// <summary>The root node of every document, empty ones included.</summary>
     public static IReadOnlyList<YamlNode> Read(string text, string sourceName)
     {
-        var scanner = new Scanner(new StringReader(text), skipComments: true);
-        var stream = new YamlStream();
-        try
+        var reader = new YamlDocumentReader(text, sourceName);
+        var roots = new List<YamlNode>();
+        while (reader.Next() is { } root)
         {
-            stream.Load(new Parser(scanner));
+            roots.Add(root);
         }
-        catch (YamlException e)
-        {
-            throw ManifestReadException.Malformed(sourceName, "YAML", (int)e.Start.Line, (int)e.Start.Column, Reason(e.Message));
-        }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
-        {
-            // YamlDotNet's scanner gives up on some inputs (an unclosed flow sequence followed by a
-            // plain scalar) with an InvalidOperationException: still say where it got to.
-            throw ManifestReadException.Malformed(sourceName, "YAML", (int)scanner.CurrentPosition.Line, (int)scanner.CurrentPosition.Column, null);
-        }
-        return stream.Documents.Select(d => d.RootNode).ToArray();
+        return roots;
     }
 
     /// <summary>
@@ -35,15 +32,67 @@ internal static class YamlManifests
     /// </summary>
     public static string Write(IReadOnlyList<YamlNode> roots)
     {
-        if (roots.Count == 0)
+        var writer = new YamlStreamWriter();
+        foreach (YamlNode root in roots)
         {
-            return "";
+            writer.Add(root);
         }
-        var writer = new StringWriter { NewLine = "\n" };
-        var stream = new YamlStream(roots.Select(r => new YamlDocument(r)));
-        var emitter = new Emitter(writer, EmitterSettings.Default.WithBestWidth(int.MaxValue).WithNewLine("\n"));
-        stream.Save(new ImplicitDocumentEnds(emitter), assignAnchors: false);
-        return writer.ToString();
+        return writer.Finish();
+    }
+}
+
+/// <summary>
+/// Reads a YAML stream one document at a time, so that a caller that is done with a document
+/// (rewritten and written out) lets it go: the representation model takes tens of bytes per
+/// byte of small documents, and holding every document of a large stream at once took more
+/// than a gigabyte.
+/// </summary>
+internal sealed class YamlDocumentReader(string text, string sourceName)
+{
+    private readonly Scanner _scanner = new(new StringReader(text), skipComments: true);
+    private IParser? _parser;
+    private bool _ended;
+
+    /// <summary>The next document's root (an empty document is a null scalar), or null at the end. Throws <see cref="ManifestReadException"/>.</summary>
+    public YamlNode? Next()
+    {
+        if (_ended)
+        {
+            return null;
+        }
+        try
+        {
+            if (_parser is null)
+            {
+                _parser = new DepthLimitedParser(new Parser(_scanner), sourceName);
+                _parser.Consume<StreamStart>();
+            }
+            if (_parser.Accept<StreamEnd>(out _))
+            {
+                _ended = true;
+                return null;
+            }
+            var stream = new YamlStream();
+            stream.Load(new SingleDocument(_parser));
+            return stream.Documents[0].RootNode;
+        }
+        catch (ManifestReadException)
+        {
+            _ended = true;
+            throw;
+        }
+        catch (YamlException e)
+        {
+            _ended = true;
+            throw ManifestReadException.Malformed(sourceName, "YAML", (int)e.Start.Line, (int)e.Start.Column, Reason(e.Message));
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
+        {
+            // YamlDotNet's scanner gives up on some inputs (an unclosed flow sequence followed by a
+            // plain scalar) with an InvalidOperationException: still say where it got to.
+            _ended = true;
+            throw ManifestReadException.Malformed(sourceName, "YAML", (int)_scanner.CurrentPosition.Line, (int)_scanner.CurrentPosition.Column, null);
+        }
     }
 
     // "While parsing a block mapping, did not find expected key." → "while parsing a block mapping, did not find expected key"
@@ -53,8 +102,116 @@ internal static class YamlManifests
         return reason.Length > 1 && char.IsUpper(reason[0]) && !char.IsUpper(reason[1]) ? char.ToLowerInvariant(reason[0]) + reason[1..] : reason;
     }
 
-    private sealed class ImplicitDocumentEnds(IEmitter inner) : IEmitter
+    /// <summary>
+    /// Counts the nesting in the event stream, before the representation model recurses into it:
+    /// one level deeper than <see cref="YamlManifests.MaxDepth"/> is an error naming where it starts.
+    /// </summary>
+    private sealed class DepthLimitedParser(IParser inner, string sourceName) : IParser
     {
-        public void Emit(ParsingEvent @event) => inner.Emit(@event is DocumentEnd ? new DocumentEnd(isImplicit: true) : @event);
+        private int _depth;
+
+        public ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            if (!inner.MoveNext())
+            {
+                return false;
+            }
+            switch (inner.Current)
+            {
+                case MappingStart or SequenceStart when ++_depth > YamlManifests.MaxDepth:
+                    throw ManifestReadException.Malformed(sourceName, "YAML", (int)inner.Current.Start.Line, (int)inner.Current.Start.Column, $"nested more than {YamlManifests.MaxDepth} levels deep");
+                case MappingEnd or SequenceEnd:
+                    _depth--;
+                    break;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The document the stream is at, as a stream of its own (what YamlStream.Load reads): a
+    /// stream start, the document's events, a stream end. Afterwards the stream is at the next
+    /// document (or its end).
+    /// </summary>
+    private sealed class SingleDocument(IParser inner) : IParser
+    {
+        private int _state; // 0: before the stream start, 1: it was given, 2: in the document, 3: the stream end was given
+
+        public ParsingEvent? Current { get; private set; }
+
+        public bool MoveNext()
+        {
+            switch (_state)
+            {
+                case 0:
+                    Current = new StreamStart();
+                    _state = 1;
+                    return true;
+                case 1:
+                    Current = inner.Current; // the document's start, where the stream already is
+                    _state = 2;
+                    return true;
+                case 2 when Current is DocumentEnd:
+                    inner.MoveNext();
+                    Current = new StreamEnd();
+                    _state = 3;
+                    return true;
+                case 2:
+                    if (!inner.MoveNext())
+                    {
+                        return false;
+                    }
+                    Current = inner.Current;
+                    return true;
+                default:
+                    return false;
+            }
+        }
+    }
+}
+
+/// <summary>A YAML stream written one document at a time (see <see cref="YamlManifests.Write"/>).</summary>
+internal sealed class YamlStreamWriter
+{
+    private readonly StringWriter _writer = new() { NewLine = "\n" };
+    private readonly Emitter _emitter;
+    private bool _started;
+
+    public YamlStreamWriter() => _emitter = new Emitter(_writer, EmitterSettings.Default.WithBestWidth(int.MaxValue).WithNewLine("\n"));
+
+    public void Add(YamlNode root)
+    {
+        if (!_started)
+        {
+            _emitter.Emit(new StreamStart());
+            _started = true;
+        }
+        new YamlStream(new YamlDocument(root)).Save(new DocumentOnly(_emitter), assignAnchors: false);
+    }
+
+    /// <summary>The text; "" when no document was added.</summary>
+    public string Finish()
+    {
+        if (!_started)
+        {
+            return "";
+        }
+        _emitter.Emit(new StreamEnd());
+        return _writer.ToString();
+    }
+
+    // The document's events into the one stream: its own stream start and end left out, no "..." end markers.
+    private sealed class DocumentOnly(IEmitter inner) : IEmitter
+    {
+        public void Emit(ParsingEvent @event)
+        {
+            if (@event is StreamStart or StreamEnd)
+            {
+                return;
+            }
+            inner.Emit(@event is DocumentEnd ? new DocumentEnd(isImplicit: true) : @event);
+        }
     }
 }

@@ -96,7 +96,9 @@ public sealed class PodmanPodTests
         plan!.BinVolume.Should().Be("emissary-bin-0badcafe");
         plan.ControlVolume.Should().Be("emissary-control-0badcafe");
         YamlMappingNode spec = Spec(plan);
-        Items(spec, "volumes").Select(v => v.GetText("name")).Should().Equal("emissary-bin-0badcafe", "emissary-control-0badcafe");
+        Items(spec, "volumes").Select(v => v.GetText("name")).Should().Equal(
+            "emissary-bin-0badcafe", "emissary-control-0badcafe", "emissary-step-db-0badcafe", "emissary-step-migrate-0badcafe", "emissary-step-test-0badcafe");
+        plan.StepVolumes.Should().Equal(("db", "emissary-step-db-0badcafe"), ("migrate", "emissary-step-migrate-0badcafe"), ("test", "emissary-step-test-0badcafe"));
         var mounts = Items(spec, "initContainers").Concat(Items(spec, "containers"))
             .Where(c => c.Get("volumeMounts") is not null)
             .SelectMany(c => Items(c, "volumeMounts"))

@@ -132,6 +132,58 @@ public sealed class ManifestSetTests
         read.Should().Throw<ManifestReadException>().WithMessage("stdin: line 2, column 1: malformed YAML: duplicate key a");
     }
 
+    [Theory]
+    [InlineData("flow")]
+    [InlineData("block")]
+    public void YAML_nested_deeper_than_the_limit_is_one_error_naming_where_and_the_limit_itself_is_read(string style)
+    {
+        static string Nested(int depth, string style) => style == "flow"
+            ? "a: " + new string('[', depth - 1) + new string(']', depth - 1) + "\n"
+            : string.Concat(Enumerable.Range(0, depth).Select(i => new string(' ', 2 * i) + "k:\n")) + new string(' ', 2 * depth) + "v\n";
+
+        ManifestSet.Read(Nested(YamlManifests.MaxDepth, style), "ok.yaml").Documents.Should().ContainSingle();
+        var read = () => ManifestSet.Read(Nested(YamlManifests.MaxDepth + 1, style), "deep.yaml");
+
+        string where = style == "flow" ? "line 1, column 103" : "line 101, column 201";
+        read.Should().Throw<ManifestReadException>().WithMessage($"deep.yaml: {where}: malformed YAML: nested more than 100 levels deep");
+    }
+
+    [Fact]
+    public void A_YAML_stream_is_read_one_document_at_a_time_and_a_malformed_one_stops_it_where_it_is()
+    {
+        var reader = new YamlDocumentReader("a: 1\n---\n---\nb: [2\n---\nc: 3\n", "f");
+
+        ((YamlMappingNode)reader.Next()!).GetText("a").Should().Be("1");
+        reader.Next().Should().BeOfType<YamlScalarNode>("an empty document is a null scalar");
+        var next = () => reader.Next();
+        next.Should().Throw<ManifestReadException>().WithMessage("f: line 5, column 1: malformed YAML*");
+        reader.Next().Should().BeNull("nothing is read after an error");
+    }
+
+    [Fact]
+    public void Rewriting_reports_a_source_that_cannot_be_read_as_its_one_line_and_writes_nothing()
+    {
+        string pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x, command: [a], timeout: soon}]\n";
+
+        RewriteResult result = ManifestRewriter.Rewrite([("a.yaml", pod), ("b.yaml", pod + "---\nx: [\n")], new RewriteSettings());
+
+        result.Output.Should().BeEmpty();
+        result.Errors.Should().HaveCount(2);
+        result.Errors[0].Should().StartWith("b.yaml: line 8, column 1: malformed YAML");
+        result.Errors[1].Should().StartWith("a.yaml: pod/p: spec.containers[0].timeout:");
+    }
+
+    [Fact]
+    public void YAML_nested_far_too_deep_is_refused_before_it_is_built()
+    {
+        // ~75,000 levels crashed the process with a stack overflow while YamlDotNet built its nodes.
+        string text = "a: " + new string('[', 200_000) + new string(']', 200_000) + "\n";
+
+        var read = () => ManifestSet.Read(text, "deep.yaml");
+
+        read.Should().Throw<ManifestReadException>().WithMessage("deep.yaml: line 1, column *: malformed YAML: nested more than 100 levels deep");
+    }
+
     [Fact]
     public void A_YAML_input_that_makes_the_scanner_give_up_is_still_reported_with_a_position()
     {

@@ -94,6 +94,14 @@ public sealed class PodRewriterTests
                   readOnly: true
                 - name: emissary-control
                   mountPath: /var/run/emissary
+                - name: emissary-step-fetch
+                  mountPath: /var/run/emissary/fetch
+                - name: emissary-step-build
+                  mountPath: /var/run/emissary/build
+                  readOnly: true
+                - name: emissary-step-cache
+                  mountPath: /var/run/emissary/cache
+                  readOnly: true
               - name: build
                 image: golang:1.23
                 command:
@@ -117,6 +125,14 @@ public sealed class PodRewriterTests
                   readOnly: true
                 - name: emissary-control
                   mountPath: /var/run/emissary
+                - name: emissary-step-fetch
+                  mountPath: /var/run/emissary/fetch
+                  readOnly: true
+                - name: emissary-step-build
+                  mountPath: /var/run/emissary/build
+                - name: emissary-step-cache
+                  mountPath: /var/run/emissary/cache
+                  readOnly: true
               - name: cache
                 image: redis:7
                 command:
@@ -137,13 +153,27 @@ public sealed class PodRewriterTests
                   readOnly: true
                 - name: emissary-control
                   mountPath: /var/run/emissary
+                - name: emissary-step-fetch
+                  mountPath: /var/run/emissary/fetch
+                  readOnly: true
+                - name: emissary-step-build
+                  mountPath: /var/run/emissary/build
+                  readOnly: true
+                - name: emissary-step-cache
+                  mountPath: /var/run/emissary/cache
               volumes:
               - name: src
                 emptyDir: {}
               - name: emissary-bin
                 emptyDir: {}
               - name: emissary-control
-                emptyDir: {}
+                emptyDir: {medium: Memory}
+              - name: emissary-step-fetch
+                emptyDir: {medium: Memory, sizeLimit: "64Mi"}
+              - name: emissary-step-build
+                emptyDir: {medium: Memory, sizeLimit: "64Mi"}
+              - name: emissary-step-cache
+                emptyDir: {medium: Memory, sizeLimit: "64Mi"}
             """));
     }
 
@@ -179,7 +209,7 @@ public sealed class PodRewriterTests
         var container = (YamlMappingNode)((YamlSequenceNode)spec.Get("containers")!).Children[0];
         ((YamlSequenceNode)container.Get("command")!).Children.Select(c => ((YamlScalarNode)c).Value).Should().Equal(
             "/var/run/emissary-bin/emissary", "run", "--name", "a", "--termination-budget", "4096", "--", "a");
-        ((YamlSequenceNode)spec.Get("volumes")!).Children.Select(v => ((YamlMappingNode)v).GetText("name")).Should().Equal("emissary-bin", "emissary-control");
+        ((YamlSequenceNode)spec.Get("volumes")!).Children.Select(v => ((YamlMappingNode)v).GetText("name")).Should().Equal("emissary-bin", "emissary-control", "emissary-step-a");
         manifest.Node.Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().Equal(
             ManifestSet.Read(text, "f").Documents.Single().Objects.Single().Node.Children.Keys.Select(k => ((YamlScalarNode)k).Value),
             "the object's own fields are kept, in order");
@@ -356,9 +386,105 @@ public sealed class PodRewriterTests
         inits.Select(c => c.GetText("name")).Should().Equal(["emissary-init", "first"], "emissary's init container comes first");
         inits[0].GetText("image").Should().Be(RewriteSettings.DefaultImage);
         inits[0].Get("resources").Should().NotBeNull("what the user added to it is kept");
-        rewritten.Should().Contain("volumes: [{name: emissary-bin, emptyDir: {medium: Memory}}, {name: emissary-control, emptyDir: {}}]");
+        rewritten.Should().Contain("volumes: [{name: emissary-bin, emptyDir: {medium: Memory}}, {name: emissary-control, emptyDir: {medium: Memory}}, {name: emissary-step-a, emptyDir: {medium: Memory, sizeLimit: \"64Mi\"}}]");
         var mounts = (YamlSequenceNode)Graph(rewritten).Find("a")!.Node!.Get("volumeMounts")!;
-        mounts.Children.Select(m => ((YamlMappingNode)m).GetText("name")).Should().Equal("emissary-control", "emissary-bin");
+        mounts.Children.Select(m => ((YamlMappingNode)m).GetText("name")).Should().Equal("emissary-control", "emissary-bin", "emissary-step-a");
+    }
+
+    [Fact]
+    public void Each_step_has_its_own_volume_writable_only_in_its_own_container_sidecars_and_native_sidecars_included()
+    {
+        foreach (bool native in new[] { false, true })
+        {
+            string rewritten = Rewrite(BuildPod, WithEntrypoints with { NativeSidecars = native });
+
+            var spec = (YamlMappingNode)ManifestSet.Read(rewritten, "f").Documents.Single().Objects.Single().At("spec")!;
+            YamlMappingNode[] wrapped = ((YamlSequenceNode)spec.Get("initContainers")!).Children
+                .Concat(((YamlSequenceNode)spec.Get("containers")!).Children)
+                .Cast<YamlMappingNode>()
+                .Where(c => c.GetText("name") is "fetch" or "build" or "cache")
+                .ToArray();
+            wrapped.Should().HaveCount(3);
+            foreach (YamlMappingNode container in wrapped)
+            {
+                string name = container.GetText("name")!;
+                var mounts = ((YamlSequenceNode)container.Get("volumeMounts")!).Children.Cast<YamlMappingNode>().ToArray();
+                mounts.Where(m => m.GetText("mountPath") == "/var/run/emissary").Should().ContainSingle()
+                    .Which.GetText("readOnly").Should().BeNull("the shared root holds requests, which any container may make");
+                foreach (string step in new[] { "fetch", "build", "cache" })
+                {
+                    YamlMappingNode mount = mounts.Should().ContainSingle(m => m.GetText("mountPath") == "/var/run/emissary/" + step).Subject;
+                    mount.GetText("name").Should().Be("emissary-step-" + step);
+                    mount.GetText("readOnly").Should().Be(step == name ? null : "true", $"{step}'s record as mounted in {name}");
+                }
+                Array.FindIndex(mounts, m => m.GetText("mountPath") == "/var/run/emissary").Should()
+                    .BeLessThan(Array.FindIndex(mounts, m => m.GetText("mountPath")!.StartsWith("/var/run/emissary/", StringComparison.Ordinal)), "the root is mounted before the step directories in it");
+            }
+            var setup = ((YamlSequenceNode)spec.Get("initContainers")!).Children.Cast<YamlMappingNode>().Single(c => c.GetText("name") == "setup");
+            setup.Get("volumeMounts").Should().BeNull("containers emissary does not wrap get none of its volumes");
+            var volumes = ((YamlSequenceNode)spec.Get("volumes")!).Children.Cast<YamlMappingNode>().ToArray();
+            foreach (string step in new[] { "fetch", "build", "cache" })
+            {
+                var emptyDir = (YamlMappingNode)volumes.Single(v => v.GetText("name") == "emissary-step-" + step).Get("emptyDir")!;
+                emptyDir.GetText("medium").Should().Be("Memory");
+                emptyDir.GetText("sizeLimit").Should().Be(EmissaryRun.StepVolumeSizeLimit);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_step_volume_name_is_a_DNS_label_stable_and_distinct_even_for_long_names()
+    {
+        EmissaryRun.StepVolume("build").Should().Be("emissary-step-build");
+        string longName = new string('a', 50) + "-compile";
+        string other = new string('a', 50) + "-compilf";
+        foreach (string name in new[] { longName, other, "Build_2.x", new string('b', 48) + "-" })
+        {
+            string volume = EmissaryRun.StepVolume(name);
+            volume.Length.Should().BeLessThanOrEqualTo(63);
+            volume.Should().MatchRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+            volume.Should().StartWith("emissary-step-");
+            EmissaryRun.StepVolume(name).Should().Be(volume, "the same container always gets the same volume");
+        }
+        EmissaryRun.StepVolume(longName).Should().NotBe(EmissaryRun.StepVolume(other), "names alike once cut short still get their own volumes");
+        EmissaryRun.StepVolume(longName).Should().Be("emissary-step-" + new string('a', 40) + "-9290fdff");
+    }
+
+    [Fact]
+    public void Mounts_from_an_earlier_rewrite_are_recognised_by_name_or_path_and_made_right()
+    {
+        string text = Pod("""
+                - name: a
+                  image: x
+                  command: [a]
+                  volumeMounts:
+                  - {name: emissary-step-a, mountPath: /var/run/emissary/a, readOnly: true}
+                  - {name: old-b, mountPath: /var/run/emissary/b}
+                - {name: b, image: x, command: [b]}
+            """);
+
+        string rewritten = Rewrite(text);
+
+        var mounts = ((YamlSequenceNode)Graph(rewritten).Find("a")!.Node!.Get("volumeMounts")!).Children.Cast<YamlMappingNode>().ToArray();
+        mounts.Select(m => (m.GetText("name"), m.GetText("mountPath"), m.GetText("readOnly"))).Should().Equal(
+            ("emissary-control", "/var/run/emissary", null),
+            ("emissary-step-a", "/var/run/emissary/a", null),
+            ("emissary-step-b", "/var/run/emissary/b", "true"),
+            ("emissary-bin", "/var/run/emissary-bin", "true"));
+        Rewrite(rewritten).Should().Be(rewritten);
+    }
+
+    [Fact]
+    public void The_volume_of_a_container_that_is_gone_goes_too()
+    {
+        string once = Rewrite(Pod("    - {name: a, image: x, command: [a]}\n    - {name: b, image: x, command: [b]}\n"));
+        var edited = ManifestSet.Read(once, "f");
+        var containers = (YamlSequenceNode)edited.Documents.Single().Objects.Single().At("spec.containers")!;
+        containers.Children.RemoveAt(1);
+
+        string again = Rewrite(edited.Write());
+
+        again.Should().NotContain("emissary-step-b").And.Contain("emissary-step-a");
     }
 
     [Fact]
@@ -416,6 +542,7 @@ public sealed class PodRewriterTests
         { Pod("    - {name: a, image: x, command: [a]}\n    - {name: b, image: x, command: [b], waitForTermination: [a], sidecar: false}\n", "    sidecar.istio.io/inject: \"true\"\n    emissary.dev/a.retries: \"2\"\n"), false },
         { Pod("    - {name: s, image: x, command: [s], sidecar: true, stopSignal: INT, grace: 90s}\n    - {name: b, image: x, command: [\"$(X)\", \"3\"], args: [\"--flag\", \"true\"]}\n"), true },
         { Kinds.Select(row => (string)row[0]).Aggregate((a, b) => a + "---\n" + b), false },
+        { Pod($"    - {{name: {new string('x', 60)}, image: x, command: [a]}}\n    - {{name: b, image: x, command: [b], waitForTermination: [{new string('x', 60)}]}}\n"), false },
         { "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"x\",\"command\":[\"a\"],\"retries\":3}]}}}}", false },
     };
 
