@@ -216,6 +216,27 @@ internal static unsafe class Fds
     }
 
     public static int OpenFdCount() => Directory.GetFiles("/proc/self/fd").Length;
+
+    /// <summary>What each open descriptor refers to ("pipe:[1234]", a path): identities, unlike numbers, are not reused.</summary>
+    public static HashSet<string> OpenFileIdentities()
+    {
+        var identities = new HashSet<string>();
+        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } target)
+                {
+                    identities.Add(target);
+                }
+            }
+            catch (IOException)
+            {
+                // Closed between the listing and the readlink.
+            }
+        }
+        return identities;
+    }
 }
 
 /// <summary>Consoles that are not pipes: a socket (some runtimes) and a terminal (<c>docker run -t</c>).</summary>

@@ -321,10 +321,16 @@ public sealed class OutputCaptureDescriptorTests : IDisposable
         using var loop = new EpollLoop();
         using var stdout = new ConsolePipe();
         using var stderr = new ConsolePipe();
-        int before = Fds.OpenFdCount();
+        // Descriptors by what they refer to, not by count: a finalizer of an earlier test closing
+        // its handles on another thread changes the count while this test runs.
+        HashSet<string> before = Fds.OpenFileIdentities();
+        HashSet<string> opened;
 
         using (OutputCapture capture = OutputCapture.Start(new CaptureOptions(Path.Join(_dir, "o"), Path.Join(_dir, "e"), true, 10), loop.Watch, new CollectingLogger(), stdout.WriteEnd, stderr.WriteEnd)!)
         {
+            opened = Fds.OpenFileIdentities();
+            opened.ExceptWith(before);
+            opened.Should().Contain(i => i.StartsWith("pipe:", StringComparison.Ordinal), "the capture's own pipes are open while it runs");
             Fds.WriteAll(capture.ChildStdout, "x"u8);
             Fds.WriteAll(capture.ChildStderr, "y"u8);
             loop.RunUntil(() => File.ReadAllText(Path.Join(_dir, "e")) == "y", TimeSpan.FromSeconds(30)).Should().BeTrue();
@@ -332,7 +338,7 @@ public sealed class OutputCaptureDescriptorTests : IDisposable
             capture.StdoutForResult.Should().Equal("x"u8.ToArray());
         }
 
-        Fds.OpenFdCount().Should().Be(before);
+        Fds.OpenFileIdentities().Intersect(opened).Should().BeEmpty("every descriptor the capture opened is closed");
         loop.Registrations.Should().Be(0);
     }
 }
