@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Benchmarks against tini and dumb-init (Debian's packages), side by side in one run:
-#   start-up  wall time of `SUPERVISOR -- /bin/true`, median of many runs (hyperfine -N)
-#   memory    VmRSS of the supervisor while its child sleeps
+# Benchmarks, each figure beside its peer (tini, dumb-init: Debian's packages) or floor, in one run:
+#   start-up  `SUPERVISOR -- /bin/true`, median of many runs (hyperfine -N, all commands interleaved
+#             in one invocation), beside the floor: an empty static NativeAOT program built with
+#             emissary's publish flags (bench/floor), alone and posix_spawn'ing /bin/true
+#   syscalls  strace -f -c of the same commands, total and per syscall for the most frequent ones
 #   size      bytes of the executable
-#   capture   `emissary run --stdout-path F -- <writes 1 GiB>` vs `<same> | tee F` (when supported)
-# Targets: start-up <= 1.5x tini, RSS <= 3 MiB, size <= 4 MiB, capture >= tee.
+#   signals   each catchable standard signal sent with kill(2) to the supervisor: how many its
+#             child receives (dumb-init's fixture: 1..31 except KILL STOP CHLD TSTP TTIN TTOU = 25)
+# then every scripts/bench-*.sh (hand-off, capture, memory, ...).
+# Targets: start-up <= 1.2x tini, size <= 3 MiB, signals 25/25.
+# Runs unattended from a clean clone; leaves no process and no temporary file behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,47 +17,115 @@ need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v tini >/dev/null || need+=(tini)
 command -v dumb-init >/dev/null || need+=(dumb-init)
+command -v strace >/dev/null || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-[ -x artifacts/emissary ] || scripts/build.sh
+[ -x artifacts/emissary ] && [ -x artifacts/testchild ] || scripts/build.sh
+if [ ! -x artifacts/bench/floor/floor ] || [ -n "$(find bench/floor native-aot -newer artifacts/bench/floor/floor -type f)" ]; then
+  dotnet publish bench/floor/Floor.csproj -c Release -r linux-x64 -p:PublishAot=true -o artifacts/bench/floor -nologo -v quiet
+fi
 E=$PWD/artifacts/emissary
+F=$PWD/artifacts/bench/floor/floor
+T=$PWD/artifacts/testchild
 RUNS=${BENCH_RUNS:-1000}
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { print ((dir=="le" ? v<=t : v>=t) ? "OK" : "MISSED") }'; }
 
-echo "== start-up: median wall time of SUPERVISOR -- /bin/true ($RUNS runs each)"
-hyperfine -N -w 50 -r "$RUNS" --export-csv "$tmp/startup.csv" \
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo "== start-up: median wall time of SUPERVISOR -- /bin/true ($RUNS runs each, interleaved)"
+hyperfine -N -w 50 -r "$RUNS" --export-json "$tmp/startup.json" \
   -n emissary "$E run -- /bin/true" \
   -n tini "tini -s -- /bin/true" \
-  -n dumb-init "dumb-init /bin/true" >/dev/null 2>&1
-awk -F, 'NR>1 { med[$1]=$4*1000 } END {
-  printf "  %-10s %8.3f ms\n  %-10s %8.3f ms\n  %-10s %8.3f ms\n", "emissary", med["emissary"], "tini", med["tini"], "dumb-init", med["dumb-init"];
-  r=med["emissary"]/med["tini"]; printf "  ratio emissary/tini: %.2fx (target <= 1.50x) %s\n", r, (r<=1.5?"OK":"MISSED") }' "$tmp/startup.csv"
+  -n dumb-init "dumb-init /bin/true" \
+  -n floor "$F" \
+  -n floor+spawn "$F /bin/true" >/dev/null 2>&1
+# median and the interquartile range, in ms, from the per-run times
+python3 - "$tmp/startup.json" <<'EOF'
+import json, statistics, sys
+res = {r["command"]: sorted(r["times"]) for r in json.load(open(sys.argv[1]))["results"]}
+def q(ts, f): return ts[min(len(ts) - 1, int(f * len(ts)))] * 1000
+med = {n: statistics.median(ts) * 1000 for n, ts in res.items()}
+notes = {"tini": "peer", "dumb-init": "peer", "floor": "empty static NativeAOT, same flags",
+         "floor+spawn": "floor + posix_spawn /bin/true + waitpid"}
+for n, ts in res.items():
+    print(f"  {n:<12} {med[n]:7.3f} ms  (p25 {q(ts, .25):.3f}, p75 {q(ts, .75):.3f})  {notes.get(n, '')}")
+r = med["emissary"] / med["tini"]
+print(f"  emissary/tini {r:.2f}x  (floor+spawn/tini {med['floor+spawn'] / med['tini']:.2f}x, floor/tini {med['floor'] / med['tini']:.2f}x)  target <= 1.20x  {'OK' if r <= 1.2 else 'MISSED'}")
+EOF
 
-echo "== memory: VmRSS of the supervisor while its child sleeps (0.5 s and 2 s after start)"
-# emissary unmaps its start-up code from its resident set after 1 s of supervision (README, "Memory").
-rss() { "$@" & local pid=$!; sleep 0.5; local early; early=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-        sleep 1.5; echo "$early $(awk '/VmRSS/ {print $2}' /proc/$pid/status)"; kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; }
-read -r e_early e_rss < <(rss "$E" run -- sleep 5)
-read -r t_early t_rss < <(rss tini -s -- sleep 5)
-read -r d_early d_rss < <(rss dumb-init sleep 5)
-printf "  %-10s %6s KiB at 0.5 s, %6s KiB at 2 s\n" emissary "$e_early" "$e_rss" tini "$t_early" "$t_rss" dumb-init "$d_early" "$d_rss"
-awk -v e="$e_rss" 'BEGIN { printf "  emissary: %.2f MiB (target <= 3 MiB) %s\n", e/1024, (e<=3072?"OK":"MISSED") }'
+echo "== syscalls (strace -f -c): total, and per syscall for the most frequent ones in emissary"
+count() { strace -f -c -o "$tmp/strace.$1" "${@:2}" >/dev/null 2>&1 || true; }
+count emissary "$E" run -- /bin/true
+count floor "$F"
+count floor+spawn "$F" /bin/true
+count tini tini -s -- /bin/true
+awk '
+  FNR == 1 { file++; split(FILENAME, a, "strace."); name[file] = a[2] }
+  $1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { calls[file, $NF] = $4; if (file == 1) order[$NF] = $4 }
+  $NF == "total" { total[file] = $4 }
+  END {
+    printf "  %-18s", "syscall"; for (f = 1; f <= file; f++) printf " %12s", name[f]; printf "\n"
+    printf "  %-18s", "total"; for (f = 1; f <= file; f++) printf " %12d", total[f]; printf "\n"
+    n = 0; for (s in order) list[++n] = s
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (order[list[j]] + 0 > order[list[i]] + 0) { t = list[i]; list[i] = list[j]; list[j] = t }
+    for (i = 1; i <= n && i <= 12; i++) {
+      printf "  %-18s", list[i]; for (f = 1; f <= file; f++) printf " %12d", calls[f, list[i]] + 0; printf "\n"
+    }
+  }' "$tmp/strace.emissary" "$tmp/strace.floor" "$tmp/strace.floor+spawn" "$tmp/strace.tini"
 
 echo "== size"
 size=$(stat -c %s "$E")
-printf "  emissary  %d bytes = %.2f MiB (target <= 4 MiB) %s\n" "$size" "$(awk -v s="$size" 'BEGIN{print s/1048576}')" "$(awk -v s="$size" 'BEGIN{print (s<=4194304?"OK":"MISSED")}')"
-printf "  tini      %d bytes\n  dumb-init %d bytes\n" "$(stat -c %s "$(command -v tini)")" "$(stat -c %s "$(command -v dumb-init)")"
+printf "  emissary  %d bytes = %.2f MiB  (floor %d bytes; tini %d, dumb-init %d)  target <= 3 MiB (3145728)  %s\n" \
+  "$size" "$(awk -v s="$size" 'BEGIN{print s/1048576}')" "$(stat -c %s "$F")" \
+  "$(stat -c %s "$(command -v tini)")" "$(stat -c %s "$(command -v dumb-init)")" "$(verdict "$size" 3145728 le)"
 
-if "$E" run --help | grep -q -- --stdout-path; then
-  echo "== capture: 1 GiB through emissary --stdout-path vs tee(1), output to /dev/null"
-  gen="head -c 1073741824 /dev/zero"
-  hyperfine -N -w 1 -r "${CAPTURE_RUNS:-5}" --export-csv "$tmp/capture.csv" \
-    -n emissary "sh -c '$E run --stdout-path $tmp/out.e -- $gen > /dev/null'" \
-    -n tee "sh -c '$gen | tee $tmp/out.t > /dev/null'" >/dev/null 2>&1
-  awk -F, 'NR>1 { med[$1]=$4 } END {
-    printf "  emissary %.3f s (%.0f MiB/s)\n  tee      %.3f s (%.0f MiB/s)\n", med["emissary"], 1024/med["emissary"], med["tee"], 1024/med["tee"];
-    r=med["tee"]/med["emissary"]; printf "  speed emissary/tee: %.2fx (target >= 1.00x) %s\n", r, (r>=1?"OK":"MISSED") }' "$tmp/capture.csv"
-  cmp -s "$tmp/out.e" "$tmp/out.t" && echo "  captured files identical" || { echo "  captured files DIFFER"; exit 1; }
-fi
+echo "== signals sent with kill(2) to the supervisor, received by its child (of 25)"
+# One supervisor per signal (a supervisor that dies of one must not cost the others), started
+# through testchild exec-sigs so that it begins with every signal at its default action (a shell's
+# background job would otherwise start with INT and QUIT ignored).
+fixture=(HUP INT QUIT ILL TRAP ABRT BUS FPE USR1 SEGV USR2 PIPE ALRM TERM STKFLT CONT URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS)
+one_signal() { # signal, supervisor argv...: 0 when the child printed "got SIGNAL"
+  local sig=$1; shift
+  local out="$tmp/signal.out" pid child i got=1
+  : >"$out"
+  "$T" exec-sigs - - -- "$@" "$T" signals 10 >"$out" 2>/dev/null &
+  pid=$!
+  pids+=("$pid")
+  for i in $(seq 200); do grep -q '^ready' "$out" && break; sleep 0.01; done
+  child=$(cat /proc/"$pid"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -m1 . || true)
+  [ -z "$child" ] || pids+=("$child")
+  kill -s "$sig" "$pid" 2>/dev/null || true
+  for i in $(seq 100); do grep -qx "got $sig" "$out" && { got=0; break; }; kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+  [ "$got" -eq 0 ] || { sleep 0.1; grep -qx "got $sig" "$out" && got=0; }
+  kill -s TERM "$pid" 2>/dev/null || true
+  [ -z "$child" ] || kill -s TERM "$child" 2>/dev/null || true
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+  kill -KILL "$pid" 2>/dev/null || true
+  [ -z "$child" ] || kill -KILL "$child" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  return "$got"
+}
+signals_to() { # name, supervisor argv...
+  local name=$1; shift
+  local got=0 missed="" s
+  for s in "${fixture[@]}"; do
+    if one_signal "$s" "$@"; then got=$((got + 1)); else missed="$missed $s"; fi
+  done
+  printf "  %-10s %2d/25%s\n" "$name" "$got" "${missed:+  missed:$missed}"
+  [ "$name" != emissary ] || printf "  %-10s target 25/25  %s\n" "" "$( [ "$got" -eq 25 ] && echo OK || echo MISSED)"
+}
+signals_to emissary "$E" run -- 2>/dev/null
+signals_to tini tini -s -- 2>/dev/null
+signals_to dumb-init dumb-init 2>/dev/null
+
+for script in scripts/bench-*.sh; do
+  [ -e "$script" ] || continue
+  echo "== $script"
+  bash "$script"
+done

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Emissary.Foundation;
 using Emissary.Json;
@@ -149,7 +148,7 @@ internal sealed record StepStatus
 
     private static DateTimeOffset? ReadTime(JsonElement root, string name) =>
         root.TryGetProperty(name, out JsonElement value) && value.GetString() is { } text &&
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset t)
+        Rfc3339.TryParse(text, out DateTimeOffset t)
             ? t
             : null;
 }

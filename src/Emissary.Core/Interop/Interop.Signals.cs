@@ -84,6 +84,14 @@ internal static partial class Shim
         }
     }
 
+    /// <summary>
+    /// Catches ILL, TRAP, BUS, FPE, SEGV and SYS sent by another process (si_code &lt;= 0) and hands
+    /// them over through a pipe, whose non-blocking read end this returns: records of two ints,
+    /// signal number and sender pid. A real fault still reaches the runtime's handler. -1 on failure.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "emissary_shim_forward_faults", SetLastError = true)]
+    internal static partial int ForwardFaults();
+
     [LibraryImport(Library, EntryPoint = "emissary_shim_environ")]
     internal static unsafe partial byte** Environ();
 }

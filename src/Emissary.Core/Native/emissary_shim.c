@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,4 +135,75 @@ int emissary_shim_is_ignored_now(int sig)
 {
     struct sigaction sa;
     return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+
+/*
+ * Fault signals sent with kill(2). ILL, TRAP, BUS, FPE, SEGV and SYS cannot go through the signalfd:
+ * blocking them would turn the runtime's handling of a real fault (a null reference is a SEGV the
+ * runtime turns into an exception) into death, because the kernel forces a fault signal through a
+ * mask. So once the runtime has installed its handlers, each of the six gets a handler that looks at
+ * si_code: a signal another process sent (SI_USER, SI_QUEUE, SI_TKILL: si_code <= 0) is written to a
+ * pipe the event loop watches, and anything else (a fault of this process) goes to the handler that
+ * was there before, exactly as if this one did not exist.
+ */
+static const int fault_signals[] = { SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS };
+static struct sigaction previous_fault_action[NSIG];
+static int fault_pipe_write = -1;
+
+static void on_fault_signal(int sig, siginfo_t *info, void *context)
+{
+    if (info != NULL && info->si_code <= 0) {
+        int errno_saved = errno;
+        /* signo and sender, one write of 8 bytes: atomic on a pipe; dropped if the pipe is full. */
+        int record[2] = { sig, (int)info->si_pid };
+        (void)!write(fault_pipe_write, record, sizeof record);
+        errno = errno_saved;
+        return;
+    }
+    struct sigaction *before = &previous_fault_action[sig];
+    if (before->sa_flags & SA_SIGINFO) {
+        before->sa_sigaction(sig, info, context);
+    } else if (before->sa_handler != SIG_DFL && before->sa_handler != SIG_IGN) {
+        before->sa_handler(sig);
+    } else {
+        /* No handler before us: the default action. Returning re-runs the faulting instruction,
+         * which now raises the signal with its default disposition (a core dump, as before). */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, NULL);
+        if (sig == SIGTRAP || sig == SIGSYS) /* these do not re-fault when the instruction re-runs */
+            raise(sig);
+    }
+}
+
+/*
+ * Installs the handler above for the fault signals the caller did not ignore (an ignored one stays
+ * ignored: nohup semantics) and returns the pipe's read end (non-blocking, close-on-exec), from which
+ * the caller reads records of two ints: signal number and sender pid. -1 (errno set) on failure.
+ */
+int emissary_shim_forward_faults(void)
+{
+    int fds[2];
+    if (fault_pipe_write >= 0) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    fault_pipe_write = fds[1];
+    for (size_t i = 0; i < sizeof fault_signals / sizeof fault_signals[0]; i++) {
+        int sig = fault_signals[i];
+        if (sigismember(&original_ignored, sig))
+            continue;
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &previous_fault_action[sig]) != 0)
+            continue;
+        /* Same mask and flags as the runtime's handler (its alternate stack for stack overflow). */
+        sa = previous_fault_action[sig];
+        sa.sa_flags = (sa.sa_flags & ~SA_RESETHAND) | SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+        sa.sa_sigaction = on_fault_signal;
+        sigaction(sig, &sa, NULL);
+    }
+    return fds[0];
 }

@@ -16,9 +16,11 @@ public sealed class BinaryTests : BlackBoxTest
     /// README's size figures are measured on it: raise the budget deliberately, saying what the
     /// bytes buy, never to make this test pass. History: 3,276,184 B when the budget was set;
     /// +19 KB for descriptor-relative control-directory I/O, bounded untrusted reads and the
-    /// capture hang-up (3,295,640 B), hence 3,300,000.
+    /// capture hang-up (3,295,640 B), hence 3,300,000; +1.7 KB for forwarding fault signals sent
+    /// with kill(2), −47 KB by writing and reading RFC 3339 times by hand instead of through
+    /// DateTime's culture-aware formatter and parser (3,249,912 B), hence 3,255,000.
     /// </summary>
-    private const long EmissarySizeBudget = 3_300_000;
+    private const long EmissarySizeBudget = 3_255_000;
 
     /// <summary>The namespace of the YAML library that only emissary-tools may contain.</summary>
     private const string YamlLibrary = "YamlDotNet";

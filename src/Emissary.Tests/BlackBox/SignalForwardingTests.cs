@@ -12,7 +12,29 @@ public sealed class SignalForwardingTests : BlackBoxTest
         { "PIPE", 13 }, { "ALRM", 14 }, { "TERM", 15 }, { "CONT", 18 }, { "TSTP", 20 }, { "TTIN", 21 },
         { "TTOU", 22 }, { "URG", 23 }, { "XCPU", 24 }, { "XFSZ", 25 }, { "VTALRM", 26 }, { "PROF", 27 },
         { "WINCH", 28 }, { "IO", 29 }, { "PWR", 30 },
+        // The fault signals, when another process sent them with kill(2) (a real fault in emissary
+        // still goes to the runtime): the shim catches them apart from the signalfd.
+        { "ILL", 4 }, { "TRAP", 5 }, { "BUS", 7 }, { "FPE", 8 }, { "SEGV", 11 }, { "SYS", 31 },
     };
+
+    public static TheoryData<int> FaultSignals => new() { 4, 5, 7, 8, 11, 31 };
+
+    [BlackBoxTheory]
+    [MemberData(nameof(FaultSignals))]
+    public void A_fault_signal_sent_to_emissary_kills_the_child_and_emissary_exits_with_its_status(int signal)
+    {
+        // The shell and sleep keep the default disposition of these signals, so the forwarded
+        // signal kills the child (before or after the exec); emissary survives the kill(2) and
+        // reports 128 + signal.
+        var emissary = StartEmissary("run", "--", "/bin/sh", "-c", "echo ready; exec sleep 30");
+        emissary.WaitForLine("ready");
+
+        emissary.Signal(signal);
+        var result = emissary.WaitForExit();
+
+        result.ExitCode.Should().Be(128 + signal, "the child died of the forwarded signal\n{0}", result);
+        AssertNoStackTrace(result);
+    }
 
     [BlackBoxTheory]
     [MemberData(nameof(ForwardedSignals))]

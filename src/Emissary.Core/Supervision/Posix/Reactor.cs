@@ -16,9 +16,11 @@ namespace Emissary.Supervision.Posix;
 internal sealed unsafe class Reactor : IEventLoop, IDisposable
 {
     private const ulong SignalToken = ulong.MaxValue;
+    private const ulong FaultSignalToken = ulong.MaxValue - 1;
 
     private readonly int _epoll;
     private readonly int _signalFd;
+    private readonly int _faultSignalFd = -1;
     private readonly int _ownPid = Libc.GetPid();
     private readonly Queue<SupervisorEvent> _pending = new();
     private readonly Dictionary<ulong, Action<uint>> _handlers = new();
@@ -39,6 +41,27 @@ internal sealed unsafe class Reactor : IEventLoop, IDisposable
             throw new SystemCallException("epoll_create1", Libc.LastErrno);
         }
         Add(_signalFd, Libc.EPOLLIN, SignalToken);
+        // The fault signals (SEGV, ...) cannot be blocked for the signalfd without breaking the
+        // runtime's handling of real faults: the shim catches the ones sent with kill(2) instead.
+        _faultSignalFd = ForwardFaultSignals();
+        if (_faultSignalFd >= 0)
+        {
+            Add(_faultSignalFd, Libc.EPOLLIN, FaultSignalToken);
+        }
+    }
+
+    private static int ForwardFaultSignals()
+    {
+        try
+        {
+            // One process-wide handler set: a second Reactor (emissary-tools' local runner) keeps
+            // the first one's pipe, and the shim says EBUSY.
+            return Shim.ForwardFaults();
+        }
+        catch (DllNotFoundException)
+        {
+            return -1; // the JIT (unit tests, dotnet run): no shim
+        }
     }
 
     /// <summary>Calls <paramref name="onReady"/> with the epoll event bits whenever <paramref name="fd"/> is ready.</summary>
@@ -83,6 +106,10 @@ internal sealed unsafe class Reactor : IEventLoop, IDisposable
                 {
                     DrainSignals();
                 }
+                else if (ready[i].Data == FaultSignalToken)
+                {
+                    DrainFaultSignals();
+                }
                 else if (_handlers.TryGetValue(ready[i].Data, out Action<uint>? handler))
                 {
                     handler(ready[i].Events);
@@ -112,6 +139,15 @@ internal sealed unsafe class Reactor : IEventLoop, IDisposable
             {
                 _pending.Enqueue(new SupervisorEvent.SignalReceived(signal, (int)info.ssi_pid));
             }
+        }
+    }
+
+    private void DrainFaultSignals()
+    {
+        int* record = stackalloc int[2];
+        while (Libc.Read(_faultSignalFd, record, 2 * sizeof(int)) == 2 * sizeof(int))
+        {
+            _pending.Enqueue(new SupervisorEvent.SignalReceived(record[0], record[1]));
         }
     }
 
@@ -147,6 +183,7 @@ internal sealed unsafe class Reactor : IEventLoop, IDisposable
     {
         Libc.Close(_signalFd);
         Libc.Close(_epoll);
+        // The fault pipe stays open: the shim's handler keeps writing to it for the process's life.
     }
 
     private sealed class Registration(Reactor reactor, int fd, ulong token) : IDisposable
