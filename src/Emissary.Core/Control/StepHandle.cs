@@ -241,7 +241,10 @@ internal sealed class StepHandle : IDisposable
 
     /// <summary>
     /// Records the final state: status.json first, then exitcode, whose presence tells every
-    /// waiter that status.json is final.
+    /// waiter that status.json is final; then lets go of the lock at once. Waiters on a running
+    /// step block in flock(LOCK_SH) on that lock, so releasing it here, rather than when the process
+    /// ends, is what wakes them — with everything already in place. Nothing is written to the
+    /// step's record after this.
     /// </summary>
     public void Finish(StepStatus final)
     {
@@ -255,6 +258,7 @@ internal sealed class StepHandle : IDisposable
         };
         Publish();
         Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? 0).ToString(CultureInfo.InvariantCulture) + "\n");
+        _lockFd.Dispose();
     }
 
     /// <summary>DIR/NAME/termination.json: the step's termination message, as written to the termination log.</summary>

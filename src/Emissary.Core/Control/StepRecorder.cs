@@ -40,9 +40,10 @@ internal sealed record ReportSettings
 
 /// <summary>
 /// The real recorder (Tekton's PostWriter, grown up). At the end of a step, in this order: the
-/// output capture is drained, results are collected, the termination message is written, then
-/// status.json, the post file, and last the exitcode marker — so whoever waits on a marker finds
-/// everything else already in place.
+/// output capture is drained, results are collected, the control directory's copy of the
+/// termination message is written, then status.json, the post file, and the exitcode marker — so
+/// whoever waits on a marker finds everything else already in place — and, once the dependants
+/// are released, the termination log.
 /// </summary>
 internal sealed partial class StepRecorder(StepHandle? handle, string? postFile, OutputCapture? capture, ReportSettings report, ILogger logger) : IStepRecorder
 {
@@ -52,8 +53,22 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
     {
         capture?.Finish();
         (IReadOnlyList<Result> results, final) = CollectResults(final);
-        final = WriteTerminationMessage(final, results);
-        WriteMarkers(final);
+        (final, byte[]? message) = WriteTerminationMessage(final, results);
+        try
+        {
+            WriteMarkers(final);
+        }
+        finally
+        {
+            // The termination log is read by the kubelet once the container has exited, by nobody
+            // before: it comes after the markers, which release the dependants — and is written
+            // even when they could not be.
+            if (message is not null && report.TerminationLog is { } path && TerminationMessage.Write(path, message) is { } failure)
+            {
+                // The step's outcome is not changed by a missing or read-only log.
+                Log.NoTerminationLog(logger, failure);
+            }
+        }
         return final;
     }
 
@@ -97,11 +112,12 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         return (results, final);
     }
 
-    private StepStatus WriteTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
+    /// <summary>Renders the termination message and writes the control directory's copy; returns it for the termination log.</summary>
+    private (StepStatus, byte[]?) WriteTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
     {
         if (report.TerminationLog is null && handle is null && results.Count == 0)
         {
-            return final; // a plain `emissary run`: nowhere to put a message, nothing to check
+            return (final, null); // a plain `emissary run`: nowhere to put a message, nothing to check
         }
         Rendering rendering = TerminationMessage.Render(ReportOf(final), results, report.Format, report.Budget);
         if (rendering.TooLarge)
@@ -114,15 +130,10 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         {
             Log.ResultNote(logger, note);
         }
-        if (report.TerminationLog is { } path && TerminationMessage.Write(path, rendering.Bytes) is { } failure)
-        {
-            // The step's outcome is not changed by a missing or read-only log.
-            Log.NoTerminationLog(logger, failure);
-        }
         // A copy in the control directory: readable by the other steps, `emissary local` and
         // runtimes that do not read terminationMessagePath (podman).
         handle?.WriteTermination(rendering.Bytes);
-        return final;
+        return (final, rendering.Bytes);
     }
 
     /// <summary>Results that cannot be delivered fail a step that had succeeded (exit 122); a failure keeps its own code.</summary>

@@ -17,6 +17,8 @@ namespace Emissary.Gates;
 internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 {
     private static readonly TimeSpan FallbackInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan ShortPollInterval = TimeSpan.FromMilliseconds(5);
+    private const long ShortPollingFor = 2000; // ms
     // Entries appearing or going away: enough for a parent or an ancestor standing in for a missing directory.
     private const uint EntryMask = Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_DELETE | Libc.IN_MOVED_FROM |
         Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF | Libc.IN_ONLYDIR;
@@ -33,6 +35,10 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private readonly HashSet<string> _lockWatchers = new(StringComparer.Ordinal);
     private readonly ControlDirectory? _controlDirectory;
     private int _inotify = -1;
+    private IDisposable? _inotifyRegistration;
+    private long _unavailableSince = -1;
+    private Errno _unavailableErrno;
+    private bool _warned;
     private bool _polling;
     private int _wakeRead = -1;
     private int _wakeWrite = -1;
@@ -52,21 +58,32 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             return new GateOutcome.Open([]);
         }
         long started = Environment.TickCount64;
-        StartInotify();
         foreach (Gate.Fifo fifo in gates.OfType<Gate.Fifo>())
         {
             SetUp(fifo, () => ListenOnFifo(fifo.Path));
         }
 
+        // Gates whose directories were watched before the evaluation that follows: only those may
+        // be waited on through inotify (arm, then check). An --after gate on a running upstream
+        // needs no watch at all — its lock watcher wakes the loop once the upstream has recorded
+        // its outcome — so the first evaluation arms nothing for --after gates, and a waiter whose
+        // upstreams are all running holds no inotify instance (a node-wide budget per uid).
+        var armed = new HashSet<Gate>();
         while (true)
         {
+            bool firstLook = !_evaluatedOnce;
             foreach (Gate gate in gates)
             {
-                foreach (string directory in _evaluator.DirectoriesToWatch(gate))
+                if (NeedsWatches(gate, firstLook) && EnsureInotify())
                 {
-                    SetUp(gate, () => WatchDirectoryAndParent(directory));
+                    foreach (string directory in _evaluator.DirectoriesToWatch(gate))
+                    {
+                        SetUp(gate, () => WatchDirectoryAndParent(directory));
+                    }
+                    armed.Add(gate);
                 }
             }
+            _evaluatedOnce = true;
 
             var failures = new List<string>();
             var pending = new List<Gate>();
@@ -98,6 +115,17 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 SetUp(new Gate.AfterStep(step), () => WatchLock(step));
             }
+            // A pending gate that nothing wakes us for yet: watch it, then evaluate again.
+            if (pending.Any(g => NeedsWatches(g, firstLook: false) && !armed.Contains(g)) && EnsureInotify())
+            {
+                continue;
+            }
+            // Everything pending is covered by lock watchers (or FIFOs): give the instance back.
+            if (!pending.Any(g => NeedsWatches(g, firstLook: false)))
+            {
+                StopInotify();
+                armed.Clear();
+            }
             Log.Waiting(_logger, string.Join(", ", pending));
 
             TimeSpan? remaining = timeout is { } t ? t - TimeSpan.FromMilliseconds(Environment.TickCount64 - started) : null;
@@ -105,7 +133,10 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 return new GateOutcome.TimedOut(string.Join(", ", pending));
             }
-            TimeSpan? wait = _polling || GateEvaluator.NeedsPolling(pending) ? Min(remaining, FallbackInterval) : remaining;
+            bool unwatched = pending.Any(g => NeedsWatches(g, firstLook: false) && !armed.Contains(g));
+            TimeSpan? wait = _polling || GateEvaluator.NeedsPolling(pending) ? Min(remaining, FallbackInterval)
+                : unwatched ? Min(remaining, PollInterval())
+                : remaining;
 
             switch (_reactor.Next(wait))
             {
@@ -116,6 +147,79 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
                     break;
             }
         }
+    }
+
+    private bool _evaluatedOnce;
+
+    /// <summary>
+    /// Whether <paramref name="gate"/> can only be waited on through directory watches right now:
+    /// files and manual starts always; an --after gate until its upstream is seen running (then its
+    /// lock says when it is over), and not on the first look, which finds out whether it runs.
+    /// </summary>
+    private bool NeedsWatches(Gate gate, bool firstLook) => gate switch
+    {
+        Gate.FileExists or Gate.ManualStart => true,
+        Gate.AfterStep after => !firstLook && !_lockWatchers.Contains(after.Step),
+        _ => false,
+    };
+
+    /// <summary>
+    /// How long to sleep when a gate needs watching but no inotify instance could be had: briefly
+    /// at first (instances are held only until upstreams register, so they come back quickly when a
+    /// burst of steps starts at once), then every 100 ms with a warning if that lasts.
+    /// </summary>
+    private TimeSpan PollInterval()
+    {
+        if (_unavailableSince < 0 || Environment.TickCount64 - _unavailableSince < ShortPollingFor)
+        {
+            return ShortPollInterval;
+        }
+        if (!_warned)
+        {
+            _warned = true;
+            Log.Polling(_logger, Libc.Describe(_unavailableErrno), "/proc/sys/fs/inotify/max_user_instances");
+        }
+        return FallbackInterval;
+    }
+
+    /// <summary>An inotify instance for <see cref="Wait"/>, made on demand; false (poll) when none can be had now.</summary>
+    private bool EnsureInotify()
+    {
+        if (_inotify >= 0)
+        {
+            return true;
+        }
+        if (_polling)
+        {
+            return false;
+        }
+        int fd = Libc.InotifyInit1(Libc.IN_NONBLOCK | Libc.IN_CLOEXEC);
+        if (fd < 0)
+        {
+            _unavailableErrno = Libc.LastErrno;
+            if (_unavailableSince < 0)
+            {
+                _unavailableSince = Environment.TickCount64;
+            }
+            return false;
+        }
+        _unavailableSince = -1;
+        _inotify = fd;
+        _inotifyRegistration = _reactor.Watch(_inotify, Libc.EPOLLIN, _ => OnInotify());
+        return true;
+    }
+
+    private void StopInotify()
+    {
+        if (_inotify < 0)
+        {
+            return;
+        }
+        _inotifyRegistration?.Dispose();
+        _inotifyRegistration = null;
+        Libc.Close(_inotify);
+        _inotify = -1;
+        _watched.Clear();
     }
 
     /// <summary>
@@ -164,14 +268,10 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         {
             return;
         }
-        _inotify = Libc.InotifyInit1(Libc.IN_NONBLOCK | Libc.IN_CLOEXEC);
-        if (_inotify < 0)
+        if (!EnsureInotify())
         {
-            FallBackToPolling(Libc.LastErrno, "/proc/sys/fs/inotify/max_user_instances");
-            return;
+            FallBackToPolling(_unavailableErrno, "/proc/sys/fs/inotify/max_user_instances");
         }
-        _fds.Add(_inotify);
-        _registrations.Add(_reactor.Watch(_inotify, Libc.EPOLLIN, _ => OnInotify()));
     }
 
     /// <summary>
@@ -408,6 +508,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
     public void Dispose()
     {
+        StopInotify();
         foreach (IDisposable registration in _registrations)
         {
             registration.Dispose();
