@@ -11,12 +11,12 @@
 # Each captured file is checked byte for byte once per case, then deleted after every run.
 #
 # Environment: CAPTURE_ROUNDS (default 5), CAPTURE_DISK_DIR (default: a directory under /var/tmp),
-# EMISSARY_BIN (default artifacts/emissary).
+# EMISSARY_BIN (default artifacts/emissary), CAPTURE_MIB (default 1024).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${CAPTURE_ROUNDS:-5}
-SIZE=$((1024 * 1024 * 1024))
+SIZE=$((${CAPTURE_MIB:-1024} * 1024 * 1024))
 [ -x artifacts/emissary ] || scripts/build.sh
 E=${EMISSARY_BIN:-$PWD/artifacts/emissary}
 command -v cc >/dev/null || { echo "bench-capture: needs a C compiler (cc) for the writer; skipped"; exit 0; }
@@ -65,9 +65,9 @@ run_tee() {
 check() { # DIR BLOCK WHO
   if ! "$W" "$2" "$SIZE" | cmp -s - "$1/out"; then echo "  $3: captured file DIFFERS from what was written"; exit 1; fi
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%d %d %d", m, v[1], v[NR] }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%d %d %d\n", m, v[1], v[NR] }'; }
 
-echo "== capture: 1 GiB, emissary --stdout-path F vs WRITER | tee F; both consoles piped into cat > /dev/null"
+echo "== capture: $((SIZE >> 20)) MiB, emissary --stdout-path F vs WRITER | tee F; both consoles piped into cat > /dev/null"
 echo "   tmpfs: $(df -T "$shm" | awk 'NR==2 {print $2}') $shm; disk: $(df -T "$disk" | awk 'NR==2 {print $2}') $disk; $ROUNDS rounds; load:$(uptime | sed 's/.*load average://')"
 status=0
 for place in tmpfs disk; do
