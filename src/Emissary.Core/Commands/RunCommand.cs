@@ -140,7 +140,6 @@ internal static partial class RunCommand
             Format = options.TerminationFormat,
         };
 
-        using IDisposable? trim = ResidentTrim.Schedule(reactor);
         var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, clock, logger);
         var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger);
         StepStatus final = runner.Run(new StepPlan

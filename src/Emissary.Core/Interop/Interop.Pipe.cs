@@ -9,6 +9,7 @@ internal static partial class Libc
     internal const int F_GETFL = 3;
     internal const int F_SETFL = 4;
     internal const int F_SETPIPE_SZ = 1031;
+    internal const int F_GETPIPE_SZ = 1032;
 
     /// <summary>ioctl request: bytes readable now (asm-generic value, the same on x86-64 and arm64).</summary>
     internal const nuint FIONREAD = 0x541B;
@@ -50,6 +51,17 @@ internal static partial class Libc
     {
         int count;
         return Ioctl(fd, FIONREAD, &count) < 0 ? -1 : count;
+    }
+
+    /// <summary>
+    /// Asks for a pipe of <paramref name="bytes"/> (F_SETPIPE_SZ; the kernel rounds up to a power of
+    /// two pages) and returns the capacity it has afterwards: the old one when the kernel refused
+    /// (above fs.pipe-max-size, or the user's pipe page budget is used up).
+    /// </summary>
+    internal static int GrowPipe(int fd, int bytes)
+    {
+        int size = Fcntl(fd, F_SETPIPE_SZ, bytes);
+        return size > 0 ? size : Fcntl(fd, F_GETPIPE_SZ, 0);
     }
 
     /// <summary>Sets O_NONBLOCK on the open file description behind <paramref name="fd"/>.</summary>

@@ -83,6 +83,16 @@ public sealed class OutputCaptureTests : IDisposable
     }
 
     [Fact]
+    public void The_command_gets_a_256_KiB_capture_pipe_when_its_output_is_copied()
+    {
+        using var console = new ConsolePipe();
+        using OutputCapture capture = Start(new CaptureOptions(Path.Join(_dir, "out"), null, false, 0), console);
+
+        // Four times the default: the command blocks, and wakes emissary, four times less often.
+        Libc.Fcntl(capture.ChildStdout, Libc.F_GETPIPE_SZ, 0).Should().Be(256 * 1024);
+    }
+
+    [Fact]
     public void Applies_backpressure_to_the_command_when_the_console_reads_slowly_and_loses_nothing()
     {
         byte[] data = Fds.Data(1_000_000, seed: 2);
