@@ -124,29 +124,34 @@ internal static class ControlCommands
         {
             throw new CommandletException($"control directory {dir.Root} does not exist (set --control-dir or EMISSARY_CONTROL_DIR)", CommandletExitCodes.UnknownStep);
         }
-        var rows = new List<(string Name, StepStatus? Status, bool Alive)>();
+        var rows = new List<(string Name, StepStatus? Status, bool Alive, bool Registered)>();
         foreach (string name in dir.StepNames())
         {
-            // A step directory without a readable status.json shows as "unknown".
+            // A step directory without a readable status.json shows as "unknown"; one its step never
+            // registered in (no lock file: a per-step volume whose container has not started yet)
+            // as "pending".
             StepStatus? status = dir.ReadStatus(name);
-            bool alive = status?.State.IsFinal() == true || dir.IsLockHeld(name);
-            rows.Add((name, status, alive));
+            bool registered = status is not null || Libc.KindOf(dir.PathOf(name, ControlDirectory.LockFile)) is not null;
+            bool alive = !registered || status?.State.IsFinal() == true || dir.IsLockHeld(name);
+            rows.Add((name, status, alive, registered));
         }
         return json ? StatusJson(rows) : StatusTable(rows, now);
     }
 
     private const string UnknownState = "unknown";
 
-    private static string StatusJson(List<(string Name, StepStatus? Status, bool Alive)> rows) => JsonText.Write(writer =>
+    private const string PendingState = "pending";
+
+    private static string StatusJson(List<(string Name, StepStatus? Status, bool Alive, bool Registered)> rows) => JsonText.Write(writer =>
     {
         writer.WriteStartArray();
-        foreach ((string name, StepStatus? status, bool alive) in rows)
+        foreach ((string name, StepStatus? status, bool alive, bool registered) in rows)
         {
             using JsonDocument doc = JsonDocument.Parse(status?.ToJson() ?? JsonText.Write(j =>
             {
                 j.WriteStartObject();
                 j.WriteString("name", name);
-                j.WriteString("state", UnknownState);
+                j.WriteString("state", registered ? UnknownState : PendingState);
                 j.WriteEndObject();
             }));
             writer.WriteStartObject();
@@ -164,12 +169,12 @@ internal static class ControlCommands
         writer.WriteEndArray();
     }, indented: true) + "\n";
 
-    private static string StatusTable(List<(string Name, StepStatus? Status, bool Alive)> rows, DateTimeOffset now)
+    private static string StatusTable(List<(string Name, StepStatus? Status, bool Alive, bool Registered)> rows, DateTimeOffset now)
     {
         var table = new List<string[]> { new[] { "STEP", "STATE", "EXIT", "REASON", "STARTED", "DURATION", "DETAIL" } };
-        foreach ((string name, StepStatus? s, bool alive) in rows)
+        foreach ((string name, StepStatus? s, bool alive, bool registered) in rows)
         {
-            string stateName = s?.State.JsonName() ?? UnknownState;
+            string stateName = s?.State.JsonName() ?? (registered ? UnknownState : PendingState);
             string state = alive ? stateName : stateName + " (crashed)";
             string exit = s?.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";
             string started = s?.StartedAt is { } t ? Rfc3339.Format(t) : "-";

@@ -45,6 +45,24 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
     // ---- the control directory ----
 
     [BlackBoxFact]
+    public void Status_shows_a_step_directory_its_step_never_registered_in_as_pending_not_crashed()
+    {
+        // The per-step layout: the kubelet makes DIR/NAME (a volume's mount point) before the step's
+        // container starts, so an empty step directory is a step that has not started yet.
+        string dir = NewControlDir();
+        Step(dir, "build", [], TestChildPath, "exit", "0").WaitForExit().ExitCode.Should().Be(0);
+        Directory.CreateDirectory(Path.Combine(dir, "deploy"));
+
+        var table = RunEmissary("status", "--control-dir", dir);
+        var json = RunEmissary("status", "--json", "--control-dir", dir);
+
+        table.ExitCode.Should().Be(0, "{0}", table);
+        table.StdoutLines.Should().Contain(l => l.StartsWith("deploy ", StringComparison.Ordinal) && l.Contains(" pending ") && !l.Contains("crashed"), "{0}", table);
+        table.StdoutLines.Should().Contain(l => l.StartsWith("build ", StringComparison.Ordinal) && l.Contains(" succeeded "));
+        json.Stdout.Should().Contain("\"state\": \"pending\"").And.NotContain("\"crashed\"");
+    }
+
+    [BlackBoxFact]
     public void A_finished_step_leaves_lock_status_exitcode_and_signal_fifo_in_its_own_directory()
     {
         string dir = NewControlDir();
