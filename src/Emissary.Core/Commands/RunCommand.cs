@@ -62,12 +62,12 @@ internal static partial class RunCommand
         }
         catch (StepDirectoryRefusedException e)
         {
-            Log.Refused(logger, e.Message);
+            Log.Failure(logger, e.Message);
             return ExitCodes.Usage;
         }
         catch (GateSetupException e)
         {
-            Log.GateSetupFailure(logger, e.Message);
+            Log.Failure(logger, e.Message);
             return ExitCodes.EmissaryFailure;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
@@ -172,11 +172,9 @@ internal static partial class RunCommand
         [LoggerMessage(Level = LogLevel.Warning, Message = "cannot become a child subreaper ({Reason}): orphans of the command will not be reaped here")]
         public static partial void NoSubreaper(ILogger logger, string reason);
 
+        /// <summary>A failure whose exception already says it in one line (a refused step directory, a gate that cannot be set up).</summary>
         [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
-        public static partial void Refused(ILogger logger, string message);
-
-        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
-        public static partial void GateSetupFailure(ILogger logger, string message);
+        public static partial void Failure(ILogger logger, string message);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "cannot record the step in {ControlDir}: {Reason}")]
         public static partial void ControlFailure(ILogger logger, string controlDir, string reason);

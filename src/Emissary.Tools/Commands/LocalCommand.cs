@@ -61,22 +61,11 @@ internal static partial class LocalCommand
 
     public static int Execute(LocalRequest request, ILogger logger)
     {
-        if (request.Engine == LocalEngineKind.Podman && (string.IsNullOrWhiteSpace(request.Image) || request.Image.Any(char.IsWhiteSpace)))
+        if (request.Engine == LocalEngineKind.Podman)
         {
-            throw new UsageException($"--image: '{request.Image}' is not an image reference");
+            ToolOptions.RequireImage(request.Image);
         }
-        EntrypointIndex? entrypoints = null;
-        if (request.EntrypointsFile is { } index)
-        {
-            try
-            {
-                entrypoints = EntrypointIndex.Parse(InputText.ReadFile(index), index);
-            }
-            catch (ManifestReadException e)
-            {
-                throw new UsageException("--entrypoints: " + e.Message);
-            }
-        }
+        EntrypointIndex? entrypoints = ToolOptions.LoadEntrypoints(request.EntrypointsFile);
         string text = InputText.Read(request.File);
 
         // Read and validated exactly as rewrite does, and reported with the same lines.

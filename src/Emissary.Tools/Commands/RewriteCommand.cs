@@ -44,22 +44,8 @@ internal static class RewriteCommand
     /// <summary>Returns the exit code; throws <see cref="UsageException"/> (125) for unreadable input or unwritable output.</summary>
     public static int Execute(RewriteOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.Image) || options.Image.Any(char.IsWhiteSpace))
-        {
-            throw new UsageException($"--image: '{options.Image}' is not an image reference");
-        }
-        EntrypointIndex? entrypoints = null;
-        if (options.Entrypoints is { } path)
-        {
-            try
-            {
-                entrypoints = EntrypointIndex.Parse(InputText.ReadFile(path), path);
-            }
-            catch (ManifestReadException e)
-            {
-                throw new UsageException("--entrypoints: " + e.Message);
-            }
-        }
+        ToolOptions.RequireImage(options.Image);
+        EntrypointIndex? entrypoints = ToolOptions.LoadEntrypoints(options.Entrypoints);
 
         IReadOnlyList<string> inputs = options.Inputs.Count > 0 ? options.Inputs : [ManifestSet.StandardInput];
         var sources = inputs.Select(i => (i, InputText.Read(i))).ToArray();
