@@ -1,6 +1,5 @@
 using Emissary.Foundation;
 using Emissary.Logging;
-using Microsoft.Extensions.Logging;
 
 namespace Emissary.Cli;
 
@@ -93,14 +92,14 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
 
     public static readonly IReadOnlyList<CliOption> Global = [LogLevelOption, LogFormatOption];
 
-    public LogLevel LogLevel() => Choice(LogLevelOption, Microsoft.Extensions.Logging.LogLevel.Warning,
-        ("trace", Microsoft.Extensions.Logging.LogLevel.Trace), ("debug", Microsoft.Extensions.Logging.LogLevel.Debug),
-        ("info", Microsoft.Extensions.Logging.LogLevel.Information), ("information", Microsoft.Extensions.Logging.LogLevel.Information),
-        ("warning", Microsoft.Extensions.Logging.LogLevel.Warning), ("warn", Microsoft.Extensions.Logging.LogLevel.Warning),
-        ("error", Microsoft.Extensions.Logging.LogLevel.Error), ("none", Microsoft.Extensions.Logging.LogLevel.None));
+    public LogLevel LogLevel() => Choice(LogLevelOption, Logging.LogLevel.Warning,
+        ("trace", Logging.LogLevel.Trace), ("debug", Logging.LogLevel.Debug),
+        ("info", Logging.LogLevel.Information), ("information", Logging.LogLevel.Information),
+        ("warning", Logging.LogLevel.Warning), ("warn", Logging.LogLevel.Warning),
+        ("error", Logging.LogLevel.Error), ("none", Logging.LogLevel.None));
 
     public LogFormat LogFormat() => Choice(LogFormatOption, Logging.LogFormat.Text, ("text", Logging.LogFormat.Text), ("json", Logging.LogFormat.Json));
 
     /// <summary>The logger for this command, configured from --log-level/--log-format.</summary>
-    public ILogger CreateLogger(string? step) => new StderrLoggerProvider(LogLevel(), LogFormat(), step).CreateLogger("emissary");
+    public ILogger CreateLogger(string? step) => new StderrLogger(LogLevel(), LogFormat(), step);
 }

@@ -6,7 +6,7 @@ using Emissary.Output;
 using Emissary.Sidecars;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Commands;
 
@@ -169,14 +169,29 @@ internal static partial class RunCommand
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "cannot become a child subreaper ({Reason}): orphans of the command will not be reaped here")]
-        public static partial void NoSubreaper(ILogger logger, string reason);
+        public static void NoSubreaper(ILogger logger, string reason)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"cannot become a child subreaper ({reason}): orphans of the command will not be reaped here");
+            }
+        }
 
         /// <summary>A failure whose exception already says it in one line (a refused step directory, a gate that cannot be set up).</summary>
-        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
-        public static partial void Failure(ILogger logger, string message);
+        public static void Failure(ILogger logger, string message)
+        {
+            if (logger.IsEnabled(LogLevel.Error))
+            {
+                logger.Write(LogLevel.Error, $"{message}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "cannot record the step in {ControlDir}: {Reason}")]
-        public static partial void ControlFailure(ILogger logger, string controlDir, string reason);
+        public static void ControlFailure(ILogger logger, string controlDir, string reason)
+        {
+            if (logger.IsEnabled(LogLevel.Error))
+            {
+                logger.Write(LogLevel.Error, $"cannot record the step in {controlDir}: {reason}");
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Emissary.Foundation;
 using Emissary.Interop;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Control;
 
@@ -272,7 +272,12 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Debug, Message = "ignoring {Path}: it {Problem}")]
-        public static partial void Ignored(ILogger logger, string path, string problem);
+        public static void Ignored(ILogger logger, string path, string problem)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.Write(LogLevel.Debug, $"ignoring {path}: it {problem}");
+            }
+        }
     }
 }

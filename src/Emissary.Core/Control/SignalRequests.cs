@@ -1,6 +1,6 @@
 using Emissary.Interop;
 using Emissary.Events;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Control;
 
@@ -140,7 +140,12 @@ internal sealed unsafe partial class SignalRequests : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "ignoring a line longer than {Max} bytes written to {Path} (requests are signal numbers); further ones are ignored silently")]
-        public static partial void LineTooLong(ILogger logger, string path, int max);
+        public static void LineTooLong(ILogger logger, string path, int max)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"ignoring a line longer than {max} bytes written to {path} (requests are signal numbers); further ones are ignored silently");
+            }
+        }
     }
 }

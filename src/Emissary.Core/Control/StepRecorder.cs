@@ -2,7 +2,7 @@ using System.Globalization;
 using Emissary.Foundation;
 using Emissary.Output;
 using Emissary.Results;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Control;
 
@@ -171,13 +171,28 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Error, Message = "{Problem}")]
-        public static partial void ResultProblem(ILogger logger, string problem);
+        public static void ResultProblem(ILogger logger, string problem)
+        {
+            if (logger.IsEnabled(LogLevel.Error))
+            {
+                logger.Write(LogLevel.Error, $"{problem}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
-        public static partial void ResultNote(ILogger logger, string note);
+        public static void ResultNote(ILogger logger, string note)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"{note}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "{Failure}")]
-        public static partial void NoTerminationLog(ILogger logger, string failure);
+        public static void NoTerminationLog(ILogger logger, string failure)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"{failure}");
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@ using Emissary.Control;
 using Emissary.Interop;
 using Emissary.Events;
 using Emissary.Foundation;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Gates;
 
@@ -522,16 +522,36 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Debug, Message = "waiting for {Pending}")]
-        public static partial void Waiting(ILogger logger, string pending);
+        public static void Waiting(ILogger logger, string pending)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.Write(LogLevel.Debug, $"waiting for {pending}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "{Message}")]
-        public static partial void Skipped(ILogger logger, string message);
+        public static void Skipped(ILogger logger, string message)
+        {
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                logger.Write(LogLevel.Information, $"{message}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Debug, Message = "{Signal} received while waiting: nothing to forward it to yet")]
-        public static partial void IgnoredWhileWaiting(ILogger logger, string signal);
+        public static void IgnoredWhileWaiting(ILogger logger, string signal)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.Write(LogLevel.Debug, $"{signal} received while waiting: nothing to forward it to yet");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "inotify unavailable ({Reason}): checking gates every 100 ms instead; raise {Limit} to restore event-driven waiting")]
-        public static partial void Polling(ILogger logger, string reason, string limit);
+        public static void Polling(ILogger logger, string reason, string limit)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"inotify unavailable ({reason}): checking gates every 100 ms instead; raise {limit} to restore event-driven waiting");
+            }
+        }
     }
 }

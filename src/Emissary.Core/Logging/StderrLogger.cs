@@ -1,7 +1,6 @@
 using System.Text;
 using Emissary.Foundation;
 using Emissary.Interop;
-using Microsoft.Extensions.Logging;
 using Emissary.Json;
 
 namespace Emissary.Logging;
@@ -12,38 +11,61 @@ internal enum LogFormat
     Json,
 }
 
-/// <summary>
-/// Emissary's own log: Microsoft.Extensions.Logging's ILogger, written synchronously to fd 2 with
-/// one write(2) per line (stdout belongs to the child). No background queue: a supervisor that is
-/// about to exit, or is PID 1 being torn down, must not lose its last line.
-/// </summary>
-internal sealed class StderrLoggerProvider(LogLevel minimum, LogFormat format, string? step) : ILoggerProvider
+/// <summary>How important a log line is; the names and order of Microsoft.Extensions.Logging's levels.</summary>
+internal enum LogLevel
 {
-    public ILogger CreateLogger(string categoryName) => new StderrLogger(minimum, format, step);
+    Trace,
+    Debug,
+    Information,
+    Warning,
+    Error,
+    Critical,
+    None,
+}
 
-    public void Dispose()
+/// <summary>
+/// Where Emissary's own log lines go. Each message is a method of a <c>Log</c> class beside the
+/// code that logs it (the text in one place, formatted only when its level is enabled).
+/// </summary>
+/// <remarks>
+/// Not Microsoft.Extensions.Logging: its <c>ILogger.Log&lt;TState&gt;</c> is a generic virtual
+/// method, and NativeAOT resolves those through the runtime type loader, which alone cost the
+/// pod binary ~95 KB (plus 19 KB of the library) for what is, here, one synchronous line to fd 2.
+/// </remarks>
+internal interface ILogger
+{
+    bool IsEnabled(LogLevel level);
+
+    void Write(LogLevel level, string message);
+}
+
+/// <summary>A logger that drops everything (tests, and code paths that must stay silent).</summary>
+internal sealed class NullLogger : ILogger
+{
+    public static readonly NullLogger Instance = new();
+
+    public bool IsEnabled(LogLevel level) => false;
+
+    public void Write(LogLevel level, string message)
     {
     }
 }
 
+/// <summary>
+/// Emissary's own log, written synchronously to fd 2 with one write(2) per line (stdout belongs
+/// to the child). No background queue: a supervisor that is about to exit, or is PID 1 being torn
+/// down, must not lose its last line.
+/// </summary>
 internal sealed class StderrLogger(LogLevel minimum, LogFormat format, string? step) : ILogger
 {
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(LogLevel level) => level != LogLevel.None && level >= minimum;
 
-    public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= minimum;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    public void Write(LogLevel level, string message)
     {
-        if (!IsEnabled(logLevel))
+        if (IsEnabled(level))
         {
-            return;
+            StderrWriter.WriteLine(format == LogFormat.Json ? FormatJson(level, message) : FormatText(level, message));
         }
-        string message = formatter(state, exception);
-        if (exception is not null && exception.Message.Length > 0 && !message.Contains(exception.Message, StringComparison.Ordinal))
-        {
-            message += ": " + exception.Message;
-        }
-        StderrWriter.WriteLine(format == LogFormat.Json ? FormatJson(logLevel, message) : FormatText(logLevel, message));
     }
 
     private string FormatText(LogLevel level, string message)

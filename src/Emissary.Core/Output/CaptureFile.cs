@@ -1,5 +1,5 @@
 using Emissary.Interop;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Output;
 
@@ -93,10 +93,20 @@ internal sealed partial class CaptureFile : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "cannot open {Path} to capture {Stream}: {Reason}; the output still goes to the container's log")]
-        public static partial void CannotOpen(ILogger logger, string path, string stream, string reason);
+        public static void CannotOpen(ILogger logger, string path, string stream, string reason)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"cannot open {path} to capture {stream}: {reason}; the output still goes to the container's log");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "cannot write the captured {Stream} to {Path}: {Reason}; the rest goes only to the container's log")]
-        public static partial void CannotWrite(ILogger logger, string stream, string path, string reason);
+        public static void CannotWrite(ILogger logger, string stream, string path, string reason)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"cannot write the captured {stream} to {path}: {reason}; the rest goes only to the container's log");
+            }
+        }
     }
 }

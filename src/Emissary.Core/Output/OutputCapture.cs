@@ -1,6 +1,6 @@
 using Emissary.Interop;
 using Emissary.Events;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Output;
 

@@ -1,6 +1,6 @@
 using Emissary.Foundation;
 using Emissary.Interop;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Output;
 
@@ -625,19 +625,44 @@ internal sealed partial class StreamPump : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} cannot be written ({Reason}): from now on the command's output on it {Fate}")]
-        public static partial void ConsoleFailed(ILogger logger, string stream, string reason, string fate);
+        public static void ConsoleFailed(ILogger logger, string stream, string reason, string fate)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"the container's {stream} cannot be written ({reason}): from now on the command's output on it {fate}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} is closed (broken pipe): the command gets a broken pipe on its next write to it, as without capture{Kept}")]
-        public static partial void ConsoleClosed(ILogger logger, string stream, string kept);
+        public static void ConsoleClosed(ILogger logger, string stream, string kept)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"the container's {stream} is closed (broken pipe): the command gets a broken pipe on its next write to it, as without capture{kept}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "the container's {Stream} did not take the last bytes of the command's output within {Timeout}: {Fate}")]
-        public static partial void ConsoleTimedOut(ILogger logger, string stream, string timeout, string fate);
+        public static void ConsoleTimedOut(ILogger logger, string stream, string timeout, string fate)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"the container's {stream} did not take the last bytes of the command's output within {timeout}: {fate}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Debug, Message = "emissary's {Stream} is not open: the command's output on it goes only to the capture")]
-        public static partial void NoConsole(ILogger logger, string stream);
+        public static void NoConsole(ILogger logger, string stream)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.Write(LogLevel.Debug, $"emissary's {stream} is not open: the command's output on it goes only to the capture");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "copying the command's {Stream} failed ({Reason}): it still goes to the container's log, but no longer to the capture file or result")]
-        public static partial void CopyFailed(ILogger logger, string stream, string reason);
+        public static void CopyFailed(ILogger logger, string stream, string reason)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"copying the command's {stream} failed ({reason}): it still goes to the container's log, but no longer to the capture file or result");
+            }
+        }
     }
 }

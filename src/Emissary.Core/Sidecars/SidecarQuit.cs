@@ -1,5 +1,5 @@
 using Emissary.Net;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Sidecars;
 
@@ -64,10 +64,20 @@ internal static partial class SidecarQuit
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "asked {Url} to quit: HTTP {Status}")]
-        public static partial void Quit(ILogger logger, string url, int status);
+        public static void Quit(ILogger logger, string url, int status)
+        {
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                logger.Write(LogLevel.Information, $"asked {url} to quit: HTTP {status}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "could not ask {Url} to quit after {Attempts} attempts: {Failure}")]
-        public static partial void QuitFailed(ILogger logger, string url, int attempts, string failure);
+        public static void QuitFailed(ILogger logger, string url, int attempts, string failure)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"could not ask {url} to quit after {attempts} attempts: {failure}");
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@ using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Gates;
 using Emissary.Results;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 using Emissary.Sidecars;
 
 namespace Emissary.Supervision;
@@ -180,19 +180,44 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "not running the command: {Message}")]
-        public static partial void SkippingStep(ILogger logger, string message);
+        public static void SkippingStep(ILogger logger, string message)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"not running the command: {message}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "{Message}")]
-        public static partial void StepFailed(ILogger logger, string message);
+        public static void StepFailed(ILogger logger, string message)
+        {
+            if (logger.IsEnabled(LogLevel.Error))
+            {
+                logger.Write(LogLevel.Error, $"{message}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "running anyway (--run-on-upstream-failure): {Failure}")]
-        public static partial void RunningAnyway(ILogger logger, string failure);
+        public static void RunningAnyway(ILogger logger, string failure)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"running anyway (--run-on-upstream-failure): {failure}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "attempt {Attempt} of {Attempts} failed with exit code {Code}: retrying in {Delay}")]
-        public static partial void Retrying(ILogger logger, int attempt, int attempts, int code, string delay);
+        public static void Retrying(ILogger logger, int attempt, int attempts, int code, string delay)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"attempt {attempt} of {attempts} failed with exit code {code}: retrying in {delay}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "the command failed with exit code {Code}; continuing (--on-error continue)")]
-        public static partial void ContinuingOnError(ILogger logger, int code);
+        public static void ContinuingOnError(ILogger logger, int code)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"the command failed with exit code {code}; continuing (--on-error continue)");
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Sidecars;
@@ -154,28 +154,68 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Debug, Message = "started {Path} as pid {Pid}")]
-        public static partial void Started(ILogger logger, string path, int pid);
+        public static void Started(ILogger logger, string path, int pid)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.Write(LogLevel.Debug, $"started {path} as pid {pid}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Debug, Message = "child {Pid} ended: {Status}")]
-        public static partial void Exited(ILogger logger, int pid, string status);
+        public static void Exited(ILogger logger, int pid, string status)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.Write(LogLevel.Debug, $"child {pid} ended: {status}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Trace, Message = "reaped orphan {Pid}: {Status}")]
-        public static partial void ReapedOrphan(ILogger logger, int pid, string status);
+        public static void ReapedOrphan(ILogger logger, int pid, string status)
+        {
+            if (logger.IsEnabled(LogLevel.Trace))
+            {
+                logger.Write(LogLevel.Trace, $"reaped orphan {pid}: {status}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Debug, Message = "forwarded {Signal} from pid {Sender} to {Pid}")]
-        public static partial void Forwarded(ILogger logger, string signal, int sender, int pid);
+        public static void Forwarded(ILogger logger, string signal, int sender, int pid)
+        {
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.Write(LogLevel.Debug, $"forwarded {signal} from pid {sender} to {pid}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "could not forward {Signal}: child {Pid} is already gone")]
-        public static partial void TargetGone(ILogger logger, string signal, int pid);
+        public static void TargetGone(ILogger logger, string signal, int pid)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"could not forward {signal}: child {pid} is already gone");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "timeout of {Timeout} expired: sending SIGTERM to {Pid}")]
-        public static partial void TimedOut(ILogger logger, string timeout, int pid);
+        public static void TimedOut(ILogger logger, string timeout, int pid)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"timeout of {timeout} expired: sending SIGTERM to {pid}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "{Reason}: stopping {Pid} with {Signal}")]
-        public static partial void Stopping(ILogger logger, string reason, string signal, int pid);
+        public static void Stopping(ILogger logger, string reason, string signal, int pid)
+        {
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                logger.Write(LogLevel.Information, $"{reason}: stopping {pid} with {signal}");
+            }
+        }
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "child {Pid} still running {Grace} after being asked to stop: sending SIGKILL")]
-        public static partial void Killing(ILogger logger, int pid, string grace);
+        public static void Killing(ILogger logger, int pid, string grace)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"child {pid} still running {grace} after being asked to stop: sending SIGKILL");
+            }
+        }
     }
 }

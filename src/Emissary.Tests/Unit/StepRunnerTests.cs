@@ -5,7 +5,7 @@ using Emissary.Control;
 using Emissary.Gates;
 using Emissary.Supervision;
 using Emissary.Tests.Unit.Fakes;
-using Microsoft.Extensions.Logging.Abstractions;
+using Emissary.Logging;
 
 namespace Emissary.Tests.Unit;
 

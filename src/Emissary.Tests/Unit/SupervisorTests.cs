@@ -2,7 +2,7 @@ using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Supervision;
 using Emissary.Tests.Unit.Fakes;
-using Microsoft.Extensions.Logging.Abstractions;
+using Emissary.Logging;
 
 namespace Emissary.Tests.Unit;
 

@@ -1,10 +1,9 @@
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 using System.Text;
 using Emissary.Cli;
 using Emissary.Commands;
 using Emissary.Foundation;
 using Emissary.Interop;
-using Emissary.Logging;
 using Emissary.Supervision.Posix;
 using Emissary.Supervision;
 using Emissary.Tools.Cli;
@@ -201,7 +200,12 @@ internal static partial class LocalCommand
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "{Note}")]
-        public static partial void Note(ILogger logger, string note);
+        public static void Note(ILogger logger, string note)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"{note}");
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 using Emissary.Events;
 using Emissary.Interop;
 using Emissary.Supervision.Posix;
@@ -53,7 +53,12 @@ internal sealed partial class ControlDirectoryWatcher : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "inotify unavailable ({Reason}): step states are read when steps exit")]
-        public static partial void NoInotify(ILogger logger, string reason);
+        public static void NoInotify(ILogger logger, string reason)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"inotify unavailable ({reason}): step states are read when steps exit");
+            }
+        }
     }
 }

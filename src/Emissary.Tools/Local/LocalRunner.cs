@@ -5,7 +5,6 @@ using Emissary.Interop;
 using Emissary.Json;
 using Emissary.Logging;
 using Emissary.Supervision.Posix;
-using Microsoft.Extensions.Logging;
 
 namespace Emissary.Tools.Local;
 

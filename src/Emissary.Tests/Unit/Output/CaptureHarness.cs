@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Emissary.Interop;
-using Microsoft.Extensions.Logging;
+using Emissary.Logging;
 
 namespace Emissary.Tests.Unit.Output;
 
@@ -181,15 +181,13 @@ internal sealed class CollectingLogger : ILogger
 
     public IEnumerable<string> Warnings => Lines.Where(l => l.Level == LogLevel.Warning).Select(l => l.Message);
 
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(LogLevel level) => true;
 
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    public void Write(LogLevel level, string message)
     {
         lock (_lines)
         {
-            _lines.Add((logLevel, formatter(state, exception)));
+            _lines.Add((level, message));
         }
     }
 }

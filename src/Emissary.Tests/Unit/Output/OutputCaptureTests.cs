@@ -1,7 +1,7 @@
 using System.Text;
 using Emissary.Interop;
 using Emissary.Output;
-using Microsoft.Extensions.Logging.Abstractions;
+using Emissary.Logging;
 
 namespace Emissary.Tests.Unit.Output;
 
