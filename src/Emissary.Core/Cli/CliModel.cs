@@ -1,4 +1,5 @@
 using System.Text;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Cli;
 

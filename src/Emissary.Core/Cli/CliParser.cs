@@ -1,4 +1,5 @@
 using Emissary.Foundation;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Cli;
 

@@ -1,5 +1,6 @@
 using Emissary.Foundation;
 using Emissary.Logging;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Cli;
 

@@ -1,3 +1,5 @@
+using Emissary.Foundation.Sequences;
+
 namespace Emissary.Cli;
 
 /// <summary>

@@ -7,6 +7,7 @@ using Emissary.Net;
 using Emissary.Results;
 using Emissary.Sidecars;
 using Emissary.Supervision;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Cli;
 

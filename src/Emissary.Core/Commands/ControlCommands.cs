@@ -6,6 +6,7 @@ using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Json;
 using Emissary.Supervision;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Commands;
 
@@ -182,7 +183,14 @@ internal static class ControlCommands
             string detail = s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
             table.Add([s?.Name ?? name, state, exit, s?.Reason ?? "-", started, duration, detail]);
         }
-        int[] widths = Enumerable.Range(0, table[0].Length).Select(c => table.Max(r => r[c].Length)).ToArray();
+        int[] widths = new int[table[0].Length];
+        foreach (string[] row in table)
+        {
+            for (int c = 0; c < row.Length; c++)
+            {
+                widths[c] = Math.Max(widths[c], row[c].Length);
+            }
+        }
         var text = new StringBuilder();
         foreach (string[] row in table)
         {

@@ -7,6 +7,7 @@ using Emissary.Sidecars;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Emissary.Logging;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Commands;
 

@@ -3,6 +3,7 @@ using System.Text;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Control;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Emissary.Foundation;
 using Emissary.Json;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Control;
 

@@ -1,5 +1,6 @@
 using Emissary.Control;
 using Emissary.Net;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Gates;
 

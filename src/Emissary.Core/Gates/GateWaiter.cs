@@ -3,6 +3,7 @@ using Emissary.Interop;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Logging;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Gates;
 

@@ -1,4 +1,5 @@
 using Emissary.Gates;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Sidecars;
 
