@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
@@ -148,17 +147,15 @@ internal static class ControlCommands
         writer.WriteStartArray();
         foreach ((string name, StepStatus? status, bool alive, bool registered) in rows)
         {
-            using JsonDocument doc = JsonDocument.Parse(status?.ToJson() ?? JsonText.Write(j =>
-            {
-                j.WriteStartObject();
-                j.WriteString("name", name);
-                j.WriteString("state", registered ? UnknownState : PendingState);
-                j.WriteEndObject();
-            }));
             writer.WriteStartObject();
-            foreach (JsonProperty property in doc.RootElement.EnumerateObject())
+            if (status is not null)
             {
-                property.WriteTo(writer);
+                status.WriteProperties(writer);
+            }
+            else
+            {
+                writer.WriteString("name", name);
+                writer.WriteString("state", registered ? UnknownState : PendingState);
             }
             if (!alive)
             {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Emissary.Foundation;
 using Emissary.Json;
 using Emissary.Foundation.Sequences;
@@ -80,6 +79,13 @@ internal sealed record StepStatus
     public string ToJson() => JsonText.Write(json =>
     {
         json.WriteStartObject();
+        WriteProperties(json);
+        json.WriteEndObject();
+    });
+
+    /// <summary>The properties of status.json, inside an object the caller opened (status --json adds its own).</summary>
+    public void WriteProperties(JsonWriter json)
+    {
         json.WriteString("name", Name);
         json.WriteString("state", State.JsonName());
         if (Pid is { } pid) json.WriteNumber("pid", pid);
@@ -100,17 +106,15 @@ internal sealed record StepStatus
             }
             json.WriteEndArray();
         }
-        json.WriteEndObject();
-        });
+    }
 
     /// <summary>Parses status.json; null when it is not a status (never throws on bad content).</summary>
     public static StepStatus? Parse(string json)
     {
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(json);
-            JsonElement root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out JsonElement name) || !root.TryGetProperty("state", out JsonElement stateName) ||
+            JsonValue root = JsonValue.Parse(json);
+            if (root.Kind != JsonKind.Object || !root.TryGetProperty("name", out JsonValue name) || !root.TryGetProperty("state", out JsonValue stateName) ||
                 StepStates.Parse(stateName.GetString()) is not { } state)
             {
                 return null;
@@ -119,27 +123,27 @@ internal sealed record StepStatus
             {
                 Name = name.GetString() ?? "",
                 State = state,
-                Pid = root.TryGetProperty("pid", out JsonElement pid) ? pid.GetInt32() : null,
+                Pid = root.TryGetProperty("pid", out JsonValue pid) ? pid.GetInt32() : null,
                 WaitingSince = ReadTime(root, "waitingSince"),
                 StartedAt = ReadTime(root, "startedAt"),
                 FinishedAt = ReadTime(root, "finishedAt"),
-                ExitCode = root.TryGetProperty("exitCode", out JsonElement code) ? code.GetInt32() : null,
-                Reason = root.TryGetProperty("reason", out JsonElement reason) ? reason.GetString() : null,
-                Message = root.TryGetProperty("message", out JsonElement message) ? message.GetString() : null,
-                ContinueOnError = root.TryGetProperty("continueOnError", out JsonElement c) && c.ValueKind == JsonValueKind.True,
-                WaitsForStart = root.TryGetProperty("waitsForStart", out JsonElement w) && w.ValueKind == JsonValueKind.True,
-                WaitingFor = root.TryGetProperty("waitingFor", out JsonElement gates) && gates.ValueKind == JsonValueKind.Array
-                    ? gates.EnumerateArray().Select(g => g.GetString() ?? "").ToArray()
+                ExitCode = root.TryGetProperty("exitCode", out JsonValue code) ? code.GetInt32() : null,
+                Reason = root.TryGetProperty("reason", out JsonValue reason) ? reason.GetString() : null,
+                Message = root.TryGetProperty("message", out JsonValue message) ? message.GetString() : null,
+                ContinueOnError = root.TryGetProperty("continueOnError", out JsonValue c) && c.Kind == JsonKind.True,
+                WaitsForStart = root.TryGetProperty("waitsForStart", out JsonValue w) && w.Kind == JsonKind.True,
+                WaitingFor = root.TryGetProperty("waitingFor", out JsonValue gates) && gates.Kind == JsonKind.Array
+                    ? gates.Items.Select(g => g.GetString() ?? "")
                     : null,
             };
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
         {
             return null;
         }
     }
 
-    private static void WriteTime(Utf8JsonWriter json, string name, DateTimeOffset? time)
+    private static void WriteTime(JsonWriter json, string name, DateTimeOffset? time)
     {
         if (time is { } t)
         {
@@ -147,8 +151,8 @@ internal sealed record StepStatus
         }
     }
 
-    private static DateTimeOffset? ReadTime(JsonElement root, string name) =>
-        root.TryGetProperty(name, out JsonElement value) && value.GetString() is { } text &&
+    private static DateTimeOffset? ReadTime(JsonValue root, string name) =>
+        root.TryGetProperty(name, out JsonValue value) && value.GetString() is { } text &&
         Rfc3339.TryParse(text, out DateTimeOffset t)
             ? t
             : null;

@@ -17,11 +17,16 @@ namespace Emissary.Json;
 /// (\n, \t, ...) where they exist and \u00XX otherwise. Everything else is copied as UTF-8.
 ///
 /// The caller writes a well-formed sequence (objects and arrays balanced, a property name before
-/// each value inside an object); the writer only places the commas.
+/// each value inside an object); the writer only places the commas (and, when
+/// <paramref name="indented"/>, the line breaks and two-space indentation people read).
+///
+/// The buffer grows as the document does, never past the limit: a small document costs little
+/// even under a large limit (<see cref="JsonWriter"/> uses this writer for status files and logs).
 /// </summary>
-internal sealed class BoundedJsonWriter(int limit)
+internal sealed class BoundedJsonWriter(int limit, bool indented = false)
 {
-    private readonly byte[] _buffer = new byte[Math.Max(limit, 0)];
+    private readonly int _limit = Math.Max(limit, 0);
+    private byte[] _buffer = new byte[Math.Min(Math.Max(limit, 0), 256)];
     private int _length;
 
     // One bit per open container: does the next item need a leading comma?
@@ -33,12 +38,12 @@ internal sealed class BoundedJsonWriter(int limit)
     public int Length => _length;
 
     /// <summary>True while everything written is within the limit.</summary>
-    public bool Fits => _length <= _buffer.Length;
+    public bool Fits => _length <= _limit;
 
     /// <summary>The document; only valid when it <see cref="Fits"/>.</summary>
     public byte[] ToArray() => Fits
         ? _buffer.AsSpan(0, _length).ToArray()
-        : throw new InvalidOperationException($"the JSON document needs {_length} bytes, more than the limit of {_buffer.Length}");
+        : throw new InvalidOperationException($"the JSON document needs {_length} bytes, more than the limit of {_limit}");
 
     public void StartObject() => Open((byte)'{');
 
@@ -52,7 +57,7 @@ internal sealed class BoundedJsonWriter(int limit)
     {
         BeforeValue();
         WriteQuoted(Utf8(name));
-        Raw((byte)':');
+        Raw(indented ? ": "u8 : ":"u8);
         _afterName = true;
     }
 
@@ -71,6 +76,32 @@ internal sealed class BoundedJsonWriter(int limit)
         Span<byte> digits = stackalloc byte[20];
         Utf8Formatter.TryFormat(value, digits, out int written);
         Raw(digits[..written]);
+    }
+
+    /// <summary>A number with a fraction, in the shortest form that reads back the same; JSON has no NaN or infinity, so those are null.</summary>
+    public void NumberValue(double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            NullValue();
+            return;
+        }
+        BeforeValue();
+        Span<byte> digits = stackalloc byte[32];
+        Utf8Formatter.TryFormat(value, digits, out int written);
+        Raw(digits[..written]);
+    }
+
+    public void BooleanValue(bool value)
+    {
+        BeforeValue();
+        Raw(value ? "true"u8 : "false"u8);
+    }
+
+    public void NullValue()
+    {
+        BeforeValue();
+        Raw("null"u8);
     }
 
     /// <summary>The length <paramref name="utf8"/> takes as a JSON string, quotes included.</summary>
@@ -99,8 +130,22 @@ internal sealed class BoundedJsonWriter(int limit)
 
     private void Close(byte bracket)
     {
+        bool hadItems = _depth is > 0 and < 64 && (_needsComma & (1UL << _depth)) != 0;
         _depth--;
+        if (indented && hadItems)
+        {
+            NewLine();
+        }
         Raw(bracket);
+    }
+
+    private void NewLine()
+    {
+        Raw((byte)'\n');
+        for (int i = 0; i < _depth; i++)
+        {
+            Raw("  "u8);
+        }
     }
 
     private void BeforeValue()
@@ -117,6 +162,10 @@ internal sealed class BoundedJsonWriter(int limit)
                 Raw((byte)',');
             }
             _needsComma |= 1UL << _depth;
+        }
+        if (indented && _depth > 0)
+        {
+            NewLine();
         }
     }
 
@@ -164,8 +213,12 @@ internal sealed class BoundedJsonWriter(int limit)
 
     private void Raw(ReadOnlySpan<byte> bytes)
     {
-        if (_length <= _buffer.Length && bytes.Length <= _buffer.Length - _length)
+        if (_length <= _limit && bytes.Length <= _limit - _length)
         {
+            if (bytes.Length > _buffer.Length - _length)
+            {
+                Array.Resize(ref _buffer, (int)Math.Min(Math.Max((long)_buffer.Length * 2, (long)_length + bytes.Length), _limit));
+            }
             bytes.CopyTo(_buffer.AsSpan(_length));
         }
         // Past the limit only the count grows (it cannot overflow: it is checked against int.MaxValue).
@@ -174,5 +227,5 @@ internal sealed class BoundedJsonWriter(int limit)
 
     public override string ToString() => Fits
         ? Encoding.UTF8.GetString(_buffer, 0, _length)
-        : string.Create(CultureInfo.InvariantCulture, $"<{_length} bytes, over the limit of {_buffer.Length}>");
+        : string.Create(CultureInfo.InvariantCulture, $"<{_length} bytes, over the limit of {_limit}>");
 }

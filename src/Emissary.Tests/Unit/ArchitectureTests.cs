@@ -64,6 +64,26 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void The_core_uses_neither_LINQ_nor_System_Text_Json()
+    {
+        // Measured (README, "Size"): LINQ's generic virtual methods pull in NativeAOT's type loader,
+        // and System.Text.Json's writer and JsonDocument cost ~90 KB; Emissary.Json and
+        // Foundation.Sequences do the little the pod needs. ArchUnitNET only sees the types of the
+        // loaded assemblies, so the check reads the type references of Emissary.Core's metadata.
+        using var file = File.OpenRead(Core.Location);
+        using var pe = new System.Reflection.PortableExecutable.PEReader(file);
+        System.Reflection.Metadata.MetadataReader metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        var referenced = new List<string>();
+        foreach (System.Reflection.Metadata.TypeReferenceHandle handle in metadata.TypeReferences)
+        {
+            System.Reflection.Metadata.TypeReference type = metadata.GetTypeReference(handle);
+            referenced.Add(metadata.GetString(type.Namespace) + "." + metadata.GetString(type.Name));
+        }
+        referenced.Should().Contain("System.Collections.Generic.List`1", "the check reads real references");
+        referenced.Should().NotContain(name => name.StartsWith("System.Linq.", StringComparison.Ordinal) || name.StartsWith("System.Text.Json.", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Interop_depends_on_nothing_of_ours()
     {
         In("Interop").Should().NotDependOnAny(OursExcept("Interop"))
