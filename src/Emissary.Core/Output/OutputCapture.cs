@@ -9,7 +9,11 @@ namespace Emissary.Output;
 /// <param name="StderrPath">File to copy stderr into (<c>--stderr-path</c>), or null. May be the same file as stdout.</param>
 /// <param name="CaptureStdoutForResult">Keep the beginning of stdout for a result (<c>--result-from-stdout</c>).</param>
 /// <param name="ResultLimitBytes">Bytes of stdout a result may hold; limit + 1 are kept so that "too large" shows.</param>
-internal sealed record CaptureOptions(string? StdoutPath, string? StderrPath, bool CaptureStdoutForResult, int ResultLimitBytes);
+internal sealed record CaptureOptions(string? StdoutPath, string? StderrPath, bool CaptureStdoutForResult, int ResultLimitBytes)
+{
+    /// <summary>Append to the files instead of truncating them (Tekton's -stdout_path/-stderr_path open with O_APPEND).</summary>
+    public bool Append { get; init; }
+}
 
 /// <summary>Registers a descriptor with the event loop: the shape of <see cref="IEventLoop.Watch"/>.</summary>
 internal delegate IDisposable WatchDescriptor(int fd, uint events, Action<uint> onReady);
@@ -62,8 +66,8 @@ internal sealed class OutputCapture : IDisposable
         var capture = new OutputCapture();
         try
         {
-            CaptureFile? stdoutFile = options.StdoutPath is { } outPath ? capture.OpenFile(outPath, "stdout", logger) : null;
-            CaptureFile? stderrFile = options.StderrPath is { } errPath ? capture.OpenFile(errPath, "stderr", logger) : null;
+            CaptureFile? stdoutFile = options.StdoutPath is { } outPath ? capture.OpenFile(outPath, "stdout", options.Append, logger) : null;
+            CaptureFile? stderrFile = options.StderrPath is { } errPath ? capture.OpenFile(errPath, "stderr", options.Append, logger) : null;
             if (stdout)
             {
                 int limit = options.CaptureStdoutForResult ? Math.Max(options.ResultLimitBytes, 0) : -1;
@@ -128,9 +132,9 @@ internal sealed class OutputCapture : IDisposable
     private static TimeSpan Remaining(long deadline) => TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
 
     /// <summary>Opens a capture file, or reuses the one already open when both streams name the same file.</summary>
-    private CaptureFile? OpenFile(string path, string stream, ILogger logger)
+    private CaptureFile? OpenFile(string path, string stream, bool append, ILogger logger)
     {
-        CaptureFile? file = CaptureFile.Open(path, stream, logger);
+        CaptureFile? file = CaptureFile.Open(path, stream, logger, append);
         if (file is null)
         {
             return null;
