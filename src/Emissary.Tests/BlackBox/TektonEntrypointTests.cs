@@ -453,3 +453,37 @@ public sealed class TektonEntrypointTests : BlackBoxTest
         }
     }
 }
+
+/// <summary>
+/// The TaskRun pod of examples/tekton (rendered as Tekton's controller renders it) in real
+/// containers, with Emissary's image in the entrypoint slot (scripts/e2e-tekton.sh); each step's
+/// termination message is then checked with the controller's parsing rules.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class TektonPodmanTests : BlackBoxTest
+{
+    [BlackBoxFact(Needs = Needs.Podman)]
+    public void A_TaskRun_pod_runs_in_order_with_results_continue_failure_and_skip()
+    {
+        Requirements.Podman();
+        string outDir = TempDir("tekton-e2e");
+        var script = Start("/bin/bash", [Path.Combine(Artifacts.RepoRoot, "scripts", "e2e-tekton.sh")], new Dictionary<string, string> { ["TEKTON_E2E_OUT"] = outDir })
+            .WaitForExit(TimeSpan.FromMinutes(5));
+        script.ExitCode.Should().Be(0, script.ToString());
+
+        int Exit(string step) => int.Parse(File.ReadAllText(Path.Combine(outDir, step + ".exit")).Trim());
+        IReadOnlyDictionary<string, TektonResult> Message(string step) => TektonMessageChecker.CheckFile(Path.Combine(outDir, step + ".termination"));
+
+        Exit("clone").Should().Be(0);
+        Message("clone")["commit"].Should().Be(new TektonResult("commit", "abc123", 1));
+        Message("build")["digest"].Should().Be(new TektonResult("digest", "sha256:5e1f", 4));
+        Exit("test").Should().Be(0, "onError: continue");
+        Message("test")["ExitCode"].Value.Should().Be("3");
+        Exit("fail").Should().Be(2);
+        Message("fail").Should().NotContainKey("Reason");
+        Exit("report").Should().Be(1);
+        Message("report")["Reason"].Value.Should().Be("Skipped");
+        foreach (string step in new[] { "clone", "build", "test", "fail", "report" })
+            Message(step).Should().ContainKey("StartedAt", $"step-{step} lived, so it says when it started");
+    }
+}
