@@ -9,11 +9,7 @@ namespace Emissary.Output;
 /// <param name="StderrPath">File to copy stderr into (<c>--stderr-path</c>), or null. May be the same file as stdout.</param>
 /// <param name="CaptureStdoutForResult">Keep the beginning of stdout for a result (<c>--result-from-stdout</c>).</param>
 /// <param name="ResultLimitBytes">Bytes of stdout a result may hold; limit + 1 are kept so that "too large" shows.</param>
-internal sealed record CaptureOptions(string? StdoutPath, string? StderrPath, bool CaptureStdoutForResult, int ResultLimitBytes)
-{
-    /// <summary>Append to the files instead of truncating them (Tekton's -stdout_path/-stderr_path open with O_APPEND).</summary>
-    public bool Append { get; init; }
-}
+internal sealed record CaptureOptions(string? StdoutPath, string? StderrPath, bool CaptureStdoutForResult, int ResultLimitBytes);
 
 /// <summary>Registers a descriptor with the event loop: the shape of <see cref="IEventLoop.Watch"/>.</summary>
 internal delegate IDisposable WatchDescriptor(int fd, uint events, Action<uint> onReady);
@@ -52,10 +48,18 @@ internal sealed class OutputCapture : IDisposable
         Start(options, reactor.Watch, logger, stdoutConsole: 1, stderrConsole: 2);
 
     /// <summary>
+    /// <see cref="Start(CaptureOptions, IEventLoop, ILogger)"/>, appending to the capture files instead
+    /// of truncating them (Tekton's -stdout_path/-stderr_path open with O_APPEND). A separate entry
+    /// point so that the in-pod emissary, which never appends, does not carry it.
+    /// </summary>
+    public static OutputCapture? StartAppending(CaptureOptions options, IEventLoop reactor, ILogger logger) =>
+        Start(options, reactor.Watch, logger, stdoutConsole: 1, stderrConsole: 2, append: true);
+
+    /// <summary>
     /// <see cref="Start(CaptureOptions, IEventLoop, ILogger)"/> with the event loop and the console
     /// descriptors given (tests use their own loop and pipes; -1 means "no console").
     /// </summary>
-    internal static OutputCapture? Start(CaptureOptions options, WatchDescriptor watch, ILogger logger, int stdoutConsole, int stderrConsole)
+    internal static OutputCapture? Start(CaptureOptions options, WatchDescriptor watch, ILogger logger, int stdoutConsole, int stderrConsole, bool append = false)
     {
         bool stdout = options.StdoutPath is not null || options.CaptureStdoutForResult;
         bool stderr = options.StderrPath is not null;
@@ -66,8 +70,8 @@ internal sealed class OutputCapture : IDisposable
         var capture = new OutputCapture();
         try
         {
-            CaptureFile? stdoutFile = options.StdoutPath is { } outPath ? capture.OpenFile(outPath, "stdout", options.Append, logger) : null;
-            CaptureFile? stderrFile = options.StderrPath is { } errPath ? capture.OpenFile(errPath, "stderr", options.Append, logger) : null;
+            CaptureFile? stdoutFile = options.StdoutPath is { } outPath ? capture.OpenFile(outPath, "stdout", append, logger) : null;
+            CaptureFile? stderrFile = options.StderrPath is { } errPath ? capture.OpenFile(errPath, "stderr", append, logger) : null;
             if (stdout)
             {
                 int limit = options.CaptureStdoutForResult ? Math.Max(options.ResultLimitBytes, 0) : -1;

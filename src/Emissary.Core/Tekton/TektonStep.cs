@@ -285,8 +285,8 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
             return new StepFailure.Other(e.Message);
         }
         var launch = new LaunchSettings { ExtraEnvironment = environment };
-        using OutputCapture? capture = OutputCapture.Start(
-            new CaptureOptions(options.StdoutPath, options.StderrPath, false, 0) { Append = true }, reactor, logger);
+        using OutputCapture? capture = OutputCapture.StartAppending(
+            new CaptureOptions(options.StdoutPath, options.StderrPath, false, 0), reactor, logger);
         if (capture is not null)
         {
             launch = launch with { StdoutFd = capture.ChildStdout, StderrFd = capture.ChildStderr };
