@@ -59,6 +59,16 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
     public static int Run(TektonStepOptions options, TektonPaths paths, TektonCredentials credentials)
     {
         var logger = new StderrLogger(LogLevel.Warning, LogFormat.Text, null);
+        // Held until exit, released by the kernel however we end: the next step's crash detector.
+        // Taken first, so that a step refused below (Tekton's log.Fatal cases, which write no post
+        // file) ends the next step's wait too instead of leaving it hanging.
+        string? lockProblem = null;
+        using TektonStepLock? stepLock = options.PostFile.Length > 0
+            ? TektonStepLock.Take(Path.GetDirectoryName(Path.GetFullPath(options.PostFile)) ?? "/", out lockProblem) : null;
+        if (lockProblem is not null)
+        {
+            GoLog.Print($"warning: {lockProblem}: the next step cannot tell if this one is killed");
+        }
         credentials.Write();
 
         List<string> command;
@@ -72,8 +82,7 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         }
         else
         {
-            GoLog.Print(problem!);
-            return 1;
+            return Refuse(options, problem!);
         }
         IReadOnlyList<TektonWhenExpression> when;
         try
@@ -82,19 +91,16 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         }
         catch (TektonWhenException e)
         {
-            GoLog.Print(e.Message);
-            return 1;
+            return Refuse(options, e.Message);
         }
         if (options.EnableSpire)
         {
             // Never ignored: the controller asked for signed results and would get unsigned ones.
-            GoLog.Print("Error: -enable_spire: SPIRE signing of results is not supported by this entrypoint (Emissary); refusing to run the step unsigned. Use Tekton's own entrypoint image with enforce-nonfalsifiability: spire.");
-            return 1;
+            return Refuse(options, "Error: -enable_spire: SPIRE signing of results is not supported by this entrypoint (Emissary); refusing to run the step unsigned. Use Tekton's own entrypoint image with enforce-nonfalsifiability: spire.");
         }
         if (Environment.GetEnvironmentVariable("TEKTON_HERMETIC") == "1" && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TEKTON_RESOURCE_NAME")))
         {
-            GoLog.Print("Error: hermetic execution mode (TEKTON_HERMETIC=1: no network, new namespaces) is not supported by this entrypoint (Emissary); refusing to run the step without the isolation asked for.");
-            return 1;
+            return Refuse(options, "Error: hermetic execution mode (TEKTON_HERMETIC=1: no network, new namespaces) is not supported by this entrypoint (Emissary); refusing to run the step without the isolation asked for.");
         }
         TektonCredentials.CopyToHome(paths);
         return new TektonStep(options, paths, logger).Go(command, when);
@@ -106,13 +112,6 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         StepFailure? failure;
         using var reactor = new Reactor();
         using var waiter = new TektonWaiter(reactor);
-        // Held until exit, released by the kernel however we end: the next step's crash detector.
-        string? lockProblem = null;
-        using TektonStepLock? stepLock = options.PostFile.Length > 0 ? TektonStepLock.Take(RunDirectory(), out lockProblem) : null;
-        if (lockProblem is not null)
-        {
-            GoLog.Print($"warning: {lockProblem}: the next step cannot tell if this one is killed");
-        }
         try
         {
             failure = Steps(command, when, reactor, waiter);
@@ -483,7 +482,24 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         }
     }
 
-    private string RunDirectory() => Path.GetDirectoryName(Path.GetFullPath(options.PostFile)) ?? "/";
+    /// <summary>
+    /// Tekton's log.Fatal before the step: one line, exit 1, no post file. The process lived, so the
+    /// termination message says when (best effort); the released lock tells the next step.
+    /// </summary>
+    private static int Refuse(TektonStepOptions options, string message)
+    {
+        GoLog.Print(message);
+        try
+        {
+            TektonTerminationMessage.Append(options.TerminationPath,
+                [new TektonEntry("StartedAt", Rfc3339.Format(DateTimeOffset.UtcNow), TektonResultType.InternalTektonResult)], options.CompressTerminationMessage);
+        }
+        catch (Exception e) when (e is IOException or TektonMessageTooLongException)
+        {
+            GoLog.Print($"Error while writing message: {e.Message}");
+        }
+        return 1;
+    }
 
     /// <summary>PostWriter: the post file or POST.err, empty, creating its directory.</summary>
     private void WritePostFile(bool failed)

@@ -73,7 +73,7 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : IDisposable
         {
             while (true)
             {
-                bool watched = lockWatched || Watch(directory);
+                bool watched = (lockWatched && _inotify < 0) || Watch(directory);
 
                 if (Check(file, expectContent, errorFileMeansReady) is { } done)
                 {
@@ -86,7 +86,13 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : IDisposable
                         case LockState.Held:
                             WatchLock(held!);
                             lockWatched = true;
-                            StopInotify(); // the lock watcher wakes us when that entrypoint ends
+                            if (!errorFileMeansReady)
+                            {
+                                // The lock watcher wakes us when that entrypoint ends, which it does
+                                // right after writing its outcome. Not in breakpoint-on-failure mode:
+                                // there a step can write `out` and then wait for the user, alive.
+                                StopInotify();
+                            }
                             break;
                         case LockState.Released:
                             // It may have written its outcome just before exiting: look again.

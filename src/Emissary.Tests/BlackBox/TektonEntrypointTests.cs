@@ -391,9 +391,18 @@ public sealed class TektonEntrypointTests : BlackBoxTest
     }
 
     [BlackBoxFact]
-    public void Invalid_when_expressions_json_exits_1()
+    public void Invalid_when_expressions_json_exits_1_and_does_not_leave_the_next_step_waiting()
     {
-        RunStep(0, ["--when_expressions", "[{"], "/bin/true").ExitCode.Should().Be(1);
+        var next = StartStep(2, [], "/bin/sh", "-c", "echo must-not-run");
+        var refused = RunStep(1, ["--when_expressions", "[{"], "/bin/true");
+        refused.ExitCode.Should().Be(1, refused.ToString());
+        File.Exists(Run(1, "out.err")).Should().BeFalse("Tekton's log.Fatal writes no post file");
+        TektonMessageChecker.CheckFile(Termination(1)).Should().ContainKey("StartedAt");
+        // Step 1 never reached its turn (step 0 has not finished), but it is gone: step 2 fails now.
+        var result = next.WaitForExit(TimeSpan.FromSeconds(5));
+        result.ExitCode.Should().Be(1, result.ToString());
+        result.Stdout.Should().BeEmpty();
+        File.Exists(Run(2, "out.err")).Should().BeTrue();
     }
 
     // ---- credentials and breakpoints ----
