@@ -429,6 +429,29 @@ public sealed class TektonEntrypointTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void Docker_and_ssh_credentials_are_written_in_creds_inits_formats()
+    {
+        string secrets = Path.Combine(_root, "creds-secrets");
+        Directory.CreateDirectory(Path.Combine(secrets, "hub"));
+        Directory.CreateDirectory(Path.Combine(secrets, "key"));
+        Directory.CreateDirectory(Path.Combine(_root, "creds"));
+        File.WriteAllText(Path.Combine(secrets, "hub", "username"), "u");
+        File.WriteAllText(Path.Combine(secrets, "hub", "password"), "p");
+        File.WriteAllText(Path.Combine(secrets, "key", "ssh-privatekey"), "PRIVATE");
+        File.WriteAllText(Path.Combine(secrets, "key", "known_hosts"), "github.com ssh-ed25519 AAAA");
+        var result = RunStep(0, ["-basic-docker=hub=https://index.docker.io/v1/", "-ssh-git=key=github.com"], "/bin/true");
+        result.ExitCode.Should().Be(0, result.ToString());
+        string creds = Path.Combine(_root, "creds");
+        File.ReadAllText(Path.Combine(creds, ".docker", "config.json")).Should().Be(
+            "{\"auths\":{\"https://index.docker.io/v1/\":{\"username\":\"u\",\"password\":\"p\",\"auth\":\"dTpw\",\"email\":\"not@val.id\"}}}");
+        File.ReadAllText(Path.Combine(creds, ".ssh", "config")).Should().Be(
+            $"Host github.com\n    HostName github.com\n    Port 22\n    IdentityFile {creds}/.ssh/id_key\n");
+        File.ReadAllText(Path.Combine(creds, ".ssh", "id_key")).Should().Be("PRIVATE");
+        File.ReadAllText(Path.Combine(creds, ".ssh", "known_hosts")).Should().Be("github.com ssh-ed25519 AAAA");
+        File.ReadAllText(Path.Combine(_root, "home", ".ssh", "id_key")).Should().Be("PRIVATE");
+    }
+
+    [BlackBoxFact]
     public void Debug_before_step_waits_for_the_continue_file()
     {
         File.WriteAllText(Path.Combine(_root, "downward", "ready"), "READY");
