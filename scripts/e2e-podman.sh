@@ -111,4 +111,3 @@ grep -q '"reason":"Skipped"' "$(rec optional)/termination.json" && pass "optiona
 
 if [ "$failures" -gt 0 ]; then echo "e2e: $failures check(s) failed" >&2; exit 1; fi
 echo "e2e: all checks passed" >&2
-scripts/e2e-tekton.sh
