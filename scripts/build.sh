@@ -2,6 +2,7 @@
 # Publishes, into artifacts/:
 #   emissary        the in-pod binary (init, run, commandlets): NativeAOT, fully static (static-pie)
 #   emissary-tools  the developer verbs (rewrite, local), exec'd by `emissary rewrite|local`
+#   entrypoint      Tekton's entrypoint, drop-in (the -entrypoint-image slot): Tekton's command line only
 #   testchild       the static C helper the black-box tests run as a child
 # Installs its own prerequisites (clang, lld, zlib1g-dev) when missing.
 set -euo pipefail
@@ -28,5 +29,6 @@ publish() { # project, binary name
 }
 publish src/Emissary/Emissary.csproj emissary
 publish src/Emissary.Tools/Emissary.Tools.csproj emissary-tools
+publish src/Emissary.Tekton/Emissary.Tekton.csproj entrypoint
 
 clang -static -O2 -Wall -Werror -o artifacts/testchild tests/testchild/testchild.c

@@ -36,9 +36,10 @@ internal sealed partial class CaptureFile : IDisposable
 
     /// <summary>
     /// Opens <paramref name="path"/> with O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode 0644 (minus
-    /// umask), creating missing parent directories. On failure logs one warning and returns null.
+    /// umask), creating missing parent directories (O_APPEND instead of O_TRUNC with
+    /// <paramref name="append"/>). On failure logs one warning and returns null.
     /// </summary>
-    public static CaptureFile? Open(string path, string stream, ILogger logger)
+    public static CaptureFile? Open(string path, string stream, ILogger logger, bool append = false)
     {
         string? parent = System.IO.Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(parent))
@@ -50,7 +51,7 @@ internal sealed partial class CaptureFile : IDisposable
                 return null;
             }
         }
-        int fd = Libc.OpenRetrying(path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
+        int fd = Libc.OpenRetrying(path, Libc.O_WRONLY | Libc.O_CREAT | (append ? Libc.O_APPEND : Libc.O_TRUNC) | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
         if (fd < 0)
         {
             Log.CannotOpen(logger, path, stream, Libc.Describe(Libc.LastErrno));

@@ -48,10 +48,18 @@ internal sealed class OutputCapture : IDisposable
         Start(options, reactor.Watch, logger, stdoutConsole: 1, stderrConsole: 2);
 
     /// <summary>
+    /// <see cref="Start(CaptureOptions, IEventLoop, ILogger)"/>, appending to the capture files instead
+    /// of truncating them (Tekton's -stdout_path/-stderr_path open with O_APPEND). A separate entry
+    /// point so that the in-pod emissary, which never appends, does not carry it.
+    /// </summary>
+    public static OutputCapture? StartAppending(CaptureOptions options, IEventLoop reactor, ILogger logger) =>
+        Start(options, reactor.Watch, logger, stdoutConsole: 1, stderrConsole: 2, append: true);
+
+    /// <summary>
     /// <see cref="Start(CaptureOptions, IEventLoop, ILogger)"/> with the event loop and the console
     /// descriptors given (tests use their own loop and pipes; -1 means "no console").
     /// </summary>
-    internal static OutputCapture? Start(CaptureOptions options, WatchDescriptor watch, ILogger logger, int stdoutConsole, int stderrConsole)
+    internal static OutputCapture? Start(CaptureOptions options, WatchDescriptor watch, ILogger logger, int stdoutConsole, int stderrConsole, bool append = false)
     {
         bool stdout = options.StdoutPath is not null || options.CaptureStdoutForResult;
         bool stderr = options.StderrPath is not null;
@@ -62,8 +70,8 @@ internal sealed class OutputCapture : IDisposable
         var capture = new OutputCapture();
         try
         {
-            CaptureFile? stdoutFile = options.StdoutPath is { } outPath ? capture.OpenFile(outPath, "stdout", logger) : null;
-            CaptureFile? stderrFile = options.StderrPath is { } errPath ? capture.OpenFile(errPath, "stderr", logger) : null;
+            CaptureFile? stdoutFile = options.StdoutPath is { } outPath ? capture.OpenFile(outPath, "stdout", append, logger) : null;
+            CaptureFile? stderrFile = options.StderrPath is { } errPath ? capture.OpenFile(errPath, "stderr", append, logger) : null;
             if (stdout)
             {
                 int limit = options.CaptureStdoutForResult ? Math.Max(options.ResultLimitBytes, 0) : -1;
@@ -128,9 +136,9 @@ internal sealed class OutputCapture : IDisposable
     private static TimeSpan Remaining(long deadline) => TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
 
     /// <summary>Opens a capture file, or reuses the one already open when both streams name the same file.</summary>
-    private CaptureFile? OpenFile(string path, string stream, ILogger logger)
+    private CaptureFile? OpenFile(string path, string stream, bool append, ILogger logger)
     {
-        CaptureFile? file = CaptureFile.Open(path, stream, logger);
+        CaptureFile? file = CaptureFile.Open(path, stream, logger, append);
         if (file is null)
         {
             return null;

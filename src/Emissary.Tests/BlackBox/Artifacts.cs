@@ -22,6 +22,9 @@ internal static class Artifacts
 
     public static string EmissaryTools => Require("emissary-tools", Requirements.BuildHint);
 
+    /// <summary>Tekton's entrypoint, drop-in (src/Emissary.Tekton).</summary>
+    public static string Entrypoint => Require("entrypoint", Requirements.BuildHint);
+
     public static string TestChild => Require("testchild",
         Requirements.BuildHint);
 

@@ -120,4 +120,13 @@ public sealed class ArchitectureTests
         In("Supervision").Should().NotDependOnAny(In("Commands", "Cli")).Check(Code);
         In("Commands").Should().NotDependOnAny(In("Cli")).Because("the CLI parses into options that the commands run").Check(Code);
     }
+
+    [Fact]
+    public void The_Tekton_mode_is_a_top_layer_beside_the_CLI_that_nothing_else_uses()
+    {
+        In("Tekton").Should().NotDependOnAny(In("Cli", "Commands"))
+            .Because("it has its own command line (Go flag syntax) and uses the layers below the commands, never emissary's CLI").Check(Code);
+        OursExcept("Tekton", "TektonEntrypoint").Should().NotDependOnAny(In("Tekton"))
+            .Because("the in-pod emissary binary must not reference it: NativeAOT then trims all of it from that binary").Check(Code);
+    }
 }

@@ -1,0 +1,583 @@
+using System.Collections;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Emissary.Control;
+using Emissary.Events;
+using Emissary.Foundation;
+using Emissary.Interop;
+using Emissary.Logging;
+using Emissary.Output;
+using Emissary.Results;
+using Emissary.Sidecars;
+using Emissary.Supervision;
+using Emissary.Supervision.Posix;
+using Microsoft.Extensions.Logging;
+
+namespace Emissary.Tekton;
+
+/// <summary>Why a step did not end in plain success: what Tekton's Go() returns and main.go maps to an exit code.</summary>
+internal abstract record StepFailure
+{
+    /// <summary>The previous step failed (FILE.err) or vanished (its lock released without an outcome).</summary>
+    public sealed record Skipped(bool Vanished) : StepFailure;
+
+    public sealed record DebugBeforeStep : StepFailure;
+
+    public sealed record TimedOut(TimeSpan Timeout) : StepFailure;
+
+    public sealed record Cancelled : StepFailure;
+
+    /// <summary>The command ran and exited non-zero or was killed by a signal.</summary>
+    public sealed record Exited(ExitStatus Status) : StepFailure;
+
+    /// <summary>The results did not fit 4096 bytes.</summary>
+    public sealed record TooLong : StepFailure;
+
+    /// <summary>A terminating signal while waiting: the pod is going away.</summary>
+    public sealed record Interrupted(int Signal) : StepFailure;
+
+    /// <summary>Anything else (the command could not start, a refused CEL expression, a wait error): exit 1.</summary>
+    public sealed record Other(string Message) : StepFailure;
+}
+
+/// <summary>
+/// One step in Tekton mode, in the order of pkg/entrypoint/entrypointer.go's Go() and
+/// cmd/entrypoint/main.go: wait, StartedAt, substitutions, when, run, post file and exitCode file,
+/// results, then the termination message and the exit code. The waiting is event-driven and
+/// detects a vanished previous step (<see cref="TektonWaiter"/>); the command is posix_spawned in
+/// its own process group by the core's supervisor (signals forwarded, every zombie reaped).
+/// </summary>
+internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths paths, ILogger logger)
+{
+    private const string DebugContinueHelp = "debug before step breakpoint has taken effect, waiting for user's decision:";
+    private readonly List<TektonEntry> _output = [];
+    private readonly IClock _clock = new SystemClock();
+
+    /// <summary>main.go after the flags: credentials, the command, when-expressions, refusals, then the step.</summary>
+    public static int Run(TektonStepOptions options, TektonPaths paths, TektonCredentials credentials)
+    {
+        var logger = new StderrLogger(LogLevel.Warning, LogFormat.Text, null);
+        // Held until exit, released by the kernel however we end: the next step's crash detector.
+        // Taken first, so that a step refused below (Tekton's log.Fatal cases, which write no post
+        // file) ends the next step's wait too instead of leaving it hanging.
+        string? lockProblem = null;
+        using TektonStepLock? stepLock = options.PostFile.Length > 0
+            ? TektonStepLock.Take(Path.GetDirectoryName(Path.GetFullPath(options.PostFile)) ?? "/", out lockProblem) : null;
+        if (lockProblem is not null)
+        {
+            GoLog.Print($"warning: {lockProblem}: the next step cannot tell if this one is killed");
+        }
+        credentials.Write();
+
+        List<string> command;
+        if (options.Entrypoint is { } entrypoint)
+        {
+            command = [entrypoint, .. options.CommandArgs];
+        }
+        else if (PlatformCommand(out string? problem) is { } platform)
+        {
+            command = [.. platform, .. options.CommandArgs];
+        }
+        else
+        {
+            return Refuse(options, problem!);
+        }
+        IReadOnlyList<TektonWhenExpression> when;
+        try
+        {
+            when = TektonWhenExpressions.Parse(options.WhenExpressions);
+        }
+        catch (TektonWhenException e)
+        {
+            return Refuse(options, e.Message);
+        }
+        if (options.EnableSpire)
+        {
+            // Never ignored: the controller asked for signed results and would get unsigned ones.
+            return Refuse(options, "Error: -enable_spire: SPIRE signing of results is not supported by this entrypoint (Emissary); refusing to run the step unsigned. Use Tekton's own entrypoint image with enforce-nonfalsifiability: spire.");
+        }
+        if (Environment.GetEnvironmentVariable("TEKTON_HERMETIC") == "1" && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TEKTON_RESOURCE_NAME")))
+        {
+            return Refuse(options, "Error: hermetic execution mode (TEKTON_HERMETIC=1: no network, new namespaces) is not supported by this entrypoint (Emissary); refusing to run the step without the isolation asked for.");
+        }
+        TektonCredentials.CopyToHome(paths);
+        return new TektonStep(options, paths, logger).Go(command, when);
+    }
+
+    private int Go(List<string> command, IReadOnlyList<TektonWhenExpression> when)
+    {
+        BecomeReaper();
+        StepFailure? failure;
+        using var reactor = new Reactor();
+        using var waiter = new TektonWaiter(reactor);
+        try
+        {
+            failure = Steps(command, when, reactor, waiter);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
+        {
+            failure = new StepFailure.Other(e.Message);
+        }
+        finally
+        {
+            if (_output.Count == 0)
+            {
+                _output.Add(StartedAt()); // whatever happened, the process lived: say when
+            }
+        }
+        try
+        {
+            TektonTerminationMessage.Append(options.TerminationPath, _output, options.CompressTerminationMessage);
+        }
+        catch (Exception e) when (e is IOException or TektonMessageTooLongException)
+        {
+            GoLog.Print($"Error while writing message: {e.Message}");
+            return 1;
+        }
+        return ExitCodeOf(failure, waiter);
+    }
+
+    private StepFailure? Steps(List<string> command, IReadOnlyList<TektonWhenExpression> when, Reactor reactor, TektonWaiter waiter)
+    {
+        if (options.StepMetadataDir.Length > 0)
+        {
+            Directory.CreateDirectory(options.StepMetadataDir + "/results");
+            Directory.CreateDirectory(options.StepMetadataDir + "/artifacts");
+        }
+        foreach (string file in options.WaitFiles)
+        {
+            WaitOutcome waited = waiter.Wait(file, options.WaitFileContent, options.BreakpointOnFailure, detectVanished: true);
+            if (waited.Verdict == WaitVerdict.Ready)
+            {
+                continue;
+            }
+            if (!options.BreakpointOnFailure)
+            {
+                WritePostFile(failed: true);
+            }
+            _output.Add(StartedAt());
+            switch (waited.Verdict)
+            {
+                case WaitVerdict.PreviousFailed:
+                case WaitVerdict.PreviousVanished:
+                    _output.Add(Reason("Skipped"));
+                    return new StepFailure.Skipped(waited.Verdict == WaitVerdict.PreviousVanished);
+                case WaitVerdict.Interrupted:
+                    return new StepFailure.Interrupted(waited.Signal);
+                default:
+                    return new StepFailure.Other(waited.Problem ?? "wait failed");
+            }
+        }
+
+        StepFailure? failure = null;
+        if (options.DebugBeforeStep)
+        {
+            GoLog.Print(DebugContinueHelp);
+            GoLog.Print("1) continue, use cmd: /tekton/debug/scripts/debug-beforestep-continue");
+            GoLog.Print("2) fail-continue, use cmd: /tekton/debug/scripts/debug-beforestep-fail-continue");
+            WaitOutcome decision = waiter.Wait(options.PostFile + ".beforestepexit", expectContent: false, errorFileMeansReady: false, detectVanished: false);
+            failure = decision.Verdict switch
+            {
+                WaitVerdict.Ready => null,
+                WaitVerdict.Interrupted => new StepFailure.Interrupted(decision.Signal),
+                _ => new StepFailure.DebugBeforeStep(),
+            };
+        }
+        _output.Add(StartedAt());
+        if (options.Timeout < TimeSpan.Zero)
+        {
+            failure = new StepFailure.Other("negative timeout specified");
+        }
+        if (failure is null)
+        {
+            var resolver = new TektonStepResultResolver(paths);
+            Dictionary<string, string> environment = SubstituteEnvironment(resolver);
+            try
+            {
+                when = TektonWhenExpressions.Substitute(when, resolver);
+                command = command.SelectMany(resolver.SubstituteArgument).ToList();
+            }
+            catch (StepResultMissingException e)
+            {
+                GoLog.Print("Error while substituting step results: " + e.Message);
+            }
+            if (TektonWhenExpressions.FirstCel(when) is { } cel)
+            {
+                failure = new StepFailure.Other($"CEL when-expression '{cel}' refused: this entrypoint (Emissary) does not evaluate CEL (see README, Tekton); the step fails rather than guess");
+            }
+            else if (!TektonWhenExpressions.AllowsExecution(when))
+            {
+                GoLog.Print("Step was skipped due to when expressions were evaluated to false.");
+                _output.Add(Reason("Skipped"));
+                WritePostFile(failed: false);
+                WriteExitCode("0");
+                return null;
+            }
+            else
+            {
+                failure = RunCommand(command, environment, reactor);
+            }
+        }
+
+        switch (failure)
+        {
+            case StepFailure.DebugBeforeStep:
+                WritePostFile(failed: true);
+                break;
+            case StepFailure.Cancelled:
+                _output.Add(Reason("Cancelled"));
+                WritePostFile(failed: true);
+                WriteExitCode("killed");
+                break;
+            case StepFailure.TimedOut:
+                WritePostFile(failed: true);
+                _output.Add(Reason("TimeoutExceeded"));
+                break;
+            case not null when options.BreakpointOnFailure:
+                break; // the user decides, through the debug scripts
+            case StepFailure.Exited exited when options.ContinueOnError:
+                string code = exited.Status.Signaled ? "-1" : exited.Status.Code.ToString(CultureInfo.InvariantCulture);
+                _output.Add(new TektonEntry("ExitCode", code, TektonResultType.InternalTektonResult));
+                WritePostFile(failed: false);
+                WriteExitCode(code);
+                break;
+            case null:
+                WritePostFile(failed: false);
+                WriteExitCode("0");
+                break;
+            default:
+                WritePostFile(failed: true);
+                break;
+        }
+
+        // Results are read whatever the outcome; a message over 4096 bytes replaces the outcome (exit 1).
+        if (!ReadResults(paths.Results, options.Results, TektonResultType.TaskRunResult)
+            || !ReadResults(options.StepMetadataDir + "/results", options.StepResults, TektonResultType.StepResult))
+        {
+            return new StepFailure.TooLong();
+        }
+        if (options.ResultsInTerminationMessage)
+        {
+            AddArtifacts(options.StepMetadataDir + "/artifacts/provenance.json", TektonResultType.StepArtifacts);
+            AddArtifacts(paths.Artifacts + "/provenance.json", TektonResultType.TaskRunArtifacts);
+        }
+        return failure;
+    }
+
+    /// <summary>Starts the command and waits for it: own process group, signals forwarded, zombies reaped, -timeout, the cancel file.</summary>
+    private StepFailure? RunCommand(List<string> argv, Dictionary<string, string> environment, Reactor reactor)
+    {
+        if (argv.Count == 0 || argv[0].Length == 0)
+        {
+            return new StepFailure.Other("no command to run: neither -entrypoint nor arguments after --");
+        }
+        ResolvedCommand command;
+        try
+        {
+            string? path = environment.TryGetValue("PATH", out string? changed) ? changed : Environment.GetEnvironmentVariable("PATH");
+            command = CommandResolver.Resolve(argv, path, FileProbe.Probe);
+        }
+        catch (LaunchException e)
+        {
+            return new StepFailure.Other(e.Message);
+        }
+        var launch = new LaunchSettings { ExtraEnvironment = environment };
+        using OutputCapture? capture = OutputCapture.StartAppending(
+            new CaptureOptions(options.StdoutPath, options.StderrPath, false, 0), reactor, logger);
+        if (capture is not null)
+        {
+            launch = launch with { StdoutFd = capture.ChildStdout, StderrFd = capture.ChildStderr };
+        }
+        var policy = new SupervisionPolicy
+        {
+            // Tekton kills the command with SIGKILL at the deadline; here the group gets SIGTERM and SIGKILL at once.
+            Timeout = options.Timeout > TimeSpan.Zero ? options.Timeout : null,
+            Grace = TimeSpan.Zero,
+            StopSignal = Signals.KILL,
+        };
+        var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, _clock, logger);
+        ChildOutcome outcome;
+        try
+        {
+            outcome = supervisor.Run(command, policy, launch, stopWhen: Directory.Exists(Path.GetDirectoryName(paths.CancelFile)) ? new CancelFile(paths.CancelFile) : null);
+        }
+        catch (LaunchException e)
+        {
+            return new StepFailure.Other(e.Message);
+        }
+        finally
+        {
+            capture?.Finish();
+        }
+        return outcome switch
+        {
+            { Stopped: true } => new StepFailure.Cancelled(),
+            { TimedOut: true } => new StepFailure.TimedOut(options.Timeout),
+            { Status: { Signaled: false, Code: 0 } } => null,
+            _ => new StepFailure.Exited(outcome.Status),
+        };
+    }
+
+    /// <summary>Environment variables whose value holds a step-result reference, substituted (replaceEnv).</summary>
+    private static Dictionary<string, string> SubstituteEnvironment(TektonStepResultResolver resolver)
+    {
+        var changed = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())
+        {
+            if (variable.Value is string value && StepResultReferences.Contains(value))
+            {
+                try
+                {
+                    changed[(string)variable.Key] = StepResultReferences.Substitute(value, resolver.Resolve);
+                }
+                catch (StepResultMissingException e)
+                {
+                    GoLog.Print("Error while substituting step results: " + e.Message);
+                }
+            }
+        }
+        return changed;
+    }
+
+    /// <summary>Reads result files into the termination message; false when they do not fit.</summary>
+    private bool ReadResults(string directory, IReadOnlyList<string> names, int type)
+    {
+        var entries = new List<TektonEntry>();
+        int dirFd = -1;
+        foreach (string name in names.Where(n => n.Length > 0))
+        {
+            if (dirFd < 0 && (dirFd = Libc.OpenRetrying(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0)) < 0)
+            {
+                break; // no results directory: no results
+            }
+            BoundedRead read = UntrustedFile.Read(dirFd, name, TektonTerminationMessage.MaxLength);
+            switch (read.Outcome)
+            {
+                case ReadOutcome.Read:
+                    entries.Add(new TektonEntry(name, Encoding.UTF8.GetString(read.Bytes!), type));
+                    break;
+                case ReadOutcome.TooLarge:
+                    Libc.Close(dirFd);
+                    GoLog.Print(new TektonMessageTooLongException().Message);
+                    return false;
+                case ReadOutcome.Missing:
+                    break;
+                default:
+                    // A link or FIFO planted by another container is never followed or read.
+                    GoLog.Print($"Error reading result {directory}/{name}: {read.Problem}: left out");
+                    break;
+            }
+        }
+        if (dirFd >= 0)
+        {
+            Libc.Close(dirFd);
+        }
+        if (entries.Count == 0 || !options.ResultsInTerminationMessage)
+        {
+            return true;
+        }
+        try
+        {
+            TektonTerminationMessage.Append(options.TerminationPath, entries, options.CompressTerminationMessage);
+            return true;
+        }
+        catch (TektonMessageTooLongException e)
+        {
+            GoLog.Print(e.Message);
+            return false;
+        }
+    }
+
+    private void AddArtifacts(string path, int type)
+    {
+        string full = Path.GetFullPath(path);
+        int dirFd = Libc.OpenRetrying(Path.GetDirectoryName(full) ?? "/", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (dirFd < 0)
+        {
+            return;
+        }
+        using var dir = new SafeFd(dirFd);
+        BoundedRead read = UntrustedFile.Read(dirFd, "provenance.json", TektonTerminationMessage.MaxLength);
+        if (read.Outcome == ReadOutcome.Read)
+        {
+            _output.Add(new TektonEntry(path, Encoding.UTF8.GetString(read.Bytes!), type));
+        }
+    }
+
+    /// <summary>main.go's switch on Go()'s error, including the breakpoint-on-failure pause.</summary>
+    private int ExitCodeOf(StepFailure? failure, TektonWaiter waiter)
+    {
+        switch (failure)
+        {
+            case null:
+                return 0;
+            case StepFailure.DebugBeforeStep:
+                GoLog.Print("Skipping execute step script because before step breakpoint fail-continue");
+                return 1;
+            case StepFailure.Skipped { Vanished: true }:
+                GoLog.Print("Skipping step because the previous step's entrypoint ended without writing its outcome (killed?); failing so the TaskRun ends now instead of at its timeout");
+                return 1;
+            case StepFailure.Skipped:
+                GoLog.Print("Skipping step because a previous step failed");
+                return 1;
+            case StepFailure.TooLong:
+                return 1;
+            case StepFailure.Cancelled:
+                GoLog.Print("Step was cancelled");
+                return Signals.KILL;
+            case StepFailure.TimedOut timedOut:
+                GoLog.Print($"context deadline exceeded: the step ran longer than its timeout of {Duration.Format(timedOut.Timeout)}");
+                return 1;
+            case StepFailure.Interrupted interrupted:
+                GoLog.Print($"{Signals.Name(interrupted.Signal)} received while waiting: the step did not run");
+                return ExitCodes.ForSignal(interrupted.Signal);
+            case StepFailure.Exited exited:
+                if (BreakpointExit(waiter) is { } chosen)
+                {
+                    return chosen;
+                }
+                // Go's os.Exit(-1) for a signalled child: the container ends with 255.
+                return options.ContinueOnError ? 0 : exited.Status.Signaled ? 255 : exited.Status.Code;
+            case StepFailure.Other other:
+                if (BreakpointExit(waiter) is { } decided)
+                {
+                    return decided;
+                }
+                GoLog.Print("Error executing command: " + other.Message);
+                return 1;
+            default:
+                return 1;
+        }
+    }
+
+    /// <summary>With -breakpoint_on_failure: wait for POST.breakpointexit and exit with the number in it (0 if unreadable).</summary>
+    private int? BreakpointExit(TektonWaiter waiter)
+    {
+        if (!options.BreakpointOnFailure)
+        {
+            return null;
+        }
+        GoLog.Print("debug onFailure breakpoint has taken effect, waiting for user's decision:");
+        GoLog.Print("1) continue, use cmd: /tekton/debug/scripts/debug-continue");
+        GoLog.Print("2) fail-continue, use cmd: /tekton/debug/scripts/debug-fail-continue");
+        string file = options.PostFile + ".breakpointexit";
+        WaitOutcome decision = waiter.Wait(file, expectContent: false, errorFileMeansReady: false, detectVanished: false);
+        if (decision.Verdict == WaitVerdict.Interrupted)
+        {
+            return ExitCodes.ForSignal(decision.Signal);
+        }
+        try
+        {
+            string text = File.ReadAllText(file);
+            text = text.EndsWith('\n') ? text[..^1] : text;
+            GoLog.Print("Breakpoint exiting with exit code " + text);
+            return int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int code) ? code & 0xff : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            GoLog.Print("error occurred while reading breakpoint exit code : " + e.Message);
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// Tekton's log.Fatal before the step: one line, exit 1, no post file. The process lived, so the
+    /// termination message says when (best effort); the released lock tells the next step.
+    /// </summary>
+    private static int Refuse(TektonStepOptions options, string message)
+    {
+        GoLog.Print(message);
+        try
+        {
+            TektonTerminationMessage.Append(options.TerminationPath,
+                [new TektonEntry("StartedAt", Rfc3339.Format(DateTimeOffset.UtcNow), TektonResultType.InternalTektonResult)], options.CompressTerminationMessage);
+        }
+        catch (Exception e) when (e is IOException or TektonMessageTooLongException)
+        {
+            GoLog.Print($"Error while writing message: {e.Message}");
+        }
+        return 1;
+    }
+
+    /// <summary>PostWriter: the post file or POST.err, empty, creating its directory.</summary>
+    private void WritePostFile(bool failed)
+    {
+        if (options.PostFile.Length == 0)
+        {
+            return;
+        }
+        string path = failed ? options.PostFile + ".err" : options.PostFile;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/");
+        AtomicFile.Write(path, "");
+    }
+
+    private void WriteExitCode(string code)
+    {
+        Directory.CreateDirectory(options.StepMetadataDir.Length > 0 ? options.StepMetadataDir : ".");
+        AtomicFile.Write(Path.Combine(options.StepMetadataDir, "exitCode"), code);
+    }
+
+    private TektonEntry StartedAt() => new("StartedAt", Rfc3339.Format(_clock.UtcNow), TektonResultType.InternalTektonResult);
+
+    private static TektonEntry Reason(string reason) => new("Reason", reason, TektonResultType.InternalTektonResult);
+
+    /// <summary>TEKTON_PLATFORM_COMMANDS[os/arch[/variant]], falling back to os/arch, as selectCommandForPlatform does.</summary>
+    private static string[]? PlatformCommand(out string? problem)
+    {
+        problem = null;
+        string platform = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => "linux/amd64",
+            Architecture.Arm64 => "linux/arm64/v8",
+            Architecture.Arm => "linux/arm/unknown",
+            Architecture.S390x => "linux/s390x",
+            Architecture.Ppc64le => "linux/ppc64le",
+            var other => "linux/" + other.ToString().ToLowerInvariant(),
+        };
+        string json = Environment.GetEnvironmentVariable("TEKTON_PLATFORM_COMMANDS") ?? "";
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(json);
+            string withoutVariant = platform.Count(c => c == '/') > 1 ? platform[..platform.LastIndexOf('/')] : platform;
+            foreach (string key in new[] { platform, withoutVariant })
+            {
+                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty(key, out JsonElement argv)
+                    && argv.ValueKind == JsonValueKind.Array && argv.EnumerateArray().All(a => a.ValueKind == JsonValueKind.String))
+                {
+                    return argv.EnumerateArray().Select(a => a.GetString()!).ToArray();
+                }
+            }
+            problem = $"could not find command for platform \"{platform}\"";
+        }
+        catch (JsonException e)
+        {
+            problem = json.Length == 0 ? "unexpected end of JSON input (no -entrypoint and no TEKTON_PLATFORM_COMMANDS)" : e.Message;
+        }
+        return null;
+    }
+
+    /// <summary>As PID 1 orphans come to us anyway; otherwise become a child subreaper so they are reaped here.</summary>
+    private static void BecomeReaper()
+    {
+        if (Libc.GetPid() != 1)
+        {
+            Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+    }
+
+    /// <summary>keep-pod-on-cancel: the controller patches tekton.dev/cancel, the kubelet projects it; Tekton polls it every second too.</summary>
+    private sealed class CancelFile(string path) : IStopCondition
+    {
+        public unsafe bool ShouldStop()
+        {
+            StatX st;
+            return Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_SIZE, &st) == 0 && st.Size > 0;
+        }
+
+        public string Reason => "the TaskRun was cancelled (" + path + ")";
+
+        public TimeSpan? RecheckEvery => TimeSpan.FromSeconds(1);
+    }
+}

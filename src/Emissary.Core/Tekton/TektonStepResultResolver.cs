@@ -1,0 +1,138 @@
+using System.Text;
+using System.Text.Json;
+using Emissary.Control;
+using Emissary.Interop;
+using Emissary.Results;
+
+namespace Emissary.Tekton;
+
+/// <summary>A step result as Tekton's ResultValue reads it: a string, an array of strings or an object of strings.</summary>
+internal sealed record TektonResultValue(string? String, IReadOnlyList<string>? Array, IReadOnlyDictionary<string, string>? Object)
+{
+    /// <summary>
+    /// ParamValue.UnmarshalJSON: content starting with '[' that is a JSON array of strings is an
+    /// array, '{' with a JSON object of strings an object; otherwise a JSON string literal is
+    /// unquoted and anything else is the raw text.
+    /// </summary>
+    public static TektonResultValue Parse(byte[] content)
+    {
+        if (content.Length > 0 && content[0] is (byte)'[' or (byte)'{')
+        {
+            try
+            {
+                using JsonDocument document = JsonDocument.Parse(content);
+                JsonElement root = document.RootElement;
+                if (root.ValueKind == JsonValueKind.Array && root.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Null))
+                {
+                    return new TektonResultValue(null, root.EnumerateArray().Select(e => e.GetString() ?? "").ToArray(), null);
+                }
+                if (root.ValueKind == JsonValueKind.Object && root.EnumerateObject().All(p => p.Value.ValueKind is JsonValueKind.String or JsonValueKind.Null))
+                {
+                    var map = new Dictionary<string, string>(StringComparer.Ordinal);
+                    foreach (JsonProperty p in root.EnumerateObject())
+                    {
+                        map[p.Name] = p.Value.GetString() ?? "";
+                    }
+                    return new TektonResultValue(null, null, map);
+                }
+            }
+            catch (JsonException)
+            {
+            }
+        }
+        if (content.Length > 0 && content[0] == (byte)'"')
+        {
+            try
+            {
+                using JsonDocument document = JsonDocument.Parse(content);
+                if (document.RootElement.ValueKind == JsonValueKind.String)
+                {
+                    return new TektonResultValue(document.RootElement.GetString(), null, null);
+                }
+            }
+            catch (JsonException)
+            {
+            }
+        }
+        return new TektonResultValue(Encoding.UTF8.GetString(content), null, null);
+    }
+}
+
+/// <summary>
+/// Resolves <c>$(steps.NAME.results.KEY[...])</c> (parsed by <see cref="StepResultReferences"/>)
+/// against <c>/tekton/steps/step-NAME/results/KEY</c>, the way pkg/entrypoint's findReplacement
+/// does: <c>[N]</c> an array element, <c>[*]</c> the whole array (only where a whole argument or
+/// when-value is the reference: it expands into several), <c>.FIELD</c> an object member, nothing
+/// the string. Result files are written by other containers: read without following a symlink in
+/// the last component, bounded, regular files only.
+/// </summary>
+internal sealed class TektonStepResultResolver(TektonPaths paths)
+{
+    /// <summary>A step result is at most what fits a termination message.</summary>
+    private const int MaxResultBytes = TektonTerminationMessage.MaxLength;
+
+    private readonly Dictionary<(string, string), TektonResultValue> _cache = new();
+
+    /// <summary>The value of one reference as a single string.</summary>
+    /// <exception cref="StepResultMissingException">Not readable, or the selector does not fit the value.</exception>
+    public string Resolve(StepResultReference reference)
+    {
+        TektonResultValue value = Load(reference);
+        string selector = reference.Selector;
+        if (selector.Length == 0)
+        {
+            return value.String ?? "";
+        }
+        if (selector == "[*]")
+        {
+            throw new StepResultMissingException($"{reference}: an array result can only be used as a whole argument");
+        }
+        if (selector[0] == '[')
+        {
+            int index = int.Parse(selector.AsSpan(1, selector.Length - 2), System.Globalization.CultureInfo.InvariantCulture);
+            return value.Array is { } array && index < array.Count ? array[index]
+                : throw new StepResultMissingException($"{reference}: no element {index} in the result");
+        }
+        string field = selector[1..];
+        return value.Object is { } map ? (map.TryGetValue(field, out string? member) ? member : "")
+            : throw new StepResultMissingException($"{reference}: the result is not an object");
+    }
+
+    /// <summary>
+    /// Substitutes one argument (or when-value). An argument that is exactly <c>$(steps.X.results.Y[*])</c>
+    /// becomes the array's elements; any other text gets each reference replaced by its string.
+    /// </summary>
+    public IReadOnlyList<string> SubstituteArgument(string text)
+    {
+        IReadOnlyList<StepResultReference> found = StepResultReferences.Find(text);
+        if (found.Count == 1 && found[0].Selector == "[*]" && found[0].ToString() == text)
+        {
+            return Load(found[0]).Array ?? throw new StepResultMissingException($"{found[0]}: the result is not an array");
+        }
+        return [StepResultReferences.Substitute(text, Resolve)];
+    }
+
+    private TektonResultValue Load(StepResultReference reference)
+    {
+        if (_cache.TryGetValue((reference.Step, reference.Key), out TektonResultValue? cached))
+        {
+            return cached;
+        }
+        // /tekton/steps/step-NAME is a link the init container made to /tekton/run/N/status: followed.
+        string directory = $"{paths.Steps}/step-{reference.Step}/results";
+        int dirFd = Libc.OpenRetrying(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (dirFd < 0)
+        {
+            throw new StepResultMissingException($"{reference}: cannot open {directory}: {Libc.Describe(Libc.LastErrno)}");
+        }
+        using var dir = new SafeFd(dirFd);
+        BoundedRead read = UntrustedFile.Read(dirFd, reference.Key, MaxResultBytes);
+        if (read.Outcome != ReadOutcome.Read)
+        {
+            throw new StepResultMissingException($"{reference}: {directory}/{reference.Key} {read.Problem ?? "does not exist"}");
+        }
+        TektonResultValue value = TektonResultValue.Parse(read.Bytes!);
+        _cache[(reference.Step, reference.Key)] = value;
+        return value;
+    }
+}
