@@ -148,6 +148,40 @@ internal static class SequenceOperators
         return [.. result];
     }
 
+    /// <summary>A stable sort by key, like LINQ's OrderBy.</summary>
+    public static T[] OrderBy<T, TKey>(this IEnumerable<T> items, Func<T, TKey> key, IComparer<TKey>? comparer = null)
+    {
+        T[] array = items.ToArray();
+        var keys = new TKey[array.Length];
+        var order = new int[array.Length];
+        for (int i = 0; i < array.Length; i++)
+        {
+            keys[i] = key(array[i]);
+            order[i] = i;
+        }
+        comparer ??= Comparer<TKey>.Default;
+        Array.Sort(order, (a, b) => comparer.Compare(keys[a], keys[b]) is var c && c != 0 ? c : a.CompareTo(b));
+        var sorted = new T[array.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            sorted[i] = array[order[i]];
+        }
+        return sorted;
+    }
+
+    public static bool Contains<T>(this IEnumerable<T> items, T value, IEqualityComparer<T>? comparer = null)
+    {
+        comparer ??= EqualityComparer<T>.Default;
+        foreach (T item in items)
+        {
+            if (comparer.Equals(item, value))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public static T[] ToArray<T>(this IEnumerable<T> items) => [.. new List<T>(items)];
 
     public static List<T> ToList<T>(this IEnumerable<T> items) => new(items);

@@ -14,6 +14,9 @@ internal enum JsonKind
     Object,
 }
 
+/// <summary>One property of a JSON object.</summary>
+internal readonly record struct JsonProperty(string Name, JsonValue Value);
+
 /// <summary>Malformed JSON, with the offset where reading stopped.</summary>
 internal sealed class JsonFormatException(string message) : FormatException(message);
 
@@ -33,9 +36,9 @@ internal sealed class JsonValue
 
     private readonly string? _text;
     private readonly List<JsonValue>? _items;
-    private readonly List<KeyValuePair<string, JsonValue>>? _properties;
+    private readonly List<JsonProperty>? _properties;
 
-    private JsonValue(JsonKind kind, string? text = null, List<JsonValue>? items = null, List<KeyValuePair<string, JsonValue>>? properties = null)
+    private JsonValue(JsonKind kind, string? text = null, List<JsonValue>? items = null, List<JsonProperty>? properties = null)
     {
         Kind = kind;
         _text = text;
@@ -49,14 +52,14 @@ internal sealed class JsonValue
     public IReadOnlyList<JsonValue> Items => _items ?? throw WrongKind(JsonKind.Array);
 
     /// <summary>The properties of an object, in document order (repeats included).</summary>
-    public IReadOnlyList<KeyValuePair<string, JsonValue>> Properties => _properties ?? throw WrongKind(JsonKind.Object);
+    public IReadOnlyList<JsonProperty> Properties => _properties ?? throw WrongKind(JsonKind.Object);
 
     public bool TryGetProperty(string name, out JsonValue value)
     {
-        List<KeyValuePair<string, JsonValue>> properties = _properties ?? throw WrongKind(JsonKind.Object);
+        List<JsonProperty> properties = _properties ?? throw WrongKind(JsonKind.Object);
         for (int i = properties.Count - 1; i >= 0; i--)
         {
-            if (properties[i].Key == name)
+            if (properties[i].Name == name)
             {
                 value = properties[i].Value;
                 return true;
@@ -78,6 +81,9 @@ internal sealed class JsonValue
         ? value
         : throw new FormatException($"{_text} is not a 32-bit integer");
 
+    public bool TryGetInt32(out int value) =>
+        int.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+
     public long GetInt64() => long.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value)
         ? value
         : throw new FormatException($"{_text} is not a 64-bit integer");
@@ -87,6 +93,23 @@ internal sealed class JsonValue
     private string NumberText() => Kind == JsonKind.Number ? _text! : throw WrongKind(JsonKind.Number);
 
     private InvalidOperationException WrongKind(JsonKind wanted) => new($"expected a JSON {wanted}, found {Kind}");
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <exception cref="JsonFormatException">The bytes are not UTF-8 or not one JSON value.</exception>
+    public static JsonValue Parse(ReadOnlySpan<byte> utf8)
+    {
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(utf8);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new JsonFormatException("invalid JSON: not UTF-8");
+        }
+        return Parse(text);
+    }
 
     /// <exception cref="JsonFormatException">The text is not one JSON value.</exception>
     public static JsonValue Parse(string text)
@@ -139,7 +162,7 @@ internal sealed class JsonValue
                 throw Error($"nested deeper than {MaxDepth}");
             }
             _at++;
-            var properties = new List<KeyValuePair<string, JsonValue>>();
+            var properties = new List<JsonProperty>();
             SkipSpace();
             if (Take('}'))
             {

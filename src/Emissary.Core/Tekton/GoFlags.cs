@@ -1,3 +1,4 @@
+using Emissary.Foundation.Sequences;
 using System.Text;
 
 namespace Emissary.Tekton;

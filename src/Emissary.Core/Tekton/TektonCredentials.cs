@@ -1,5 +1,5 @@
+using Emissary.Foundation.Sequences;
 using System.Text;
-using System.Text.Json;
 using Emissary.Json;
 
 namespace Emissary.Tekton;
@@ -202,20 +202,20 @@ internal sealed class TektonCredentials
     /// <summary>Each registry's entry, re-serialised with the fields Tekton's entry keeps (username, password, auth, email).</summary>
     private static void MergeAuths(SortedDictionary<string, string> auths, byte[] content, bool nested)
     {
-        using JsonDocument document = JsonDocument.Parse(content);
-        JsonElement root = document.RootElement;
+        JsonValue document = JsonValue.Parse(content);
+        JsonValue root = document;
         if (nested && !root.TryGetProperty("auths", out root))
         {
             return;
         }
-        foreach (JsonProperty registry in root.EnumerateObject())
+        foreach (JsonProperty registry in root.Properties)
         {
             auths[registry.Name] = JsonText.Write(json =>
             {
                 json.WriteStartObject();
                 foreach (string field in new[] { "username", "password", "auth", "email" })
                 {
-                    string value = registry.Value.TryGetProperty(field, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+                    string value = registry.Value.TryGetProperty(field, out JsonValue v) && v.Kind == JsonKind.String ? v.GetString()! : "";
                     if (value.Length > 0 || field == "auth")
                     {
                         json.WriteString(field, value);
@@ -232,7 +232,7 @@ internal sealed class TektonCredentials
         {
             write();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonFormatException)
         {
             GoLog.Print($"Error initializing credentials: {what}: {e.Message}");
         }

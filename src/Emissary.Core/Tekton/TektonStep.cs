@@ -1,8 +1,9 @@
+using Emissary.Foundation.Sequences;
+using Emissary.Json;
 using System.Collections;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.Json;
 using Emissary.Control;
 using Emissary.Events;
 using Emissary.Foundation;
@@ -13,7 +14,6 @@ using Emissary.Results;
 using Emissary.Sidecars;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
-using Microsoft.Extensions.Logging;
 
 namespace Emissary.Tekton;
 
@@ -539,19 +539,19 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         string json = Environment.GetEnvironmentVariable("TEKTON_PLATFORM_COMMANDS") ?? "";
         try
         {
-            using JsonDocument document = JsonDocument.Parse(json);
+            JsonValue document = JsonValue.Parse(json);
             string withoutVariant = platform.Count(c => c == '/') > 1 ? platform[..platform.LastIndexOf('/')] : platform;
             foreach (string key in new[] { platform, withoutVariant })
             {
-                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty(key, out JsonElement argv)
-                    && argv.ValueKind == JsonValueKind.Array && argv.EnumerateArray().All(a => a.ValueKind == JsonValueKind.String))
+                if (document.Kind == JsonKind.Object && document.TryGetProperty(key, out JsonValue argv)
+                    && argv.Kind == JsonKind.Array && argv.Items.All(a => a.Kind == JsonKind.String))
                 {
-                    return argv.EnumerateArray().Select(a => a.GetString()!).ToArray();
+                    return argv.Items.Select(a => a.GetString()!).ToArray();
                 }
             }
             problem = $"could not find command for platform \"{platform}\"";
         }
-        catch (JsonException e)
+        catch (JsonFormatException e)
         {
             problem = json.Length == 0 ? "unexpected end of JSON input (no -entrypoint and no TEKTON_PLATFORM_COMMANDS)" : e.Message;
         }

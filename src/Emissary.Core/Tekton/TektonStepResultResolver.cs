@@ -1,5 +1,6 @@
+using Emissary.Foundation.Sequences;
+using Emissary.Json;
 using System.Text;
-using System.Text.Json;
 using Emissary.Control;
 using Emissary.Interop;
 using Emissary.Results;
@@ -20,23 +21,23 @@ internal sealed record TektonResultValue(string? String, IReadOnlyList<string>? 
         {
             try
             {
-                using JsonDocument document = JsonDocument.Parse(content);
-                JsonElement root = document.RootElement;
-                if (root.ValueKind == JsonValueKind.Array && root.EnumerateArray().All(e => e.ValueKind is JsonValueKind.String or JsonValueKind.Null))
+                JsonValue document = JsonValue.Parse(content);
+                JsonValue root = document;
+                if (root.Kind == JsonKind.Array && root.Items.All(e => e.Kind is JsonKind.String or JsonKind.Null))
                 {
-                    return new TektonResultValue(null, root.EnumerateArray().Select(e => e.GetString() ?? "").ToArray(), null);
+                    return new TektonResultValue(null, root.Items.Select(e => e.GetString() ?? "").ToArray(), null);
                 }
-                if (root.ValueKind == JsonValueKind.Object && root.EnumerateObject().All(p => p.Value.ValueKind is JsonValueKind.String or JsonValueKind.Null))
+                if (root.Kind == JsonKind.Object && root.Properties.All(p => p.Value.Kind is JsonKind.String or JsonKind.Null))
                 {
                     var map = new Dictionary<string, string>(StringComparer.Ordinal);
-                    foreach (JsonProperty p in root.EnumerateObject())
+                    foreach (JsonProperty p in root.Properties)
                     {
                         map[p.Name] = p.Value.GetString() ?? "";
                     }
                     return new TektonResultValue(null, null, map);
                 }
             }
-            catch (JsonException)
+            catch (JsonFormatException)
             {
             }
         }
@@ -44,13 +45,13 @@ internal sealed record TektonResultValue(string? String, IReadOnlyList<string>? 
         {
             try
             {
-                using JsonDocument document = JsonDocument.Parse(content);
-                if (document.RootElement.ValueKind == JsonValueKind.String)
+                JsonValue document = JsonValue.Parse(content);
+                if (document.Kind == JsonKind.String)
                 {
-                    return new TektonResultValue(document.RootElement.GetString(), null, null);
+                    return new TektonResultValue(document.GetString(), null, null);
                 }
             }
-            catch (JsonException)
+            catch (JsonFormatException)
             {
             }
         }

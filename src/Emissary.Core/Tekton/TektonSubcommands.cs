@@ -1,3 +1,4 @@
+using Emissary.Foundation.Sequences;
 using System.Globalization;
 using Emissary.Foundation;
 using Emissary.Interop;

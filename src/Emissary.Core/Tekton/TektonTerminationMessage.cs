@@ -1,6 +1,6 @@
+using Emissary.Foundation.Sequences;
 using System.IO.Compression;
 using System.Text;
-using System.Text.Json;
 using Emissary.Control;
 using Emissary.Interop;
 using Emissary.Json;
@@ -130,33 +130,33 @@ internal static class TektonTerminationMessage
         }
         try
         {
-            using JsonDocument document = JsonDocument.Parse(json);
-            if (document.RootElement.ValueKind != JsonValueKind.Array)
+            JsonValue document = JsonValue.Parse(json);
+            if (document.Kind != JsonKind.Array)
             {
                 return false;
             }
-            foreach (JsonElement item in document.RootElement.EnumerateArray())
+            foreach (JsonValue item in document.Items)
             {
-                if (item.ValueKind != JsonValueKind.Object)
+                if (item.Kind != JsonKind.Object)
                 {
                     return false;
                 }
                 string key = "", value = "";
                 int type = 0;
-                foreach (JsonProperty property in item.EnumerateObject())
+                foreach (JsonProperty property in item.Properties)
                 {
                     switch (property.Name)
                     {
-                        case "key" when property.Value.ValueKind == JsonValueKind.String:
+                        case "key" when property.Value.Kind == JsonKind.String:
                             key = property.Value.GetString()!;
                             break;
-                        case "value" when property.Value.ValueKind == JsonValueKind.String:
+                        case "value" when property.Value.Kind == JsonKind.String:
                             value = property.Value.GetString()!;
                             break;
-                        case "type" when property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt32(out int n):
+                        case "type" when property.Value.Kind == JsonKind.Number && property.Value.TryGetInt32(out int n):
                             type = n;
                             break;
-                        case "type" when property.Value.ValueKind == JsonValueKind.String:
+                        case "type" when property.Value.Kind == JsonKind.String:
                             type = TypeNamed(property.Value.GetString()!);
                             break;
                         case "key" or "value" or "type":
@@ -167,7 +167,7 @@ internal static class TektonTerminationMessage
             }
             return true;
         }
-        catch (JsonException)
+        catch (JsonFormatException)
         {
             return false;
         }

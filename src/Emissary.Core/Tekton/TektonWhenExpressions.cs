@@ -1,4 +1,5 @@
-using System.Text.Json;
+using Emissary.Foundation.Sequences;
+using Emissary.Json;
 
 namespace Emissary.Tekton;
 
@@ -25,25 +26,25 @@ internal static class TektonWhenExpressions
         }
         try
         {
-            using JsonDocument document = JsonDocument.Parse(json);
-            if (document.RootElement.ValueKind == JsonValueKind.Null)
+            JsonValue document = JsonValue.Parse(json);
+            if (document.Kind == JsonKind.Null)
             {
                 return [];
             }
-            if (document.RootElement.ValueKind != JsonValueKind.Array)
+            if (document.Kind != JsonKind.Array)
             {
                 throw new TektonWhenException("json: cannot unmarshal when expressions: not an array");
             }
             var list = new List<TektonWhenExpression>();
-            foreach (JsonElement item in document.RootElement.EnumerateArray())
+            foreach (JsonValue item in document.Items)
             {
-                if (item.ValueKind != JsonValueKind.Object)
+                if (item.Kind != JsonKind.Object)
                 {
                     throw new TektonWhenException("json: cannot unmarshal a when expression: not an object");
                 }
                 string input = "", op = "", cel = "";
                 var values = new List<string>();
-                foreach (JsonProperty p in item.EnumerateObject())
+                foreach (JsonProperty p in item.Properties)
                 {
                     switch (p.Name)
                     {
@@ -56,11 +57,11 @@ internal static class TektonWhenExpressions
                         case "cel":
                             cel = StringOf(p);
                             break;
-                        case "values" when p.Value.ValueKind == JsonValueKind.Array:
-                            values.AddRange(p.Value.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? v.GetString()!
+                        case "values" when p.Value.Kind == JsonKind.Array:
+                            values.AddRange(p.Value.Items.Select(v => v.Kind == JsonKind.String ? v.GetString()!
                                 : throw new TektonWhenException("json: cannot unmarshal a non-string into values")));
                             break;
-                        case "values" when p.Value.ValueKind == JsonValueKind.Null:
+                        case "values" when p.Value.Kind == JsonKind.Null:
                             break;
                         case "values":
                             throw new TektonWhenException("json: cannot unmarshal values: not an array");
@@ -70,7 +71,7 @@ internal static class TektonWhenExpressions
             }
             return list;
         }
-        catch (JsonException e)
+        catch (JsonFormatException e)
         {
             throw new TektonWhenException(e.Message);
         }
@@ -93,10 +94,10 @@ internal static class TektonWhenExpressions
             Cel = Results.StepResultReferences.Substitute(e.Cel, resolver.Resolve),
         }).ToArray();
 
-    private static string StringOf(JsonProperty p) => p.Value.ValueKind switch
+    private static string StringOf(JsonProperty p) => p.Value.Kind switch
     {
-        JsonValueKind.String => p.Value.GetString()!,
-        JsonValueKind.Null => "",
-        _ => throw new TektonWhenException($"json: cannot unmarshal {p.Value.ValueKind} into field {p.Name} of type string"),
+        JsonKind.String => p.Value.GetString()!,
+        JsonKind.Null => "",
+        _ => throw new TektonWhenException($"json: cannot unmarshal {p.Value.Kind} into field {p.Name} of type string"),
     };
 }

@@ -80,8 +80,8 @@ public sealed class JsonValueTests
                 }
                 break;
             case JsonValueKind.Object:
-                List<JsonProperty> properties = theirs.EnumerateObject().ToList();
-                ours.Properties.Select(p => p.Key).Should().Equal(properties.Select(p => p.Name));
+                List<System.Text.Json.JsonProperty> properties = theirs.EnumerateObject().ToList();
+                ours.Properties.Select(p => p.Name).Should().Equal(properties.Select(p => p.Name));
                 for (int p = 0; p < properties.Count; p++)
                 {
                     ShouldMatch(ours.Properties[p].Value, properties[p].Value);
