@@ -65,16 +65,8 @@ internal sealed class CertificateFiles(string certificatePath, string keyPath, I
     private bool TryReload(out string? problem)
     {
         problem = null;
-        byte[] certificate;
-        byte[] key;
-        try
+        if (Read(certificatePath, out problem) is not { } certificate || Read(keyPath, out problem) is not { } key)
         {
-            certificate = ReadBounded(certificatePath);
-            key = ReadBounded(keyPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            problem = $"cannot read {(e is CertificateFileTooLarge t ? t.Path : "the certificate files")}: {Foundation.ErrorText.Reason(e)}";
             return false;
         }
         if (_current is not null && certificate.AsSpan().SequenceEqual(_certificateBytes) && key.AsSpan().SequenceEqual(_keyBytes))
@@ -101,6 +93,20 @@ internal sealed class CertificateFiles(string certificatePath, string keyPath, I
         return true;
     }
 
+    private static byte[]? Read(string path, out string? problem)
+    {
+        problem = null;
+        try
+        {
+            return ReadBounded(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            problem = $"cannot read {path}: {(e is CertificateFileTooLarge ? e.Message : Foundation.ErrorText.Reason(e))}";
+            return null;
+        }
+    }
+
     private static byte[] ReadBounded(string path)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
@@ -112,16 +118,13 @@ internal sealed class CertificateFiles(string certificatePath, string keyPath, I
             bytes.Write(buffer, 0, read);
             if (bytes.Length > MaxFileBytes)
             {
-                throw new CertificateFileTooLarge(path);
+                throw new CertificateFileTooLarge();
             }
         }
         return bytes.ToArray();
     }
 
-    private sealed class CertificateFileTooLarge(string path) : IOException($"larger than {MaxFileBytes / 1024} KiB")
-    {
-        public string Path { get; } = path;
-    }
+    private sealed class CertificateFileTooLarge() : IOException($"larger than {MaxFileBytes / 1024} KiB: not a PEM certificate or key");
 }
 
 /// <summary>The certificate files cannot be used: one line for the user.</summary>

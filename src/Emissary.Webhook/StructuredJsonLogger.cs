@@ -51,9 +51,10 @@ internal sealed class StructuredJsonLoggerProvider(LogLevel minimum) : ILoggerPr
                 {
                     foreach ((string key, object? value) in values)
                     {
-                        if (!Reserved.Contains(key))
+                        string name = key.Length > 0 ? char.ToLowerInvariant(key[0]) + key[1..] : key;
+                        if (name.Length > 0 && !Reserved.Contains(name))
                         {
-                            WriteField(json, char.ToLowerInvariant(key[0]) + key[1..], value);
+                            WriteField(json, name, value);
                         }
                     }
                 }

@@ -120,7 +120,9 @@ internal static class WebhookServer
         catch (BadHttpRequestException e)
         {
             // Larger than MaxReviewBytes (413), or a body cut short.
-            await BadRequest(context, logger, $"cannot read the review: {ErrorText.Reason(e)}", e.StatusCode);
+            await BadRequest(context, logger, e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? $"the review is larger than {MaxReviewBytes / (1024 * 1024)} MiB (the API server's own limit on a request)"
+                : $"cannot read the review: HTTP {e.StatusCode} (the body was cut short or badly framed)", e.StatusCode);
             return;
         }
         if (review is not { ApiVersion: AdmissionReview.Version, Kind: AdmissionReview.ReviewKind, Request: { Uid: { Length: > 0 } uid } request })
@@ -162,7 +164,7 @@ internal static class WebhookServer
         LogLevel level = decision.Outcome is AdmissionOutcome.Patched or AdmissionOutcome.Refused ? LogLevel.Information : LogLevel.Debug;
         if (logger.IsEnabled(level))
         {
-            logger.Log(level, "Review {Uid} {Operation} pod {Namespace}/{Name}: {Outcome} in {Milliseconds:F2} ms{Message}",
+            logger.Log(level, "Review {Uid} {Operation} pod {Namespace}/{Name}: {Outcome} in {Milliseconds:F2} ms{Refusal}",
                 uid, request.Operation, request.Namespace, request.Name ?? PodName(request), decision.Outcome,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds, decision.Message is null ? "" : ": " + decision.Message);
         }
@@ -177,7 +179,7 @@ internal static class WebhookServer
 
     private static Task BadRequest(HttpContext context, ILogger logger, string message, int status = StatusCodes.Status400BadRequest)
     {
-        logger.LogWarning("Bad request from {Remote}: HTTP {Status}: {Message}", context.Connection.RemoteIpAddress, status, message);
+        logger.LogWarning("Bad request from {Remote}: HTTP {Status}: {Problem}", context.Connection.RemoteIpAddress, status, message);
         return Text(context, status, message);
     }
 
