@@ -45,6 +45,11 @@ until curl -skf "$url/readyz" >/dev/null 2>&1; do
 done
 ready=$(( ($(date +%s%N) - start) / 1000 ))
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; } # utime + stime
+# The server's own CPU time per review: unlike latency, it does not depend on what else the machine runs.
+cpu_per_review() { # ticks before, ticks after, hey output file
+  awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" '/responses/ {n += $2} END {if (n > 0) printf "  server CPU %.3f ms per review (%d reviews)\n", (b - a) * 1000 / hz / n, n}' "$3"
+}
 
 echo "emissary-webhook: $(stat -c %s "$WEBHOOK") bytes, ready (exec to /readyz 200, curl polling) in $((ready / 1000)).$(( (ready % 1000) / 100 )) ms, RSS idle $(rss) KiB"
 # The patch must be there before timing anything.
@@ -61,20 +66,24 @@ summary() { # hey output file
 
 echo "== $RATE requests/s for ${DURATION}s ($CLIENTS clients, keep-alive)"
 samples=()
+before=$(cpu_ticks)
 hey -z "${DURATION}s" -c "$CLIENTS" -q $((RATE / CLIENTS)) -m POST -T application/json -D "$BODY" "$url/mutate" >"$work/rate.txt" &
 load=$!
 for ((t = 0; t < DURATION; t += 5)); do samples+=("$(rss)"); sleep 5; done
 wait "$load"
 samples+=("$(rss)")
 summary "$work/rate.txt"
+cpu_per_review "$before" "$(cpu_ticks)" "$work/rate.txt"
 p99=$(awk '/  99% in/ {print $3*1000}' "$work/rate.txt")
 awk -v p="$p99" 'BEGIN {printf "  target p99 < 10 ms: %s\n", (p < 10 ? "OK" : "MISSED")}'
 echo "  RSS every 5 s (KiB): ${samples[*]}"
 printf '%s\n' "${samples[@]}" | awk 'NR==1 {first=$1} {if ($1>max) max=$1; last=$1} END {printf "  RSS first %d KiB, last %d KiB, max %d KiB, growth %+d KiB\n", first, last, max, last-first}'
 
 echo "== capacity: 16 clients as fast as they go for 10s"
+before=$(cpu_ticks)
 hey -z 10s -c 16 -m POST -T application/json -D "$BODY" "$url/mutate" >"$work/max.txt"
 summary "$work/max.txt"
+cpu_per_review "$before" "$(cpu_ticks)" "$work/max.txt"
 echo "  RSS after $(rss) KiB"
 
 kill -TERM "$server"
