@@ -3,8 +3,9 @@
 #   emissary        the in-pod binary (init, run, commandlets): NativeAOT, fully static (static-pie)
 #   emissary-tools  the developer verbs (rewrite, local), exec'd by `emissary rewrite|local`
 #   entrypoint      Tekton's entrypoint, drop-in (the -entrypoint-image slot): Tekton's command line only
+#   emissary-webhook the admission webhook server (Kestrel), exec'd by `emissary webhook`: static-pie too, OpenSSL linked in
 #   testchild       the static C helper the black-box tests run as a child
-# Installs its own prerequisites (clang, lld, zlib1g-dev) when missing.
+# Installs its own prerequisites (clang, lld, zlib1g-dev, cmake, libssl-dev) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ command -v clang >/dev/null || need+=(clang)
 command -v ld.lld >/dev/null || need+=(lld)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v file >/dev/null || need+=(file)
+# emissary-webhook links OpenSSL statically: the ILCompiler package builds its crypto shim with cmake against libssl.a.
+command -v cmake >/dev/null || need+=(cmake)
+[ -e /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "build.sh: installing ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -30,5 +34,6 @@ publish() { # project, binary name
 publish src/Emissary/Emissary.csproj emissary
 publish src/Emissary.Tools/Emissary.Tools.csproj emissary-tools
 publish src/Emissary.Tekton/Emissary.Tekton.csproj entrypoint
+publish src/Emissary.Webhook/Emissary.Webhook.csproj emissary-webhook
 
 clang -static -O2 -Wall -Werror -o artifacts/testchild tests/testchild/testchild.c

@@ -20,6 +20,7 @@ internal static class Program
         new("status", "status [--json]", "Show every step in the control directory", ControlCli.Status),
         new("rewrite", "rewrite [FILE...] [-o FILE]", "Turn pod specs into pods that use Emissary (emissary-tools)", null) { Forward = ExternalTools.Exec },
         new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a timeline (emissary-tools)", null) { Forward = ExternalTools.Exec },
+        new("webhook", "webhook --tls-cert FILE --tls-key FILE [options]", "Serve the admission webhook that wires emissary into pods (emissary-webhook)", null) { Forward = ExternalTools.ExecWebhook },
     ];
 
     private static int Main(string[] args)

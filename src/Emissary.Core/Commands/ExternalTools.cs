@@ -12,14 +12,23 @@ namespace Emissary.Commands;
 internal static unsafe class ExternalTools
 {
     public const string BinaryName = "emissary-tools";
+
+    /// <summary>The admission webhook server: Kestrel and TLS are megabytes that emissary-tools need not carry either.</summary>
+    public const string WebhookBinaryName = "emissary-webhook";
+
     /// <summary>Execs emissary-tools with the same arguments; returns only by throwing, when that fails.</summary>
-    public static int Exec(string verb, string[] args)
+    public static int Exec(string verb, string[] args) => Exec(BinaryName, verb, args);
+
+    /// <summary>Execs emissary-webhook with the same arguments.</summary>
+    public static int ExecWebhook(string verb, string[] args) => Exec(WebhookBinaryName, verb, args);
+
+    private static int Exec(string binaryName, string verb, string[] args)
     {
         string self = Environment.ProcessPath ?? Supervision.SelfExecutable.Path();
-        string tools = Path.Combine(Path.GetDirectoryName(self) ?? ".", BinaryName);
+        string tools = Path.Combine(Path.GetDirectoryName(self) ?? ".", binaryName);
         if (!File.Exists(tools))
         {
-            throw new UsageException($"'{verb}' is provided by {BinaryName}, which is not installed next to {self} (scripts/build.sh builds it into artifacts/)");
+            throw new UsageException($"'{verb}' is provided by {binaryName}, which is not installed next to {self} (scripts/build.sh builds it into artifacts/)");
         }
         var native = new List<IntPtr>();
         try

@@ -73,7 +73,7 @@ internal static class Requirements
     private static string? MissingArtifacts()
     {
         string dir = Artifacts.Directory;
-        string[] missing = new[] { "emissary", "emissary-tools", "entrypoint", "testchild" }
+        string[] missing = new[] { "emissary", "emissary-tools", "emissary-webhook", "entrypoint", "testchild" }
             .Where(name => !File.Exists(Path.Combine(dir, name))).ToArray();
         return missing.Length > 0 ? string.Join(", ", missing.Select(name => $"artifacts/{name}")) : null;
     }

@@ -20,8 +20,9 @@ public sealed class ArchitectureTests
     private static readonly Assembly PodBinary = typeof(Emissary.Program).Assembly;
     private static readonly Assembly Tools = typeof(Emissary.Tools.ToolsProgram).Assembly;
     private static readonly Assembly Yaml = typeof(YamlDotNet.Serialization.Deserializer).Assembly;
+    private static readonly Assembly Webhook = typeof(Emissary.Webhook.WebhookProgram).Assembly;
 
-    private static readonly Architecture Code = new ArchLoader().LoadAssemblies(Core, PodBinary, Tools, Yaml).Build();
+    private static readonly Architecture Code = new ArchLoader().LoadAssemblies(Core, PodBinary, Tools, Yaml, Webhook).Build();
 
     // Namespaces as regular expressions: a layer includes its sub-namespaces (Supervision.Posix).
     private static ArchUnitNET.Fluent.Syntax.Elements.Types.GivenTypesConjunctionWithDescription In(params string[] layers) =>
@@ -59,6 +60,8 @@ public sealed class ArchitectureTests
         seen.Should().Contain("Emissary.Core", "the walk follows the pod binary's references");
         seen.Should().NotContain(n => n.Contains("Yaml", StringComparison.OrdinalIgnoreCase));
         seen.Should().NotContain("emissary-tools");
+        seen.Should().NotContain("emissary-webhook");
+        seen.Should().NotContain(n => n.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
         Types().That().ResideInAssembly(PodBinary).Should().NotDependOnAny(Types().That().ResideInAssembly(Yaml).Or().ResideInAssembly(Tools))
             .Check(Code);
     }
@@ -81,6 +84,15 @@ public sealed class ArchitectureTests
         }
         referenced.Should().Contain("System.Collections.Generic.List`1", "the check reads real references");
         referenced.Should().NotContain(name => name.StartsWith("System.Linq.", StringComparison.Ordinal) || name.StartsWith("System.Text.Json.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Only_the_webhook_depends_on_ASP_NET_Core_and_nothing_depends_on_the_webhook()
+    {
+        Types().That().ResideInAssembly(Core).Or().ResideInAssembly(PodBinary).Or().ResideInAssembly(Tools)
+            .Should().NotDependOnAny(Types().That().ResideInAssembly(Webhook).Or().ResideInNamespaceMatching(@"^Microsoft\.AspNetCore(\..*)?$"))
+            .Because("Kestrel and TLS are megabytes that only emissary-webhook carries; the rewriter it calls lives in the tools")
+            .Check(Code);
     }
 
     [Fact]

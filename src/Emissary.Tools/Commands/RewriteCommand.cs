@@ -49,13 +49,18 @@ internal static class RewriteCommand
 
         IReadOnlyList<string> inputs = options.Inputs.Count > 0 ? options.Inputs : [ManifestSet.StandardInput];
         var sources = inputs.Select(i => (i, InputText.Read(i))).ToArray();
-        RewriteResult result = ManifestRewriter.Rewrite(sources, new RewriteSettings
+        var settings = new RewriteSettings
         {
             Image = options.Image,
             Entrypoints = entrypoints,
             NativeSidecars = options.NativeSidecars,
             AsPod = options.AsPod,
-        });
+        };
+        if (sources is [(string name, string text)] && ResourceListRewriter.Read(text, name) is { } resourceList)
+        {
+            return ExecuteFunction(resourceList, settings, options.Output);
+        }
+        RewriteResult result = ManifestRewriter.Rewrite(sources, settings);
 
         if (!result.Succeeded)
         {
@@ -69,25 +74,48 @@ internal static class RewriteCommand
         {
             StderrWriter.WriteLine("emissary: warning: " + warning);
         }
-        if (options.Output is { } output)
-        {
-            try
-            {
-                if (!WroteThroughSpecialFile(output, result.Output))
-                {
-                    AtomicFile.Write(output, result.Output);
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new UsageException($"cannot write {output}: {ErrorText.Reason(e)}");
-            }
-        }
-        else
-        {
-            StderrWriter.Write(1, result.Output);
-        }
+        Write(options.Output, result.Output);
         return 0;
+    }
+
+    /// <summary>
+    /// As a KRM function (the input is one ResourceList): the ResourceList goes out even with
+    /// errors, which are in its <c>results</c> (and on stderr, one per line); exit 1 when there are any.
+    /// </summary>
+    private static int ExecuteFunction(ManifestSet resourceList, RewriteSettings settings, string? output)
+    {
+        ResourceListResult result = ResourceListRewriter.Rewrite(resourceList, settings);
+        foreach (string error in result.Errors)
+        {
+            StderrWriter.WriteLine(error);
+        }
+        foreach (string warning in result.Warnings)
+        {
+            StderrWriter.WriteLine("emissary: warning: " + warning);
+        }
+        Write(output, result.Output);
+        return result.Errors.Count > 0 ? InvalidManifests : 0;
+    }
+
+    /// <summary>To -o FILE (atomically) or stdout.</summary>
+    private static void Write(string? output, string text)
+    {
+        if (output is null)
+        {
+            StderrWriter.Write(1, text);
+            return;
+        }
+        try
+        {
+            if (!WroteThroughSpecialFile(output, text))
+            {
+                AtomicFile.Write(output, text);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot write {output}: {ErrorText.Reason(e)}");
+        }
     }
 
     /// <summary>

@@ -74,9 +74,10 @@ internal static class ManifestRewriter
         }
     }
 
-    private static void Rewrite(ManifestDocument document, RewriteSettings settings, ICollection<ManifestError> errors, ICollection<ManifestError> warnings)
+    /// <summary>Rewrites every pod of <paramref name="document"/> in place, collecting problems; a pod annotated <c>emissary.dev/inject: "false"</c> is left as it is.</summary>
+    internal static void Rewrite(ManifestDocument document, RewriteSettings settings, ICollection<ManifestError> errors, ICollection<ManifestError> warnings)
     {
-        foreach (ManifestObject manifest in document.Objects.Where(o => o.HasPod))
+        foreach (ManifestObject manifest in document.Objects.Where(o => o.HasPod && PodInjection.Requested(o) != false))
         {
             PodGraph? graph = PodGraph.Extract(manifest, settings.GraphOptions, errors);
             if (graph is null)

@@ -18,7 +18,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 {
     private const string NativeSidecarsAnnotation = "native-sidecars";
     private const string ProxyAnnotation = "proxy";
-    private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation];
+    private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation, PodInjection.InjectAnnotation];
 
     private readonly List<Container> _containers = [];
     private readonly Dictionary<string, string> _userInitContainers = new(StringComparer.Ordinal); // name → path
@@ -293,8 +293,14 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                             Error(path, $"unknown proxy \"{value}\" (use istio, linkerd or none)");
                         }
                         break;
+                    case PodInjection.InjectAnnotation:
+                        if (!StepFields.TryParseBoolean(value, out _))
+                        {
+                            Error(path, $"\"{value}\" is not true or false");
+                        }
+                        break;
                     default:
-                        Error(path, $"unknown annotation{Suggest(rest, PodAnnotations, StepFields.AnnotationPrefix)} (emissary.dev/ takes native-sidecars, proxy and CONTAINER.FIELD)");
+                        Error(path, $"unknown annotation{Suggest(rest, PodAnnotations, StepFields.AnnotationPrefix)} (emissary.dev/ takes native-sidecars, proxy, inject and CONTAINER.FIELD)");
                         break;
                 }
                 continue;
