@@ -23,6 +23,8 @@
  *                              exited (zombie or reaped), exits 0
  *   bg-sleeper SECONDS         fork a child in the same process group that sleeps SECONDS;
  *                              print `bg PID` and `fg ready`, exit 0 at once
+ *   burn CPU_MS MIB [EXIT]     touch MIB MiB of memory, spin until CPU_MS of CPU time is used,
+ *                              print `burned`, exit EXIT (default 0)
  *   status                     print SigBlk/SigIgn/SigCgt lines of /proc/self/status and
  *                              `pid N`, `pgid N`, `ppid N`, `uid N`, `gid N`; exit 0
  *   group-signals              a parent and one child in the same process group, each
@@ -662,6 +664,37 @@ static int cmd_pattern(int argc, char **argv)
     return 0;
 }
 
+/* burn CPU_MS MIB [EXIT]: touch MIB MiB (one write per 4 KiB page, kept resident), then spin
+ * until this process has used CPU_MS of CPU time (user + system, the page faults included),
+ * print `burned`, exit EXIT (0). */
+static int cmd_burn(int argc, char **argv)
+{
+    if (argc < 4)
+        die_usage("usage: burn CPU_MS MIB [EXIT]");
+    long cpu_ms = parse_long(argv[2], "CPU milliseconds");
+    long mib = parse_long(argv[3], "MiB");
+    int code = argc > 4 ? (int)parse_long(argv[4], "exit code") : 0;
+    if (cpu_ms < 0 || mib < 0)
+        die_usage("bad burn arguments");
+    size_t bytes = (size_t)mib << 20;
+    volatile unsigned char *memory = bytes ? malloc(bytes) : NULL;
+    if (bytes && !memory)
+        die_errno("malloc");
+    for (size_t i = 0; i < bytes; i += 4096)
+        memory[i] = (unsigned char)i | 1;
+    struct timespec t;
+    volatile uint64_t sink = 0;
+    for (;;) {
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        if (t.tv_sec * 1000L + t.tv_nsec / 1000000L >= cpu_ms)
+            break;
+        for (int i = 0; i < 100000; i++)
+            sink += (uint64_t)i * 2654435761u;
+    }
+    printf("burned %d\n", (int)(sink & 1));
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -698,6 +731,8 @@ int main(int argc, char **argv)
         return cmd_group_signals();
     if (!strcmp(cmd, "count-zombies"))
         return cmd_count_zombies(argc, argv);
+    if (!strcmp(cmd, "burn"))
+        return cmd_burn(argc, argv);
     if (!strcmp(cmd, "pattern"))
         return cmd_pattern(argc, argv);
     if (!strcmp(cmd, "exec-sigs")) {

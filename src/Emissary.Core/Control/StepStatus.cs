@@ -73,6 +73,9 @@ internal sealed record StepStatus
     /// <summary>Failed, but with <c>--on-error continue</c>: steps after it still run.</summary>
     public bool ContinueOnError { get; init; }
 
+    /// <summary>What the step cost (measured resources, wait/run times, attempts), once it has ended.</summary>
+    public StepUsage? Usage { get; init; }
+
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
     public bool LetsDependantsRun => State == StepState.Succeeded || (State == StepState.Failed && ContinueOnError);
 
@@ -98,6 +101,11 @@ internal sealed record StepStatus
                 json.WriteStringValue(gate);
             }
             json.WriteEndArray();
+        }
+        if (Usage is not null)
+        {
+            json.WritePropertyName("usage");
+            Usage.Write(json);
         }
         json.WriteEndObject();
         });
@@ -130,6 +138,7 @@ internal sealed record StepStatus
                 WaitingFor = root.TryGetProperty("waitingFor", out JsonElement gates) && gates.ValueKind == JsonValueKind.Array
                     ? gates.EnumerateArray().Select(g => g.GetString() ?? "").ToArray()
                     : null,
+                Usage = root.TryGetProperty("usage", out JsonElement usage) ? StepUsage.Read(usage) : null,
             };
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
