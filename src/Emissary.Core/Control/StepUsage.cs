@@ -4,7 +4,7 @@ using Emissary.Foundation;
 namespace Emissary.Control;
 
 /// <summary>What one attempt of the command cost: its times, exit code and the kernel's accounting of it.</summary>
-internal sealed record AttemptUsage
+internal sealed class AttemptUsage
 {
     public required int ExitCode { get; init; }
 
@@ -28,7 +28,7 @@ internal sealed record AttemptUsage
 /// has a cgroup of its own. Times in milliseconds, memory in KiB (cgroup memory in bytes, as the
 /// kernel writes it).
 /// </summary>
-internal sealed record StepUsage
+internal sealed class StepUsage
 {
     /// <summary>At most this many attempts are kept in detail (the latest): status.json stays small with --retries 1000.</summary>
     public const int AttemptsKept = 16;
@@ -63,18 +63,33 @@ internal sealed record StepUsage
     /// <summary>Milliseconds for tables and timelines: "740ms", "2.35s", "3m12s".</summary>
     public static string FormatMs(long ms) => ms switch
     {
-        < 1000 => ms.ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms",
-        < 60_000 => (ms / 1000.0).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) + "s",
-        _ => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{ms / 60_000}m{ms / 1000 % 60}s"),
+        < 1000 => Digits(ms) + "ms",
+        < 60_000 => Fraction(ms, 1000, 100) + "s",
+        _ => Digits(ms / 60_000) + "m" + Digits(ms / 1000 % 60) + "s",
     };
 
     /// <summary>KiB for tables and timelines: "812KiB", "64.2MiB", "1.5GiB".</summary>
     public static string FormatKiB(long kib) => kib switch
     {
-        < 1024 => kib.ToString(System.Globalization.CultureInfo.InvariantCulture) + "KiB",
-        < 1024 * 1024 => (kib / 1024.0).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "MiB",
-        _ => (kib / (1024.0 * 1024)).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) + "GiB",
+        < 1024 => Digits(kib) + "KiB",
+        < 1024 * 1024 => Fraction(kib, 1024, 10) + "MiB",
+        _ => Fraction(kib, 1024 * 1024, 100) + "GiB",
     };
+
+    private static string Digits(long n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>value/unit rounded to 1/<paramref name="scale"/>, without trailing zeros ("2.35", "64.2", "3"); integer arithmetic only.</summary>
+    private static string Fraction(long value, long unit, int scale)
+    {
+        long scaled = ((value * scale) + (unit / 2)) / unit;
+        long whole = scaled / scale, part = scaled % scale;
+        if (part == 0)
+        {
+            return Digits(whole);
+        }
+        string digits = Digits(part).PadLeft(scale == 100 ? 2 : 1, '0').TrimEnd('0');
+        return Digits(whole) + "." + digits;
+    }
 
     public void Write(Utf8JsonWriter json)
     {

@@ -11,16 +11,17 @@ internal static unsafe partial class LoopbackHttp
     /// IPv6 address, not only loopback: the OTLP exporter's collector), everything within
     /// <paramref name="deadline"/> (Environment.TickCount64). Returns the status code of the
     /// answer; throws <see cref="IOException"/> with a one-line reason. The answer's body is not
-    /// read: the connection is closed after the status line.
+    /// read: the connection is closed after the status line. <paramref name="headerLines"/> are
+    /// "Name: value" lines without CR or LF (the caller checks).
     /// </summary>
     public static int Post(NetEndpoint endpoint, string hostHeader, string path, string contentType,
-        IReadOnlyList<KeyValuePair<string, string>> headers, byte[] body, long deadline)
+        IReadOnlyList<string> headerLines, byte[] body, long deadline)
     {
         var head = new StringBuilder();
         head.Append(CultureInfo.InvariantCulture, $"POST {path} HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: emissary\r\nContent-Type: {contentType}\r\n");
-        foreach ((string name, string value) in headers)
+        foreach (string line in headerLines)
         {
-            head.Append(CultureInfo.InvariantCulture, $"{name}: {value}\r\n");
+            head.Append(line).Append("\r\n");
         }
         head.Append(CultureInfo.InvariantCulture, $"Content-Length: {body.Length}\r\nConnection: close\r\n\r\n");
         byte[] headBytes = Encoding.UTF8.GetBytes(head.ToString());

@@ -8,8 +8,18 @@ using Emissary.Interop;
 namespace Emissary.Telemetry;
 
 /// <summary>The parts of /etc/resolv.conf a pod's resolver uses.</summary>
-internal sealed record ResolverConfig(IReadOnlyList<byte[]> Nameservers, IReadOnlyList<string> Search, int Ndots, TimeSpan Timeout, int Attempts)
+internal sealed class ResolverConfig(IReadOnlyList<byte[]> nameservers, IReadOnlyList<string> search, int ndots, TimeSpan timeout, int attempts)
 {
+    public IReadOnlyList<byte[]> Nameservers { get; } = nameservers;
+
+    public IReadOnlyList<string> Search { get; } = search;
+
+    public int Ndots { get; } = ndots;
+
+    public TimeSpan Timeout { get; } = timeout;
+
+    public int Attempts { get; } = attempts;
+
     public static ResolverConfig Parse(string text)
     {
         var servers = new List<byte[]>();
@@ -35,7 +45,7 @@ internal sealed record ResolverConfig(IReadOnlyList<byte[]> Nameservers, IReadOn
                     break;
                 case "search":
                 case "domain": // the last of the two wins, as in glibc
-                    search = words[1..].Select(d => d.TrimEnd('.')).Where(d => d.Length > 0).ToArray();
+                    search = Array.FindAll(Array.ConvertAll(words[1..], d => d.TrimEnd('.')), d => d.Length > 0);
                     break;
                 case "options":
                     foreach (string option in words[1..])
@@ -65,9 +75,21 @@ internal sealed record ResolverConfig(IReadOnlyList<byte[]> Nameservers, IReadOn
         {
             return [name.TrimEnd('.')];
         }
-        IEnumerable<string> searched = Search.Select(domain => name + "." + domain);
-        int dots = name.Count(c => c == '.');
-        return (dots >= Ndots ? searched.Prepend(name) : searched.Append(name)).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+        var candidates = new List<string>();
+        bool asIsFirst = name.AsSpan().Count('.') >= Ndots;
+        if (asIsFirst)
+        {
+            candidates.Add(name);
+        }
+        foreach (string domain in Search)
+        {
+            candidates.Add(name + "." + domain);
+        }
+        if (!asIsFirst)
+        {
+            candidates.Add(name);
+        }
+        return candidates;
     }
 }
 
@@ -105,14 +127,14 @@ internal sealed class NameResolver(string hostsPath = "/etc/hosts", string resol
         if (config.Nameservers.Count == 0)
         {
             // glibc's default when resolv.conf names none.
-            config = config with { Nameservers = [[127, 0, 0, 1]] };
+            config = new ResolverConfig([[127, 0, 0, 1]], config.Search, config.Ndots, config.Timeout, config.Attempts);
         }
         string? lastProblem = null;
         foreach (string candidate in config.Candidates(bare))
         {
             foreach (ushort type in (ReadOnlySpan<ushort>)[TypeA, TypeAaaa])
             {
-                (IReadOnlyList<byte[]> found, bool noSuchName, string? problem) = Query(config, candidate, type, deadline);
+                IReadOnlyList<byte[]> found = Query(config, candidate, type, deadline, out bool noSuchName, out string? problem);
                 if (found.Count > 0)
                 {
                     return found;
@@ -130,21 +152,27 @@ internal sealed class NameResolver(string hostsPath = "/etc/hosts", string resol
     /// <summary>Every address /etc/hosts gives the name (IPv4 first).</summary>
     internal static IReadOnlyList<byte[]> FromHosts(string hosts, string name)
     {
-        var found = new List<byte[]>();
+        var v4 = new List<byte[]>();
+        var v6 = new List<byte[]>();
         foreach (string raw in hosts.Split('\n'))
         {
             string[] words = raw.Split('#')[0].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            if (words.Length >= 2 && words.Skip(1).Any(w => w.Equals(name, StringComparison.OrdinalIgnoreCase)) &&
+            if (words.Length >= 2 && Array.FindIndex(words, 1, w => w.Equals(name, StringComparison.OrdinalIgnoreCase)) > 0 &&
                 IPAddress.TryParse(words[0], out IPAddress? address) && !words[0].Contains('%'))
             {
-                found.Add(address.GetAddressBytes());
+                byte[] bytes = address.GetAddressBytes();
+                (bytes.Length == 4 ? v4 : v6).Add(bytes);
             }
         }
-        return found.OrderBy(a => a.Length).ToArray();
+        v4.AddRange(v6);
+        return v4;
     }
 
-    private (IReadOnlyList<byte[]> Found, bool NoSuchName, string? Problem) Query(ResolverConfig config, string name, ushort type, long deadline)
+    /// <summary>The addresses of one name and type; <paramref name="noSuchName"/> when the name does not exist (NXDOMAIN).</summary>
+    private IReadOnlyList<byte[]> Query(ResolverConfig config, string name, ushort type, long deadline, out bool noSuchName, out string? problem)
     {
+        noSuchName = false;
+        problem = null;
         byte[] query;
         try
         {
@@ -152,9 +180,10 @@ internal sealed class NameResolver(string hostsPath = "/etc/hosts", string resol
         }
         catch (ArgumentException e)
         {
-            return ([], true, e.Message);
+            noSuchName = true;
+            problem = e.Message;
+            return [];
         }
-        string? problem = null;
         for (int attempt = 0; attempt < config.Attempts; attempt++)
         {
             foreach (byte[] server in config.Nameservers)
@@ -162,7 +191,8 @@ internal sealed class NameResolver(string hostsPath = "/etc/hosts", string resol
                 long left = deadline - Environment.TickCount64;
                 if (left <= 0)
                 {
-                    return ([], false, "timed out");
+                    problem = "timed out";
+                    return [];
                 }
                 int wait = (int)Math.Min(left, (long)config.Timeout.TotalMilliseconds);
                 byte[]? answer = Exchange(server, query, wait, out problem);
@@ -170,17 +200,20 @@ internal sealed class NameResolver(string hostsPath = "/etc/hosts", string resol
                 {
                     if (parsed.ResponseCode == DnsMessage.NoSuchName)
                     {
-                        return ([], true, null);
+                        noSuchName = true;
+                        problem = null;
+                        return [];
                     }
                     if (parsed.ResponseCode == 0)
                     {
-                        return (parsed.Addresses, false, null); // NODATA is an empty answer, not a failure
+                        problem = null;
+                        return parsed.Addresses; // NODATA is an empty answer, not a failure
                     }
                     problem = $"the nameserver answered with code {parsed.ResponseCode}";
                 }
             }
         }
-        return ([], false, problem);
+        return [];
     }
 
     private unsafe byte[]? Exchange(byte[] server, byte[] query, int timeoutMs, out string? problem)
@@ -263,29 +296,41 @@ internal static class DnsMessage
 {
     public const int NoSuchName = 3;
 
-    public sealed record Answer(int ResponseCode, bool Truncated, IReadOnlyList<byte[]> Addresses);
+    public sealed class Answer(int responseCode, IReadOnlyList<byte[]> addresses)
+    {
+        public int ResponseCode { get; } = responseCode;
+
+        public IReadOnlyList<byte[]> Addresses { get; } = addresses;
+    }
 
     public static byte[] Query(ushort id, string name, ushort type)
     {
-        var message = new List<byte> { (byte)(id >> 8), (byte)id, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 }; // RD; one question
-        int total = 0;
-        foreach (string label in name.Split('.'))
-        {
-            byte[] bytes = Encoding.ASCII.GetBytes(label);
-            if (bytes.Length is 0 or > 63 || label.Any(c => c > 127))
-            {
-                throw new ArgumentException($"'{name}' is not a DNS name");
-            }
-            total += bytes.Length + 1;
-            message.Add((byte)bytes.Length);
-            message.AddRange(bytes);
-        }
-        if (total + 1 > 255)
+        if (name.Length + 2 > 255)
         {
             throw new ArgumentException($"'{name}' is longer than 255 bytes");
         }
-        message.AddRange([0, (byte)(type >> 8), (byte)type, 0, 1]); // root label, QTYPE, QCLASS IN
-        return [.. message];
+        // Header: id, RD, one question; then the labels, the root label, QTYPE, QCLASS IN.
+        byte[] message = new byte[12 + name.Length + 2 + 4];
+        message[0] = (byte)(id >> 8);
+        message[1] = (byte)id;
+        message[2] = 0x01;
+        message[5] = 1;
+        int at = 12;
+        foreach (string label in name.Split('.'))
+        {
+            if (label.Length is 0 or > 63 || !Ascii.IsValid(label))
+            {
+                throw new ArgumentException($"'{name}' is not a DNS name");
+            }
+            message[at++] = (byte)label.Length;
+            at += Encoding.ASCII.GetBytes(label, message.AsSpan(at));
+        }
+        message[at++] = 0;
+        message[at++] = (byte)(type >> 8);
+        message[at++] = (byte)type;
+        message[at++] = 0;
+        message[at] = 1;
+        return message;
     }
 
     /// <summary>The answer's addresses of <paramref name="type"/>, or null when it is not an answer to <paramref name="query"/>.</summary>
@@ -296,7 +341,6 @@ internal static class DnsMessage
             return null;
         }
         int rcode = m[3] & 0x0F;
-        bool truncated = (m[2] & 0x02) != 0;
         int questions = BinaryPrimitives.ReadUInt16BigEndian(m[4..]);
         int answers = BinaryPrimitives.ReadUInt16BigEndian(m[6..]);
         int at = 12;
@@ -330,7 +374,7 @@ internal static class DnsMessage
         {
             // A message cut short: keep what was read.
         }
-        return new Answer(rcode, truncated, addresses);
+        return new Answer(rcode, addresses);
     }
 
     /// <summary>The offset after a (possibly compressed) name.</summary>

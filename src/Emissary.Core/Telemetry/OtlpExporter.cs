@@ -13,7 +13,7 @@ namespace Emissary.Telemetry;
 internal sealed class OtlpExporter(OtlpSettings settings, NameResolver resolver)
 {
     /// <summary>Null when the spans were accepted (2xx), else one line saying why not.</summary>
-    public string? Export(IReadOnlyList<KeyValuePair<string, AttributeValue>> resource, IReadOnlyList<SpanRecord> spans)
+    public string? Export(IReadOnlyList<SpanAttribute> resource, IReadOnlyList<SpanRecord> spans)
     {
         long deadline = Environment.TickCount64 + (long)settings.Timeout.TotalMilliseconds;
         try
@@ -22,7 +22,7 @@ internal sealed class OtlpExporter(OtlpSettings settings, NameResolver resolver)
             IReadOnlyList<byte[]> addresses = resolver.Resolve(target.Host, deadline);
             byte[] body = Encoding.UTF8.GetBytes(OtlpJson.Request(resource, spans));
             var endpoint = new NetEndpoint(addresses[0], target.Port, target.Authority);
-            int status = LoopbackHttp.Post(endpoint, target.Authority, target.Path, "application/json", settings.Headers, body, deadline);
+            int status = LoopbackHttp.Post(endpoint, target.Authority, target.Path, "application/json", settings.HeaderLines(), body, deadline);
             return status is >= 200 and < 300 ? null : $"the collector answered HTTP {status}";
         }
         catch (IOException e)
@@ -32,8 +32,16 @@ internal sealed class OtlpExporter(OtlpSettings settings, NameResolver resolver)
     }
 
     /// <summary>An OTLP endpoint URL split up: http://HOST[:PORT][/PATH].</summary>
-    internal sealed record Endpoint(string Host, int Port, string Authority, string Path)
+    internal sealed class Endpoint(string host, int port, string authority, string path)
     {
+        public string Host { get; } = host;
+
+        public int Port { get; } = port;
+
+        public string Authority { get; } = authority;
+
+        public string Path { get; } = path;
+
         public static Endpoint Parse(string url)
         {
             const string scheme = "http://";

@@ -4,12 +4,22 @@ using Emissary.Json;
 
 namespace Emissary.Telemetry;
 
-/// <summary>An attribute value: a string or a 64-bit integer (all emissary needs).</summary>
-internal readonly record struct AttributeValue(string? Text, long Number)
+/// <summary>
+/// A span or resource attribute: a string or a 64-bit integer (all emissary needs). A class, not
+/// a struct in a KeyValuePair: generic code over reference types is shared in the NativeAOT
+/// binary, over a new struct it is compiled again (README, "Telemetry": size).
+/// </summary>
+internal sealed class SpanAttribute(string key, string? text, long number)
 {
-    public static implicit operator AttributeValue(string text) => new(text, 0);
+    public string Key { get; } = key;
 
-    public static implicit operator AttributeValue(long number) => new(null, number);
+    public string? Text { get; } = text;
+
+    public long Number { get; } = number;
+
+    public static SpanAttribute Of(string key, string text) => new(key, text, 0);
+
+    public static SpanAttribute Of(string key, long number) => new(key, null, number);
 }
 
 /// <summary>OTLP's span status codes.</summary>
@@ -21,7 +31,7 @@ internal enum SpanStatusCode
 }
 
 /// <summary>One finished span, as exported.</summary>
-internal sealed record SpanRecord
+internal sealed class SpanRecord
 {
     public required string TraceId { get; init; }
 
@@ -35,7 +45,7 @@ internal sealed record SpanRecord
 
     public required DateTimeOffset End { get; init; }
 
-    public IReadOnlyList<KeyValuePair<string, AttributeValue>> Attributes { get; init; } = [];
+    public IReadOnlyList<SpanAttribute> Attributes { get; init; } = [];
 
     public SpanStatusCode Status { get; init; }
 
@@ -53,7 +63,7 @@ internal static class OtlpJson
     /// <summary>OTLP's SPAN_KIND_INTERNAL: the step is work inside the workflow, neither a server nor a client call.</summary>
     private const int SpanKindInternal = 1;
 
-    public static string Request(IReadOnlyList<KeyValuePair<string, AttributeValue>> resource, IReadOnlyList<SpanRecord> spans) => JsonText.Write(json =>
+    public static string Request(IReadOnlyList<SpanAttribute> resource, IReadOnlyList<SpanRecord> spans) => JsonText.Write(json =>
     {
         json.WriteStartObject();
         json.WriteStartArray("resourceSpans");
@@ -101,21 +111,21 @@ internal static class OtlpJson
         json.WriteEndObject();
     });
 
-    private static void Attributes(Utf8JsonWriter json, IReadOnlyList<KeyValuePair<string, AttributeValue>> attributes)
+    private static void Attributes(Utf8JsonWriter json, IReadOnlyList<SpanAttribute> attributes)
     {
         json.WriteStartArray("attributes");
-        foreach ((string key, AttributeValue value) in attributes)
+        foreach (SpanAttribute attribute in attributes)
         {
             json.WriteStartObject();
-            json.WriteString("key", key);
+            json.WriteString("key", attribute.Key);
             json.WriteStartObject("value");
-            if (value.Text is { } text)
+            if (attribute.Text is { } text)
             {
                 json.WriteString("stringValue", text);
             }
             else
             {
-                json.WriteString("intValue", value.Number.ToString(CultureInfo.InvariantCulture));
+                json.WriteString("intValue", attribute.Number.ToString(CultureInfo.InvariantCulture));
             }
             json.WriteEndObject();
             json.WriteEndObject();

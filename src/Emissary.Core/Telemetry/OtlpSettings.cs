@@ -9,20 +9,28 @@ namespace Emissary.Telemetry;
 /// OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT (milliseconds), OTEL_SERVICE_NAME,
 /// OTEL_RESOURCE_ATTRIBUTES; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn it off.
 /// </summary>
-internal sealed record OtlpSettings
+/// <summary>One key=value of OTEL_EXPORTER_OTLP_HEADERS or OTEL_RESOURCE_ATTRIBUTES.</summary>
+internal sealed class Setting(string key, string value)
+{
+    public string Key { get; } = key;
+
+    public string Value { get; } = value;
+}
+
+internal sealed class OtlpSettings
 {
     /// <summary>Export never holds the container for longer than this after the step has ended, whatever the timeout variable says.</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromSeconds(2);
 
     public required string Endpoint { get; init; }
 
-    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+    public IReadOnlyList<Setting> Headers { get; init; } = [];
 
     public TimeSpan Timeout { get; init; } = MaxTimeout;
 
     public string ServiceName { get; init; } = "emissary";
 
-    public IReadOnlyList<KeyValuePair<string, string>> ResourceAttributes { get; init; } = [];
+    public IReadOnlyList<Setting> ResourceAttributes { get; init; } = [];
 
     /// <summary>Problems with the variables, one line each (warned once, never fatal).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
@@ -68,31 +76,31 @@ internal sealed record OtlpSettings
                 notes.Add($"OTEL_EXPORTER_OTLP_TIMEOUT '{t}' is not a positive number of milliseconds: using {(long)MaxTimeout.TotalMilliseconds}");
             }
         }
-        var headers = new List<KeyValuePair<string, string>>();
+        var headers = new List<Setting>();
         headers.AddRange(ParseList(Get("OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS", notes));
-        foreach (KeyValuePair<string, string> h in ParseList(Get("OTEL_EXPORTER_OTLP_TRACES_HEADERS"), "OTEL_EXPORTER_OTLP_TRACES_HEADERS", notes))
+        foreach (Setting h in ParseList(Get("OTEL_EXPORTER_OTLP_TRACES_HEADERS"), "OTEL_EXPORTER_OTLP_TRACES_HEADERS", notes))
         {
             headers.RemoveAll(x => string.Equals(x.Key, h.Key, StringComparison.OrdinalIgnoreCase));
             headers.Add(h);
         }
-        headers.RemoveAll(h => h.Key.Any(c => c is '\r' or '\n' or ':' or ' ') || h.Value.Any(c => c is '\r' or '\n'));
-        List<KeyValuePair<string, string>> resource = ParseList(Get("OTEL_RESOURCE_ATTRIBUTES"), "OTEL_RESOURCE_ATTRIBUTES", notes);
-        string service = Get("OTEL_SERVICE_NAME") ?? resource.LastOrDefault(a => a.Key == "service.name").Value ?? "emissary";
+        headers.RemoveAll(h => h.Key.AsSpan().IndexOfAny("\r\n: ") >= 0 || h.Value.AsSpan().IndexOfAny('\r', '\n') >= 0);
+        List<Setting> resource = ParseList(Get("OTEL_RESOURCE_ATTRIBUTES"), "OTEL_RESOURCE_ATTRIBUTES", notes);
+        string service = Get("OTEL_SERVICE_NAME") ?? resource.FindLast(a => a.Key == "service.name")?.Value ?? "emissary";
         return new OtlpSettings
         {
             Endpoint = endpoint,
             Headers = headers,
             Timeout = timeout,
             ServiceName = service,
-            ResourceAttributes = resource.Where(a => a.Key != "service.name").ToArray(),
+            ResourceAttributes = resource.FindAll(a => a.Key != "service.name"),
             Notes = notes,
         };
     }
 
     /// <summary>The W3C Baggage-like list both variables use: <c>key=value,key2=value2</c>, values percent-encoded.</summary>
-    internal static List<KeyValuePair<string, string>> ParseList(string? text, string variable, List<string> notes)
+    internal static List<Setting> ParseList(string? text, string variable, List<string> notes)
     {
-        var list = new List<KeyValuePair<string, string>>();
+        var list = new List<Setting>();
         if (text is null)
         {
             return list;
@@ -110,7 +118,7 @@ internal sealed record OtlpSettings
                 notes.Add($"{variable}: '{item.Trim()}' is not key=value: ignored");
                 continue;
             }
-            list.Add(new(key, PercentDecode(item[(eq + 1)..].Trim())));
+            list.Add(new Setting(key, PercentDecode(item[(eq + 1)..].Trim())));
         }
         return list;
     }
@@ -122,19 +130,34 @@ internal sealed record OtlpSettings
         {
             return s;
         }
-        var bytes = new List<byte>(s.Length);
+        byte[] bytes = new byte[System.Text.Encoding.UTF8.GetMaxByteCount(s.Length)];
+        int length = 0;
         for (int i = 0; i < s.Length; i++)
         {
-            if (s[i] == '%' && i + 2 < s.Length && byte.TryParse(s.AsSpan(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
+            if (s[i] == '%' && i + 2 < s.Length && char.IsAsciiHexDigit(s[i + 1]) && char.IsAsciiHexDigit(s[i + 2]))
             {
-                bytes.Add(b);
+                bytes[length++] = (byte)((HexValue(s[i + 1]) << 4) | HexValue(s[i + 2]));
                 i += 2;
             }
             else
             {
-                bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(s[i].ToString()));
+                length += System.Text.Encoding.UTF8.GetBytes(s.AsSpan(i, char.IsHighSurrogate(s[i]) && i + 1 < s.Length ? 2 : 1), bytes.AsSpan(length));
+                i += char.IsHighSurrogate(s[i]) && i + 1 < s.Length ? 1 : 0;
             }
         }
-        return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
+        return System.Text.Encoding.UTF8.GetString(bytes, 0, length);
+    }
+
+    private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
+    /// <summary>The headers as HTTP header lines ("Name: value").</summary>
+    public IReadOnlyList<string> HeaderLines()
+    {
+        var lines = new string[Headers.Count];
+        for (int i = 0; i < lines.Length; i++)
+        {
+            lines[i] = Headers[i].Key + ": " + Headers[i].Value;
+        }
+        return lines;
     }
 }

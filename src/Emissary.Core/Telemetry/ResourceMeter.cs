@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Emissary.Control;
 using Emissary.Interop;
@@ -25,8 +24,12 @@ internal readonly record struct ChildrenUsage(long UserMicros, long SystemMicros
 }
 
 /// <summary>The container's cgroup v2 figures: memory.peak and cpu.stat's usage_usec.</summary>
-internal sealed record CgroupUsage(long? MemoryPeakBytes, long? CpuMicros)
+internal sealed class CgroupUsage(long? memoryPeakBytes, long? cpuMicros)
 {
+    public long? MemoryPeakBytes { get; } = memoryPeakBytes;
+
+    public long? CpuMicros { get; } = cpuMicros;
+
     private const int MaxFile = 4096;
 
     /// <summary>
@@ -43,7 +46,7 @@ internal sealed record CgroupUsage(long? MemoryPeakBytes, long? CpuMicros)
         {
             return null;
         }
-        long? peak = ReadText(cgroupRoot + "/memory.peak") is { } p && long.TryParse(p.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long bytes) ? bytes : null;
+        long? peak = ReadText(cgroupRoot + "/memory.peak") is { } p ? Decimal(p.AsSpan().Trim()) : null;
         long? cpu = ReadText(cgroupRoot + "/cpu.stat") is { } stat ? Field(stat, "usage_usec") : null;
         return peak is null && cpu is null ? null : new CgroupUsage(peak, cpu);
     }
@@ -60,13 +63,31 @@ internal sealed record CgroupUsage(long? MemoryPeakBytes, long? CpuMicros)
         foreach (string line in stat.Split('\n'))
         {
             int space = line.IndexOf(' ');
-            if (space > 0 && line.AsSpan(0, space).SequenceEqual(name) &&
-                long.TryParse(line.AsSpan(space + 1).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long value))
+            if (space > 0 && line.AsSpan(0, space).SequenceEqual(name))
             {
-                return value;
+                return Decimal(line.AsSpan(space + 1).Trim());
             }
         }
         return null;
+    }
+
+    /// <summary>A non-negative decimal the kernel wrote, or null.</summary>
+    private static long? Decimal(ReadOnlySpan<char> text)
+    {
+        if (text.IsEmpty || text.Length > 18)
+        {
+            return null;
+        }
+        long value = 0;
+        foreach (char c in text)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return null;
+            }
+            value = (value * 10) + (c - '0');
+        }
+        return value;
     }
 
     private static string? ReadText(string path)

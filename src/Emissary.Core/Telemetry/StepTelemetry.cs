@@ -155,14 +155,14 @@ internal sealed partial class StepTelemetry : IStepObserver
     public StepStatus Ended(StepStatus final)
     {
         GatesDone();
-        Attempt[] done = _attempts.Where(a => a.End != 0).ToArray();
-        ChildrenUsage total = done.Length == 0 ? default : Diff(done[0].Before, done[^1].After);
+        List<Attempt> done = Done();
+        ChildrenUsage total = done.Count == 0 ? default : Diff(done[0].Before, done[^1].After);
         CgroupUsage? cgroup = CgroupUsage.Read();
         var usage = new StepUsage
         {
             WaitMs = Ms(_created, _gatesDone),
-            RunMs = done.Length == 0 ? 0 : Ms(done[0].Start, done[^1].End),
-            Attempts = done.Length,
+            RunMs = done.Count == 0 ? 0 : Ms(done[0].Start, done[^1].End),
+            Attempts = done.Count,
             UserCpuMs = total.UserMicros / 1000,
             SystemCpuMs = total.SystemMicros / 1000,
             MaxRssKiB = total.MaxRssKiB,
@@ -170,19 +170,7 @@ internal sealed partial class StepTelemetry : IStepObserver
             CgroupCpuMs = cgroup?.CpuMicros / 1000,
             TraceId = Tracing ? TraceId : null,
             SpanId = Tracing ? SpanId : null,
-            AttemptList = done.TakeLast(StepUsage.AttemptsKept).Select(a =>
-            {
-                ChildrenUsage d = Diff(a.Before, a.After);
-                return new AttemptUsage
-                {
-                    ExitCode = a.ExitCode,
-                    StartedAt = a.StartedAt,
-                    FinishedAt = a.FinishedAt,
-                    UserCpuMs = d.UserMicros / 1000,
-                    SystemCpuMs = d.SystemMicros / 1000,
-                    MaxRssKiB = d.MaxRssKiB,
-                };
-            }).ToArray(),
+            AttemptList = Kept(done),
         };
         _final = final with { Usage = usage };
         return _final;
@@ -211,14 +199,14 @@ internal sealed partial class StepTelemetry : IStepObserver
     }
 
     /// <summary>The resource: the service, the pod and container (downward API variables, when the pod spec sets them), then OTEL_RESOURCE_ATTRIBUTES.</summary>
-    internal List<KeyValuePair<string, AttributeValue>> Resource()
+    internal List<SpanAttribute> Resource()
     {
-        var attributes = new List<KeyValuePair<string, AttributeValue>> { new("service.name", _export?.ServiceName ?? "emissary") };
+        var attributes = new List<SpanAttribute> { SpanAttribute.Of("service.name", _export?.ServiceName ?? "emissary") };
         void FromEnv(string key, string variable)
         {
             if (_env(variable) is { Length: > 0 } value)
             {
-                attributes.Add(new(key, value));
+                attributes.Add(SpanAttribute.Of(key, value));
             }
         }
         FromEnv("k8s.pod.name", "POD_NAME");
@@ -228,18 +216,18 @@ internal sealed partial class StepTelemetry : IStepObserver
         FromEnv("host.name", "HOSTNAME");
         if (_env("CONTAINER_NAME") is { Length: > 0 } container)
         {
-            attributes.Add(new("k8s.container.name", container));
-            attributes.Add(new("container.name", container));
+            attributes.Add(SpanAttribute.Of("k8s.container.name", container));
+            attributes.Add(SpanAttribute.Of("container.name", container));
         }
         else if (_env("KUBERNETES_SERVICE_HOST") is { Length: > 0 })
         {
             // In a pod `emissary rewrite` made, a step is named after its container.
-            attributes.Add(new("k8s.container.name", _step));
+            attributes.Add(SpanAttribute.Of("k8s.container.name", _step));
         }
-        foreach ((string key, string value) in _export?.ResourceAttributes ?? [])
+        foreach (Setting setting in _export?.ResourceAttributes ?? [])
         {
-            attributes.RemoveAll(a => a.Key == key);
-            attributes.Add(new(key, value));
+            attributes.RemoveAll(a => a.Key == setting.Key);
+            attributes.Add(SpanAttribute.Of(setting.Key, setting.Value));
         }
         return attributes;
     }
@@ -248,22 +236,22 @@ internal sealed partial class StepTelemetry : IStepObserver
     {
         StepUsage usage = recorded.Usage!;
         DateTimeOffset end = recorded.FinishedAt ?? DateTimeOffset.UtcNow;
-        var stepAttributes = new List<KeyValuePair<string, AttributeValue>>
+        var stepAttributes = new List<SpanAttribute>
         {
-            new("emissary.step", _step),
-            new("emissary.state", recorded.State.JsonName()),
-            new("emissary.attempts", usage.Attempts),
-            new("emissary.wait_ms", usage.WaitMs),
-            new("emissary.run_ms", usage.RunMs),
-            new("emissary.cpu.user_ms", usage.UserCpuMs),
-            new("emissary.cpu.system_ms", usage.SystemCpuMs),
-            new("emissary.memory.max_rss_kib", usage.MaxRssKiB),
+            SpanAttribute.Of("emissary.step", _step),
+            SpanAttribute.Of("emissary.state", recorded.State.JsonName()),
+            SpanAttribute.Of("emissary.attempts", usage.Attempts),
+            SpanAttribute.Of("emissary.wait_ms", usage.WaitMs),
+            SpanAttribute.Of("emissary.run_ms", usage.RunMs),
+            SpanAttribute.Of("emissary.cpu.user_ms", usage.UserCpuMs),
+            SpanAttribute.Of("emissary.cpu.system_ms", usage.SystemCpuMs),
+            SpanAttribute.Of("emissary.memory.max_rss_kib", usage.MaxRssKiB),
         };
-        if (recorded.Reason is { } reason) stepAttributes.Add(new("emissary.reason", reason));
-        if (recorded.ExitCode is { } code) stepAttributes.Add(new("process.exit.code", code));
-        if (_command is not null) stepAttributes.Add(new("process.command", _command));
-        if (usage.CgroupMemoryPeakBytes is { } peak) stepAttributes.Add(new("emissary.cgroup.memory_peak_bytes", peak));
-        if (usage.CgroupCpuMs is { } cgroupCpu) stepAttributes.Add(new("emissary.cgroup.cpu_ms", cgroupCpu));
+        if (recorded.Reason is { } reason) stepAttributes.Add(SpanAttribute.Of("emissary.reason", reason));
+        if (recorded.ExitCode is { } code) stepAttributes.Add(SpanAttribute.Of("process.exit.code", code));
+        if (_command is not null) stepAttributes.Add(SpanAttribute.Of("process.command", _command));
+        if (usage.CgroupMemoryPeakBytes is { } peak) stepAttributes.Add(SpanAttribute.Of("emissary.cgroup.memory_peak_bytes", peak));
+        if (usage.CgroupCpuMs is { } cgroupCpu) stepAttributes.Add(SpanAttribute.Of("emissary.cgroup.cpu_ms", cgroupCpu));
 
         var spans = new List<SpanRecord>
         {
@@ -292,24 +280,24 @@ internal sealed partial class StepTelemetry : IStepObserver
                 Name = "wait",
                 Start = _createdAt,
                 End = _gatesDoneAt ?? end,
-                Attributes = recorded.State == StepState.Skipped && recorded.Message is { } why ? [new("emissary.skipped", why)] : [],
+                Attributes = recorded.State == StepState.Skipped && recorded.Message is { } why ? [SpanAttribute.Of("emissary.skipped", why)] : [],
             },
         };
         int number = 0;
-        foreach (Attempt a in _attempts.Where(a => a.End != 0))
+        foreach (Attempt a in Done())
         {
             number++;
             ChildrenUsage d = Diff(a.Before, a.After);
-            var attributes = new List<KeyValuePair<string, AttributeValue>>
+            var attributes = new List<SpanAttribute>
             {
-                new("emissary.attempt", number),
-                new("process.exit.code", a.ExitCode),
-                new("emissary.cpu.user_ms", d.UserMicros / 1000),
-                new("emissary.cpu.system_ms", d.SystemMicros / 1000),
-                new("emissary.memory.max_rss_kib", d.MaxRssKiB),
+                SpanAttribute.Of("emissary.attempt", number),
+                SpanAttribute.Of("process.exit.code", a.ExitCode),
+                SpanAttribute.Of("emissary.cpu.user_ms", d.UserMicros / 1000),
+                SpanAttribute.Of("emissary.cpu.system_ms", d.SystemMicros / 1000),
+                SpanAttribute.Of("emissary.memory.max_rss_kib", d.MaxRssKiB),
             };
-            if (a.Pid > 0) attributes.Add(new("process.pid", a.Pid));
-            if (_command is not null) attributes.Add(new("process.command", _command));
+            if (a.Pid > 0) attributes.Add(SpanAttribute.Of("process.pid", a.Pid));
+            if (_command is not null) attributes.Add(SpanAttribute.Of("process.command", _command));
             spans.Add(new SpanRecord
             {
                 TraceId = TraceId,
@@ -324,6 +312,30 @@ internal sealed partial class StepTelemetry : IStepObserver
             });
         }
         return spans;
+    }
+
+    private List<Attempt> Done() => _attempts.FindAll(a => a.End != 0);
+
+    /// <summary>The latest attempts, at most <see cref="StepUsage.AttemptsKept"/>, for status.json.</summary>
+    private static AttemptUsage[] Kept(List<Attempt> done)
+    {
+        int from = Math.Max(done.Count - StepUsage.AttemptsKept, 0);
+        var kept = new AttemptUsage[done.Count - from];
+        for (int i = from; i < done.Count; i++)
+        {
+            Attempt a = done[i];
+            ChildrenUsage d = Diff(a.Before, a.After);
+            kept[i - from] = new AttemptUsage
+            {
+                ExitCode = a.ExitCode,
+                StartedAt = a.StartedAt,
+                FinishedAt = a.FinishedAt,
+                UserCpuMs = d.UserMicros / 1000,
+                SystemCpuMs = d.SystemMicros / 1000,
+                MaxRssKiB = d.MaxRssKiB,
+            };
+        }
+        return kept;
     }
 
     /// <summary>CPU times are differences; the peak is the later figure (a maximum cannot be subtracted).</summary>

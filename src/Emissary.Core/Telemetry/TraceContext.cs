@@ -7,8 +7,14 @@ namespace Emissary.Telemetry;
 /// <c>VERSION-TRACEID-PARENTID-FLAGS</c>, lower-case hex, 2-32-16-2 digits. The trace id and the
 /// span id are kept as hex text, which is also how OTLP's JSON encoding writes them.
 /// </summary>
-internal sealed record TraceContext(string TraceId, string SpanId, bool Sampled)
+internal sealed class TraceContext(string traceId, string spanId, bool sampled)
 {
+    public string TraceId { get; } = traceId;
+
+    public string SpanId { get; } = spanId;
+
+    public bool Sampled { get; } = sampled;
+
     /// <summary>The value of TRACEPARENT for a process whose parent span is this one.</summary>
     public string Format() => $"00-{TraceId}-{SpanId}-{(Sampled ? "01" : "00")}";
 

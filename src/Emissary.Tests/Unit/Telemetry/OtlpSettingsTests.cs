@@ -70,7 +70,7 @@ public sealed class OtlpSettingsTests
     [InlineData("http://[::1]:4318/x", "[::1]", 4318, "/x")]
     [InlineData("http://[fd00::1]", "[fd00::1]", 80, "/")]
     public void Endpoints_are_split_into_host_port_and_path(string url, string host, int port, string path) =>
-        OtlpExporter.Endpoint.Parse(url).Should().Be(new OtlpExporter.Endpoint(host, port, url[7..].Split('/')[0], path));
+        OtlpExporter.Endpoint.Parse(url).Should().BeEquivalentTo(new OtlpExporter.Endpoint(host, port, url[7..].Split('/')[0], path));
 
     [Theory]
     [InlineData("https://collector:4318/v1/traces", "https:// is not supported")]

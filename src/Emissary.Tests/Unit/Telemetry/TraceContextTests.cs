@@ -11,7 +11,7 @@ public sealed class TraceContextTests
     public void Parses_the_specifications_example_and_formats_it_back()
     {
         TraceContext? parsed = TraceContext.Parse($"00-{Trace}-{Span}-01");
-        parsed.Should().Be(new TraceContext(Trace, Span, true));
+        parsed.Should().BeEquivalentTo(new TraceContext(Trace, Span, true));
         parsed!.Format().Should().Be($"00-{Trace}-{Span}-01");
         TraceContext.Parse($"00-{Trace}-{Span}-00")!.Sampled.Should().BeFalse();
     }
@@ -30,7 +30,7 @@ public sealed class TraceContextTests
 
     [Fact]
     public void Accepts_a_later_version_with_more_fields() =>
-        TraceContext.Parse($"01-{Trace}-{Span}-01-whatever").Should().Be(new TraceContext(Trace, Span, true));
+        TraceContext.Parse($"01-{Trace}-{Span}-01-whatever").Should().BeEquivalentTo(new TraceContext(Trace, Span, true));
 
     [Fact]
     public void New_ids_are_lower_case_hex_of_the_right_length_and_differ()
