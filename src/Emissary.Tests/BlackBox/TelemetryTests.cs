@@ -148,7 +148,7 @@ public sealed class TelemetryTests : BlackBoxTest
     {
         foreach ((string endpoint, string expected) in new[]
         {
-            ($"http://127.0.0.1:{LoopbackHttpServer.FreePort()}", "connection refused"),
+            ($"http://127.0.0.1:{LoopbackHttpServer.FreePort()}", "Connection refused"),
             ("https://collector.example:4318", "https:// is not supported"),
             ("http://no-such-host.invalid:4318", "cannot resolve 'no-such-host.invalid'"),
         })
