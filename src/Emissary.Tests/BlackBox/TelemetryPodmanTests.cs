@@ -6,7 +6,9 @@ namespace Emissary.Tests.BlackBox;
 /// <summary>
 /// Telemetry in real containers: a 3-step pod under `emissary local --engine podman` (network
 /// none: only the pod's loopback) whose steps export their spans to a collector sidecar on that
-/// loopback (the test child's http-sink), all in the trace of the TRACEPARENT the pod spec gives.
+/// loopback (the test child's http-sink, a plain container that ends after the three requests:
+/// as a `sidecar: true` it would be stopped the moment the last step is recorded, before that
+/// step's export), all in the trace of the TRACEPARENT the pod spec gives.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class TelemetryPodmanTests : BlackBoxTest
@@ -30,7 +32,6 @@ public sealed class TelemetryPodmanTests : BlackBoxTest
               containers:
                 - name: collector
                   image: {{stepsImage}}
-                  sidecar: true
                   command: [testchild, http-sink, "4318", "3"]
                 - name: fetch
                   image: {{stepsImage}}
