@@ -143,7 +143,12 @@ internal static partial class RunCommand
         var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, clock, logger);
         string stepName = options.Name ?? Path.GetFileName(options.Command[0]);
         var telemetry = new Telemetry.StepTelemetry(stepName, options.Command[0], Environment.GetEnvironmentVariable, logger);
-        var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger) { Observer = telemetry };
+        // Measured when the figures have somewhere to go: a step record, a termination log, spans.
+        bool measured = handle is not null || report.TerminationLog is not null || telemetry.Exporting;
+        var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger)
+        {
+            Observer = measured ? telemetry : Telemetry.NoObserver.Instance,
+        };
         StepStatus final = runner.Run(new StepPlan
         {
             Name = stepName,

@@ -62,7 +62,9 @@ internal sealed partial class StepTelemetry : IStepObserver
     private DateTimeOffset? _gatesDoneAt;
     private long _gatesDone;
     private Attempt? _current;
-    private StepStatus? _final;
+    private string? _traceId;
+    private string? _spanId;
+    private string? _waitSpanId;
 
     private sealed class Attempt
     {
@@ -105,17 +107,20 @@ internal sealed partial class StepTelemetry : IStepObserver
                 Log.Note(_logger, $"TRACEPARENT '{traceparent}' is not a W3C traceparent: starting a new trace");
             }
         }
-        TraceId = _parent?.TraceId ?? TraceContext.NewTraceId();
     }
 
     /// <summary>Whether spans are exported (an endpoint is set and the parent, if any, is sampled).</summary>
     public bool Tracing => _export is not null && _parent?.Sampled != false;
 
-    public string TraceId { get; }
+    /// <summary>Whether anything is exported at all (an endpoint is set): then the child gets its TRACEPARENT.</summary>
+    public bool Exporting => _export is not null;
 
-    public string SpanId { get; } = TraceContext.NewSpanId();
+    // Ids are drawn only when spans are exported: without an endpoint a step costs no getrandom.
+    public string TraceId => _traceId ??= _parent?.TraceId ?? TraceContext.NewTraceId();
 
-    public string WaitSpanId { get; } = TraceContext.NewSpanId();
+    public string SpanId => _spanId ??= TraceContext.NewSpanId();
+
+    public string WaitSpanId => _waitSpanId ??= TraceContext.NewSpanId();
 
     public void GatesDone()
     {
@@ -129,7 +134,7 @@ internal sealed partial class StepTelemetry : IStepObserver
     public IReadOnlyDictionary<string, string> AttemptStarting()
     {
         GatesDone();
-        _current = new Attempt { SpanId = TraceContext.NewSpanId(), StartedAt = DateTimeOffset.UtcNow, Start = Stopwatch.GetTimestamp(), Before = ChildrenUsage.Now() };
+        _current = new Attempt { SpanId = _export is null ? "" : TraceContext.NewSpanId(), StartedAt = DateTimeOffset.UtcNow, Start = Stopwatch.GetTimestamp(), Before = ChildrenUsage.Now() };
         _attempts.Add(_current);
         // The child joins the trace under its attempt's span, so its own spans nest there. Only
         // when spans are exported: otherwise the child inherits emissary's TRACEPARENT unchanged.
@@ -172,8 +177,7 @@ internal sealed partial class StepTelemetry : IStepObserver
             SpanId = Tracing ? SpanId : null,
             AttemptList = Kept(done),
         };
-        _final = final with { Usage = usage };
-        return _final;
+        return final with { Usage = usage };
     }
 
     /// <summary>Exports the spans of the recorded step (<paramref name="recorded"/>: its final status), if tracing; one warning on failure, never an exception.</summary>
