@@ -192,8 +192,9 @@ internal sealed partial class StepTelemetry : IStepObserver
         {
             failure = new OtlpExporter(_export!, resolver ?? new NameResolver()).Export(Resource(), Spans(recorded));
         }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Whatever went wrong, the step has been recorded and its exit code stands.
             failure = e.Message;
         }
         if (failure is not null)
