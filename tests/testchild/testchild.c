@@ -23,6 +23,10 @@
  *                              exited (zombie or reaped), exits 0
  *   bg-sleeper SECONDS         fork a child in the same process group that sleeps SECONDS;
  *                              print `bg PID` and `fg ready`, exit 0 at once
+ *   http-sink PORT COUNT       serve COUNT HTTP requests on 127.0.0.1:PORT: print `listening`,
+ *                              then `body BODY` per request, answer 200, exit 0
+ *   burn CPU_MS MIB [EXIT]     touch MIB MiB of memory, spin until CPU_MS of CPU time is used,
+ *                              print `burned`, exit EXIT (default 0)
  *   status                     print SigBlk/SigIgn/SigCgt lines of /proc/self/status and
  *                              `pid N`, `pgid N`, `ppid N`, `uid N`, `gid N`; exit 0
  *   group-signals              a parent and one child in the same process group, each
@@ -63,6 +67,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -662,6 +669,85 @@ static int cmd_pattern(int argc, char **argv)
     return 0;
 }
 
+/* http-sink PORT COUNT: a tiny HTTP/1.1 server on 127.0.0.1:PORT for COUNT requests: prints
+ * `listening`, then for each request `body ` and the request's body (Content-Length bytes) on
+ * one line, answers 200 with an empty body, and exits 0 after COUNT requests. */
+static int cmd_http_sink(int argc, char **argv)
+{
+    if (argc < 4)
+        die_usage("usage: http-sink PORT COUNT");
+    long port = parse_long(argv[2], "port"), count = parse_long(argv[3], "count");
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 16) != 0)
+        die_errno("http-sink: listen");
+    printf("listening\n");
+    static char buf[1 << 20];
+    for (long served = 0; served < count; served++) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) {
+            if (errno == EINTR) { served--; continue; }
+            die_errno("accept");
+        }
+        size_t got = 0;
+        char *end = NULL;
+        long length = 0;
+        for (;;) {
+            ssize_t n = read(c, buf + got, sizeof buf - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            buf[got] = 0;
+            if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+                char *cl = strcasestr(buf, "\r\ncontent-length:");
+                length = cl && cl < end ? strtol(cl + 17, NULL, 10) : 0;
+            }
+            if (end && (long)(got - (size_t)(end + 4 - buf)) >= length)
+                break;
+            if (got >= sizeof buf - 1)
+                break;
+        }
+        printf("body %.*s\n", end ? (int)length : 0, end ? end + 4 : "");
+        const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        if (write(c, ok, strlen(ok)) < 0) { /* the client gave up: nothing to do */ }
+        close(c);
+    }
+    return 0;
+}
+
+/* burn CPU_MS MIB [EXIT]: touch MIB MiB (one write per 4 KiB page, kept resident), then spin
+ * until this process has used CPU_MS of CPU time (user + system, the page faults included),
+ * print `burned`, exit EXIT (0). */
+static int cmd_burn(int argc, char **argv)
+{
+    if (argc < 4)
+        die_usage("usage: burn CPU_MS MIB [EXIT]");
+    long cpu_ms = parse_long(argv[2], "CPU milliseconds");
+    long mib = parse_long(argv[3], "MiB");
+    int code = argc > 4 ? (int)parse_long(argv[4], "exit code") : 0;
+    if (cpu_ms < 0 || mib < 0)
+        die_usage("bad burn arguments");
+    size_t bytes = (size_t)mib << 20;
+    volatile unsigned char *memory = bytes ? malloc(bytes) : NULL;
+    if (bytes && !memory)
+        die_errno("malloc");
+    for (size_t i = 0; i < bytes; i += 4096)
+        memory[i] = (unsigned char)i | 1;
+    struct timespec t;
+    volatile uint64_t sink = 0;
+    for (;;) {
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        if (t.tv_sec * 1000L + t.tv_nsec / 1000000L >= cpu_ms)
+            break;
+        for (int i = 0; i < 100000; i++)
+            sink += (uint64_t)i * 2654435761u;
+    }
+    printf("burned %d\n", (int)(sink & 1));
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -698,6 +784,10 @@ int main(int argc, char **argv)
         return cmd_group_signals();
     if (!strcmp(cmd, "count-zombies"))
         return cmd_count_zombies(argc, argv);
+    if (!strcmp(cmd, "http-sink"))
+        return cmd_http_sink(argc, argv);
+    if (!strcmp(cmd, "burn"))
+        return cmd_burn(argc, argv);
     if (!strcmp(cmd, "pattern"))
         return cmd_pattern(argc, argv);
     if (!strcmp(cmd, "exec-sigs")) {

@@ -169,7 +169,7 @@ internal static class ControlCommands
 
     private static string StatusTable(List<(string Name, StepStatus? Status, bool Alive, bool Registered)> rows, DateTimeOffset now)
     {
-        var table = new List<string[]> { new[] { "STEP", "STATE", "EXIT", "REASON", "STARTED", "DURATION", "DETAIL" } };
+        var table = new List<string[]> { new[] { "STEP", "STATE", "EXIT", "REASON", "STARTED", "DURATION", "CPU", "PEAK MEM", "DETAIL" } };
         foreach ((string name, StepStatus? s, bool alive, bool registered) in rows)
         {
             string stateName = s?.State.JsonName() ?? (registered ? UnknownState : PendingState);
@@ -178,7 +178,9 @@ internal static class ControlCommands
             string started = s?.StartedAt is { } t ? Rfc3339.Format(t) : "-";
             string duration = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
             string detail = s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
-            table.Add([s?.Name ?? name, state, exit, s?.Reason ?? "-", started, duration, detail]);
+            string cpu = s?.Usage is { Attempts: > 0 } u ? StepUsage.FormatMs(u.CpuMs) : "-";
+            string memory = s?.Usage is { Attempts: > 0 } m ? StepUsage.FormatKiB(m.MaxRssKiB) : "-";
+            table.Add([s?.Name ?? name, state, exit, s?.Reason ?? "-", started, duration, cpu, memory, detail]);
         }
         int[] widths = new int[table[0].Length];
         foreach (string[] row in table)

@@ -142,16 +142,25 @@ internal static partial class RunCommand
         };
 
         var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, clock, logger);
-        var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger);
+        string stepName = options.Name ?? Path.GetFileName(options.Command[0]);
+        var telemetry = new Telemetry.StepTelemetry(stepName, options.Command[0], Environment.GetEnvironmentVariable, logger);
+        // Measured when the figures have somewhere to go: a step record, a termination log, spans.
+        bool measured = handle is not null || report.TerminationLog is not null || telemetry.Exporting;
+        var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger)
+        {
+            Observer = measured ? telemetry : Telemetry.NoObserver.Instance,
+        };
         StepStatus final = runner.Run(new StepPlan
         {
-            Name = options.Name ?? Path.GetFileName(options.Command[0]),
+            Name = stepName,
             Command = command,
             CommandProblem = problem,
             Launch = launch,
             Rules = options.Rules,
             StopWhen = options.SidecarOf.Count > 0 ? new SidecarStop(options.SidecarOf, gates) : null,
         });
+        // After the step is recorded (dependants already released), before a proxy is told to quit.
+        telemetry.Export(final);
         SidecarQuit.Notify(options.QuitUrls, logger);
         return StepRunner.ExitCodeOf(final);
     }

@@ -149,7 +149,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
     private StepReport ReportOf(StepStatus s)
     {
         DateTimeOffset started = s.StartedAt ?? s.WaitingSince ?? DateTimeOffset.UtcNow;
-        return new StepReport(s.Name, s.ExitCode ?? ExitCodes.EmissaryFailure, s.Reason ?? StepReasons.Error, started, s.FinishedAt ?? started);
+        return new StepReport(s.Name, s.ExitCode ?? ExitCodes.EmissaryFailure, s.Reason ?? StepReasons.Error, started, s.FinishedAt ?? started) { Usage = s.Usage };
     }
 
     private void WriteMarkers(StepStatus final)

@@ -73,6 +73,9 @@ internal sealed record StepStatus
     /// <summary>Failed, but with <c>--on-error continue</c>: steps after it still run.</summary>
     public bool ContinueOnError { get; init; }
 
+    /// <summary>What the step cost (measured resources, wait/run times, attempts), once it has ended.</summary>
+    public StepUsage? Usage { get; init; }
+
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
     public bool LetsDependantsRun => State == StepState.Succeeded || (State == StepState.Failed && ContinueOnError);
 
@@ -106,6 +109,11 @@ internal sealed record StepStatus
             }
             json.WriteEndArray();
         }
+        if (Usage is not null)
+        {
+            json.WritePropertyName("usage");
+            Usage.Write(json);
+        }
     }
 
     /// <summary>Parses status.json; null when it is not a status (never throws on bad content).</summary>
@@ -135,6 +143,7 @@ internal sealed record StepStatus
                 WaitingFor = root.TryGetProperty("waitingFor", out JsonValue gates) && gates.Kind == JsonKind.Array
                     ? gates.Items.Select(g => g.GetString() ?? "")
                     : null,
+                Usage = root.TryGetProperty("usage", out JsonValue usage) ? StepUsage.Read(usage) : null,
             };
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)

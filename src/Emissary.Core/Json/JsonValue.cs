@@ -84,6 +84,9 @@ internal sealed class JsonValue
     public bool TryGetInt32(out int value) =>
         int.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
 
+    public bool TryGetInt64(out long value) =>
+        long.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+
     public long GetInt64() => long.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value)
         ? value
         : throw new FormatException($"{_text} is not a 64-bit integer");

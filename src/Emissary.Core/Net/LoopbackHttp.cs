@@ -56,7 +56,7 @@ internal sealed record HttpTarget(NetEndpoint Endpoint, string HostHeader, strin
 /// request, the status line of the answer, every step bounded by a timeout. Written on raw
 /// sockets because System.Net.Http would add megabytes to the static binary (README, "Benchmarks").
 /// </summary>
-internal static unsafe class LoopbackHttp
+internal static unsafe partial class LoopbackHttp
 {
     /// <summary>Sends METHOD PATH and returns the status code, or throws <see cref="IOException"/> with a one-line reason.</summary>
     public static int Request(HttpTarget target, string method, TimeSpan timeout)

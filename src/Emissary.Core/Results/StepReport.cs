@@ -6,7 +6,11 @@ namespace Emissary.Results;
 /// <param name="Reason">One of <see cref="StepReasons"/>.</param>
 /// <param name="StartedAt">When the command started (after the gates opened).</param>
 /// <param name="FinishedAt">When the step ended.</param>
-internal sealed record StepReport(string Name, int ExitCode, string Reason, DateTimeOffset StartedAt, DateTimeOffset FinishedAt);
+internal sealed record StepReport(string Name, int ExitCode, string Reason, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
+{
+    /// <summary>What the step cost; in the emissary format only, and the first thing left out when the budget is short.</summary>
+    public Control.StepUsage? Usage { get; init; }
+}
 
 /// <summary>The values of <see cref="StepReport.Reason"/>.</summary>
 internal static class StepReasons

@@ -21,7 +21,8 @@ internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem);
 /// <para><b>Emissary format</b> (the default), keys in this order:</para>
 /// <code>{"name":"build","exitCode":0,"reason":"Completed","startedAt":"2026-11-28T07:04:37.123Z","finishedAt":"…Z","results":{"digest":"sha256:…"}}</code>
 /// <para>Times are RFC 3339 in UTC with exactly three fraction digits. "results" is omitted when
-/// there are none; its members are sorted by name.</para>
+/// there are none; its members are sorted by name. "usage" (what the step cost, see
+/// TerminationUsage.cs) comes last, only when everything else fits with it.</para>
 ///
 /// <para><b>Tekton format</b>: the array of <c>result.RunResult</c> that Tekton's entrypoint writes
 /// and its controller parses (tektoncd/pipeline, read for this): <c>pkg/result/result.go</c> declares
@@ -59,7 +60,7 @@ internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem);
 /// StartedAt, Reason, ExitCode (down to <c>[]</c>). Values are never truncated. Budgets below
 /// <see cref="MinimumBudget"/> are rejected.</para>
 /// </summary>
-internal static class TerminationMessage
+internal static partial class TerminationMessage
 {
     /// <summary>The kubelet's per-container limit.</summary>
     public const int DefaultBudget = 4096;
@@ -97,6 +98,28 @@ internal static class TerminationMessage
     /// <summary>Renders the message for <paramref name="report"/> and <paramref name="results"/> (see the class comment).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="budget"/> is below <see cref="MinimumBudget"/>.</exception>
     public static Rendering Render(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget)
+    {
+        Rendering rendering = RenderWithoutUsage(report with { Usage = null }, results, format, budget);
+        return report.Usage is not null && format == TerminationFormat.Emissary ? WithUsage(rendering, report, results, budget) : rendering;
+    }
+
+    /// <summary>
+    /// The step's usage goes in only when everything else (every field, every result) fits with
+    /// it: it is left out, silently, before anything else would have to give.
+    /// </summary>
+    private static Rendering WithUsage(Rendering without, StepReport report, IReadOnlyList<Result> results, int budget)
+    {
+        if (without.TooLarge)
+        {
+            return without;
+        }
+        Result[] sorted = Unique(results, []);
+        Array.Sort(sorted, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        BoundedJsonWriter full = Write(report, sorted, TerminationFormat.Emissary, Fields.All, budget, null);
+        return full.Fits ? without with { Bytes = full.ToArray() } : without;
+    }
+
+    private static Rendering RenderWithoutUsage(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, MinimumBudget);
         var problems = new List<string>();
@@ -286,6 +309,10 @@ internal static class TerminationMessage
                 }
             }
             json.EndObject();
+        }
+        if (report.Usage is { } usage)
+        {
+            WriteUsage(json, usage);
         }
         json.EndObject();
     }

@@ -58,6 +58,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         var status = new StepStatus { Name = plan.Name, State = StepState.Waiting, WaitingSince = waitingSince };
 
         GateOutcome gate = gates.Wait(plan.Rules.Gates, plan.Rules.WaitTimeout, plan.Rules.RunOnUpstreamFailure);
+        Observer.GatesDone();
         StepStatus final = gate switch
         {
             GateOutcome.Open open => RunCommand(plan, status, open),
@@ -69,7 +70,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 $"{Signals.Name(interrupted.Signal)} received while waiting: the command was not started"),
             _ => throw new InvalidOperationException(gate.ToString()),
         };
-        return recorder.Finish(final);
+        return recorder.Finish(Observer.Ended(final));
     }
 
     /// <summary>The process exit code for a final status: 0 for a failure let through by --on-error continue.</summary>
@@ -106,14 +107,16 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             try
             {
-                outcome = supervisor.Run(plan.Command, plan.Rules.Policy, plan.Launch, pid =>
+                outcome = supervisor.Run(plan.Command, plan.Rules.Policy, WithAttemptEnvironment(plan.Launch), pid =>
                 {
                     status = status with { State = StepState.Running, Pid = pid };
                     recorder.MarkRunning(pid, startedAt);
                 }, plan.StopWhen);
+                Observer.AttemptEnded(outcome.Pid, outcome.ExitCode);
             }
             catch (LaunchException e)
             {
+                Observer.AttemptEnded(0, e.ExitCode);
                 // Not found / not executable: a retry would not change that.
                 return Fail(status, e.ExitCode, e.Message);
             }

@@ -18,9 +18,12 @@ public sealed class BinaryTests : BlackBoxTest
     /// +19 KB for descriptor-relative control-directory I/O, bounded untrusted reads and the
     /// capture hang-up (3,295,640 B), hence 3,300,000; +1.7 KB for forwarding fault signals sent
     /// with kill(2), −47 KB by writing and reading RFC 3339 times by hand instead of through
-    /// DateTime's culture-aware formatter and parser (3,249,912 B), hence 3,255,000.
+    /// DateTime's culture-aware formatter and parser (3,249,912 B), hence 3,255,000; +83 KB for step
+    /// telemetry (measured CPU and memory per step, OTLP/HTTP JSON span export, W3C trace context,
+    /// /etc/hosts + resolv.conf + UDP DNS resolution; 3,282,840 B, against +6.8 MB for the
+    /// OpenTelemetry SDK), hence 3,290,000.
     /// </summary>
-    private const long EmissarySizeBudget = 3_255_000;
+    private const long EmissarySizeBudget = 3_290_000;
 
     /// <summary>The namespace of the YAML library that only emissary-tools may contain.</summary>
     private const string YamlLibrary = "YamlDotNet";

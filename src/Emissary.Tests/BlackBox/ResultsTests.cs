@@ -97,7 +97,7 @@ public sealed class ResultsTests : BlackBoxTest
         result.StdoutLines.Should().Equal(new[] { Path.Combine(dir, "build", "results") }, "EMISSARY_RESULTS defaults to DIR/NAME/results\n{0}", result);
         var message = ReadMessage(log, result);
         message.ValueKind.Should().Be(JsonValueKind.Object);
-        message.EnumerateObject().Select(p => p.Name).Should().Equal(new[] { "name", "exitCode", "reason", "startedAt", "finishedAt", "results" },
+        message.EnumerateObject().Select(p => p.Name).Should().Equal(new[] { "name", "exitCode", "reason", "startedAt", "finishedAt", "results", "usage" },
             "the emissary format's keys, in this order: {0}", message);
         message.GetProperty("name").GetString().Should().Be("build");
         message.GetProperty("exitCode").GetInt32().Should().Be(0);

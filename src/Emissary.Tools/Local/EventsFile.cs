@@ -21,6 +21,11 @@ internal sealed class EventsFile(string path) : IDisposable
             if (e.ExitCode is { } code) json.WriteNumber("exitCode", code);
             if (e.Reason is not null) json.WriteString("reason", e.Reason);
             if (e.Message is not null) json.WriteString("message", e.Message);
+            if (e.Usage is not null)
+            {
+                json.WritePropertyName("usage");
+                e.Usage.Write(json);
+            }
             json.WriteEndObject();
         }));
     }

@@ -46,7 +46,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
         _watcher = new ControlDirectoryWatcher(layout.Root, _reactor, logger);
         var tracker = new StepTracker(views, layout, _watcher, (view, status, at) =>
         {
-            _events?.Write(new StepEvent(at, view.Name, status.State, status.ExitCode, status.Reason, status.Message));
+            _events?.Write(new StepEvent(at, view.Name, status.State, status.ExitCode, status.Reason, status.Message) { Usage = status.State.IsFinal() ? status.Usage : null });
             if (!console.IsLive)
             {
                 string detail = status.ExitCode is { } c ? $" (exit {c}, {status.Reason})" : status.WaitingFor is { Count: > 0 } w ? $" for {string.Join(", ", w)}" : "";

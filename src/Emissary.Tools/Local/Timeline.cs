@@ -43,7 +43,7 @@ internal static class Timeline
                     bar[c] = '█';
                 }
             }
-            text.Append("  ").Append(step.Name.PadRight(nameWidth)).Append(" |").Append(bar).Append("| ").Append(Summary(step)).Append('\n');
+            text.Append("  ").Append(step.Name.PadRight(nameWidth)).Append(" |").Append(bar).Append("| ").Append(Summary(step)).Append(UsageText(step)).Append('\n');
         }
         return text.ToString();
     }
@@ -75,7 +75,7 @@ internal static class Timeline
         string X(DateTimeOffset t) => (left + (t - origin).TotalMilliseconds / total * width).ToString("0.0", CultureInfo.InvariantCulture);
         string W(DateTimeOffset a, DateTimeOffset b) => Math.Max(1, (b - a).TotalMilliseconds / total * width).ToString("0.0", CultureInfo.InvariantCulture);
         var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 260}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 420}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n");
         svg.Append("  <title>emissary local: step timeline</title>\n");
         svg.Append(CultureInfo.InvariantCulture, $"  <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"10\" y=\"24\" font-weight=\"bold\">Timeline ({Escape(Duration.Format(end - origin))})</text>\n");
@@ -102,7 +102,7 @@ internal static class Timeline
                 };
                 svg.Append(CultureInfo.InvariantCulture, $"    <rect x=\"{X(st)}\" y=\"{y + 4}\" width=\"{W(st, ft)}\" height=\"20\" fill=\"{color}\"><title>{Escape(Summary(step))}</title></rect>\n");
             }
-            svg.Append(CultureInfo.InvariantCulture, $"    <text x=\"{left + width + 10}\" y=\"{y + 18}\">{Escape(Summary(step))}</text>\n");
+            svg.Append(CultureInfo.InvariantCulture, $"    <text x=\"{left + width + 10}\" y=\"{y + 18}\">{Escape(Summary(step) + UsageText(step))}</text>\n");
             svg.Append("  </g>\n");
         }
         svg.Append(CultureInfo.InvariantCulture, $"  <line x1=\"{left}\" y1=\"{height - 24}\" x2=\"{left + width}\" y2=\"{height - 24}\" stroke=\"#888\"/>\n");
@@ -111,6 +111,11 @@ internal static class Timeline
         svg.Append("</svg>\n");
         return svg.ToString();
     }
+
+    /// <summary>", cpu 1.2s, peak 64.1MiB": the CPU time and peak memory the step's emissary measured (none for a step that ran nothing).</summary>
+    public static string UsageText(StepView step) => step.Status?.Usage is { Attempts: > 0 } u
+        ? $", cpu {StepUsage.FormatMs(u.CpuMs)}, peak {StepUsage.FormatKiB(u.MaxRssKiB)}"
+        : "";
 
     private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
 }
