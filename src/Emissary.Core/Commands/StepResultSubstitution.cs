@@ -1,5 +1,6 @@
-using System.Collections;
+using System.Text;
 using Emissary.Control;
+using Emissary.Interop;
 using Emissary.Results;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
@@ -13,27 +14,53 @@ namespace Emissary.Commands;
 /// is inserted as it is, never scanned again (no injection through a result); a command whose
 /// first word held a reference is looked up on PATH again.
 /// </summary>
-internal static class StepResultSubstitution
+internal static unsafe class StepResultSubstitution
 {
+    /// <summary>
+    /// The variables of emissary's own environment (read from <c>environ</c>, as the launcher
+    /// does: Environment.GetEnvironmentVariables() would pull a Hashtable into the binary) whose
+    /// value holds a reference; <c>EMISSARY_*</c> are emissary's settings and stay as they are.
+    /// </summary>
+    private static unsafe List<(string Name, string Value)> ReferringVariables()
+    {
+        var found = new List<(string, string)>();
+        for (byte** env = Shim.Environ(); env != null && *env != null; env++)
+        {
+            ReadOnlySpan<byte> entry = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(*env);
+            int equals = entry.IndexOf((byte)'=');
+            if (equals <= 0 || entry.StartsWith("EMISSARY_"u8) || entry[equals..].IndexOf("$(steps."u8) < 0)
+            {
+                continue;
+            }
+            string value = Encoding.UTF8.GetString(entry[(equals + 1)..]);
+            if (value.Contains("$(steps.", StringComparison.Ordinal))
+            {
+                found.Add((Encoding.UTF8.GetString(entry[..equals]), value));
+            }
+        }
+        return found;
+    }
+
     /// <summary>The preparation step for <see cref="StepPlan.Prepare"/>, or null when nothing refers to a result.</summary>
     public static Func<StepPlan, StepPlan>? For(IReadOnlyList<string> command, ControlDirectory directory)
     {
         var environment = new List<(string Name, string Value)>();
-        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        foreach ((string name, string value) in ReferringVariables())
         {
-            if (entry.Key is string name && entry.Value is string value && !name.StartsWith("EMISSARY_", StringComparison.Ordinal) && StepResultReferences.Contains(value))
-            {
-                environment.Add((name, value));
-            }
+            environment.Add((name, value));
         }
-        if (environment.Count == 0 && !command.Any(StepResultReferences.Contains))
+        if (environment.Count == 0 && !command.Any(a => a.Contains("$(steps.", StringComparison.Ordinal)))
         {
             return null;
         }
         return plan =>
         {
             var files = new StepResultFiles(directory);
-            string[] argv = command.Select(files.Substitute).ToArray();
+            string[] argv = new string[command.Count];
+            for (int i = 0; i < argv.Length; i++)
+            {
+                argv[i] = files.Substitute(command[i]);
+            }
             var extra = new Dictionary<string, string>(plan.Launch.ExtraEnvironment);
             foreach ((string name, string value) in environment)
             {

@@ -19,7 +19,7 @@ internal sealed class StepResultFiles(ControlDirectory dir)
     /// <summary>The largest termination budget: a result larger than that could not have been reported either.</summary>
     public const int MaxValueBytes = 1 << 20;
 
-    private readonly Dictionary<(string Step, string Key), string> _cache = [];
+    private readonly Dictionary<string, string> _cache = new(StringComparer.Ordinal); // "STEP/KEY" → value
 
     /// <summary><paramref name="text"/> with every reference replaced by its value.</summary>
     /// <exception cref="StepResultMissingException">A reference that cannot be resolved, said in one line.</exception>
@@ -31,12 +31,12 @@ internal sealed class StepResultFiles(ControlDirectory dir)
         {
             throw new StepResultMissingException($"{reference}: array and object results are not supported (a result is one file of bytes)");
         }
-        if (_cache.TryGetValue((reference.Step, reference.Key), out string? cached))
+        if (_cache.TryGetValue(reference.Step + "/" + reference.Key, out string? cached))
         {
             return cached;
         }
         string value = Read(reference);
-        _cache[(reference.Step, reference.Key)] = value;
+        _cache[reference.Step + "/" + reference.Key] = value;
         return value;
     }
 

@@ -6,14 +6,19 @@ using Emissary.Interop;
 
 namespace Emissary.Streams;
 
-/// <summary>How a producer's wait for its consumer ended.</summary>
-internal abstract record ConsumerOutcome
+/// <summary>How a producer's wait for its consumer ended (classes, not records: a record's generated members cost the pod binary size for nothing).</summary>
+internal abstract class ConsumerOutcome
 {
     /// <summary>The consumer opened the FIFO: the write end is in <see cref="StdoutStream.WriteEnd"/>.</summary>
-    public sealed record Ready : ConsumerOutcome;
+    public sealed class Ready : ConsumerOutcome;
 
-    /// <summary>The command must not start: exit with <paramref name="ExitCode"/>, saying <paramref name="Message"/>.</summary>
-    public sealed record GaveUp(int ExitCode, string Message) : ConsumerOutcome;
+    /// <summary>The command must not start: exit with <paramref name="exitCode"/>, saying <paramref name="message"/>.</summary>
+    public sealed class GaveUp(int exitCode, string message) : ConsumerOutcome
+    {
+        public int ExitCode { get; } = exitCode;
+
+        public string Message { get; } = message;
+    }
 }
 
 /// <summary>What the step runner asks of a producer before it starts the command.</summary>
