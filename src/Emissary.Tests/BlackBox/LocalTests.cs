@@ -530,6 +530,66 @@ public sealed class LocalTests : BlackBoxTest
         Run("podman", "pod", "exists", "pipeline").ExitCode.Should().Be(1);
     }
 
+    [BlackBoxFact(Needs = Needs.Podman)]
+    [Trait("Needs", "podman")]
+    public void With_engine_podman_a_producer_container_streams_1_GiB_byte_exact_into_a_consumer_container_of_another_uid()
+    {
+        Requirements.Podman();
+        PodmanImages images = BuildImages();
+        const long bytes = 1L << 30;
+        // testchild from the host (a hostPath volume): the step image is busybox only.
+        string pod = Manifest($$"""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: gib-{{Token[..8]}}}
+            spec:
+              restartPolicy: Never
+              volumes:
+                - name: tc
+                  hostPath:
+                    path: {{Artifacts.Directory}}
+                    type: Directory
+              containers:
+                - name: producer
+                  image: busybox:1.36
+                  volumeMounts: [{name: tc, mountPath: /opt/tc, readOnly: true}]
+                  command: [/opt/tc/testchild, pattern, "{{bytes}}"]
+                - name: consumer
+                  image: busybox:1.36
+                  securityContext: {runAsUser: 1000}
+                  stdinFrom: producer
+                  command: [sh, -c, 's=$(sha256sum); printf %s "${s%% *}" > "$EMISSARY_RESULTS/sha256"']
+            """);
+        var expected = Run("/bin/sh", "-c", $"testchild pattern {bytes} | sha256sum");
+        expected.ExitCode.Should().Be(0);
+
+        var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, pod, "--plain").WaitForExit(TimeSpan.FromSeconds(180));
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain($"  result consumer.sha256 = {expected.Stdout.Split(' ')[0]}", "the consumer read exactly the producer's 1 GiB\n{0}", result);
+    }
+
+    [BlackBoxFact(Needs = Needs.Podman)]
+    [Trait("Needs", "podman")]
+    public void With_engine_podman_a_three_stage_pipeline_runs_across_three_containers_side_by_side()
+    {
+        Requirements.Podman();
+        PodmanImages images = BuildImages();
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+
+        var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, Example("stream-pipeline.yaml"), "--events", events, "--plain")
+            .WaitForExit(TimeSpan.FromSeconds(90));
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("report | even numbers: 100000", "numbers | evens | count, then the count as a result in report's arguments\n{0}", result);
+        List<Event> log = ReadEvents(events);
+        foreach (string step in new[] { "numbers", "evens", "count", "report" })
+            Final(log, step).Should().Match<Event>(e => e.State == "succeeded" && e.ExitCode == 0, "{0}", result);
+        DateTimeOffset Started(string step) => log.First(e => e.Step == step && e.State == "running").Time;
+        Started("count").Should().BeBefore(Final(log, "numbers").Time, "the stages run at once, not one after the other");
+        Started("report").Should().BeOnOrAfter(Final(log, "count").Time);
+    }
+
     private sealed record PodmanImages(string Emissary, string Steps);
 
     private static readonly object ImagesLock = new();
