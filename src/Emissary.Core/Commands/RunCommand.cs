@@ -116,7 +116,8 @@ internal static partial class RunCommand
             options = options with { Rules = options.Rules with { Gates = [.. options.Rules.Gates, new Gate.StreamFrom(options.StdinFrom!, stdin)] } };
         }
         using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow,
-            options.Rules.Gates.Select(g => g.ToString()).ToArray(), options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
+            [.. options.Rules.Gates.Select(g => g.ToString()), .. options.StdoutTo is { } reader ? [$"step '{reader}' to open the stream"] : Array.Empty<string>()],
+            options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle, reactor, logger) : null;
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
         using StdoutStream? stdout = options.StdoutTo is { } consumer ? StdoutStream.Create(handle!, consumer, options.StreamTimeout, reactor, gates) : null;
