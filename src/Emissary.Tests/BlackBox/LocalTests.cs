@@ -122,6 +122,46 @@ public sealed class LocalTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void The_stream_pipeline_runs_its_stages_side_by_side_and_hands_the_count_on_as_a_result()
+    {
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+        string svg = Path.Combine(TempDir("svg"), "timeline.svg");
+
+        var result = RunEmissary("local", Example("stream-pipeline.yaml"), "--events", events, "--timeline", svg);
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("report | even numbers: 100000", "numbers | evens | count, then $(steps.count.results.total)\n{0}", result);
+        List<Event> log = ReadEvents(events);
+        DateTimeOffset Started(string step) => log.First(e => e.Step == step && e.State == "running").Time;
+        Started("count").Should().BeBefore(Final(log, "numbers").Time, "the stages run at once");
+        Started("evens").Should().BeBefore(Final(log, "numbers").Time);
+        foreach (string step in new[] { "numbers", "evens", "count" })
+            result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, $@"^  {step}\s+\|.*█.*\| exit 0 Completed"), "the timeline shows each stage running\n{0}", result);
+        File.ReadAllText(svg).Should().Contain("evens").And.Contain("count");
+    }
+
+    [BlackBoxFact]
+    public void A_failing_stage_fails_the_pipeline_like_pipefail()
+    {
+        string pod = Manifest("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: pf}
+            spec:
+              containers:
+                - {name: gen, image: x, command: [sh, -c, "echo some; exit 3"]}
+                - {name: sink, image: x, stdinFrom: gen, command: [cat]}
+            """);
+
+        var result = RunEmissary("local", pod, "--plain");
+
+        result.ExitCode.Should().Be(3, "the consumer succeeded, but the producer failed: the pod fails\n{0}", result);
+        result.StdoutLines.Should().Contain("sink | some");
+        result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, @"^  gen\s+\|.*\| exit 3 Error"), "{0}", result);
+        result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, @"^  sink\s+\|.*\| exit 0 Completed"), "{0}", result);
+    }
+
+    [BlackBoxFact]
     public void In_the_job_with_a_sidecar_the_sidecar_is_stopped_once_the_steps_are_over()
     {
         string events = Path.Combine(TempDir("ev"), "events.jsonl");
