@@ -49,7 +49,12 @@ internal static unsafe class StepResultSubstitution
         {
             environment.Add((name, value));
         }
-        if (environment.Count == 0 && !command.Any(a => a.Contains("$(steps.", StringComparison.Ordinal)))
+        bool inCommand = false;
+        foreach (string argument in command)
+        {
+            inCommand |= argument.Contains("$(steps.", StringComparison.Ordinal);
+        }
+        if (environment.Count == 0 && !inCommand)
         {
             return null;
         }
