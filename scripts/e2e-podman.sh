@@ -109,5 +109,14 @@ logs_have "$pod-server" 'got USR1' && pass "emissary signal from another contain
 grep -q '"forgery":"refused"' "$(rec untrusted)/termination.json" && pass "untrusted's termination message holds its result" || fail "untrusted's termination message: $(cat "$(rec untrusted)/termination.json" 2>&1)"
 grep -q '"reason":"Skipped"' "$(rec optional)/termination.json" && pass "optional was skipped from another container" || fail "optional's termination message: $(cat "$(rec optional)/termination.json" 2>&1)"
 
+echo "e2e: stream-pipeline.yaml" >&2
+run_example stream-pipeline.yaml stream
+pod=stream
+for step in numbers evens count report; do expect_exit "$pod-$step" 0; expect_state $step succeeded; done
+[ "$(cat "$(rec count)/results/total" 2>/dev/null)" = 100000 ] && pass "numbers | evens | count across three containers counted 100000" || fail "count's result: $(cat "$(rec count)/results/total" 2>&1)"
+logs_have "$pod-report" 'even numbers: 100000' && pass "report got \$(steps.count.results.total) in its arguments" || fail "report: $(podman logs "$pod-report" 2>&1)"
+[[ "$(field count startedAt)" < "$(field numbers finishedAt)" ]] && pass "the stages ran at the same time" || fail "count started after numbers finished"
+[ "$(stat -c %u "$(rec evens)/stdout")" = 1000 ] && pass "evens (uid 1000) made its own stream FIFO, read by count (root)" || fail "evens' FIFO belongs to uid $(stat -c %u "$(rec evens)/stdout")"
+
 if [ "$failures" -gt 0 ]; then echo "e2e: $failures check(s) failed" >&2; exit 1; fi
 echo "e2e: all checks passed" >&2

@@ -27,6 +27,8 @@
  *                              then `body BODY` per request, answer 200, exit 0
  *   burn CPU_MS MIB [EXIT]     touch MIB MiB of memory, spin until CPU_MS of CPU time is used,
  *                              print `burned`, exit EXIT (default 0)
+ *   checksum                   read stdin to EOF, print `bytes N fnv HEX` (FNV-1a 64), exit 0
+ *   read-bytes N               read N bytes of stdin (fewer at EOF), print `read N`, exit 0
  *   status                     print SigBlk/SigIgn/SigCgt lines of /proc/self/status and
  *                              `pid N`, `pgid N`, `ppid N`, `uid N`, `gid N`; exit 0
  *   group-signals              a parent and one child in the same process group, each
@@ -748,6 +750,51 @@ static int cmd_burn(int argc, char **argv)
     return code;
 }
 
+/* checksum: read stdin to EOF; print `bytes N fnv HEX` (FNV-1a 64 of everything read). */
+static int cmd_checksum(void)
+{
+    static unsigned char buf[65536];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    unsigned long long total = 0;
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            die_errno("read");
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            h ^= buf[i];
+            h *= 0x100000001b3ULL;
+        }
+        total += (unsigned long long)n;
+    }
+    printf("bytes %llu fnv %016llx\n", total, (unsigned long long)h);
+    return 0;
+}
+
+/* read-bytes N: read N bytes of stdin (fewer at EOF), print `read N`, exit 0 without reading more. */
+static int cmd_read_bytes(int argc, char **argv)
+{
+    if (argc < 3)
+        die_usage("usage: read-bytes N");
+    long want = parse_long(argv[2], "byte count");
+    static unsigned char buf[65536];
+    long got = 0;
+    while (got < want) {
+        size_t ask = want - got < (long)sizeof buf ? (size_t)(want - got) : sizeof buf;
+        ssize_t n = read(STDIN_FILENO, buf, ask);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += n;
+    }
+    printf("read %ld\n", got);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -788,6 +835,10 @@ int main(int argc, char **argv)
         return cmd_http_sink(argc, argv);
     if (!strcmp(cmd, "burn"))
         return cmd_burn(argc, argv);
+    if (!strcmp(cmd, "checksum"))
+        return cmd_checksum();
+    if (!strcmp(cmd, "read-bytes"))
+        return cmd_read_bytes(argc, argv);
     if (!strcmp(cmd, "pattern"))
         return cmd_pattern(argc, argv);
     if (!strcmp(cmd, "exec-sigs")) {

@@ -42,6 +42,12 @@ internal sealed class RunArguments
 
     public string? ResultFromStdout { get; init; }
 
+    /// <summary><c>--stdin-from</c>: the producer step.</summary>
+    public string? StdinFrom { get; init; }
+
+    /// <summary><c>--stdout-to</c>: the consumer step.</summary>
+    public string? StdoutTo { get; init; }
+
     /// <summary>Arguments passed through as they are (flags of a rewritten command that nothing above describes).</summary>
     public IReadOnlyList<string> Extra { get; init; } = [];
 
@@ -77,6 +83,8 @@ internal sealed class RunArguments
             null => null,
         });
         Value(args, RunCli.ResultFromStdout, ResultFromStdout);
+        Value(args, RunCli.StdinFrom, StdinFrom);
+        Value(args, RunCli.StdoutTo, StdoutTo);
         args.AddRange(Extra);
         Value(args, RunCli.Quit, Quit);
         Value(args, RunCli.TerminationLog, TerminationLog);

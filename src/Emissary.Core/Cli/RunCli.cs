@@ -62,6 +62,9 @@ internal static class RunCli
     internal static readonly CliOption OnError = Text("--on-error", "POLICY", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
     internal static readonly CliOption Retries = Text("--retries", "N", "Run a failed command again up to N times (default 0)");
     internal static readonly CliOption RetryDelay = Text("--retry-delay", "DURATION", "Wait DURATION between attempts (default 1s)");
+    internal static readonly CliOption StdinFrom = Text("--stdin-from", "STEP", "The command's stdin is step STEP's stdout (STEP runs with --stdout-to this step), streamed through the FIFO DIR/STEP/stdout");
+    internal static readonly CliOption StdoutTo = Text("--stdout-to", "STEP", "The command's stdout goes to step STEP's stdin (STEP runs with --stdin-from this step) through the FIFO DIR/NAME/stdout");
+    internal static readonly CliOption StreamTimeout = Text("--stream-timeout", "DURATION", "With --stdout-to: give up when the consumer has not opened the stream after DURATION (default 10m; exit 125)");
     internal static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
     /// <summary>Every flag of <c>emissary run</c>, in the order <c>--help</c> lists them (declared after the flags: static fields initialise in order).</summary>
@@ -72,6 +75,7 @@ internal static class RunCli
         SidecarOf, StopSignal, QuitUrl, Quit,
         ResultsDir, TerminationLog, TerminationBudget, TerminationFormat, StdoutPath, StderrPath, ResultFromStdout,
         SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
+        StdinFrom, StdoutTo, StreamTimeout,
     ];
 
     /// <summary>The names <c>--on-error</c> takes, and what each means for <see cref="StepRules.ContinueOnError"/>.</summary>
@@ -101,6 +105,41 @@ internal static class RunCli
 
     private static string Preset(IReadOnlyDictionary<string, string> presets, string name, string option) =>
         presets.TryGetValue(name, out string? url) ? url : throw new UsageException($"{option}: unknown preset '{name}' (known: {string.Join(", ", presets.Keys)})");
+
+    /// <summary>
+    /// <c>--stdin-from</c> and <c>--stdout-to</c>: step names, for a named step, never itself, one
+    /// attempt only (a retry would feed a consumer the output of every attempt, or read a stream
+    /// already consumed).
+    /// </summary>
+    private static (string? StdinFrom, string? StdoutTo) StreamSteps(OptionValues values, string? name)
+    {
+        string? from = values.String(StdinFrom), to = values.String(StdoutTo);
+        foreach ((string? step, CliOption option) in new[] { (from, StdinFrom), (to, StdoutTo) })
+        {
+            if (step is null)
+            {
+                continue;
+            }
+            ControlDirectory.ValidateName(step, $"{option.Name} step");
+            if (name is null)
+            {
+                throw new UsageException($"{option.Name} needs --name (the stream lives in the step's directory)");
+            }
+            if (step == name)
+            {
+                throw new UsageException($"{option.Name} {step}: a step cannot stream to itself");
+            }
+            if ((values.Integer(Retries, 0, 1000) ?? 0) > 0)
+            {
+                throw new UsageException($"{option.Name} cannot be combined with --retries: a stream is read once");
+            }
+        }
+        if (values.String(StreamTimeout) is not null && to is null)
+        {
+            throw new UsageException("--stream-timeout needs --stdout-to");
+        }
+        return (from, to);
+    }
 
     internal static RunOptions Bind(OptionValues values, string[]? commandLine)
     {
@@ -160,8 +199,13 @@ internal static class RunCli
             throw new UsageException("--wait-content needs --wait-file");
         }
 
+        (string? stdinFrom, string? stdoutTo) = StreamSteps(values, name);
+
         return new RunOptions
         {
+            StdinFrom = stdinFrom,
+            StdoutTo = stdoutTo,
+            StreamTimeout = values.Duration(StreamTimeout) ?? Streams.StdoutStream.DefaultTimeout,
             Command = commandLine,
             Name = name,
             ControlDir = values.String(ControlDir) ?? ControlDirectory.DefaultRoot,

@@ -4,6 +4,7 @@ using Emissary.Gates;
 using Emissary.Interop;
 using Emissary.Output;
 using Emissary.Sidecars;
+using Emissary.Streams;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Emissary.Logging;
@@ -46,6 +47,15 @@ internal sealed record RunOptions
 
     /// <summary><c>--quit-url</c>/<c>--quit</c>: injected sidecars to tell to quit when the step ends.</summary>
     public IReadOnlyList<Net.HttpTarget> QuitUrls { get; init; } = [];
+
+    /// <summary><c>--stdin-from</c>: the producer step whose stdout is the command's stdin.</summary>
+    public string? StdinFrom { get; init; }
+
+    /// <summary><c>--stdout-to</c>: the consumer step that reads the command's stdout.</summary>
+    public string? StdoutTo { get; init; }
+
+    /// <summary><c>--stream-timeout</c>: how long a producer waits for its consumer.</summary>
+    public TimeSpan StreamTimeout { get; init; } = Streams.StdoutStream.DefaultTimeout;
 
 }
 
@@ -100,10 +110,18 @@ internal static partial class RunCommand
         }
 
         using var reactor = new Reactor();
+        // A consumer's stdin: a descriptor reserved now, filled with the FIFO's read end by its gate.
+        using ReservedFd? stdin = options.StdinFrom is not null ? new ReservedFd(readEnd: true) : null;
+        if (stdin is not null)
+        {
+            options = options with { Rules = options.Rules with { Gates = [.. options.Rules.Gates, new Gate.StreamFrom(options.StdinFrom!, stdin)] } };
+        }
         using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow,
-            options.Rules.Gates.Select(g => g.ToString()).ToArray(), options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
+            [.. options.Rules.Gates.Select(g => g.ToString()), .. options.StdoutTo is { } reader ? [$"step '{reader}' to open the stream"] : Array.Empty<string>()],
+            options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle, reactor, logger) : null;
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
+        using StdoutStream? stdout = options.StdoutTo is { } consumer ? StdoutStream.Create(handle!, consumer, options.StreamTimeout, reactor, gates) : null;
 
         string? resultsDirectory = options.ResultsDir ?? handle?.DefaultResultsDirectory;
         var environment = new Dictionary<string, string>();
@@ -125,12 +143,18 @@ internal static partial class RunCommand
             // (in a pod, or in `emissary local`'s temporary one).
             environment["EMISSARY_CONTROL_DIR"] = Path.GetFullPath(controlDirectory.Root);
         }
-        var launch = new LaunchSettings { ExtraEnvironment = environment };
+        var launch = new LaunchSettings { ExtraEnvironment = environment, StdinFd = stdin?.Fd ?? -1, StdoutFd = stdout?.WriteEnd ?? -1 };
+        // A producer's captured stdout is pumped into the stream instead of emissary's own stdout.
         using OutputCapture? capture = OutputCapture.Start(
-            new CaptureOptions(options.StdoutPath, options.StderrPath, options.ResultFromStdout is not null, options.TerminationBudget), reactor, logger);
+            new CaptureOptions(options.StdoutPath, options.StderrPath, options.ResultFromStdout is not null, options.TerminationBudget),
+            reactor.Watch, logger, stdoutConsole: stdout?.WriteEnd ?? 1, stderrConsole: 2);
         if (capture is not null)
         {
-            launch = launch with { StdoutFd = capture.ChildStdout, StderrFd = capture.ChildStderr };
+            launch = launch with
+            {
+                StdoutFd = capture.ChildStdout >= 0 ? capture.ChildStdout : launch.StdoutFd,
+                StderrFd = capture.ChildStderr,
+            };
         }
         var report = new ReportSettings
         {
@@ -140,6 +164,8 @@ internal static partial class RunCommand
             Budget = options.TerminationBudget,
             Format = options.TerminationFormat,
         };
+
+        Func<StepPlan, StepPlan>? prepare = StepResultSubstitution.For(options.Command, controlDirectory);
 
         var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, clock, logger);
         string stepName = options.Name ?? Path.GetFileName(options.Command[0]);
@@ -158,7 +184,12 @@ internal static partial class RunCommand
             Launch = launch,
             Rules = options.Rules,
             StopWhen = options.SidecarOf.Count > 0 ? new SidecarStop(options.SidecarOf, gates) : null,
+            AwaitConsumer = stdout,
+            ReleaseAfterStart = stdin,
+            Prepare = prepare,
         });
+        // The outcome is recorded: now the consumer may read EOF.
+        stdout?.Dispose();
         // After the step is recorded (dependants already released), before a proxy is told to quit.
         telemetry.Export(final);
         SidecarQuit.Notify(options.QuitUrls, logger);

@@ -35,6 +35,17 @@ internal abstract record Gate
         public override string ToString() => $"TCP {Endpoint.Display} to accept connections";
     }
 
+    /// <summary>
+    /// <c>--stdin-from NAME</c>: step NAME's stream FIFO is open for reading here (which is what
+    /// lets the producer start) and NAME has started its command, so a writer holds the FIFO and
+    /// the consumer's command cannot read a premature EOF. <paramref name="Stdin"/> receives the
+    /// read end.
+    /// </summary>
+    public sealed record StreamFrom(string Step, Control.ReservedFd Stdin) : Gate
+    {
+        public override string ToString() => $"step '{Step}' to start streaming";
+    }
+
     /// <summary><c>--wait-start</c>: `emissary start NAME` (or `skip`).</summary>
     public sealed record ManualStart(string Step) : Gate
     {

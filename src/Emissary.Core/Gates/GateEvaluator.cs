@@ -45,6 +45,7 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         Gate.FileExists file => EvaluateFile(file),
         Gate.Fifo fifo => _openedFifos.Contains(fifo.Path) ? (GateState.Open, null) : (GateState.Closed, null),
         Gate.ManualStart manual => EvaluateManual(manual.Step),
+        Gate.StreamFrom stream => EvaluateStream(stream),
         _ => throw new ArgumentOutOfRangeException(nameof(gate)),
     };
 
@@ -54,6 +55,7 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         Gate.AfterStep after => [Dir.Root, Dir.StepDirectory(after.Step)],
         Gate.FileExists file => [Path.GetDirectoryName(Path.GetFullPath(file.Path)) ?? "/"],
         Gate.ManualStart => [Dir.Root],
+        Gate.StreamFrom stream => [Dir.Root, Dir.StepDirectory(stream.Step)],
         _ => [],
     };
 
@@ -158,6 +160,57 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         if (!gate.NonEmpty && Directory.Exists(gate.Path))
         {
             return (GateState.Open, null);
+        }
+        return (GateState.Closed, null);
+    }
+
+    /// <summary>
+    /// A consumer's stream: open the producer's FIFO for reading as soon as it exists (that
+    /// releases the producer, blocked opening it for writing), then wait until the producer has
+    /// started its command (status with a start time): from then on a writer holds the FIFO until
+    /// the producer has recorded its outcome. A producer that ended without starting (skipped,
+    /// failed in its own gates, gave up on its consumer) or died fails this gate.
+    /// </summary>
+    private (GateState, string?) EvaluateStream(Gate.StreamFrom gate)
+    {
+        string step = gate.Step;
+        if (!gate.Stdin.Filled)
+        {
+            (Interop.SafeFd? fd, string? problem) = StreamFifo.OpenForReading(Dir, step);
+            if (problem is not null)
+            {
+                return (GateState.Failed, problem);
+            }
+            if (fd is not null)
+            {
+                gate.Stdin.Fill(fd);
+            }
+        }
+        StepStatus? status = Dir.ReadStatus(step);
+        if (Dir.ReadExitCode(step) is { } code)
+        {
+            status = Dir.ReadStatus(step);
+            if (status?.StartedAt is not null && gate.Stdin.Filled)
+            {
+                return (GateState.Open, null); // it ran and wrote into the FIFO: what is left there, then EOF
+            }
+            return Finished(step) is (GateState.Failed, _) failed ? failed
+                : (GateState.Failed, $"step '{step}' ended (exit code {code}) without streaming its stdout here (is it run with --stdout-to?)");
+        }
+        if (status is null)
+        {
+            return (GateState.Closed, null);
+        }
+        if (!Dir.IsLockHeld(step))
+        {
+            return Dir.ReadExitCode(step) is null
+                ? (GateState.Failed, $"step '{step}' stopped without recording an exit code (its last status: {status.State.JsonName()}); its emissary died (SIGKILL, out of memory) or could not write (disk full?)")
+                : (GateState.Closed, null); // it finished between the reads: look again
+        }
+        if (status.StartedAt is not null)
+        {
+            return gate.Stdin.Filled ? (GateState.Open, null)
+                : (GateState.Failed, $"step '{step}' started without a stream FIFO ({Dir.PathOf(step, StreamFifo.FileName)}): run it with --stdout-to");
         }
         return (GateState.Closed, null);
     }

@@ -90,6 +90,13 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             var pending = new List<Gate>();
             foreach (Gate gate in gates)
             {
+                // A stream is opened last, once every other gate is open: opening it is what lets
+                // the producer start, so a consumer that will not run must not open it.
+                if (gate is Gate.StreamFrom && (pending.Count > 0 || (failures.Count > 0 && !upstreamFailureOpens)))
+                {
+                    pending.Add(gate);
+                    continue;
+                }
                 (GateState state, string? message) = _evaluator.Evaluate(gate);
                 switch (state)
                 {
@@ -159,7 +166,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     /// </summary>
     private bool NeedsWatches(Gate gate, bool firstLook) => gate switch
     {
-        Gate.FileExists or Gate.ManualStart => true,
+        Gate.FileExists or Gate.ManualStart or Gate.StreamFrom => true,
         Gate.AfterStep after => !firstLook && !_lockWatchers.Contains(after.Step),
         _ => false,
     };

@@ -25,6 +25,9 @@ internal sealed record LaunchSettings
 
     public int StderrFd { get; init; } = -1;
 
+    /// <summary>Where the child's stdin comes from instead of emissary's own (a stream FIFO's read end), or -1.</summary>
+    public int StdinFd { get; init; } = -1;
+
     /// <summary>Directory the child starts in, or null for emissary's own.</summary>
     public string? WorkingDirectory { get; init; }
 }

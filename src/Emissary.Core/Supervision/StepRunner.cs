@@ -42,6 +42,19 @@ internal sealed record StepPlan
 
     /// <summary>For a sidecar: when to stop the command (its steps are over).</summary>
     public IStopCondition? StopWhen { get; init; }
+
+    /// <summary>For a stream producer (<c>--stdout-to</c>): wait for the consumer once the gates are open, before the command starts.</summary>
+    public Streams.IConsumerWait? AwaitConsumer { get; init; }
+
+    /// <summary>Emissary's copy of a stream end the command inherited (<c>--stdin-from</c>): closed once the command started, so the producer gets EPIPE when the command is gone.</summary>
+    public IDisposable? ReleaseAfterStart { get; init; }
+
+    /// <summary>
+    /// Called once the gates are open, before anything starts: the plan with the step-result
+    /// references of its command and environment replaced (<c>$(steps.NAME.results.KEY)</c>), or
+    /// a <see cref="Results.StepResultMissingException"/> that fails the step with exit 125.
+    /// </summary>
+    public Func<StepPlan, StepPlan>? Prepare { get; init; }
 }
 
 /// <summary>
@@ -94,10 +107,26 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             Log.RunningAnyway(logger, failure);
         }
+        if (plan.Prepare is { } prepare)
+        {
+            try
+            {
+                plan = prepare(plan);
+            }
+            catch (Results.StepResultMissingException e)
+            {
+                return Fail(status with { StartedAt = clock.UtcNow }, ExitCodes.EmissaryFailure, e.Message);
+            }
+        }
         if (plan.Command is null)
         {
             LaunchException problem = plan.CommandProblem ?? new LaunchException("no command", ExitCodes.EmissaryFailure);
             return Fail(status with { StartedAt = clock.UtcNow }, problem.ExitCode, problem.Message);
+        }
+
+        if (plan.AwaitConsumer?.WaitForConsumer() is Streams.ConsumerOutcome.GaveUp gaveUp)
+        {
+            return Fail(status, gaveUp.ExitCode, gaveUp.Message);
         }
 
         DateTimeOffset startedAt = clock.UtcNow;
@@ -110,6 +139,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 outcome = supervisor.Run(plan.Command, plan.Rules.Policy, WithAttemptEnvironment(plan.Launch), pid =>
                 {
                     status = status with { State = StepState.Running, Pid = pid };
+                    plan.ReleaseAfterStart?.Dispose();
                     recorder.MarkRunning(pid, startedAt);
                 }, plan.StopWhen);
                 Observer.AttemptEnded(outcome.Pid, outcome.ExitCode);

@@ -122,6 +122,46 @@ public sealed class LocalTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void The_stream_pipeline_runs_its_stages_side_by_side_and_hands_the_count_on_as_a_result()
+    {
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+        string svg = Path.Combine(TempDir("svg"), "timeline.svg");
+
+        var result = RunEmissary("local", Example("stream-pipeline.yaml"), "--events", events, "--timeline", svg);
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("report | even numbers: 100000", "numbers | evens | count, then $(steps.count.results.total)\n{0}", result);
+        List<Event> log = ReadEvents(events);
+        DateTimeOffset Started(string step) => log.First(e => e.Step == step && e.State == "running").Time;
+        Started("count").Should().BeBefore(Final(log, "numbers").Time, "the stages run at once");
+        Started("evens").Should().BeBefore(Final(log, "numbers").Time);
+        foreach (string step in new[] { "numbers", "evens", "count" })
+            result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, $@"^  {step}\s+\|.*█.*\| exit 0 Completed"), "the timeline shows each stage running\n{0}", result);
+        File.ReadAllText(svg).Should().Contain("evens").And.Contain("count");
+    }
+
+    [BlackBoxFact]
+    public void A_failing_stage_fails_the_pipeline_like_pipefail()
+    {
+        string pod = Manifest("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: pf}
+            spec:
+              containers:
+                - {name: gen, image: x, command: [sh, -c, "echo some; exit 3"]}
+                - {name: sink, image: x, stdinFrom: gen, command: [cat]}
+            """);
+
+        var result = RunEmissary("local", pod, "--plain");
+
+        result.ExitCode.Should().Be(3, "the consumer succeeded, but the producer failed: the pod fails\n{0}", result);
+        result.StdoutLines.Should().Contain("sink | some");
+        result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, @"^  gen\s+\|.*\| exit 3 Error"), "{0}", result);
+        result.StdoutLines.Should().Contain(l => Regex.IsMatch(l, @"^  sink\s+\|.*\| exit 0 Completed"), "{0}", result);
+    }
+
+    [BlackBoxFact]
     public void In_the_job_with_a_sidecar_the_sidecar_is_stopped_once_the_steps_are_over()
     {
         string events = Path.Combine(TempDir("ev"), "events.jsonl");
@@ -528,6 +568,66 @@ public sealed class LocalTests : BlackBoxTest
         AssertOneEmissaryErrorLine(result);
         result.Stderr.Should().Contain($"image localhost/emissary:missing-{Token} (container emissary-init) is not in podman's local storage");
         Run("podman", "pod", "exists", "pipeline").ExitCode.Should().Be(1);
+    }
+
+    [BlackBoxFact(Needs = Needs.Podman)]
+    [Trait("Needs", "podman")]
+    public void With_engine_podman_a_producer_container_streams_1_GiB_byte_exact_into_a_consumer_container_of_another_uid()
+    {
+        Requirements.Podman();
+        PodmanImages images = BuildImages();
+        const long bytes = 1L << 30;
+        // testchild from the host (a hostPath volume): the step image is busybox only.
+        string pod = Manifest($$"""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: gib-{{Token[..8]}}}
+            spec:
+              restartPolicy: Never
+              volumes:
+                - name: tc
+                  hostPath:
+                    path: {{Artifacts.Directory}}
+                    type: Directory
+              containers:
+                - name: producer
+                  image: busybox:1.36
+                  volumeMounts: [{name: tc, mountPath: /opt/tc, readOnly: true}]
+                  command: [/opt/tc/testchild, pattern, "{{bytes}}"]
+                - name: consumer
+                  image: busybox:1.36
+                  securityContext: {runAsUser: 1000}
+                  stdinFrom: producer
+                  command: [sh, -c, 's=$(sha256sum); printf %s "${s%% *}" > "$EMISSARY_RESULTS/sha256"']
+            """);
+        var expected = Run("/bin/sh", "-c", $"testchild pattern {bytes} | sha256sum");
+        expected.ExitCode.Should().Be(0);
+
+        var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, pod, "--plain").WaitForExit(TimeSpan.FromSeconds(180));
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain($"  result consumer.sha256 = {expected.Stdout.Split(' ')[0]}", "the consumer read exactly the producer's 1 GiB\n{0}", result);
+    }
+
+    [BlackBoxFact(Needs = Needs.Podman)]
+    [Trait("Needs", "podman")]
+    public void With_engine_podman_a_three_stage_pipeline_runs_across_three_containers_side_by_side()
+    {
+        Requirements.Podman();
+        PodmanImages images = BuildImages();
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+
+        var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, Example("stream-pipeline.yaml"), "--events", events, "--plain")
+            .WaitForExit(TimeSpan.FromSeconds(90));
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("report | even numbers: 100000", "numbers | evens | count, then the count as a result in report's arguments\n{0}", result);
+        List<Event> log = ReadEvents(events);
+        foreach (string step in new[] { "numbers", "evens", "count", "report" })
+            Final(log, step).Should().Match<Event>(e => e.State == "succeeded" && e.ExitCode == 0, "{0}", result);
+        DateTimeOffset Started(string step) => log.First(e => e.Step == step && e.State == "running").Time;
+        Started("count").Should().BeBefore(Final(log, "numbers").Time, "the stages run at once, not one after the other");
+        Started("report").Should().BeOnOrAfter(Final(log, "count").Time);
     }
 
     private sealed record PodmanImages(string Emissary, string Steps);

@@ -112,7 +112,7 @@ public sealed class ArchitectureTests
     [Fact]
     public void No_CLI_type_is_used_below_the_commands()
     {
-        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Telemetry", "Supervision", "Interop", "Json", "Logging", "Foundation", "Events")
+        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Telemetry", "Streams", "Supervision", "Interop", "Json", "Logging", "Foundation", "Events")
             .Should().NotDependOnAny(In("Cli"))
             .Because("user errors, durations and error text live in Emissary.Foundation").Check(Code);
     }
@@ -120,14 +120,14 @@ public sealed class ArchitectureTests
     [Fact]
     public void Gates_control_directory_and_output_do_not_hold_the_POSIX_reactor()
     {
-        In("Gates", "Control", "Output", "Telemetry").Should().NotDependOnAny(In(@"Supervision\.Posix"))
+        In("Gates", "Control", "Output", "Telemetry", "Streams").Should().NotDependOnAny(In(@"Supervision\.Posix"))
             .Because("they register with Events.IEventLoop; which loop runs is the composition root's choice").Check(Code);
     }
 
     [Fact]
     public void Every_layer_below_the_CLI_points_down_only()
     {
-        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Telemetry", "Json", "Logging")
+        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Telemetry", "Streams", "Json", "Logging")
             .Should().NotDependOnAny(In("Supervision", "Commands", "Cli")).Check(Code);
         In("Supervision").Should().NotDependOnAny(In("Commands", "Cli")).Check(Code);
         In("Commands").Should().NotDependOnAny(In("Cli")).Because("the CLI parses into options that the commands run").Check(Code);

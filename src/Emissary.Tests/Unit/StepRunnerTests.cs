@@ -598,4 +598,67 @@ public sealed class StepRunnerTests
         final.State.Should().Be(StepState.Failed);
         final.ExitCode.Should().Be(127);
     }
+
+    // ---- streams and result references ----
+
+    private sealed class FakeConsumerWait(Streams.ConsumerOutcome outcome, List<string> journal) : Streams.IConsumerWait
+    {
+        public Streams.ConsumerOutcome WaitForConsumer()
+        {
+            journal.Add("wait for consumer");
+            return outcome;
+        }
+    }
+
+    private sealed class Release(List<string> journal) : IDisposable
+    {
+        public void Dispose() => journal.Add("release stdin");
+    }
+
+    [Fact]
+    public void A_producer_waits_for_its_consumer_after_the_gates_and_before_the_command()
+    {
+        ChildExits(0);
+        StepStatus final = Run(Plan() with { AwaitConsumer = new FakeConsumerWait(new Streams.ConsumerOutcome.Ready(), _journal) });
+        final.ExitCode.Should().Be(0);
+        _launcher.Attempts.Should().Be(1);
+        _journal.IndexOf("wait for consumer").Should().BeGreaterThan(-1).And.BeLessThan(_journal.FindIndex(e => e.StartsWith("start", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void A_producer_whose_consumer_never_read_fails_with_the_given_code_and_never_starts()
+    {
+        StepStatus final = Run(Plan() with { AwaitConsumer = new FakeConsumerWait(new Streams.ConsumerOutcome.GaveUp(141, "step 'c' ended without reading the stream"), _journal) });
+        _launcher.Attempts.Should().Be(0);
+        final.State.Should().Be(StepState.Failed);
+        final.ExitCode.Should().Be(141);
+        final.Message.Should().Be("step 'c' ended without reading the stream");
+    }
+
+    [Fact]
+    public void The_consumers_copy_of_its_stdin_is_released_once_the_command_started()
+    {
+        ChildExits(0);
+        Run(Plan() with { ReleaseAfterStart = new Release(_journal) });
+        _journal.Should().Contain("release stdin");
+        _journal.IndexOf("release stdin").Should().BeGreaterThan(_journal.FindIndex(e => e.StartsWith("start", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void A_result_reference_that_cannot_be_resolved_fails_the_step_with_125_before_anything_starts()
+    {
+        StepStatus final = Run(Plan() with { Prepare = _ => throw new StepResultMissingException("$(steps.a.results.x): step 'a' has no result 'x'") });
+        _launcher.Attempts.Should().Be(0);
+        final.ExitCode.Should().Be(ExitCodes.EmissaryFailure);
+        final.Message.Should().Contain("has no result 'x'");
+    }
+
+    [Fact]
+    public void Prepare_replaces_the_command_that_starts()
+    {
+        ChildExits(0);
+        var replaced = new ResolvedCommand("/bin/work", ["sha256:abc"]) { Argv = ["work", "sha256:abc"] };
+        Run(Plan() with { Prepare = plan => plan with { Command = replaced } });
+        _fakeLauncher.Started.Single().Command.Should().BeSameAs(replaced);
+    }
 }

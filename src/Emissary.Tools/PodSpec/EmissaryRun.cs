@@ -123,6 +123,8 @@ internal static class EmissaryRun
                 _ => null,
             },
             ResultFromStdout = step.ResultFromStdout,
+            StdinFrom = step.StdinFrom,
+            StdoutTo = step.StdoutTo,
             Extra = step.ExtraRunArguments,
             // Only the steps that end last tell the proxy to quit: a step that quit it earlier would
             // cut the network of the steps after it.
@@ -185,7 +187,7 @@ internal static class EmissaryRun
     }
 
     // What the rewrite computes from the pod (recomputed each time, never read back).
-    private static readonly HashSet<CliOption> DerivedOptions = [RunCli.Name, RunCli.WaitProxy, RunCli.Quit, RunCli.TerminationBudget, RunCli.TerminationLog];
+    private static readonly HashSet<CliOption> DerivedOptions = [RunCli.Name, RunCli.WaitProxy, RunCli.Quit, RunCli.TerminationBudget, RunCli.TerminationLog, RunCli.StdoutTo];
 }
 
 /// <summary>

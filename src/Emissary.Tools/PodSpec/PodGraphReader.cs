@@ -51,11 +51,17 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             ReadCommand(container);
         }
         ResolveGates();
+        ResolveStreams();
         if (_containers.All(c => c.IsSidecar))
         {
             Error(specPath + ".containers", "every container is a sidecar: there is no step for them to be sidecars of");
         }
         FindCycles(specPath + ".containers");
+        if (_errorCount == 0)
+        {
+            CheckStreamOrder();
+            CheckResultReferences();
+        }
         ProxyKind proxy = proxyAnnotation ?? DetectProxy();
         if (_errorCount > 0)
         {
@@ -341,6 +347,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             if (chosen is not null)
             {
                 container.Settings[field] = chosen.Value!;
+                container.SettingPaths[field] = chosen.Items[^1].Path;
             }
         }
     }
@@ -459,6 +466,145 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         }
     }
 
+    /// <summary>
+    /// <c>stdinFrom: PRODUCER</c>: a step, not itself, not a sidecar; one consumer per producer
+    /// (fan-out is refused: which consumer would get which bytes?); no retries on either side (a
+    /// stream is read once).
+    /// </summary>
+    private void ResolveStreams()
+    {
+        var consumers = new Dictionary<string, Container>(StringComparer.Ordinal);
+        foreach (Container container in _containers)
+        {
+            if (!container.Settings.TryGetValue(StepField.StdinFrom, out object? value))
+            {
+                continue;
+            }
+            string name = (string)value;
+            string path = container.SettingPaths[StepField.StdinFrom];
+            Container? producer = _containers.FirstOrDefault(c => c.Name == name);
+            if (name == container.Name)
+            {
+                Error(path, $"container \"{name}\" cannot read its own output");
+            }
+            else if (producer is null)
+            {
+                Error(path, _userInitContainers.ContainsKey(name)
+                    ? $"\"{name}\" is an init container: it has ended before any container starts, so there is nothing to stream"
+                    : $"unknown container \"{name}\"{Suggest(name, StepNames().Where(n => n != container.Name))}");
+            }
+            else if (producer.IsSidecar || container.IsSidecar)
+            {
+                Error(path, $"\"{(container.IsSidecar ? container.Name : name)}\" is a sidecar: streams connect steps");
+            }
+            else if (consumers.TryGetValue(name, out Container? first))
+            {
+                Error(path, $"\"{name}\" already streams its stdout to \"{first.Name}\" ({first.SettingPaths[StepField.StdinFrom]}): one producer has one consumer (fan-out is not supported: tee inside the producer, or chain the consumers)");
+            }
+            else if (new[] { container, producer }.FirstOrDefault(c => c.Settings.TryGetValue(StepField.Retries, out object? r) && (int)r > 0) is { } retried)
+            {
+                Error(path, $"\"{retried.Name}\" has retries: a streamed step runs once (its stream is read once)");
+            }
+            else
+            {
+                consumers[name] = container;
+                container.StdinFrom = name;
+                producer.StdoutTo = container.Name;
+            }
+        }
+    }
+
+    /// <summary>The steps <paramref name="container"/> waits for, directly or through others (the graph has no cycle).</summary>
+    private HashSet<string> Upstream(Container container)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var work = new Stack<string>(container.Gates);
+        while (work.TryPop(out string? name))
+        {
+            if (seen.Add(name) && _containers.FirstOrDefault(c => c.Name == name) is { } next)
+            {
+                foreach (string gate in next.Gates)
+                {
+                    work.Push(gate);
+                }
+            }
+        }
+        return seen;
+    }
+
+    /// <summary>A producer and its consumer run at once: neither may wait for the other to end.</summary>
+    private void CheckStreamOrder()
+    {
+        foreach (Container consumer in _containers.Where(c => c.StdinFrom is not null))
+        {
+            Container producer = _containers.First(c => c.Name == consumer.StdinFrom);
+            (Container waiter, Container waited)? deadlock = Upstream(consumer).Contains(producer.Name!) ? (consumer, producer)
+                : Upstream(producer).Contains(consumer.Name!) ? (producer, consumer)
+                : null;
+            if (deadlock is { } d)
+            {
+                Error(consumer.SettingPaths[StepField.StdinFrom],
+                    $"\"{d.waiter.Name}\" waits for \"{d.waited.Name}\" to end (waitForTermination), but a producer and its consumer run at the same time: neither can end before the other has started");
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>$(steps.NAME.results.KEY)</c> in a container's command, args or env values: NAME must be
+    /// upstream of it (its results exist once it has ended), and a result is one file of bytes (no
+    /// array or object selectors).
+    /// </summary>
+    private void CheckResultReferences()
+    {
+        foreach (Container container in _containers.Where(c => c.Name is not null))
+        {
+            HashSet<string>? upstream = null;
+            foreach ((string text, string path) in ReferenceTexts(container.Node, container.Path))
+            {
+                foreach (Results.StepResultReference reference in Results.StepResultReferences.Find(text))
+                {
+                    upstream ??= Upstream(container);
+                    string? problem = reference.Step == container.Name ? $"{reference}: a step cannot read its own results"
+                        : _containers.All(c => c.Name != reference.Step) ? $"{reference}: unknown container \"{reference.Step}\"{Suggest(reference.Step, upstream.Count > 0 ? upstream : StepNames().Where(n => n != container.Name))}"
+                        : !upstream.Contains(reference.Step) ? $"{reference}: \"{reference.Step}\" is not upstream of \"{container.Name}\" (its results exist once it has ended): add it to waitForTermination{(upstream.Count > 0 ? $" (upstream: {string.Join(", ", upstream.Order(StringComparer.Ordinal))})" : "")}"
+                        : reference.Selector.Length > 0 ? $"{reference}: array and object results are not supported (a result is one file of bytes)"
+                        : null;
+                    if (problem is not null)
+                    {
+                        Error(path, problem);
+                    }
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<(string Text, string Path)> ReferenceTexts(YamlMappingNode node, string path)
+    {
+        foreach (string key in new[] { "command", "args" })
+        {
+            if (node.Get(key) is YamlSequenceNode sequence)
+            {
+                for (int i = 0; i < sequence.Children.Count; i++)
+                {
+                    if (sequence.Children[i] is YamlScalarNode { Value: { } text })
+                    {
+                        yield return (text, $"{path}.{key}[{i}]");
+                    }
+                }
+            }
+        }
+        if (node.Get("env") is YamlSequenceNode env)
+        {
+            for (int i = 0; i < env.Children.Count; i++)
+            {
+                if (env.Children[i] is YamlMappingNode entry && entry.GetText("value") is { } value && entry.GetText("name") is { } name && !name.StartsWith("EMISSARY_", StringComparison.Ordinal))
+                {
+                    yield return (value, $"{path}.env[{i}].value");
+                }
+            }
+        }
+    }
+
     /// <summary>Reports each cycle once, as "a -> b -> a" where "a -> b" means a waits for b.</summary>
     private void FindCycles(string path)
     {
@@ -556,6 +702,8 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             WaitForStart = Setting<bool>(StepField.WaitForStart) ?? false,
             RunOnUpstreamFailure = Setting<bool>(StepField.RunOnUpstreamFailure) ?? false,
             ResultFromStdout = container.Settings.TryGetValue(StepField.ResultFromStdout, out object? result) ? (string)result : null,
+            StdinFrom = container.StdinFrom,
+            StdoutTo = container.StdoutTo,
             StopSignal = Setting<int>(StepField.StopSignal),
             Grace = Setting<TimeSpan>(StepField.Grace),
             Proxy = sidecar ? ProxyKind.None : proxy,
@@ -669,6 +817,15 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         public Dictionary<StepField, object> Settings { get; } = [];
 
         public List<Item>? GateItems { get; set; }
+
+        /// <summary>Where each setting was declared (for error lines).</summary>
+        public Dictionary<StepField, string> SettingPaths { get; } = [];
+
+        /// <summary>The producer this container reads its stdin from, once validated.</summary>
+        public string? StdinFrom { get; set; }
+
+        /// <summary>The consumer that reads this container's stdout.</summary>
+        public string? StdoutTo { get; set; }
 
         public IReadOnlyList<string> Gates { get; set; } = [];
 

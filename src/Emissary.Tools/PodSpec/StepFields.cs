@@ -20,6 +20,7 @@ internal enum StepField
     ResultFromStdout,
     StopSignal,
     Grace,
+    StdinFrom,
 }
 
 /// <summary>
@@ -33,7 +34,7 @@ internal static class StepFields
     public static readonly string[] Names =
     [
         "waitForTermination", "timeout", "retries", "retryDelay", "onError", "sidecar", "waitForStart",
-        "runOnUpstreamFailure", "resultFromStdout", "stopSignal", "grace",
+        "runOnUpstreamFailure", "resultFromStdout", "stopSignal", "grace", "stdinFrom",
     ];
 
     public const int MaxRetries = 1000;
@@ -73,6 +74,7 @@ internal static class StepFields
         (RunCli.ResultFromStdout, StepField.ResultFromStdout),
         (RunCli.StopSignal, StepField.StopSignal),
         (RunCli.Grace, StepField.Grace),
+        (RunCli.StdinFrom, StepField.StdinFrom),
     ];
 
     public static bool IsList(StepField field) => field == StepField.WaitForTermination;
@@ -140,6 +142,14 @@ internal static class StepFields
                     return true;
                 }
                 error = $"\"{text}\" is not a signal (use a name such as TERM or INT, or a number)";
+                return false;
+            case StepField.StdinFrom:
+                if (Control.ControlDirectory.IsValidName(text))
+                {
+                    value = text;
+                    return true;
+                }
+                error = $"\"{text}\" is not a container name";
                 return false;
             default:
                 value = text;

@@ -81,6 +81,12 @@ internal sealed record StepSpec
 
     public string? ResultFromStdout { get; init; }
 
+    /// <summary>The step whose stdout is this step's stdin (<c>stdinFrom</c>, <c>--stdin-from</c>).</summary>
+    public string? StdinFrom { get; init; }
+
+    /// <summary>The step that reads this step's stdout (derived from the consumer's <c>stdinFrom</c>; <c>--stdout-to</c>).</summary>
+    public string? StdoutTo { get; init; }
+
     /// <summary>The signal number a sidecar is stopped with (<c>--stop-signal</c>).</summary>
     public int? StopSignal { get; init; }
 

@@ -54,6 +54,10 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             Libc.PosixSpawnAttrSetSigMask(&attr, &originalMask);
             Libc.PosixSpawnAttrSetSigDefault(&attr, &defaults);
 
+            if (settings.StdinFd >= 0)
+            {
+                Libc.PosixSpawnFileActionsAddDup2(&actions, settings.StdinFd, 0);
+            }
             if (settings.StdoutFd >= 0)
             {
                 Libc.PosixSpawnFileActionsAddDup2(&actions, settings.StdoutFd, 1);

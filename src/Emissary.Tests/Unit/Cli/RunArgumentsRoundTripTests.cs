@@ -39,8 +39,12 @@ public sealed class RunArgumentsRoundTripTests
             Gen.Select(Gen.OneOf<string?>(null, "main", "build-2", "db.cache"), Gen.OneOf("fetch", "lint", "s3_up").Array[0, 3], Gen.Bool, Gen.Bool, Presets, Gen.OneOf("fetch", "lint").Array[0, 2]),
             Gen.Select(StopSignals, Durations, Durations, Gen.Int[0, 1000].Nullable(), Durations, Gen.Bool.Nullable()),
             Gen.Select(ResultNames, PassThrough, Presets, Gen.OneOf<string?>(null, "/tmp/message"), Gen.Int[TerminationMessage.MinimumBudget, 1 << 20].Nullable()),
-            (a, b, c) => new RunArguments
+            Gen.Select(Gen.OneOf<string?>(null, "gen", "src.1"), Gen.OneOf<string?>(null, "sink", "next_2")),
+            (a, b, c, d) => new RunArguments
             {
+                // A stream needs a named step that runs once.
+                StdinFrom = a.Item1 is not null && (b.Item4 ?? 0) == 0 ? d.Item1 : null,
+                StdoutTo = a.Item1 is not null && (b.Item4 ?? 0) == 0 ? d.Item2 : null,
                 Name = a.Item1,
                 After = a.Item2,
                 WaitStart = a.Item3 && a.Item1 is not null, // --wait-start needs --name
@@ -84,6 +88,8 @@ public sealed class RunArgumentsRoundTripTests
             rules.RetryDelay.Should().Be(written.RetryDelay ?? TimeSpan.FromSeconds(1));
             rules.ContinueOnError.Should().Be(written.ContinueOnError ?? false);
             options.ResultFromStdout.Should().Be(written.ResultFromStdout);
+            options.StdinFrom.Should().Be(written.StdinFrom);
+            options.StdoutTo.Should().Be(written.StdoutTo);
             options.QuitUrls.Select(u => u.Url).Should().Equal(written.Quit is { } quit ? [SidecarQuit.QuitPresets[quit]] : []);
             options.TerminationLog.Should().Be(written.TerminationLog);
             options.TerminationBudget.Should().Be(written.TerminationBudget ?? TerminationMessage.DefaultBudget);

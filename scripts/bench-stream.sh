@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Streams between steps: the talk's table (messages per second between the containers of a pod;
+# its FIFO figure: 265,823 msg/s) reproduced on this machine for the mechanisms that apply between
+# containers of a pod (TCP loopback, Unix domain socket, pipe, FIFO), with 100-byte messages (one
+# write(2) each) and with 64 KiB writes (MB/s), then Emissary's stream (`stdinFrom`) between two
+# real containers of a podman pod (`emissary local --engine podman`), the same writer and reader.
+# The reader measures from its first byte to EOF (bench/stream/ipc.c).
+#   MSGS=2000000 BULK=16384 scripts/bench-stream.sh
+# Targets: Emissary's stream within 10% of the raw FIFO, and ahead of 265,823 msg/s.
+# Needs root and podman for the container part (skipped otherwise). Cleans up after itself.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+msgs=${MSGS:-2000000}
+bulk=${BULK:-16384}          # 64 KiB writes: 1 GiB
+cc=$(command -v clang || command -v cc)
+work=$(mktemp -d)
+pod=""
+cleanup() {
+    [ -n "$pod" ] && podman pod rm -f "$pod" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+"$cc" -static -O2 -o "$work/ipc" "$root/bench/stream/ipc.c"
+
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+declare -A rate mbs
+row() { printf '| %-34s | %12s | %9s | %s\n' "$1" "$2" "$3" "$4"; }
+
+echo "streams: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $msgs messages of 100 B, $bulk writes of 64 KiB"
+row "mechanism" "msg/s (100 B)" "MB/s (64 KiB)" ""
+for m in tcp unix pipe fifo; do
+    small=$("$work/ipc" bench "$m" 100 "$msgs")
+    big=$("$work/ipc" bench "$m" 65536 "$bulk")
+    rate[$m]=$(field msgs_per_s <<<"$small")
+    mbs[$m]=$(field mb_per_s <<<"$big")
+    row "$m (raw, two processes)" "${rate[$m]}" "${mbs[$m]}" ""
+done
+
+if [ "$(id -u)" -ne 0 ] || ! command -v podman >/dev/null; then
+    echo "emissary stream between containers: skipped (needs root and podman: scripts/podman-setup.sh)"
+    exit 0
+fi
+[ -x "$root/artifacts/emissary" ] && [ -x "$root/artifacts/emissary-tools" ] || "$root/scripts/build.sh"
+buildah bud --isolation chroot -q -f "$root/Dockerfile.scratch" -t localhost/emissary:bench-stream "$root" >/dev/null
+mkdir -p "$work/img"
+cp "$work/ipc" "$work/img/ipc"
+printf 'FROM scratch\nCOPY ipc /ipc\n' > "$work/img/Dockerfile"
+buildah bud --isolation chroot -q -f "$work/img/Dockerfile" -t localhost/emissary-bench-ipc:latest "$work/img" >/dev/null
+
+stream() { # SIZE COUNT: the consumer's line
+    pod=bench-stream-$$
+    cat > "$work/pod.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $pod}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: producer
+      image: localhost/emissary-bench-ipc:latest
+      command: [/ipc, write, "$1", "$2"]
+    - name: consumer
+      image: localhost/emissary-bench-ipc:latest
+      stdinFrom: producer
+      command: [/ipc, read, "$1"]
+YAML
+    "$root/artifacts/emissary" local --engine podman --image localhost/emissary:bench-stream "$work/pod.yaml" --plain 2>/dev/null \
+        | sed -n 's/^consumer | //p' | grep '^bytes '
+    pod=""
+}
+small=$(stream 100 "$msgs")
+big=$(stream 65536 "$bulk")
+er=$(field msgs_per_s <<<"$small")
+em=$(field mb_per_s <<<"$big")
+ratio=$(awk -v e="$er" -v f="${rate[fifo]}" 'BEGIN { printf "%.2f", e / f }')
+mratio=$(awk -v e="$em" -v f="${mbs[fifo]}" 'BEGIN { printf "%.2f", e / f }')
+verdict=$(awk -v e="$er" -v f="${rate[fifo]}" 'BEGIN { print (e >= 0.9 * f && e > 265823) ? "OK" : "MISSED" }')
+row "emissary stream, two containers" "$er" "$em" "= ${ratio}x raw FIFO msg/s, ${mratio}x MB/s; target >= 0.9x and > 265,823 msg/s: $verdict"
