@@ -1,6 +1,4 @@
 using Emissary.Cli;
-using Emissary.Foundation;
-using Emissary.Logging;
 using Emissary.Tools.Cli;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -19,21 +17,5 @@ internal static class ToolsProgram
         new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a live view and a timeline", LocalCli.Build) { Supervises = true },
     ];
 
-    private static int Main(string[] args)
-    {
-        try
-        {
-            return CommandLine.Dispatch(args, Verbs);
-        }
-        catch (UsageException e)
-        {
-            StderrWriter.WriteLine("emissary: " + e.Message);
-            return ExitCodes.Usage;
-        }
-        catch (Exception e)
-        {
-            StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {ErrorText.Reason(e)}");
-            return ExitCodes.EmissaryFailure;
-        }
-    }
+    private static int Main(string[] args) => CommandLine.Main(args, Verbs);
 }

@@ -1,6 +1,4 @@
 using Emissary.Cli;
-using Emissary.Foundation;
-using Emissary.Logging;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -18,21 +16,5 @@ internal static class WebhookProgram
         new("webhook", "webhook --tls-cert FILE --tls-key FILE [--listen ADDRESS:PORT]", "Serve the mutating admission webhook that wires emissary into pods", WebhookCli.Build),
     ];
 
-    private static int Main(string[] args)
-    {
-        try
-        {
-            return CommandLine.Dispatch(args, Verbs);
-        }
-        catch (UsageException e)
-        {
-            StderrWriter.WriteLine("emissary: " + e.Message);
-            return ExitCodes.Usage;
-        }
-        catch (Exception e)
-        {
-            StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {ErrorText.Reason(e)}");
-            return ExitCodes.EmissaryFailure;
-        }
-    }
+    private static int Main(string[] args) => CommandLine.Main(args, Verbs);
 }

@@ -1,7 +1,5 @@
 using Emissary.Cli;
 using Emissary.Commands;
-using Emissary.Foundation;
-using Emissary.Logging;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -23,22 +21,5 @@ internal static class Program
         new("webhook", "webhook --tls-cert FILE --tls-key FILE [options]", "Serve the admission webhook that wires emissary into pods (emissary-webhook)", null) { Forward = ExternalTools.ExecWebhook },
     ];
 
-    private static int Main(string[] args)
-    {
-        try
-        {
-            return CommandLine.Dispatch(args, Verbs);
-        }
-        catch (UsageException e)
-        {
-            StderrWriter.WriteLine("emissary: " + e.Message);
-            return ExitCodes.Usage;
-        }
-        catch (Exception e)
-        {
-            // Never a stack trace: one line that says what failed.
-            StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {ErrorText.Reason(e)}");
-            return ExitCodes.EmissaryFailure;
-        }
-    }
+    private static int Main(string[] args) => CommandLine.Main(args, Verbs);
 }

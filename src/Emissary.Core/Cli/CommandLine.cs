@@ -29,6 +29,29 @@ internal static class CommandLine
     /// <summary>Equal to     public const string Version = "0.1.0";lt;Version    public const string Version = "0.1.0";gt; in Directory.Build.props (VersionTests checks).</summary>
     public const string Version = "0.1.0";
 
+    /// <summary>
+    /// An executable's Main: <see cref="Dispatch"/>, with the failure contract every emissary
+    /// binary keeps: bad usage is one line and <see cref="ExitCodes.Usage"/>, anything unexpected
+    /// one line and <see cref="ExitCodes.EmissaryFailure"/>, never a stack trace.
+    /// </summary>
+    public static int Main(string[] args, IReadOnlyList<Verb> verbs)
+    {
+        try
+        {
+            return Dispatch(args, verbs);
+        }
+        catch (UsageException e)
+        {
+            StderrWriter.WriteLine("emissary: " + e.Message);
+            return ExitCodes.Usage;
+        }
+        catch (Exception e)
+        {
+            StderrWriter.WriteLine($"emissary: internal error: {e.GetType().Name}: {ErrorText.Reason(e)}");
+            return ExitCodes.EmissaryFailure;
+        }
+    }
+
     public static int Dispatch(string[] args, IReadOnlyList<Verb> verbs)
     {
         // `run` takes everything after the first `--` verbatim as the command: split it off before

@@ -77,9 +77,7 @@ internal sealed class JsonValue
         _ => throw WrongKind(JsonKind.String),
     };
 
-    public int GetInt32() => int.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value)
-        ? value
-        : throw new FormatException($"{_text} is not a 32-bit integer");
+    public int GetInt32() => TryGetInt32(out int value) ? value : throw new FormatException($"{_text} is not a 32-bit integer");
 
     public bool TryGetInt32(out int value) =>
         int.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
@@ -87,9 +85,7 @@ internal sealed class JsonValue
     public bool TryGetInt64(out long value) =>
         long.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
 
-    public long GetInt64() => long.TryParse(NumberText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value)
-        ? value
-        : throw new FormatException($"{_text} is not a 64-bit integer");
+    public long GetInt64() => TryGetInt64(out long value) ? value : throw new FormatException($"{_text} is not a 64-bit integer");
 
     public double GetDouble() => double.Parse(NumberText(), NumberStyles.Float, CultureInfo.InvariantCulture);
 

@@ -34,8 +34,8 @@ internal static unsafe partial class LoopbackHttp
         int fd = Connect(endpoint, deadline);
         try
         {
-            SendAll(fd, request, endpoint, deadline);
-            return ReadStatus(fd, endpoint, deadline);
+            SendAll(fd, request, endpoint.Display, deadline);
+            return ReadStatus(fd, endpoint.Display, deadline);
         }
         finally
         {
@@ -43,7 +43,8 @@ internal static unsafe partial class LoopbackHttp
         }
     }
 
-    private static void SendAll(int fd, byte[] data, NetEndpoint endpoint, long deadline)
+    /// <summary>Sends all of <paramref name="data"/>; <paramref name="peer"/> names the other end in errors.</summary>
+    private static void SendAll(int fd, byte[] data, string peer, long deadline)
     {
         fixed (byte* p = data)
         {
@@ -54,14 +55,15 @@ internal static unsafe partial class LoopbackHttp
                 nint n = Libc.Send(fd, p + sent, (nuint)(data.Length - sent), Libc.MSG_NOSIGNAL);
                 if (n < 0 && Libc.LastErrno is not (Errno.EAGAIN or Errno.EINTR))
                 {
-                    throw new IOException($"sending to {endpoint.Display}: {Libc.Describe(Libc.LastErrno)}");
+                    throw new IOException($"sending to {peer}: {Libc.Describe(Libc.LastErrno)}");
                 }
                 sent += (int)Math.Max(n, 0);
             }
         }
     }
 
-    private static int ReadStatus(int fd, NetEndpoint endpoint, long deadline)
+    /// <summary>Reads the status line of the answer and returns its code.</summary>
+    private static int ReadStatus(int fd, string peer, long deadline)
     {
         var answer = new byte[512];
         int received = 0;
@@ -77,7 +79,7 @@ internal static unsafe partial class LoopbackHttp
                 }
                 if (n < 0 && Libc.LastErrno is not (Errno.EAGAIN or Errno.EINTR))
                 {
-                    throw new IOException($"reading from {endpoint.Display}: {Libc.Describe(Libc.LastErrno)}");
+                    throw new IOException($"reading from {peer}: {Libc.Describe(Libc.LastErrno)}");
                 }
                 received += (int)Math.Max(n, 0);
             }
@@ -85,7 +87,7 @@ internal static unsafe partial class LoopbackHttp
         string[] parts = Encoding.ASCII.GetString(answer, 0, received).Split('\n')[0].Split(' ');
         if (parts.Length < 2 || !parts[0].StartsWith("HTTP/", StringComparison.Ordinal) || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int status))
         {
-            throw new IOException($"{endpoint.Display} did not answer HTTP");
+            throw new IOException($"{peer} did not answer HTTP");
         }
         return status;
     }

@@ -67,47 +67,8 @@ internal static unsafe partial class LoopbackHttp
         {
             byte[] request = Encoding.ASCII.GetBytes(
                 $"{method} {target.Path} HTTP/1.1\r\nHost: {target.HostHeader}\r\nUser-Agent: emissary\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            fixed (byte* p = request)
-            {
-                int sent = 0;
-                while (sent < request.Length)
-                {
-                    Wait(fd, Libc.POLLOUT, deadline);
-                    nint n = Libc.Send(fd, p + sent, (nuint)(request.Length - sent), Libc.MSG_NOSIGNAL);
-                    if (n < 0 && Libc.LastErrno is not (Errno.EAGAIN or Errno.EINTR))
-                    {
-                        throw new IOException($"sending to {target.Url}: {Libc.Describe(Libc.LastErrno)}");
-                    }
-                    sent += (int)Math.Max(n, 0);
-                }
-            }
-
-            var answer = new byte[512];
-            int received = 0;
-            fixed (byte* p = answer)
-            {
-                while (received < answer.Length && Array.IndexOf(answer, (byte)'\n', 0, received) < 0)
-                {
-                    Wait(fd, Libc.POLLIN, deadline);
-                    nint n = Libc.Recv(fd, p + received, (nuint)(answer.Length - received), 0);
-                    if (n == 0)
-                    {
-                        break;
-                    }
-                    if (n < 0 && Libc.LastErrno is not (Errno.EAGAIN or Errno.EINTR))
-                    {
-                        throw new IOException($"reading from {target.Url}: {Libc.Describe(Libc.LastErrno)}");
-                    }
-                    received += (int)Math.Max(n, 0);
-                }
-            }
-            string statusLine = Encoding.ASCII.GetString(answer, 0, received).Split('\n')[0];
-            string[] parts = statusLine.Split(' ');
-            if (parts.Length < 2 || !parts[0].StartsWith("HTTP/", StringComparison.Ordinal) || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int status))
-            {
-                throw new IOException($"{target.Url} did not answer HTTP");
-            }
-            return status;
+            SendAll(fd, request, target.Url, deadline);
+            return ReadStatus(fd, target.Url, deadline);
         }
         finally
         {
