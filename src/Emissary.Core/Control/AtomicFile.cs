@@ -8,6 +8,14 @@ namespace Emissary.Control;
 /// with O_EXCL|O_NOFOLLOW in the target's directory (through a directory descriptor), written,
 /// fchmod-ed, then renamed into place — so a reader never sees half a file, and a link planted
 /// under a guessed temporary name can never redirect the write.
+/// <para>
+/// A file that already exists is replaced by exchanging the two names (renameat2
+/// RENAME_EXCHANGE), then unlinking the old one, rather than by renaming over it: ext4 (the
+/// default "auto_da_alloc") starts writeback of the new file's data, synchronously, whenever a
+/// rename replaces an existing file — 170 µs instead of 40 µs measured here for a 450-byte
+/// status.json, on the path from a step's exit to its dependants' start. Readers still see
+/// either the old file or the new one, never neither.
+/// </para>
 /// </summary>
 internal static class AtomicFile
 {
@@ -70,7 +78,7 @@ internal static class AtomicFile
         }
         if (errno == 0)
         {
-            if (Libc.RenameAt(dirFd, temp, dirFd, name) == 0)
+            if (Exchange(dirFd, temp, name) || Libc.RenameAt(dirFd, temp, dirFd, name) == 0)
             {
                 return;
             }
@@ -78,6 +86,26 @@ internal static class AtomicFile
         }
         Libc.UnlinkAt(dirFd, temp, 0);
         throw Failure($"cannot write {name}", errno);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="temp"/> in place of an existing <paramref name="name"/> by swapping them,
+    /// then removes the old file (now under the temporary name). False, with nothing changed, when
+    /// there is nothing to swap with (a new file), the file system cannot swap, or what stands at
+    /// <paramref name="name"/> is a directory (swapped back: a plain rename reports that as before).
+    /// </summary>
+    private static bool Exchange(int dirFd, string temp, string name)
+    {
+        if (Libc.RenameAt2(dirFd, temp, dirFd, name, Libc.RENAME_EXCHANGE) != 0)
+        {
+            return false; // ENOENT (first write), EINVAL/ENOSYS (no exchange here): rename instead
+        }
+        if (Libc.UnlinkAt(dirFd, temp, 0) == 0 || Libc.LastErrno == Errno.ENOENT)
+        {
+            return true;
+        }
+        Libc.RenameAt2(dirFd, temp, dirFd, name, Libc.RENAME_EXCHANGE);
+        return false;
     }
 
     private static IOException Failure(string what, Errno errno) => new($"{what}: {Libc.Describe(errno)}", (int)errno);

@@ -257,7 +257,7 @@ internal sealed class StepHandle : IDisposable
             Pid = final.Pid ?? _status.Pid,
         };
         Publish();
-        Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? 0).ToString(CultureInfo.InvariantCulture) + "\n");
+        Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? ExitCodes.EmissaryFailure).ToString(CultureInfo.InvariantCulture) + "\n");
         _lockFd.Dispose();
     }
 

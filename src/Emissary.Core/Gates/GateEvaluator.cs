@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Net;
 using Emissary.Foundation.Sequences;
 
@@ -133,9 +134,14 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         {
             return null;
         }
+        if (code == ExitCodes.Success)
+        {
+            // Only a success is recorded as 0 (a skip is 123, a failure let through by --on-error
+            // keeps its own code): the common hand-off needs no status.json.
+            return (GateState.Open, null);
+        }
         StepStatus? status = Dir.ReadStatus(step);
-        bool passes = status?.LetsDependantsRun ?? code == 0;
-        if (passes)
+        if (status?.LetsDependantsRun == true)
         {
             return (GateState.Open, null);
         }

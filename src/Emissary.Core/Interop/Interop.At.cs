@@ -34,6 +34,12 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "renameat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int RenameAt(int fromDirFd, string from, int toDirFd, string to);
 
+    /// <summary>renameat2(2) flag: swap the two names atomically (both must exist).</summary>
+    internal const uint RENAME_EXCHANGE = 0x2;
+
+    [LibraryImport("libc", EntryPoint = "renameat2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int RenameAt2(int fromDirFd, string from, int toDirFd, string to, uint flags);
+
     [LibraryImport("libc", EntryPoint = "unlinkat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int UnlinkAt(int dirFd, string path, int flags);
 

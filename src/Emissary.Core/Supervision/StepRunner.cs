@@ -141,6 +141,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                     status = status with { State = StepState.Running, Pid = pid };
                     plan.ReleaseAfterStart?.Dispose();
                     recorder.MarkRunning(pid, startedAt);
+                    Observer.AttemptRunning();
                 }, plan.StopWhen);
                 Observer.AttemptEnded(outcome.Pid, outcome.ExitCode);
             }

@@ -87,7 +87,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                     break;
 
                 case SupervisorEvent.ChildExited exited when exited.Pid == pid:
-                    Log.Exited(logger, pid, exited.Status.ToString());
+                    Log.Exited(logger, pid, exited.Status);
                     var outcome = new ChildOutcome(exited.Status, timedOut, pid) { TerminatingSignal = terminatingSignal, Stopped = stopped };
                     if ((timedOut || stopped) && policy.OwnProcessGroup && killAt is not null && launcher.Signal(pid, toGroup: true, 0))
                     {
@@ -106,7 +106,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
                     break;
 
                 case SupervisorEvent.ChildExited orphan:
-                    Log.ReapedOrphan(logger, orphan.Pid, orphan.Status.ToString());
+                    Log.ReapedOrphan(logger, orphan.Pid, orphan.Status);
                     break;
 
                 case SupervisorEvent.DeadlineReached when killAt is { } k && clock.Elapsed >= k:
@@ -162,7 +162,9 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
             }
         }
 
-        public static void Exited(ILogger logger, int pid, string status)
+        // The status is formatted only when the line is written: on the path from the child's exit
+        // to the dependants' release, nothing is spent on a log level that is off.
+        public static void Exited(ILogger logger, int pid, ExitStatus status)
         {
             if (logger.IsEnabled(LogLevel.Debug))
             {
@@ -170,7 +172,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
             }
         }
 
-        public static void ReapedOrphan(ILogger logger, int pid, string status)
+        public static void ReapedOrphan(ILogger logger, int pid, ExitStatus status)
         {
             if (logger.IsEnabled(LogLevel.Trace))
             {

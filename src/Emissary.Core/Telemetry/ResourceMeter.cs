@@ -40,12 +40,16 @@ internal sealed class CgroupUsage(long? memoryPeakBytes, long? cpuMicros)
     /// cgroup is shared with unrelated processes and nothing is reported. The files are the
     /// kernel's, read with the same bounded, no-follow reads as another step's markers.
     /// </summary>
-    public static CgroupUsage? Read(string procSelfCgroup = "/proc/self/cgroup", string cgroupRoot = "/sys/fs/cgroup")
+    public static CgroupUsage? Read(string procSelfCgroup = "/proc/self/cgroup", string cgroupRoot = "/sys/fs/cgroup") =>
+        IsContainerRoot(procSelfCgroup) ? ReadFigures(cgroupRoot) : null;
+
+    /// <summary>Whether emissary's cgroup is its namespace's root (see <see cref="Read"/>): asked once, while the command runs.</summary>
+    public static bool IsContainerRoot(string procSelfCgroup = "/proc/self/cgroup") =>
+        ReadText(procSelfCgroup) is { } membership && OwnsNamespaceRoot(membership);
+
+    /// <summary>The figures of the container's cgroup, once <see cref="IsContainerRoot"/> said they are the step's.</summary>
+    public static CgroupUsage? ReadFigures(string cgroupRoot = "/sys/fs/cgroup")
     {
-        if (ReadText(procSelfCgroup) is not { } membership || !OwnsNamespaceRoot(membership))
-        {
-            return null;
-        }
         long? peak = ReadText(cgroupRoot + "/memory.peak") is { } p ? Decimal(p.AsSpan().Trim()) : null;
         long? cpu = ReadText(cgroupRoot + "/cpu.stat") is { } stat ? Field(stat, "usage_usec") : null;
         return peak is null && cpu is null ? null : new CgroupUsage(peak, cpu);

@@ -13,6 +13,9 @@ internal interface IStepObserver
     /// <summary>An attempt is about to start: variables to add to the child's environment (its TRACEPARENT).</summary>
     IReadOnlyDictionary<string, string> AttemptStarting();
 
+    /// <summary>The attempt's command is running: emissary has nothing else to do until it ends.</summary>
+    void AttemptRunning();
+
     /// <summary>The attempt ended (pid 0 when it could not be started).</summary>
     void AttemptEnded(int pid, int exitCode);
 
@@ -32,6 +35,10 @@ internal sealed class NoObserver : IStepObserver
     }
 
     public IReadOnlyDictionary<string, string> AttemptStarting() => None;
+
+    public void AttemptRunning()
+    {
+    }
 
     public void AttemptEnded(int pid, int exitCode)
     {
@@ -143,6 +150,14 @@ internal sealed partial class StepTelemetry : IStepObserver
             : new Dictionary<string, string> { ["TRACEPARENT"] = new TraceContext(TraceId, _current.SpanId, _parent?.Sampled ?? true).Format() };
     }
 
+    /// <summary>
+    /// Whether the container's cgroup figures are the step's is found out while the command runs,
+    /// so that the path from its exit to the dependants' release reads only the figures themselves.
+    /// </summary>
+    public void AttemptRunning() => _containerRoot ??= CgroupUsage.IsContainerRoot();
+
+    private bool? _containerRoot;
+
     public void AttemptEnded(int pid, int exitCode)
     {
         if (_current is null)
@@ -162,7 +177,7 @@ internal sealed partial class StepTelemetry : IStepObserver
         GatesDone();
         List<Attempt> done = Done();
         ChildrenUsage total = done.Count == 0 ? default : Diff(done[0].Before, done[^1].After);
-        CgroupUsage? cgroup = CgroupUsage.Read();
+        CgroupUsage? cgroup = (_containerRoot ??= CgroupUsage.IsContainerRoot()) ? CgroupUsage.ReadFigures() : null;
         var usage = new StepUsage
         {
             WaitMs = Ms(_created, _gatesDone),

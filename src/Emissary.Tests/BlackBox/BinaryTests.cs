@@ -25,8 +25,11 @@ public sealed class BinaryTests : BlackBoxTest
     /// LINQ and System.Text.Json out of the core (own ILogger, eager sequence operators, JsonWriter
     /// and JsonValue), +45 KB for streams between steps and result references (2,939,896 B with
     /// telemetry), hence 3,000,000: under the 3 MiB (3,145,728 B) the pod binary is held to.
+    /// Then +148 KB by linking at a fixed address with the runtime's data left in the file (no
+    /// dehydration): 80 fewer page faults and ~15 % less CPU at every start (3,086,464 B), hence
+    /// the 3 MiB itself.
     /// </summary>
-    private const long EmissarySizeBudget = 3_000_000;
+    private const long EmissarySizeBudget = 3_145_728;
 
     /// <summary>The namespace of the YAML library that only emissary-tools may contain.</summary>
     private const string YamlLibrary = "YamlDotNet";

@@ -143,7 +143,10 @@ public sealed class DefectTests : BlackBoxTest
             string dir = Path.Combine(mount, "control");
             string fill = Path.Combine(mount, "fill");
 
-            var upstream = RunEmissary("run", "--name", "A", "--control-dir", dir, "--", "/bin/sh", "-c", $"cat /dev/zero > {fill} 2>/dev/null; exit 0");
+            // The command waits until its "running" status is on disk before filling it: otherwise
+            // it races emissary's write of that status, and the step after it may see "waiting".
+            var upstream = RunEmissary("run", "--name", "A", "--control-dir", dir, "--", "/bin/sh", "-c",
+                $"until grep -q '\"state\":\"running\"' {dir}/A/status.json; do sleep 0.01; done; cat /dev/zero > {fill} 2>/dev/null; exit 0");
 
             upstream.ExitCode.Should().Be(125, "{0}", upstream);
             AssertOneEmissaryErrorLine(upstream);

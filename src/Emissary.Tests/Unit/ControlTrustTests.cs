@@ -32,6 +32,36 @@ public sealed class ControlTrustTests : IDisposable
     }
 
     [Fact]
+    public void Replacing_a_file_swaps_the_new_one_in_and_leaves_no_temporary_file()
+    {
+        using SafeFd dir = OpenRoot();
+        AtomicFile.WriteAt(dir.Fd, "status.json", "old"u8);
+        using FileStream reader = File.OpenRead(Path.Combine(_root, "status.json"));
+
+        AtomicFile.WriteAt(dir.Fd, "status.json", "new"u8);
+
+        File.ReadAllText(Path.Combine(_root, "status.json")).Should().Be("new");
+        new StreamReader(reader).ReadToEnd().Should().Be("old", "a reader that opened the old file keeps reading it whole");
+        ((int)File.GetUnixFileMode(Path.Combine(_root, "status.json"))).Should().Be(0x1A4);
+        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["status.json"], "the old file is unlinked after the swap");
+    }
+
+    [Fact]
+    public void A_directory_in_the_way_is_not_swapped_away()
+    {
+        string planted = Path.Combine(_root, "status.json");
+        Directory.CreateDirectory(planted);
+        File.WriteAllText(Path.Combine(planted, "inside"), "x");
+        using SafeFd dir = OpenRoot();
+
+        Action write = () => AtomicFile.WriteAt(dir.Fd, "status.json", "new"u8);
+
+        write.Should().Throw<IOException>().WithMessage("cannot write status.json: *");
+        File.ReadAllText(Path.Combine(planted, "inside")).Should().Be("x");
+        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["status.json"], "no temporary file is left");
+    }
+
+    [Fact]
     public void Untrusted_reads_refuse_links_fifos_and_oversized_files_without_blocking()
     {
         File.WriteAllText(Path.Combine(_root, "ok"), "42\n");

@@ -26,6 +26,8 @@ public sealed class StepObserverTests
             return new Dictionary<string, string> { ["TRACEPARENT"] = $"attempt-{_attempt}" };
         }
 
+        public void AttemptRunning() => Calls.Add("running");
+
         public void AttemptEnded(int pid, int exitCode) => Calls.Add($"end {pid} {exitCode}");
 
         public StepStatus Ended(StepStatus final)
@@ -58,7 +60,7 @@ public sealed class StepObserverTests
 
         StepStatus final = runner.Run(plan);
 
-        observer.Calls.Should().Equal("gates", "start 1", "end 100 1", "start 2", "end 100 1", "ended");
+        observer.Calls.Should().Equal("gates", "start 1", "running", "end 100 1", "start 2", "running", "end 100 1", "ended");
         launcher.Started.Select(s => s.Settings.ExtraEnvironment["TRACEPARENT"]).Should().Equal("attempt-1", "attempt-2");
         launcher.Started.Should().OnlyContain(s => s.Settings.ExtraEnvironment["EMISSARY_RESULTS"] == "/r", "the step's own variables stay");
         recorder.Finished.Should().ContainSingle().Which.Usage!.Attempts.Should().Be(2, "the recorder writes the status with its usage");
