@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Hand-off benchmarks: upstream child's exit -> downstream child's exec (steps already waiting),
+# beside its floor on this machine (the same hand-off in C, bench/handoff-floor),
 # a 20-step --after chain launched at once, and a 500-step chain with fs.inotify.max_user_instances=128.
 # Runs on ext4 (a directory under the repo's disk) and tmpfs (/dev/shm). Cleans up after itself.
 #   ROUNDS=200 CHAIN_RUNS=7 BIG=500 scripts/bench-handoff.sh [emissary]
@@ -44,6 +45,10 @@ int main(int argc, char **argv) {
 C
 "$cc" -O2 -static -o "$work/stamp" "$work/stamp.c" 2>/dev/null || "$cc" -O2 -o "$work/stamp" "$work/stamp.c"
 stamp=$work/stamp
+# The floor: the same hand-off in C (bench/handoff-floor), the machine's cost without emissary's.
+"$cc" -O2 -static -o "$work/handoff-floor" "$root/bench/handoff-floor/handoff-floor.c" 2>/dev/null \
+    || "$cc" -O2 -o "$work/handoff-floor" "$root/bench/handoff-floor/handoff-floor.c"
+floor=$work/handoff-floor
 
 state_of() { sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' "$1/$2/status.json" 2>/dev/null; }
 
@@ -82,6 +87,33 @@ handoff() {
     sort -n "$samples" | awk '{ v[NR] = $1 } END {
         p50 = v[int((NR + 1) * 0.50)]; p99 = v[int(NR * 0.99 + 0.999)]; if (p99 == "") p99 = v[NR];
         printf "%.3f %.3f %.3f %.3f\n", p50 / 1e6, p99 / 1e6, v[1] / 1e6, v[NR] / 1e6 }'
+}
+
+# handoff_floor DIR: the same rounds with bench/handoff-floor in place of emissary.
+handoff_floor() {
+    local base=$1 i samples=$1/floor-samples
+    : > "$samples"
+    for ((i = 0; i < rounds; i++)); do
+        local dir=$base/f$i
+        mkdir -p "$dir"
+        mkfifo "$dir/go"
+        "$floor" up "$dir/lock" /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" &
+        local a=$!
+        until [ -e "$dir/lock" ]; do sleep 0.001; done
+        sleep 0.005 # the upstream holds the lock once the file exists; give it that moment
+        "$floor" down "$dir/lock" "$stamp" "$dir/b" &
+        local b=$!
+        pids=("$a" "$b")
+        sleep 0.02 # the downstream is blocked in flock
+        echo go > "$dir/go"
+        wait "$a" "$b"
+        pids=()
+        echo $(( $(cat "$dir/b") - $(cat "$dir/a") )) >> "$samples"
+        rm -rf "$dir"
+    done
+    sort -n "$samples" | awk '{ v[NR] = $1 } END {
+        p50 = v[int((NR + 1) * 0.50)]; p99 = v[int(NR * 0.99 + 0.999)]; if (p99 == "") p99 = v[NR];
+        printf "%.3f %.3f\n", p50 / 1e6, p99 / 1e6 }'
 }
 
 # chain DIR N: launches N steps at once, each --after the previous, /bin/true; prints ms from
@@ -137,8 +169,9 @@ for fs in tmpfs ext4; do
     base=$([ $fs = tmpfs ] && echo "$shm" || echo "$work")/handoff
     mkdir -p "$base"
     read -r p50 p99 lo hi < <(handoff "$base")
-    printf '  hand-off p50 (%s, %d rounds)  %s ms  (floor: inotify wake + posix_spawn 0.1-0.3 ms)  target 0.5 ms  %s\n' "$fs" "$rounds" "$p50" "$(verdict "$p50" 0.5)"
-    printf '  hand-off p99 (%s)  %s ms  (min %s, max %s)  target 2 ms  %s\n' "$fs" "$p99" "$lo" "$hi" "$(verdict "$p99" 2)"
+    read -r f50 f99 < <(handoff_floor "$base")
+    printf '  hand-off p50 (%s, %d rounds)  %s ms  (floor, the same hand-off in C: %s ms)  target 0.5 ms  %s\n' "$fs" "$rounds" "$p50" "$f50" "$(verdict "$p50" 0.5)"
+    printf '  hand-off p99 (%s)  %s ms  (min %s, max %s; floor %s ms)  target 2 ms  %s\n' "$fs" "$p99" "$lo" "$hi" "$f99" "$(verdict "$p99" 2)"
     if grep -q . "$base/log"; then echo "    emissary said:"; sort "$base/log" | uniq -c | head -5 | sed 's/^/    /'; fi
 done
 
