@@ -56,8 +56,8 @@ state_of() { sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' "$1/$2/status.json" 2>/dev
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "OK" : "MISSED" }'; }
 
 # handoff DIR: prints "p50 p99 min max" in ms over $rounds rounds. Each round: A runs (its command
-# blocked on a FIFO), B waits --after A (until its lock watcher thread is up, or 50 ms when the
-# emissary under test has none), then the FIFO releases A's command, which execs stamp: A's time
+# blocked on a FIFO), B waits --after A (until it holds A's alive FIFO or runs a lock watcher
+# thread, or 50 ms when the emissary under test has neither), then the FIFO releases A's command, which execs stamp: A's time
 # is taken right before its command exits, B's right after B's command is exec'ed.
 handoff() {
     local base=$1 i samples=$1/samples
@@ -75,7 +75,8 @@ handoff() {
         until [ "$(state_of "$dir" B)" = waiting ]; do sleep 0.001; done
         local t
         for ((t = 0; t < 50; t++)); do
-            grep -qx "lock watcher A" /proc/$b/task/*/comm 2>/dev/null && break
+            # B holds A's alive FIFO open (or, without one, runs a thread blocked on A's lock).
+            { ls -l /proc/$b/fd 2>/dev/null | grep -q "/A/alive\$" || grep -qx "lock watcher A" /proc/$b/task/*/comm 2>/dev/null; } && break
             sleep 0.001
         done
         echo go > "$dir/go"

@@ -33,6 +33,13 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
     public const string StatusFile = "status.json";
     public const string ExitCodeFile = "exitcode";
     public const string SignalFifo = "signal";
+
+    /// <summary>
+    /// A FIFO the step's emissary holds open for writing for as long as it lives, writing nothing:
+    /// a waiter that opened it for reading gets a hangup the moment the step is over (it recorded
+    /// its outcome and let go, or it died), straight into its event loop.
+    /// </summary>
+    public const string AliveFifo = "alive";
     public const string ResultsDirectory = "results";
     public const string TerminationFile = "termination.json";
 
@@ -227,6 +234,31 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
         }
         var handle = new SafeFd(fd);
         if (Libc.KindOf(fd) != FileType.Regular)
+        {
+            handle.Dispose();
+            return null;
+        }
+        return handle;
+    }
+
+    /// <summary>
+    /// DIR/NAME/alive opened for reading, without blocking (a FIFO, not through a link, checked
+    /// before opening — a device node is never opened — and again on the descriptor), or null.
+    /// </summary>
+    public SafeFd? OpenAlive(string name)
+    {
+        using SafeFd? step = OpenStep(name);
+        if (step is null || Libc.StatAt(step.Fd, AliveFifo) is not { Kind: FileType.Fifo })
+        {
+            return null;
+        }
+        int fd = Libc.OpenAtRetrying(step.Fd, AliveFifo, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+        var handle = new SafeFd(fd);
+        if (Libc.KindOf(fd) != FileType.Fifo)
         {
             handle.Dispose();
             return null;

@@ -18,18 +18,21 @@ internal sealed class StepHandle : IDisposable
 {
     private const uint StepDirectoryMode = 0x1ED; // 0755: only this step writes its record
     private const uint LockMode = 0x1A4; // 0644: other steps open it to take a shared lock
+    private const uint AliveMode = 0x1A4; // 0644: other steps open it to read (and never get data)
 
     private readonly ControlDirectory _dir;
     private readonly SafeFd _stepFd;
     private readonly SafeFd _lockFd;
+    private readonly SafeFd? _aliveFd;
     private StepStatus _status;
 
-    private StepHandle(ControlDirectory dir, string name, SafeFd stepFd, SafeFd lockFd, StepStatus status)
+    private StepHandle(ControlDirectory dir, string name, SafeFd stepFd, SafeFd lockFd, SafeFd? aliveFd, StepStatus status)
     {
         _dir = dir;
         Name = name;
         _stepFd = stepFd;
         _lockFd = lockFd;
+        _aliveFd = aliveFd;
         _status = status;
     }
 
@@ -58,6 +61,7 @@ internal sealed class StepHandle : IDisposable
             stepFd = OpenOwnDirectory(dir, rootFd.Fd, name);
         }
         SafeFd? lockFd = null;
+        SafeFd? aliveFd = null;
         try
         {
             lockFd = TakeLock(dir, name, stepFd.Fd);
@@ -67,8 +71,10 @@ internal sealed class StepHandle : IDisposable
             Remove(stepFd.Fd, ControlDirectory.ExitCodeFile, dir.PathOf(name, ControlDirectory.ExitCodeFile));
             Remove(stepFd.Fd, ControlDirectory.TerminationFile, dir.PathOf(name, ControlDirectory.TerminationFile));
             RemoveTree(stepFd.Fd, ControlDirectory.ResultsDirectory, dir.PathOf(name, ControlDirectory.ResultsDirectory));
+            // Before the status: a waiter that sees this step registered finds its FIFO in place.
+            aliveFd = HoldAlive(stepFd.Fd);
 
-            var handle = new StepHandle(dir, name, stepFd, lockFd, new StepStatus
+            var handle = new StepHandle(dir, name, stepFd, lockFd, aliveFd, new StepStatus
             {
                 Name = name,
                 State = StepState.Waiting,
@@ -82,10 +88,41 @@ internal sealed class StepHandle : IDisposable
         }
         catch
         {
+            aliveFd?.Dispose();
             lockFd?.Dispose();
             stepFd.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Makes DIR/NAME/alive afresh (whatever an earlier incarnation left there goes) and holds it
+    /// open read-write — a FIFO opened so never blocks — for life; 0644, so any uid can wait on
+    /// it and only this one can write. Null when the file system has no FIFOs: waiters then fall
+    /// back to the lock, which says the same thing through a thread of theirs.
+    /// </summary>
+    private static SafeFd? HoldAlive(int stepFd)
+    {
+        if (Libc.UnlinkAt(stepFd, ControlDirectory.AliveFifo, 0) != 0 && Libc.LastErrno is not Errno.ENOENT)
+        {
+            return null; // a directory planted there (by this uid): do without
+        }
+        if (Libc.MkFifoAt(stepFd, ControlDirectory.AliveFifo, AliveMode) != 0)
+        {
+            return null;
+        }
+        int fd = Libc.OpenAtRetrying(stepFd, ControlDirectory.AliveFifo, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+        var handle = new SafeFd(fd);
+        if (Libc.KindOf(fd) != FileType.Fifo || Libc.Fchmod(fd, AliveMode) != 0)
+        {
+            handle.Dispose();
+            return null;
+        }
+        return handle;
     }
 
     /// <summary>
@@ -241,9 +278,10 @@ internal sealed class StepHandle : IDisposable
 
     /// <summary>
     /// Records the final state: status.json first, then exitcode, whose presence tells every
-    /// waiter that status.json is final; then lets go of the lock at once. Waiters on a running
-    /// step block in flock(LOCK_SH) on that lock, so releasing it here, rather than when the process
-    /// ends, is what wakes them — with everything already in place. Nothing is written to the
+    /// waiter that status.json is final; then lets go of the lock and the alive FIFO at once.
+    /// Waiters on a running step wait for the FIFO's hangup (or block in flock(LOCK_SH) on the
+    /// lock), so releasing them here, rather than when the process ends, is what wakes them —
+    /// with everything already in place. Nothing is written to the
     /// step's record after this.
     /// </summary>
     public void Finish(StepStatus final)
@@ -258,7 +296,10 @@ internal sealed class StepHandle : IDisposable
         };
         Publish();
         Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? ExitCodes.EmissaryFailure).ToString(CultureInfo.InvariantCulture) + "\n");
+        // The lock first: a waiter that opens the FIFO and then finds the lock held knows the
+        // FIFO was still held when it opened it, so its hangup will come.
         _lockFd.Dispose();
+        _aliveFd?.Dispose();
     }
 
     /// <summary>DIR/NAME/termination.json: the step's termination message, as written to the termination log.</summary>
@@ -272,6 +313,7 @@ internal sealed class StepHandle : IDisposable
     public void Dispose()
     {
         _lockFd.Dispose();
+        _aliveFd?.Dispose();
         _stepFd.Dispose();
     }
 }

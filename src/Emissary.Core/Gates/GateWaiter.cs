@@ -9,8 +9,9 @@ namespace Emissary.Gates;
 
 /// <summary>
 /// Waits for gates without polling: inotify on the directories that matter, FIFOs in the
-/// reactor's epoll set, and a thread blocked in flock(2) on each running upstream's lock, which the
-/// kernel releases the moment that emissary dies. Race-free: watches are armed before every
+/// reactor's epoll set, and for each running upstream its alive FIFO, whose hangup comes the
+/// moment that emissary lets go or dies (or, where there is none, a thread blocked in flock(2) on
+/// its lock, which the kernel releases just as surely). Race-free: watches are armed before every
 /// evaluation, so an event that happened before we started watching is seen by the evaluation.
 /// If inotify cannot be used (no instances or watches left), it falls back to re-evaluating every
 /// 100 ms and says so once.
@@ -34,6 +35,9 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private readonly List<int> _fds = [];
     private readonly Dictionary<string, WatchedDirectory> _watched = new(StringComparer.Ordinal);
     private readonly HashSet<string> _lockWatchers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _aliveWatched = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _aliveSpent = new(StringComparer.Ordinal);
+    private readonly List<SafeFd> _aliveFds = [];
     private readonly ControlDirectory? _controlDirectory;
     private int _inotify = -1;
     private IDisposable? _inotifyRegistration;
@@ -121,7 +125,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             }
             foreach (string step in _evaluator.RunningUpstreams)
             {
-                SetUp(new Gate.AfterStep(step), () => WatchLock(step));
+                SetUp(new Gate.AfterStep(step), () => WatchUpstream(step));
             }
             // A pending gate that nothing wakes us for yet: watch it, then evaluate again.
             if (pending.Any(g => NeedsWatches(g, firstLook: false) && !armed.Contains(g)) && EnsureInotify())
@@ -167,7 +171,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private bool NeedsWatches(Gate gate, bool firstLook) => gate switch
     {
         Gate.FileExists or Gate.ManualStart or Gate.StreamFrom => true,
-        Gate.AfterStep after => !firstLook && !_lockWatchers.Contains(after.Step),
+        Gate.AfterStep after => !firstLook && !_lockWatchers.Contains(after.Step) && !_aliveWatched.Contains(after.Step),
         _ => false,
     };
 
@@ -247,7 +251,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         bool over = steps.All(_evaluator.IsOver);
         foreach (string step in _evaluator.RunningUpstreams)
         {
-            WatchLock(step);
+            WatchUpstream(step);
         }
         return over;
     }
@@ -466,6 +470,59 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     }
 
     /// <summary>
+    /// Wakes the loop when running upstream <paramref name="step"/> is over: through its alive FIFO
+    /// while that has said nothing yet, otherwise through its lock.
+    /// </summary>
+    private void WatchUpstream(string step)
+    {
+        if (_lockWatchers.Contains(step) || _aliveWatched.Contains(step))
+        {
+            return;
+        }
+        if (!_aliveSpent.Contains(step) && WatchAlive(step))
+        {
+            return;
+        }
+        WatchLock(step);
+    }
+
+    /// <summary>
+    /// The upstream's alive FIFO, opened for reading in the reactor's epoll set: its emissary holds
+    /// the only writer, so the hangup comes straight into this loop when it lets go or dies — no
+    /// thread, one wake-up. Used once per upstream: after any event (the hangup, or bytes a
+    /// misbehaving upstream wrote) it is closed, and if the step still runs the lock takes over,
+    /// so a writer that never stops cannot keep this loop busy.
+    /// </summary>
+    private bool WatchAlive(string step)
+    {
+        if (_controlDirectory?.OpenAlive(step) is not { } fd)
+        {
+            _aliveSpent.Add(step);
+            return false;
+        }
+        _aliveFds.Add(fd);
+        _aliveWatched.Add(step);
+        IDisposable? registration = null;
+        registration = _reactor.Watch(fd.Fd, Libc.EPOLLIN, _ =>
+        {
+            registration?.Dispose();
+            fd.Dispose();
+            _aliveWatched.Remove(step);
+            _aliveSpent.Add(step);
+            _reactor.Post(SupervisorEvent.Changed);
+        });
+        _registrations.Add(registration);
+        // The kernel reports a hangup only to a reader that saw a writer. The upstream lets go of
+        // its lock before its FIFO: a lock still held now means the FIFO was held when it was
+        // opened above, and the hangup will come; a free lock means it may already have gone.
+        if (!_controlDirectory.IsLockHeld(step))
+        {
+            _reactor.Post(SupervisorEvent.Changed);
+        }
+        return true;
+    }
+
+    /// <summary>
     /// One background thread per running upstream, blocked in flock(LOCK_SH) on its lock: it
     /// returns when the upstream's emissary exits for any reason, and wakes the loop.
     /// </summary>
@@ -520,6 +577,10 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         foreach (IDisposable registration in _registrations)
         {
             registration.Dispose();
+        }
+        foreach (SafeFd fd in _aliveFds)
+        {
+            fd.Dispose();
         }
         foreach (int fd in _fds)
         {

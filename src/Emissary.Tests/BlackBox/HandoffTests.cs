@@ -5,9 +5,10 @@ namespace Emissary.Tests.BlackBox;
 
 /// <summary>
 /// How a waiting step learns that its upstream is over. A step whose upstream is already running
-/// waits on the upstream's lock, which the upstream lets go of right after recording its exit
-/// code: no inotify instance is held for that (instances are a per-uid budget across the node),
-/// and the crash detection is the same lock.
+/// waits for the hangup of the upstream's alive FIFO in its own event loop (or, without one, on
+/// the upstream's lock from a thread); the upstream lets go of both right after recording its exit
+/// code, and the kernel does it if it dies. No inotify instance is held for that (instances are a
+/// per-uid budget across the node).
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
@@ -52,6 +53,17 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
             }
         }).ToList();
 
+    private static bool HoldsAliveFifoOf(int pid, string step) =>
+        DescriptorTargets(pid).Any(t => t.EndsWith($"/{step}/alive", StringComparison.Ordinal));
+
+    private static double CpuSeconds(int pid)
+    {
+        // utime and stime, fields 14 and 15 of /proc/PID/stat (after the parenthesised name).
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0;
+    }
+
     [BlackBoxFact]
     public void A_step_waiting_on_a_running_upstream_holds_no_inotify_instance_and_starts_once_it_finishes()
     {
@@ -63,9 +75,9 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         // Logged each time the waiter goes to sleep, after it has settled how it waits.
         b.WaitForStderr("waiting for step 'a'");
 
-        DescriptorTargets(b.Pid).Should().NotContain("anon_inode:inotify", "a running upstream is waited on through its lock\n{0}", b.Describe());
-        // The watcher thread names itself once it runs.
-        Steps.WaitUntil(() => ThreadNames(b.Pid).Contains("lock watcher a"), "a thread blocked in flock(2) on a's lock");
+        DescriptorTargets(b.Pid).Should().NotContain("anon_inode:inotify", "a running upstream is waited on through its alive FIFO\n{0}", b.Describe());
+        HoldsAliveFifoOf(b.Pid, "a").Should().BeTrue("b waits for the hangup of a's alive FIFO\n{0}", b.Describe());
+        ThreadNames(b.Pid).Should().NotContain("lock watcher a", "the FIFO needs no thread");
         b.HasExited.Should().BeFalse("{0}", b.Describe());
 
         File.WriteAllText(fifo, "go\n");
@@ -98,7 +110,7 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
     }
 
     [BlackBoxFact]
-    public void A_step_waiting_for_an_upstream_that_has_not_started_watches_until_it_registers_then_uses_its_lock()
+    public void A_step_waiting_for_an_upstream_that_has_not_started_watches_until_it_registers_then_waits_on_its_fifo()
     {
         string dir = NewControlDir();
         var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
@@ -107,9 +119,64 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
 
         string fifo = Path.Combine(TempDir("fifo"), "release");
         var a = HeldUpstream(dir, "a", fifo);
-        // Once a is registered, b moves to its lock and gives its inotify instance back.
-        Steps.WaitUntil(() => ThreadNames(b.Pid).Contains("lock watcher a") && !DescriptorTargets(b.Pid).Contains("anon_inode:inotify"),
-            "b waits on a's lock and holds no inotify instance");
+        // Once a is registered, b moves to its alive FIFO and gives its inotify instance back.
+        Steps.WaitUntil(() => HoldsAliveFifoOf(b.Pid, "a") && !DescriptorTargets(b.Pid).Contains("anon_inode:inotify"),
+            "b waits on a's alive FIFO and holds no inotify instance");
+
+        File.WriteAllText(fifo, "go\n");
+        a.WaitForExit().ExitCode.Should().Be(0);
+        var result = b.WaitForExit();
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("ran b");
+    }
+
+    [BlackBoxFact]
+    public void Without_an_alive_fifo_the_step_waits_on_the_upstreams_lock()
+    {
+        string dir = NewControlDir();
+        string fifo = Path.Combine(TempDir("fifo"), "release");
+        var a = HeldUpstream(dir, "a", fifo);
+        // An older emissary, or a file system without FIFOs: nothing named alive.
+        File.Delete(Path.Combine(dir, "a", "alive"));
+
+        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
+        b.WaitForStderr("waiting for step 'a'");
+        Steps.WaitUntil(() => ThreadNames(b.Pid).Contains("lock watcher a"), "a thread blocked in flock(2) on a's lock");
+        DescriptorTargets(b.Pid).Should().NotContain("anon_inode:inotify");
+
+        File.WriteAllText(fifo, "go\n");
+        a.WaitForExit().ExitCode.Should().Be(0);
+        var result = b.WaitForExit();
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("ran b");
+    }
+
+    [BlackBoxFact]
+    public void An_upstream_that_writes_into_its_alive_fifo_without_end_does_not_keep_the_step_busy()
+    {
+        string dir = NewControlDir();
+        string fifo = Path.Combine(TempDir("fifo"), "release");
+        var a = HeldUpstream(dir, "a", fifo);
+        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
+        b.WaitForStderr("waiting for step 'a'");
+        Steps.WaitUntil(() => HoldsAliveFifoOf(b.Pid, "a"), "b waits on a's alive FIFO");
+
+        // Same uid as a, so it may write there: as a misbehaving upstream could.
+        var writer = Start("/bin/sh", "-c", $"exec yes flood > {Path.Combine(dir, "a", "alive")}");
+        try
+        {
+            Steps.WaitUntil(() => ThreadNames(b.Pid).Contains("lock watcher a") && !HoldsAliveFifoOf(b.Pid, "a"),
+                "b gives up the FIFO that speaks and waits on a's lock instead");
+            double before = CpuSeconds(b.Pid);
+            Thread.Sleep(1000);
+            (CpuSeconds(b.Pid) - before).Should().BeLessThan(0.2, "b sleeps while the flood goes on\n{0}", b.Describe());
+            b.HasExited.Should().BeFalse("a is still running\n{0}", b.Describe());
+        }
+        finally
+        {
+            writer.Signal(Libc.SIGKILL);
+            writer.WaitForExit();
+        }
 
         File.WriteAllText(fifo, "go\n");
         a.WaitForExit().ExitCode.Should().Be(0);
