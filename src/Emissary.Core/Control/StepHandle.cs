@@ -281,8 +281,8 @@ internal sealed class StepHandle : IDisposable
     /// waiter that status.json is final; then lets go of the lock and the alive FIFO at once.
     /// Waiters on a running step wait for the FIFO's hangup (or block in flock(LOCK_SH) on the
     /// lock), so releasing them here, rather than when the process ends, is what wakes them —
-    /// with everything already in place. Nothing is written to the
-    /// step's record after this.
+    /// with everything they read already in place. Only the copy of the termination message
+    /// (termination.json, which no waiter reads) is written after this.
     /// </summary>
     public void Finish(StepStatus final)
     {

@@ -40,10 +40,11 @@ internal sealed record ReportSettings
 
 /// <summary>
 /// The real recorder (Tekton's PostWriter, grown up). At the end of a step, in this order: the
-/// output capture is drained, results are collected, the control directory's copy of the
-/// termination message is written, then status.json, the post file, and the exitcode marker — so
-/// whoever waits on a marker finds everything else already in place — and, once the dependants
-/// are released, the termination log.
+/// output capture is drained, results are collected and the termination message rendered (both
+/// may turn a success into a failure), then the post file, status.json and the exitcode marker —
+/// whose presence says status.json is final — which release the dependants; only then the
+/// control directory's copy of the termination message and the termination log, which nobody
+/// waits on (the kubelet reads the log once the container has exited).
 /// </summary>
 internal sealed partial class StepRecorder(StepHandle? handle, string? postFile, OutputCapture? capture, ReportSettings report, ILogger logger) : IStepRecorder
 {
@@ -53,16 +54,20 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
     {
         capture?.Finish();
         (IReadOnlyList<Result> results, final) = CollectResults(final);
-        (final, byte[]? message) = WriteTerminationMessage(final, results);
+        (final, byte[]? message) = RenderTerminationMessage(final, results);
         try
         {
             WriteMarkers(final);
+            if (message is not null)
+            {
+                // A copy in the control directory: readable by the other steps, `emissary local`
+                // and runtimes that do not read terminationMessagePath (podman).
+                handle?.WriteTermination(message);
+            }
         }
         finally
         {
-            // The termination log is read by the kubelet once the container has exited, by nobody
-            // before: it comes after the markers, which release the dependants — and is written
-            // even when they could not be.
+            // Written even when the markers could not be.
             if (message is not null && report.TerminationLog is { } path && TerminationMessage.Write(path, message) is { } failure)
             {
                 // The step's outcome is not changed by a missing or read-only log.
@@ -112,8 +117,8 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         return (results, final);
     }
 
-    /// <summary>Renders the termination message and writes the control directory's copy; returns it for the termination log.</summary>
-    private (StepStatus, byte[]?) WriteTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
+    /// <summary>Renders the termination message (results that do not fit fail the step); null when it goes nowhere.</summary>
+    private (StepStatus, byte[]?) RenderTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
     {
         if (report.TerminationLog is null && handle is null && results.Count == 0)
         {
@@ -130,9 +135,6 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         {
             Log.ResultNote(logger, note);
         }
-        // A copy in the control directory: readable by the other steps, `emissary local` and
-        // runtimes that do not read terminationMessagePath (podman).
-        handle?.WriteTermination(rendering.Bytes);
         return (final, rendering.Bytes);
     }
 

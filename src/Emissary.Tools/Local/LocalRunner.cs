@@ -100,6 +100,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
             console.Redraw();
         }
         tracker.Refresh();
+        tracker.ReadResults();
         console.EraseLive();
 
         DateTimeOffset end = DateTimeOffset.UtcNow;

@@ -36,16 +36,28 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlLayout l
             {
                 changed(view, status with { State = StepState.Running, ExitCode = null, Reason = null, Message = null }, started);
             }
-            if (status.State.IsFinal())
-            {
-                view.Results = StepResults.Read(dir, name);
-            }
             changed(view, status, status.State switch
             {
                 StepState.Waiting => status.WaitingSince,
                 StepState.Running => status.StartedAt,
                 _ => status.FinishedAt,
             } ?? DateTimeOffset.UtcNow);
+        }
+    }
+
+    /// <summary>
+    /// Reads the results of every finished step, once all are over: a step writes its termination
+    /// message (where the results are) after the markers that release its dependants.
+    /// </summary>
+    public void ReadResults()
+    {
+        foreach (StepView view in views)
+        {
+            if (view.State?.IsFinal() == true)
+            {
+                (ControlDirectory dir, string name) = layout.Record(view.Name);
+                view.Results = StepResults.Read(dir, name);
+            }
         }
     }
 }
