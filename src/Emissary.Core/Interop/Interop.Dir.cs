@@ -11,12 +11,6 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "opendir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial IntPtr OpenDir(string path);
 
-    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
-    internal static partial IntPtr FdOpenDir(int fd);
-
-    [LibraryImport("libc", EntryPoint = "rewinddir")]
-    internal static partial void RewindDir(IntPtr dir);
-
     [LibraryImport("libc", EntryPoint = "readdir", SetLastError = true)]
     internal static partial IntPtr ReadDir(IntPtr dir);
 
@@ -39,26 +33,60 @@ internal static partial class Libc
 
     /// <summary>
     /// The names in the directory open as <paramref name="directoryFd"/> (which stays open and
-    /// usable: a duplicate is read), like <see cref="ListDirectory(string)"/>.
+    /// usable), like <see cref="ListDirectory(string)"/>: read with getdents64(2) from the top —
+    /// three system calls for a small directory, where fdopendir on a duplicate takes eight (one
+    /// of them is on the path from a step's exit to its dependants' start: its results).
     /// </summary>
-    internal static List<byte[]> ListDirectory(int directoryFd)
+    internal static unsafe List<byte[]> ListDirectory(int directoryFd)
     {
-        int copy = Fcntl(directoryFd, F_DUPFD_CLOEXEC, 3);
-        if (copy < 0)
+        if (LSeek(directoryFd, 0, SEEK_SET) < 0)
         {
-            throw new SystemCallException("fcntl(F_DUPFD_CLOEXEC)", LastErrno);
+            throw new SystemCallException("lseek", LastErrno);
         }
-        IntPtr dir = FdOpenDir(copy);
-        if (dir == IntPtr.Zero)
+        const int BufferSize = 32 * 1024;
+        byte* buffer = stackalloc byte[BufferSize];
+        var entries = new List<byte[]>();
+        while (true)
         {
-            Errno errno = LastErrno;
-            Close(copy);
-            throw new SystemCallException("fdopendir", errno);
+            nint n = GetDents64(directoryFd, buffer, BufferSize);
+            if (n < 0)
+            {
+                Errno errno = LastErrno;
+                if (errno == Errno.EINTR)
+                {
+                    continue;
+                }
+                throw new SystemCallException("getdents64", errno);
+            }
+            if (n == 0)
+            {
+                return entries;
+            }
+            // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+            for (nint offset = 0; offset < n;)
+            {
+                ushort length = *(ushort*)(buffer + offset + 16);
+                if (length == 0 || offset + length > n)
+                {
+                    throw new SystemCallException("getdents64", Errno.EINVAL);
+                }
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(buffer + offset + DirentNameOffset);
+                if (!name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8))
+                {
+                    entries.Add(name.ToArray());
+                }
+                offset += length;
+            }
         }
-        // The duplicate shares its offset with the original: start from the top, whoever read before.
-        RewindDir(dir);
-        return ReadAllEntries(dir);
     }
+
+    private const int SEEK_SET = 0;
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long LSeek(int fd, long offset, int whence);
+
+    [LibraryImport("libc", EntryPoint = "getdents64", SetLastError = true)]
+    private static unsafe partial nint GetDents64(int fd, void* buffer, nuint count);
 
     /// <summary>Reads every entry of an open DIR stream and closes it.</summary>
     private static unsafe List<byte[]> ReadAllEntries(IntPtr dir)
