@@ -70,8 +70,8 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
         // Gates whose directories were watched before the evaluation that follows: only those may
         // be waited on through inotify (arm, then check). An --after gate on a running upstream
-        // needs no watch at all — its lock watcher wakes the loop once the upstream has recorded
-        // its outcome — so the first evaluation arms nothing for --after gates, and a waiter whose
+        // needs no watch at all — its alive FIFO (or lock watcher) wakes the loop once the upstream
+        // has recorded its outcome — so the first evaluation arms nothing for --after gates, and a waiter whose
         // upstreams are all running holds no inotify instance (a node-wide budget per uid).
         var armed = new HashSet<Gate>();
         while (true)
@@ -166,12 +166,13 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     /// <summary>
     /// Whether <paramref name="gate"/> can only be waited on through directory watches right now:
     /// files and manual starts always; an --after gate until its upstream is seen running (then its
-    /// lock says when it is over), and not on the first look, which finds out whether it runs.
+    /// alive FIFO or its lock says when it is over), and not on the first look, which finds out
+    /// whether it runs.
     /// </summary>
     private bool NeedsWatches(Gate gate, bool firstLook) => gate switch
     {
         Gate.FileExists or Gate.ManualStart or Gate.StreamFrom => true,
-        Gate.AfterStep after => !firstLook && !_lockWatchers.Contains(after.Step) && !_aliveWatched.Contains(after.Step),
+        Gate.AfterStep after => !firstLook && !WatchedAsUpstream(after.Step),
         _ => false,
     };
 
@@ -468,6 +469,14 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         });
         _registrations.Add(registration);
     }
+
+    /// <summary>
+    /// Whether <paramref name="step"/> was seen running and is watched through its FIFO or lock —
+    /// or its FIFO has just spoken: the next look settles it (over, or still running and then
+    /// watched through its lock), with no directory watch in between.
+    /// </summary>
+    private bool WatchedAsUpstream(string step) =>
+        _lockWatchers.Contains(step) || _aliveWatched.Contains(step) || _aliveSpent.Contains(step);
 
     /// <summary>
     /// Wakes the loop when running upstream <paramref name="step"/> is over: through its alive FIFO
