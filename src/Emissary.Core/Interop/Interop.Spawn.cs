@@ -17,6 +17,10 @@ internal static partial class Libc
     internal const short POSIX_SPAWN_SETSIGMASK = 0x08;
 
     // posix_spawn returns the error number instead of setting errno.
+    /// <summary>sched_yield(2).</summary>
+    [LibraryImport("libc", EntryPoint = "sched_yield")]
+    internal static partial int SchedYield();
+
     [LibraryImport("libc", EntryPoint = "posix_spawn")]
     internal static unsafe partial int PosixSpawn(int* pid, byte* path, PosixSpawnFileActions* fileActions, PosixSpawnAttr* attr, byte** argv, byte** envp);
 

