@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -24,14 +23,11 @@ internal static class JsonPatchDiff
     /// <summary>The operations, written as a JSON array; "[]" when the documents are equal.</summary>
     public static byte[] Diff(JsonElement from, YamlNode to)
     {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartArray();
-            Diff(new StringBuilder(64), from, to, writer);
-            writer.WriteEndArray();
-        }
-        return buffer.WrittenSpan.ToArray();
+        Utf8JsonWriter writer = ScratchJson.Start();
+        writer.WriteStartArray();
+        Diff(new StringBuilder(128), from, to, writer);
+        writer.WriteEndArray();
+        return ScratchJson.Written(writer).ToArray();
     }
 
     /// <summary><paramref name="path"/> is the JSON Pointer of both values; it is left as it was found.</summary>
@@ -50,8 +46,9 @@ internal static class JsonPatchDiff
                         path.Length = length;
                     }
                 }
-                foreach (KeyValuePair<YamlNode, YamlNode> member in b.Children)
+                for (int m = 0; m < b.Children.Count; m++)
                 {
+                    KeyValuePair<YamlNode, YamlNode> member = b.Children[m]; // by index: no boxed enumerator per object
                     string name = Name(member.Key);
                     AppendMember(path, name);
                     if (from.TryGetProperty(name, out JsonElement old))
@@ -101,8 +98,9 @@ internal static class JsonPatchDiff
                 }
                 // Neither side has a name twice (the reader refuses duplicates; a mapping cannot hold them),
                 // so the same count and every name of one found equal in the other is equality.
-                foreach (KeyValuePair<YamlNode, YamlNode> member in b.Children)
+                for (int m = 0; m < b.Children.Count; m++)
                 {
+                    KeyValuePair<YamlNode, YamlNode> member = b.Children[m];
                     if (!from.TryGetProperty(Name(member.Key), out JsonElement old) || !Equal(old, member.Value))
                     {
                         return false;
@@ -160,9 +158,9 @@ internal static class JsonPatchDiff
 
     private static bool HasMember(YamlMappingNode mapping, JsonProperty member)
     {
-        foreach (KeyValuePair<YamlNode, YamlNode> entry in mapping.Children)
+        for (int m = 0; m < mapping.Children.Count; m++)
         {
-            if (member.NameEquals(Name(entry.Key)))
+            if (member.NameEquals(Name(mapping.Children[m].Key)))
             {
                 return true;
             }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Emissary.Foundation;
 using Emissary.Logging;
@@ -112,7 +114,7 @@ internal static class WebhookServer
         AdmissionReview? review;
         try
         {
-            review = await JsonSerializer.DeserializeAsync(context.Request.Body, AdmissionJson.Default.AdmissionReview, context.RequestAborted);
+            review = await ReadReview(context);
         }
         catch (JsonException e)
         {
@@ -159,9 +161,7 @@ internal static class WebhookServer
                 Warnings = decision.Warnings,
             },
         };
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, response, AdmissionJson.Default.AdmissionReview, context.RequestAborted);
+        WriteReview(context, response);
 
         LogLevel level = decision.Outcome is AdmissionOutcome.Patched or AdmissionOutcome.Refused ? LogLevel.Information : LogLevel.Debug;
         if (logger.IsEnabled(level))
@@ -170,6 +170,67 @@ internal static class WebhookServer
                 uid, request.Operation, request.Namespace, request.Name ?? PodName(request), decision.Outcome,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds, decision.Message is null ? "" : ": " + decision.Message);
         }
+    }
+
+    /// <summary>
+    /// The whole body, then the review from it in one synchronous pass (Kestrel enforces
+    /// <see cref="MaxReviewBytes"/> while it is read). The request's pod is copied out of the body by
+    /// the deserializer (a JsonElement is a clone), so the body's buffers are released here.
+    /// </summary>
+    private static async Task<AdmissionReview?> ReadReview(HttpContext context)
+    {
+        PipeReader body = context.Request.BodyReader;
+        while (true)
+        {
+            ReadResult read = await body.ReadAsync(context.RequestAborted);
+            if (!read.IsCompleted)
+            {
+                body.AdvanceTo(read.Buffer.Start, read.Buffer.End); // all seen, none consumed: wait for the rest
+                continue;
+            }
+            try
+            {
+                return Deserialize(read.Buffer);
+            }
+            finally
+            {
+                body.AdvanceTo(read.Buffer.End);
+            }
+        }
+    }
+
+    private static AdmissionReview? Deserialize(ReadOnlySequence<byte> body)
+    {
+        if (body.IsSingleSegment)
+        {
+            return JsonSerializer.Deserialize(body.FirstSpan, AdmissionJson.Default.AdmissionReview);
+        }
+        int length = checked((int)body.Length);
+        byte[] contiguous = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            body.CopyTo(contiguous);
+            return JsonSerializer.Deserialize(contiguous.AsSpan(0, length), AdmissionJson.Default.AdmissionReview);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(contiguous);
+        }
+    }
+
+    /// <summary>
+    /// The answer with its Content-Length, handed to Kestrel whole: it goes out with the headers in
+    /// one TLS record and one send, where a streamed (chunked) body took a second for its last chunk.
+    /// </summary>
+    private static void WriteReview(HttpContext context, AdmissionReview response)
+    {
+        Utf8JsonWriter writer = ScratchJson.Start();
+        JsonSerializer.Serialize(writer, response, AdmissionJson.Default.AdmissionReview);
+        ReadOnlySpan<byte> json = ScratchJson.Written(writer);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = json.Length;
+        context.Response.BodyWriter.Write(json);
     }
 
     /// <summary>A pod created by a controller has no name yet at admission: its generateName says whose it is.</summary>

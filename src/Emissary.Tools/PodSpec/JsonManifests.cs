@@ -50,17 +50,18 @@ internal static class JsonManifests
         {
             case JsonTokenType.StartObject:
                 var mapping = new YamlMappingNode();
-                var keys = new HashSet<string>(StringComparer.Ordinal);
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
-                    string key = reader.GetString()!;
-                    if (!keys.Add(key))
+                    var key = new YamlScalarNode(reader.GetString()) { Style = ScalarStyle.DoubleQuoted };
+                    // The mapping's own index finds a duplicate (scalar keys are equal by their text):
+                    // no set of names beside it for every object of every pod the webhook reads.
+                    if (mapping.Children.ContainsKey(key))
                     {
                         (int line, int column) = Position(utf8, reader.TokenStartIndex);
-                        throw ManifestReadException.Malformed(sourceName, "JSON", line, column, $"duplicate key \"{key}\"");
+                        throw ManifestReadException.Malformed(sourceName, "JSON", line, column, $"duplicate key \"{key.Value}\"");
                     }
                     reader.Read();
-                    mapping.Add(new YamlScalarNode(key) { Style = ScalarStyle.DoubleQuoted }, ReadValue(ref reader, utf8, sourceName));
+                    mapping.Add(key, ReadValue(ref reader, utf8, sourceName));
                 }
                 return mapping;
             case JsonTokenType.StartArray:
