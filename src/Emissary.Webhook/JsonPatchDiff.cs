@@ -37,21 +37,23 @@ internal static class JsonPatchDiff
         switch (from.ValueKind, to)
         {
             case (JsonValueKind.Object, YamlMappingNode b):
+                int position = 0;
                 foreach (JsonProperty member in from.EnumerateObject())
                 {
-                    if (!HasMember(b, member))
+                    if (!HasMember(b, member, position++))
                     {
                         AppendMember(path, member.Name);
                         Operation(ops, "remove", path, value: null);
                         path.Length = length;
                     }
                 }
+                JsonElement.ObjectEnumerator alongside = from.EnumerateObject();
                 for (int m = 0; m < b.Children.Count; m++)
                 {
                     KeyValuePair<YamlNode, YamlNode> member = b.Children[m]; // by index: no boxed enumerator per object
                     string name = Name(member.Key);
                     AppendMember(path, name);
-                    if (from.TryGetProperty(name, out JsonElement old))
+                    if (TryGetMember(from, ref alongside, name, out JsonElement old))
                     {
                         Diff(path, old, member.Value, ops);
                     }
@@ -98,10 +100,11 @@ internal static class JsonPatchDiff
                 }
                 // Neither side has a name twice (the reader refuses duplicates; a mapping cannot hold them),
                 // so the same count and every name of one found equal in the other is equality.
+                JsonElement.ObjectEnumerator alongside = from.EnumerateObject();
                 for (int m = 0; m < b.Children.Count; m++)
                 {
                     KeyValuePair<YamlNode, YamlNode> member = b.Children[m];
-                    if (!from.TryGetProperty(Name(member.Key), out JsonElement old) || !Equal(old, member.Value))
+                    if (!TryGetMember(from, ref alongside, Name(member.Key), out JsonElement old) || !Equal(old, member.Value))
                     {
                         return false;
                     }
@@ -156,16 +159,58 @@ internal static class JsonPatchDiff
         }
     }
 
-    private static bool HasMember(YamlMappingNode mapping, JsonProperty member)
+    /// <summary>Whether the mapping has the member at <paramref name="position"/> of the object, looked for at the same position first.</summary>
+    private static bool HasMember(YamlMappingNode mapping, JsonProperty member, int position)
     {
+        if (position < mapping.Children.Count && NameIs(member, Name(mapping.Children[position].Key)))
+        {
+            return true;
+        }
         for (int m = 0; m < mapping.Children.Count; m++)
         {
-            if (member.NameEquals(Name(mapping.Children[m].Key)))
+            if (NameIs(member, Name(mapping.Children[m].Key)))
             {
                 return true;
             }
         }
         return false;
+    }
+
+    /// <summary>
+    /// The object's member called <paramref name="name"/>. The rewriter keeps the members it does
+    /// not touch in their order, so the next member of <paramref name="alongside"/> (walked in step
+    /// with the mapping) is tried before the whole object is searched.
+    /// </summary>
+    private static bool TryGetMember(JsonElement obj, ref JsonElement.ObjectEnumerator alongside, string name, out JsonElement value)
+    {
+        if (alongside.MoveNext() && NameIs(alongside.Current, name))
+        {
+            value = alongside.Current.Value;
+            return true;
+        }
+        foreach (JsonProperty member in obj.EnumerateObject())
+        {
+            if (NameIs(member, name))
+            {
+                value = member.Value;
+                return true;
+            }
+        }
+        value = default;
+        return false;
+    }
+
+    /// <summary>
+    /// A member's name compared with a string: byte for char when the name as sent is plain ASCII
+    /// (every Kubernetes field name, and nearly every label and annotation key), with no copy;
+    /// JsonProperty.NameEquals (which transcodes) for a name with escapes or other characters.
+    /// </summary>
+    private static bool NameIs(JsonProperty member, string name)
+    {
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8PropertyName(member);
+        return raw.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E) < 0 && !raw.Contains((byte)'\\')
+            ? Ascii.Equals(raw, name)
+            : member.NameEquals(name);
     }
 
     /// <summary>A member's name as <see cref="JsonManifests"/> writes it.</summary>

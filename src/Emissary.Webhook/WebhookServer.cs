@@ -111,15 +111,25 @@ internal static class WebhookServer
             return;
         }
         long started = Stopwatch.GetTimestamp();
-        AdmissionReview? review;
+        using ReceivedReview? received = await Receive(context, logger);
+        if (received is not null)
+        {
+            await Answer(context, received, optIn, settings, logger, started);
+        }
+    }
+
+    /// <summary>The body parsed, or null when a 4xx has been answered instead.</summary>
+    private static async Task<ReceivedReview?> Receive(HttpContext context, ILogger logger)
+    {
         try
         {
-            review = await ReadReview(context);
+            return await ReceivedReview.Read(context);
         }
         catch (JsonException e)
         {
-            await BadRequest(context, logger, $"malformed AdmissionReview (line {(e.LineNumber ?? 0) + 1}): a JSON admission.k8s.io/v1 AdmissionReview is expected");
-            return;
+            string where = e.LineNumber is { } line ? $"line {line + 1}" : e.Message; // a syntax error, or a field of the wrong type
+            await BadRequest(context, logger, $"malformed AdmissionReview ({where}): a JSON admission.k8s.io/v1 AdmissionReview is expected");
+            return null;
         }
         catch (BadHttpRequestException e)
         {
@@ -127,12 +137,16 @@ internal static class WebhookServer
             await BadRequest(context, logger, e.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? $"the review is larger than {MaxReviewBytes / (1024 * 1024)} MiB (the API server's own limit on a request)"
                 : $"cannot read the review: HTTP {e.StatusCode} (the body was cut short or badly framed)", e.StatusCode);
-            return;
+            return null;
         }
-        if (review is not { ApiVersion: AdmissionReview.Version, Kind: AdmissionReview.ReviewKind, Request: { Uid: { Length: > 0 } uid } request })
+    }
+
+    /// <summary>The answer to a parsed review, written synchronously (but for a refusal of the review itself): the pod is an element of <paramref name="received"/>'s document, which lives until the answer is written and logged.</summary>
+    private static Task Answer(HttpContext context, ReceivedReview received, OptIn optIn, RewriteSettings settings, ILogger logger, long started)
+    {
+        if (received.Review is not { ApiVersion: AdmissionReview.Version, Kind: AdmissionReview.ReviewKind, Request: { Uid: { Length: > 0 } uid } request })
         {
-            await BadRequest(context, logger, $"not an {AdmissionReview.Version} {AdmissionReview.ReviewKind} with a request.uid");
-            return;
+            return BadRequest(context, logger, $"not an {AdmissionReview.Version} {AdmissionReview.ReviewKind} with a request.uid");
         }
 
         AdmissionDecision decision;
@@ -170,51 +184,62 @@ internal static class WebhookServer
                 uid, request.Operation, request.Namespace, request.Name ?? PodName(request), decision.Outcome,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds, decision.Message is null ? "" : ": " + decision.Message);
         }
+        return Task.CompletedTask; // Kestrel sends the written answer when the request ends
     }
 
     /// <summary>
-    /// The whole body, then the review from it in one synchronous pass (Kestrel enforces
-    /// <see cref="MaxReviewBytes"/> while it is read). The request's pod is copied out of the body by
-    /// the deserializer (a JsonElement is a clone), so the body's buffers are released here.
+    /// A review's body, whole in a pooled buffer (Kestrel enforces <see cref="MaxReviewBytes"/> while
+    /// it is read), parsed once into a document over that buffer: the review's fields, the pod the
+    /// rewriter reads and the pod the JSON Patch is computed from are all that one parse.
     /// </summary>
-    private static async Task<AdmissionReview?> ReadReview(HttpContext context)
+    private sealed class ReceivedReview : IDisposable
     {
-        PipeReader body = context.Request.BodyReader;
-        while (true)
-        {
-            ReadResult read = await body.ReadAsync(context.RequestAborted);
-            if (!read.IsCompleted)
-            {
-                body.AdvanceTo(read.Buffer.Start, read.Buffer.End); // all seen, none consumed: wait for the rest
-                continue;
-            }
-            try
-            {
-                return Deserialize(read.Buffer);
-            }
-            finally
-            {
-                body.AdvanceTo(read.Buffer.End);
-            }
-        }
-    }
+        private readonly byte[] body;
+        private readonly JsonDocument document;
 
-    private static AdmissionReview? Deserialize(ReadOnlySequence<byte> body)
-    {
-        if (body.IsSingleSegment)
+        private ReceivedReview(byte[] body, JsonDocument document, AdmissionReview? review)
         {
-            return JsonSerializer.Deserialize(body.FirstSpan, AdmissionJson.Default.AdmissionReview);
+            this.body = body;
+            this.document = document;
+            Review = review;
         }
-        int length = checked((int)body.Length);
-        byte[] contiguous = ArrayPool<byte>.Shared.Rent(length);
-        try
+
+        public AdmissionReview? Review { get; }
+
+        public static async Task<ReceivedReview> Read(HttpContext context)
         {
-            body.CopyTo(contiguous);
-            return JsonSerializer.Deserialize(contiguous.AsSpan(0, length), AdmissionJson.Default.AdmissionReview);
+            PipeReader reader = context.Request.BodyReader;
+            while (true)
+            {
+                ReadResult read = await reader.ReadAsync(context.RequestAborted);
+                if (!read.IsCompleted)
+                {
+                    reader.AdvanceTo(read.Buffer.Start, read.Buffer.End); // all seen, none consumed: wait for the rest
+                    continue;
+                }
+                int length = checked((int)read.Buffer.Length);
+                byte[] body = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                read.Buffer.CopyTo(body);
+                reader.AdvanceTo(read.Buffer.End);
+                JsonDocument? document = null;
+                try
+                {
+                    document = JsonDocument.Parse(body.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 256 });
+                    return new ReceivedReview(body, document, AdmissionReview.Read(document.RootElement));
+                }
+                catch
+                {
+                    document?.Dispose();
+                    ArrayPool<byte>.Shared.Return(body);
+                    throw;
+                }
+            }
         }
-        finally
+
+        public void Dispose()
         {
-            ArrayPool<byte>.Shared.Return(contiguous);
+            document.Dispose();
+            ArrayPool<byte>.Shared.Return(body);
         }
     }
 
