@@ -73,6 +73,9 @@ internal static class WebhookServer
         builder.Logging.SetMinimumLevel(options.LogLevel);
         // The framework's per-request and start-up lines would drown the reviews' own lines.
         builder.Logging.AddFilter("Microsoft", level => level >= LogLevel.Warning && level >= options.LogLevel);
+        // Hosting writes only per-request lines (request starting/finished, below Warning); while its
+        // logger counts as enabled it also starts an Activity and a log scope for every request.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.Configure<ConsoleLifetimeOptions>(c => c.SuppressStatusMessages = true);
         builder.WebHost.UseKestrelHttpsConfiguration();
