@@ -18,6 +18,72 @@ internal sealed class AdmissionReview
     public string? Kind { get; set; }
     public AdmissionRequest? Request { get; set; }
     public AdmissionResponse? Response { get; set; }
+
+    /// <summary>
+    /// The review's fields from a parsed review, by the rules the serializer follows (exact camelCase
+    /// names, unknown members ignored, null as absent). request.object stays an element of
+    /// <paramref name="review"/>'s document, not a copy: the pod is parsed once per review. Throws
+    /// <see cref="JsonException"/> (with no line) when a field the webhook reads has the wrong type.
+    /// </summary>
+    public static AdmissionReview? Read(JsonElement review)
+    {
+        if (review.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        Expect(review, JsonValueKind.Object, "the review");
+        return new AdmissionReview
+        {
+            ApiVersion = Text(review, "apiVersion"),
+            Kind = Text(review, "kind"),
+            Request = Member(review, "request", JsonValueKind.Object) is { } request
+                ? new AdmissionRequest
+                {
+                    Uid = Text(request, "uid"),
+                    Kind = Member(request, "kind", JsonValueKind.Object) is { } kind
+                        ? new GroupVersionKind { Group = Text(kind, "group"), Version = Text(kind, "version"), Kind = Text(kind, "kind") }
+                        : null,
+                    Resource = Member(request, "resource", JsonValueKind.Object) is { } resource
+                        ? new GroupVersionResource { Group = Text(resource, "group"), Version = Text(resource, "version"), Resource = Text(resource, "resource") }
+                        : null,
+                    SubResource = Text(request, "subResource"),
+                    Name = Text(request, "name"),
+                    Namespace = Text(request, "namespace"),
+                    Operation = Text(request, "operation"),
+                    Object = request.TryGetProperty("object", out JsonElement pod) && pod.ValueKind != JsonValueKind.Null ? pod : null,
+                    DryRun = Member(request, "dryRun", JsonValueKind.True) is { } dryRun ? dryRun.GetBoolean() : null,
+                }
+                : null,
+        };
+    }
+
+    /// <summary>The member, or null when absent or null; of the expected kind (true stands for either boolean) or a <see cref="JsonException"/>.</summary>
+    private static JsonElement? Member(JsonElement parent, string name, JsonValueKind kind)
+    {
+        if (!parent.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        Expect(value, kind, name);
+        return value;
+    }
+
+    private static string? Text(JsonElement parent, string name) => Member(parent, name, JsonValueKind.String)?.GetString();
+
+    private static void Expect(JsonElement value, JsonValueKind kind, string name)
+    {
+        bool expected = kind == JsonValueKind.True ? value.ValueKind is JsonValueKind.True or JsonValueKind.False : value.ValueKind == kind;
+        if (!expected)
+        {
+            string what = kind switch
+            {
+                JsonValueKind.Object => "an object",
+                JsonValueKind.String => "a string",
+                _ => "true or false",
+            };
+            throw new JsonException($"{name} is not {what}");
+        }
+    }
 }
 
 internal sealed class AdmissionRequest
@@ -69,7 +135,7 @@ internal sealed class AdmissionStatus
     public string? Message { get; set; }
 }
 
-/// <summary>Source-generated (de)serialization: no reflection, so the NativeAOT build stays free of trim warnings.</summary>
+/// <summary>Source-generated serialization of the answer: no reflection, so the NativeAOT build stays free of trim warnings.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 256)]
 [JsonSerializable(typeof(AdmissionReview))]

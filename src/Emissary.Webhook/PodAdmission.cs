@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using System.Runtime.InteropServices;
 using Emissary.Tools.PodSpec;
 
 namespace Emissary.Webhook;
@@ -35,9 +35,9 @@ internal sealed record AdmissionDecision(AdmissionOutcome Outcome, bool Allowed,
 
 /// <summary>
 /// The webhook's decision for one AdmissionRequest, without HTTP: the pod goes through the same
-/// <see cref="ManifestRewriter"/> as <c>emissary rewrite</c> (its JSON read and written by the
-/// same code), and the answer is the JSON Patch from the pod as sent to the pod as rewritten, so
-/// a pod gets the same result either way.
+/// <see cref="ManifestRewriter"/> as <c>emissary rewrite</c> (its JSON read by the same code, and
+/// compared by the rule that code writes JSON with), and the answer is the JSON Patch from the pod
+/// as sent to the pod as rewritten, so a pod gets the same result either way.
 /// </summary>
 internal static class PodAdmission
 {
@@ -57,11 +57,11 @@ internal static class PodAdmission
             return Refuse("request.object is not a pod", code: 400);
         }
 
-        string podJson = podElement.GetRawText();
         ManifestSet set;
         try
         {
-            set = ManifestSet.Read(podJson, ManifestSet.StandardInput);
+            // The pod's bytes as they are in the review: read once, into the nodes the rewriter edits.
+            set = ManifestSet.ReadJson(JsonMarshal.GetRawUtf8Value(podElement), ManifestSet.StandardInput);
         }
         catch (ManifestReadException e)
         {
@@ -91,7 +91,7 @@ internal static class PodAdmission
             return Refuse(string.Join('\n', errors.Select(e => e.ToString())), code: 400);
         }
         string[]? warningLines = warnings.Count > 0 ? warnings.Select(w => "emissary: " + w).ToArray() : null;
-        byte[] patch = JsonPatchDiff.Diff(JsonNode.Parse(podJson), JsonNode.Parse(set.Write()));
+        byte[] patch = JsonPatchDiff.Diff(podElement, set.Documents[0].Root);
         return patch.Length <= 2 // "[]"
             ? new AdmissionDecision(AdmissionOutcome.Unchanged, Allowed: true, Warnings: warningLines)
             : new AdmissionDecision(AdmissionOutcome.Patched, Allowed: true, Patch: patch, Warnings: warningLines);

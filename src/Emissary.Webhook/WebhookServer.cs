@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Emissary.Foundation;
 using Emissary.Logging;
@@ -71,6 +73,9 @@ internal static class WebhookServer
         builder.Logging.SetMinimumLevel(options.LogLevel);
         // The framework's per-request and start-up lines would drown the reviews' own lines.
         builder.Logging.AddFilter("Microsoft", level => level >= LogLevel.Warning && level >= options.LogLevel);
+        // Hosting writes only per-request lines (request starting/finished, below Warning); while its
+        // logger counts as enabled it also starts an Activity and a log scope for every request.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.Configure<ConsoleLifetimeOptions>(c => c.SuppressStatusMessages = true);
         builder.WebHost.UseKestrelHttpsConfiguration();
@@ -109,15 +114,25 @@ internal static class WebhookServer
             return;
         }
         long started = Stopwatch.GetTimestamp();
-        AdmissionReview? review;
+        using ReceivedReview? received = await Receive(context, logger);
+        if (received is not null)
+        {
+            await Answer(context, received, optIn, settings, logger, started);
+        }
+    }
+
+    /// <summary>The body parsed, or null when a 4xx has been answered instead.</summary>
+    private static async Task<ReceivedReview?> Receive(HttpContext context, ILogger logger)
+    {
         try
         {
-            review = await JsonSerializer.DeserializeAsync(context.Request.Body, AdmissionJson.Default.AdmissionReview, context.RequestAborted);
+            return await ReceivedReview.Read(context);
         }
         catch (JsonException e)
         {
-            await BadRequest(context, logger, $"malformed AdmissionReview (line {(e.LineNumber ?? 0) + 1}): a JSON admission.k8s.io/v1 AdmissionReview is expected");
-            return;
+            string where = e.LineNumber is { } line ? $"line {line + 1}" : e.Message; // a syntax error, or a field of the wrong type
+            await BadRequest(context, logger, $"malformed AdmissionReview ({where}): a JSON admission.k8s.io/v1 AdmissionReview is expected");
+            return null;
         }
         catch (BadHttpRequestException e)
         {
@@ -125,12 +140,16 @@ internal static class WebhookServer
             await BadRequest(context, logger, e.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? $"the review is larger than {MaxReviewBytes / (1024 * 1024)} MiB (the API server's own limit on a request)"
                 : $"cannot read the review: HTTP {e.StatusCode} (the body was cut short or badly framed)", e.StatusCode);
-            return;
+            return null;
         }
-        if (review is not { ApiVersion: AdmissionReview.Version, Kind: AdmissionReview.ReviewKind, Request: { Uid: { Length: > 0 } uid } request })
+    }
+
+    /// <summary>The answer to a parsed review, written synchronously (but for a refusal of the review itself): the pod is an element of <paramref name="received"/>'s document, which lives until the answer is written and logged.</summary>
+    private static Task Answer(HttpContext context, ReceivedReview received, OptIn optIn, RewriteSettings settings, ILogger logger, long started)
+    {
+        if (received.Review is not { ApiVersion: AdmissionReview.Version, Kind: AdmissionReview.ReviewKind, Request: { Uid: { Length: > 0 } uid } request })
         {
-            await BadRequest(context, logger, $"not an {AdmissionReview.Version} {AdmissionReview.ReviewKind} with a request.uid");
-            return;
+            return BadRequest(context, logger, $"not an {AdmissionReview.Version} {AdmissionReview.ReviewKind} with a request.uid");
         }
 
         AdmissionDecision decision;
@@ -159,9 +178,7 @@ internal static class WebhookServer
                 Warnings = decision.Warnings,
             },
         };
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, response, AdmissionJson.Default.AdmissionReview, context.RequestAborted);
+        WriteReview(context, response);
 
         LogLevel level = decision.Outcome is AdmissionOutcome.Patched or AdmissionOutcome.Refused ? LogLevel.Information : LogLevel.Debug;
         if (logger.IsEnabled(level))
@@ -170,6 +187,78 @@ internal static class WebhookServer
                 uid, request.Operation, request.Namespace, request.Name ?? PodName(request), decision.Outcome,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds, decision.Message is null ? "" : ": " + decision.Message);
         }
+        return Task.CompletedTask; // Kestrel sends the written answer when the request ends
+    }
+
+    /// <summary>
+    /// A review's body, whole in a pooled buffer (Kestrel enforces <see cref="MaxReviewBytes"/> while
+    /// it is read), parsed once into a document over that buffer: the review's fields, the pod the
+    /// rewriter reads and the pod the JSON Patch is computed from are all that one parse.
+    /// </summary>
+    private sealed class ReceivedReview : IDisposable
+    {
+        private readonly byte[] body;
+        private readonly JsonDocument document;
+
+        private ReceivedReview(byte[] body, JsonDocument document, AdmissionReview? review)
+        {
+            this.body = body;
+            this.document = document;
+            Review = review;
+        }
+
+        public AdmissionReview? Review { get; }
+
+        public static async Task<ReceivedReview> Read(HttpContext context)
+        {
+            PipeReader reader = context.Request.BodyReader;
+            while (true)
+            {
+                ReadResult read = await reader.ReadAsync(context.RequestAborted);
+                if (!read.IsCompleted)
+                {
+                    reader.AdvanceTo(read.Buffer.Start, read.Buffer.End); // all seen, none consumed: wait for the rest
+                    continue;
+                }
+                int length = checked((int)read.Buffer.Length);
+                byte[] body = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                read.Buffer.CopyTo(body);
+                reader.AdvanceTo(read.Buffer.End);
+                JsonDocument? document = null;
+                try
+                {
+                    document = JsonDocument.Parse(body.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 256 });
+                    return new ReceivedReview(body, document, AdmissionReview.Read(document.RootElement));
+                }
+                catch
+                {
+                    document?.Dispose();
+                    ArrayPool<byte>.Shared.Return(body);
+                    throw;
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            document.Dispose();
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    /// <summary>
+    /// The answer with its Content-Length, handed to Kestrel whole: it goes out with the headers in
+    /// one TLS record and one send, where a streamed (chunked) body took a second for its last chunk.
+    /// </summary>
+    private static void WriteReview(HttpContext context, AdmissionReview response)
+    {
+        Utf8JsonWriter writer = ScratchJson.Start();
+        JsonSerializer.Serialize(writer, response, AdmissionJson.Default.AdmissionReview);
+        ReadOnlySpan<byte> json = ScratchJson.Written(writer);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = json.Length;
+        context.Response.BodyWriter.Write(json);
     }
 
     /// <summary>A pod created by a controller has no name yet at admission: its generateName says whose it is.</summary>

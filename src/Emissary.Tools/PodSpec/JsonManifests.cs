@@ -16,9 +16,11 @@ namespace Emissary.Tools.PodSpec;
 /// </summary>
 internal static class JsonManifests
 {
-    public static IReadOnlyList<YamlNode> Read(string text, string sourceName)
+    public static IReadOnlyList<YamlNode> Read(string text, string sourceName) => Read(Encoding.UTF8.GetBytes(text), sourceName);
+
+    /// <summary>The same from UTF-8 text: the webhook passes the pod's bytes as they came in the review, with no string in between.</summary>
+    public static IReadOnlyList<YamlNode> Read(ReadOnlySpan<byte> utf8, string sourceName)
     {
-        byte[] utf8 = Encoding.UTF8.GetBytes(text);
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions
         {
             AllowMultipleValues = true,
@@ -42,23 +44,24 @@ internal static class JsonManifests
         return roots;
     }
 
-    private static YamlNode ReadValue(ref Utf8JsonReader reader, byte[] utf8, string sourceName)
+    private static YamlNode ReadValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8, string sourceName)
     {
         switch (reader.TokenType)
         {
             case JsonTokenType.StartObject:
                 var mapping = new YamlMappingNode();
-                var keys = new HashSet<string>(StringComparer.Ordinal);
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
-                    string key = reader.GetString()!;
-                    if (!keys.Add(key))
+                    var key = new YamlScalarNode(reader.GetString()) { Style = ScalarStyle.DoubleQuoted };
+                    // The mapping's own index finds a duplicate (scalar keys are equal by their text):
+                    // no set of names beside it for every object of every pod the webhook reads.
+                    if (mapping.Children.ContainsKey(key))
                     {
                         (int line, int column) = Position(utf8, reader.TokenStartIndex);
-                        throw ManifestReadException.Malformed(sourceName, "JSON", line, column, $"duplicate key \"{key}\"");
+                        throw ManifestReadException.Malformed(sourceName, "JSON", line, column, $"duplicate key \"{key.Value}\"");
                     }
                     reader.Read();
-                    mapping.Add(new YamlScalarNode(key) { Style = ScalarStyle.DoubleQuoted }, ReadValue(ref reader, utf8, sourceName));
+                    mapping.Add(key, ReadValue(ref reader, utf8, sourceName));
                 }
                 return mapping;
             case JsonTokenType.StartArray:
@@ -81,7 +84,7 @@ internal static class JsonManifests
         }
     }
 
-    private static (int Line, int Column) Position(byte[] utf8, long offset)
+    private static (int Line, int Column) Position(ReadOnlySpan<byte> utf8, long offset)
     {
         int line = 1;
         int lineStart = 0;
@@ -93,7 +96,7 @@ internal static class JsonManifests
                 lineStart = i + 1;
             }
         }
-        return (line, Encoding.UTF8.GetCharCount(utf8, lineStart, (int)offset - lineStart) + 1);
+        return (line, Encoding.UTF8.GetCharCount(utf8[lineStart..(int)offset]) + 1);
     }
 
     /// <summary>Each document indented by two spaces and followed by a newline.</summary>
@@ -119,7 +122,8 @@ internal static class JsonManifests
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private static void WriteNode(Utf8JsonWriter writer, YamlNode node)
+    /// <summary>One node as a JSON value (the webhook writes a JSON Patch's values with it).</summary>
+    internal static void WriteNode(Utf8JsonWriter writer, YamlNode node)
     {
         switch (node)
         {
@@ -152,28 +156,52 @@ internal static class JsonManifests
     private static void WriteScalar(Utf8JsonWriter writer, YamlScalarNode scalar)
     {
         string value = scalar.Value ?? "";
+        switch (KindOf(scalar))
+        {
+            case JsonValueKind.Null:
+                writer.WriteNullValue();
+                break;
+            case JsonValueKind.True or JsonValueKind.False:
+                writer.WriteBooleanValue(value == "true");
+                break;
+            case JsonValueKind.Number:
+                // Exactly as written (1.5e3 stays 1.5e3). WriteRawValue would skip the indentation;
+                // a JsonElement writes its number's text through the writer's formatting.
+                using (JsonDocument number = JsonDocument.Parse(value))
+                {
+                    number.RootElement.WriteTo(writer);
+                }
+                break;
+            default:
+                writer.WriteStringValue(value);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// What a scalar is written as: a plain one that is a JSON literal (null, true, false, a number)
+    /// stays that literal, everything else is a string. The webhook compares the pod it was sent
+    /// with the rewritten nodes by the same rule.
+    /// </summary>
+    internal static JsonValueKind KindOf(YamlScalarNode scalar)
+    {
         if (scalar.Style is ScalarStyle.Plain or ScalarStyle.Any)
         {
             if (YamlNodes.IsNull(scalar))
             {
-                writer.WriteNullValue();
-                return;
+                return JsonValueKind.Null;
             }
-            if (value is "true" or "false")
+            switch (scalar.Value)
             {
-                writer.WriteBooleanValue(value == "true");
-                return;
-            }
-            if (IsJsonNumber(value))
-            {
-                // Exactly as written (1.5e3 stays 1.5e3). WriteRawValue would skip the indentation;
-                // a JsonElement writes its number's text through the writer's formatting.
-                using JsonDocument number = JsonDocument.Parse(value);
-                number.RootElement.WriteTo(writer);
-                return;
+                case "true":
+                    return JsonValueKind.True;
+                case "false":
+                    return JsonValueKind.False;
+                case { } text when IsJsonNumber(text):
+                    return JsonValueKind.Number;
             }
         }
-        writer.WriteStringValue(value);
+        return JsonValueKind.String;
     }
 
     // RFC 8259 §6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?

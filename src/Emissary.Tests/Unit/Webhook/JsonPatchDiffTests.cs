@@ -1,18 +1,29 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsCheck;
+using Emissary.Tools.PodSpec;
 using Emissary.Webhook;
+using YamlDotNet.RepresentationModel;
 
 namespace Emissary.Tests.Unit.Webhook;
 
 /// <summary>The webhook's JSON Patch, checked with the tests' own applier: diff(a, b) applied to a is b.</summary>
 public sealed class JsonPatchDiffTests
 {
-    private static JsonArray Patch(JsonNode? from, JsonNode? to) =>
-        JsonNode.Parse(Encoding.UTF8.GetString(JsonPatchDiff.Diff(from, to)))!.AsArray();
+    /// <summary>The diff as the webhook makes it: from the review's JSON element to the rewriter's nodes.</summary>
+    private static JsonArray Patch(JsonNode? from, JsonNode? to)
+    {
+        using JsonDocument sent = JsonDocument.Parse(Json(from));
+        YamlNode rewritten = JsonManifests.Read(Json(to), ManifestSet.StandardInput).Single();
+        return JsonNode.Parse(Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, rewritten)))!.AsArray();
+    }
 
-    // Member names with the characters JSON Pointer escapes, as in annotation keys (emissary.dev/x).
-    private static readonly Gen<string> Names = Gen.OneOf("a", "b", "emissary.dev/inject", "x~y", "~1", "c/d/e", "");
+    private static string Json(JsonNode? node) => node?.ToJsonString() ?? "null";
+
+    // Member names with the characters JSON Pointer escapes, as in annotation keys (emissary.dev/x),
+    // and ones written with JSON escapes (the diff compares plain ASCII names byte for char, others decoded).
+    private static readonly Gen<string> Names = Gen.OneOf("a", "b", "emissary.dev/inject", "x~y", "~1", "c/d/e", "", "é", "q\"r", "a\u0000");
 
     private static readonly Gen<JsonNode?> Scalars = Gen.OneOf<JsonNode?>(
         Gen.Int[-3, 3].Select(i => (JsonNode?)JsonValue.Create(i)),
@@ -68,5 +79,32 @@ public sealed class JsonPatchDiffTests
         grown.Select(o => (o!["op"]!.GetValue<string>(), o["path"]!.GetValue<string>())).Should().Equal(("replace", "/c"));
         JsonArray edited = Patch(JsonNode.Parse("""{"c":[{"n":1},{"n":2}]}"""), JsonNode.Parse("""{"c":[{"n":1},{"n":3}]}"""));
         edited.Select(o => (o!["op"]!.GetValue<string>(), o["path"]!.GetValue<string>())).Should().Equal(("replace", "/c/1/n"));
+    }
+
+    [Fact]
+    public void Nodes_are_compared_as_they_are_written_as_JSON()
+    {
+        using JsonDocument sent = JsonDocument.Parse("""{"n":1,"f":1.0,"s":"3","b":true,"z":null,"q":"true"}""");
+        var same = new YamlMappingNode(
+            new YamlScalarNode("n"), new YamlScalarNode("1"),
+            new YamlScalarNode("f"), new YamlScalarNode("1"), // the same number written otherwise
+            new YamlScalarNode("s"), YamlNodes.String("3"),   // quoted: a string
+            new YamlScalarNode("b"), YamlNodes.Boolean(true),
+            new YamlScalarNode("z"), new YamlScalarNode("~"),
+            new YamlScalarNode("q"), YamlNodes.String("true"));
+        Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, same)).Should().Be("[]");
+
+        var other = new YamlMappingNode(
+            new YamlScalarNode("n"), YamlNodes.String("1"),   // a string now
+            new YamlScalarNode("f"), new YamlScalarNode("1"),
+            new YamlScalarNode("s"), new YamlScalarNode("3"), // a number now
+            new YamlScalarNode("b"), YamlNodes.Boolean(true),
+            new YamlScalarNode("z"), new YamlScalarNode("~"),
+            new YamlScalarNode("q"), YamlNodes.Boolean(true));
+        JsonArray patch = JsonNode.Parse(Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, other)))!.AsArray();
+        patch.Select(o => o!.ToJsonString()).Should().Equal(
+            """{"op":"replace","path":"/n","value":"1"}""",
+            """{"op":"replace","path":"/s","value":3}""",
+            """{"op":"replace","path":"/q","value":true}""");
     }
 }

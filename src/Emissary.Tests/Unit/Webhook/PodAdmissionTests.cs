@@ -11,8 +11,9 @@ public sealed class PodAdmissionTests
 {
     private static readonly RewriteSettings Settings = new() { Image = "registry.local/emissary:test" };
 
+    /// <summary>The request as the server reads it (the document is left to the collector).</summary>
     private static AdmissionRequest Request(string review) =>
-        JsonSerializer.Deserialize(review, AdmissionJson.Default.AdmissionReview)!.Request!;
+        AdmissionReview.Read(JsonDocument.Parse(review).RootElement)!.Request!;
 
     private static AdmissionDecision Decide(string pod, OptIn optIn = OptIn.Namespace, string operation = "CREATE") =>
         PodAdmission.Decide(Request(WebhookFixtures.Review(pod, operation: operation)), optIn, Settings);
@@ -117,5 +118,25 @@ public sealed class PodAdmissionTests
         AdmissionDecision decision = PodAdmission.Decide(Request(review), OptIn.Namespace, Settings);
         decision.Outcome.Should().Be(AdmissionOutcome.Refused);
         decision.Message.Should().Be("request.object is not a pod");
+    }
+
+    [Fact]
+    public void The_review_is_read_by_the_serializers_rules_and_a_field_of_the_wrong_type_is_malformed()
+    {
+        AdmissionRequest request = Request(WebhookFixtures.Review(WebhookFixtures.FiveContainerPod));
+        AdmissionRequest expected = JsonSerializer.Deserialize(WebhookFixtures.Review(WebhookFixtures.FiveContainerPod), AdmissionJson.Default.AdmissionReview)!.Request!;
+        (request.Uid, request.Kind?.Kind, request.Resource?.Resource, request.SubResource, request.Name, request.Namespace, request.Operation, request.DryRun)
+            .Should().Be((expected.Uid, expected.Kind?.Kind, expected.Resource?.Resource, expected.SubResource, expected.Name, expected.Namespace, expected.Operation, expected.DryRun));
+        JsonElement.DeepEquals(request.Object!.Value, expected.Object!.Value).Should().BeTrue();
+
+        AdmissionReview Read(string json) => AdmissionReview.Read(JsonDocument.Parse(json).RootElement)!;
+        Read("""{"apiVersion":"admission.k8s.io/v1","Kind":"x","request":{"uid":"u","object":null,"dryRun":true,"extra":[1]}}""")
+            .Should().BeEquivalentTo(new { ApiVersion = "admission.k8s.io/v1", Kind = (string?)null, Request = new { Uid = "u", Object = (JsonElement?)null, DryRun = (bool?)true } },
+                "names are case-sensitive, unknown members ignored, null is absent");
+        AdmissionReview.Read(JsonDocument.Parse("null").RootElement).Should().BeNull();
+        foreach (string malformed in new[] { """{"request":{"uid":["x"]}}""", """{"request":"r"}""", """{"request":{"dryRun":"yes"}}""", """{"request":{"kind":{"kind":1}}}""", "[]" })
+        {
+            FluentActions.Invoking(() => Read(malformed)).Should().Throw<JsonException>(malformed);
+        }
     }
 }
