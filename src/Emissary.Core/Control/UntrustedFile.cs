@@ -28,6 +28,7 @@ internal readonly record struct BoundedRead(ReadOutcome Outcome, byte[]? Bytes, 
 internal static class UntrustedFile
 {
     private const int InitialBuffer = 64 * 1024;
+    private const int MinimumBuffer = 256;
 
     public static unsafe BoundedRead Read(int dirFd, string name, int maxBytes)
     {
@@ -68,7 +69,10 @@ internal static class UntrustedFile
         // Read one byte more than allowed: that byte existing is how "too large" is detected
         // without trusting st_size (a file still being written).
         long want = (long)maxBytes + 1;
-        byte[] buffer = new byte[(int)Math.Min(want, InitialBuffer)];
+        // st_size is a hint only (the file may grow while read): it sizes the first buffer, so a
+        // 400-byte status.json costs a 401-byte array, not a fresh 64 KiB one (16 pages to clear).
+        long hint = Math.Clamp((long)st.Size + 1, MinimumBuffer, InitialBuffer);
+        byte[] buffer = new byte[(int)Math.Min(want, hint)];
         int length = 0;
         while (length < want)
         {

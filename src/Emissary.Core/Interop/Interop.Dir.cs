@@ -43,7 +43,7 @@ internal static partial class Libc
         {
             throw new SystemCallException("lseek", LastErrno);
         }
-        const int BufferSize = 32 * 1024;
+        const int BufferSize = 4096; // a step directory or its results fit; more is read in turns (stackalloc zeroes it)
         byte* buffer = stackalloc byte[BufferSize];
         var entries = new List<byte[]>();
         while (true)
