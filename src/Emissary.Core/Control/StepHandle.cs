@@ -96,18 +96,41 @@ internal sealed class StepHandle : IDisposable
     }
 
     /// <summary>
-    /// Makes DIR/NAME/alive afresh (whatever an earlier incarnation left there goes) and holds it
-    /// open read-write — a FIFO opened so never blocks — for life; 0644, so any uid can wait on
-    /// it and only this one can write. Null when the file system has no FIFOs: waiters then fall
-    /// back to the lock, which says the same thing through a thread of theirs.
+    /// Makes DIR/NAME/alive afresh and holds it open read-write — a FIFO opened so never blocks —
+    /// for life; 0644, so any uid can wait on it and only this one can write. Null when the file
+    /// system has no FIFOs: waiters then fall back to the lock, which says the same thing through a
+    /// thread of theirs.
+    /// <para>
+    /// An earlier incarnation's FIFO (a restarted container) is held open while it is replaced,
+    /// then let go: the kernel reports a hangup to a reader only once a writer it has seen goes,
+    /// and a waiter that opened the old FIFO after its emissary died has seen none — without this
+    /// it would wait on a FIFO nobody will ever hold again.
+    /// </para>
     /// </summary>
     private static SafeFd? HoldAlive(int stepFd)
     {
+        using SafeFd? previous = OpenFifoReadWrite(stepFd);
         if (Libc.UnlinkAt(stepFd, ControlDirectory.AliveFifo, 0) != 0 && Libc.LastErrno is not Errno.ENOENT)
         {
             return null; // a directory planted there (by this uid): do without
         }
         if (Libc.MkFifoAt(stepFd, ControlDirectory.AliveFifo, AliveMode) != 0)
+        {
+            return null;
+        }
+        SafeFd? alive = OpenFifoReadWrite(stepFd);
+        if (alive is not null && Libc.Fchmod(alive.Fd, AliveMode) != 0)
+        {
+            alive.Dispose();
+            return null;
+        }
+        return alive;
+    }
+
+    /// <summary>DIR/NAME/alive opened O_RDWR without blocking, if it is a FIFO (checked before opening and on the descriptor); else null.</summary>
+    private static SafeFd? OpenFifoReadWrite(int stepFd)
+    {
+        if (Libc.StatAt(stepFd, ControlDirectory.AliveFifo) is not { Kind: FileType.Fifo })
         {
             return null;
         }
@@ -117,7 +140,7 @@ internal sealed class StepHandle : IDisposable
             return null;
         }
         var handle = new SafeFd(fd);
-        if (Libc.KindOf(fd) != FileType.Fifo || Libc.Fchmod(fd, AliveMode) != 0)
+        if (Libc.KindOf(fd) != FileType.Fifo)
         {
             handle.Dispose();
             return null;

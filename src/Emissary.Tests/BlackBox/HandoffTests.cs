@@ -186,6 +186,35 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void A_restarted_upstream_wakes_a_step_that_waited_on_the_fifo_of_its_dead_incarnation()
+    {
+        // The moment of a restart: a's record from its dead incarnation (a FIFO nobody holds, a
+        // status), while the new incarnation holds the lock but has not replaced the FIFO yet.
+        string dir = NewControlDir();
+        string a = Path.Combine(dir, "a");
+        Directory.CreateDirectory(a);
+        Run("mkfifo", Path.Combine(a, "alive")).ExitCode.Should().Be(0);
+        File.WriteAllText(Path.Combine(a, "status.json"), "{\"name\":\"a\",\"state\":\"running\"}\n");
+        File.WriteAllText(Path.Combine(a, "lock"), "");
+        // flock(1) holds the lock itself (-o: not its command), so killing it releases the lock.
+        var holder = Start("flock", "-o", Path.Combine(a, "lock"), "/bin/sh", "-c", "echo locked $$; exec sleep 300");
+        int sleeper = int.Parse(holder.WaitForLineStartingWith("locked ")["locked ".Length..]);
+        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
+        b.WaitForStderr("waiting for step 'a'");
+        Steps.WaitUntil(() => HoldsAliveFifoOf(b.Pid, "a"), "b waits on the stale FIFO");
+        holder.Signal(Libc.SIGKILL);
+        holder.WaitForExit();
+        Libc.Kill(sleeper, Libc.SIGKILL);
+
+        // The new incarnation replaces the FIFO, runs, finishes: b must hear of it.
+        RunEmissary("run", "--name", "a", "--control-dir", dir, "--", "true").ExitCode.Should().Be(0);
+
+        var result = b.WaitForExit();
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("ran b");
+    }
+
+    [BlackBoxFact]
     public void A_chain_launched_at_once_runs_in_order()
     {
         const int count = 30;
