@@ -55,10 +55,17 @@ internal static class PodRewriter
 
         var spec = (YamlMappingNode)manifest.At(manifest.PodSpecPath)!;
         PlaceContainers(graph, spec, settings.Image);
-        string[] stepVolumes = graph.Steps.Select(s => EmissaryRun.StepVolume(s.Name)).ToArray();
+        // Each step's volume and directory, named once per pod rather than once per container that mounts them.
+        var stepVolumes = new string[graph.Steps.Count];
+        var stepDirectories = new string[graph.Steps.Count];
+        for (int k = 0; k < stepVolumes.Length; k++)
+        {
+            stepVolumes[k] = EmissaryRun.StepVolume(graph.Steps[k].Name);
+            stepDirectories[k] = EmissaryRun.StepDirectory(graph.Steps[k].Name);
+        }
         foreach (StepSpec step in graph.Steps)
         {
-            Wrap(step, graph, settings.Host, stepVolumes);
+            Wrap(step, graph, settings.Host, stepVolumes, stepDirectories);
         }
         EnsureVolume(spec, EmissaryRun.BinVolume, new YamlMappingNode { Style = MappingStyle.Flow });
         EnsureVolume(spec, EmissaryRun.ControlVolume, MemoryVolume(sizeLimit: null));
@@ -130,14 +137,11 @@ internal static class PodRewriter
         EnsureMount(init, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
     }
 
-    private static void Wrap(StepSpec step, PodGraph graph, StepHost host, string[] stepVolumes)
+    private static void Wrap(StepSpec step, PodGraph graph, StepHost host, string[] stepVolumes, string[] stepDirectories)
     {
         YamlMappingNode node = step.Node!;
         node.Style = MappingStyle.Block;
-        foreach (string field in StepFields.Names)
-        {
-            node.Remove(field);
-        }
+        RemoveStepFields(node);
         var command = new YamlSequenceNode { Style = SequenceStyle.Block };
         command.Children.Add(YamlNodes.String(EmissaryRun.Binary));
         command.Children.Add(YamlNodes.String("run"));
@@ -160,8 +164,7 @@ internal static class PodRewriter
         // results, status, signal through the FIFO), but only the step's own container writes it.
         for (int k = 0; k < graph.Steps.Count; k++)
         {
-            string other = graph.Steps[k].Name;
-            EnsureMount(node, stepVolumes[k], EmissaryRun.StepDirectory(other), readOnly: other != step.Name);
+            EnsureMount(node, stepVolumes[k], stepDirectories[k], readOnly: graph.Steps[k].Name != step.Name);
         }
         RemoveStaleStepMounts(node, stepVolumes);
         MountRootFirst(node);
@@ -176,6 +179,23 @@ internal static class PodRewriter
     }
 
     /// <summary>
+    /// The emissary fields (timeout, waitForTermination...), which the command now carries: in one
+    /// pass over the container, the first entry of each (as a lookup by name finds it).
+    /// </summary>
+    private static void RemoveStepFields(YamlMappingNode container)
+    {
+        int removed = 0; // a bit per StepField
+        for (int i = 0; i < container.Children.Count; i++)
+        {
+            if (container.Children[i].Key is YamlScalarNode { Value: { } key } && StepFields.Find(key) is { } field && (removed & (1 << (int)field)) == 0)
+            {
+                removed |= 1 << (int)field;
+                container.Children.RemoveAt(i--);
+            }
+        }
+    }
+
+    /// <summary>
     /// The mount of <paramref name="volume"/> at <paramref name="path"/>, added at the end, or made
     /// so where a mount of that volume (or at that path, from an earlier rewrite) already is.
     /// </summary>
@@ -186,8 +206,7 @@ internal static class PodRewriter
             mounts = new YamlSequenceNode();
             container.Set("volumeMounts", mounts);
         }
-        YamlMappingNode? mount = mounts.Children.OfType<YamlMappingNode>().FirstOrDefault(m => m.GetText("name") == volume)
-            ?? mounts.Children.OfType<YamlMappingNode>().FirstOrDefault(m => m.GetText("mountPath") == path);
+        YamlMappingNode? mount = FindByText(mounts, "name", volume) ?? FindByText(mounts, "mountPath", path);
         if (mount is null)
         {
             mount = new YamlMappingNode();
@@ -205,6 +224,19 @@ internal static class PodRewriter
         }
     }
 
+    /// <summary>The first mapping of <paramref name="sequence"/> whose <paramref name="key"/> is <paramref name="text"/>, or null.</summary>
+    private static YamlMappingNode? FindByText(YamlSequenceNode sequence, string key, string text)
+    {
+        foreach (YamlNode child in sequence.Children)
+        {
+            if (child is YamlMappingNode mapping && mapping.GetText(key) == text)
+            {
+                return mapping;
+            }
+        }
+        return null;
+    }
+
     /// <summary>
     /// The control directory's mount before the step volumes mounted inside it (a container
     /// runtime mounts in the listed order, and a mount under a path mounted later would be hidden).
@@ -212,9 +244,23 @@ internal static class PodRewriter
     private static void MountRootFirst(YamlMappingNode container)
     {
         var mounts = (YamlSequenceNode)container.Get("volumeMounts")!;
-        List<YamlNode> children = mounts.Children.ToList();
-        int root = children.FindIndex(m => m is YamlMappingNode mapping && mapping.GetText("mountPath") == EmissaryRun.ControlDirectory);
-        int firstInside = children.FindIndex(m => m is YamlMappingNode mapping && mapping.GetText("mountPath") is { } path && path.StartsWith(EmissaryRun.ControlDirectory + "/", StringComparison.Ordinal));
+        IList<YamlNode> children = mounts.Children;
+        int root = -1;
+        int firstInside = -1;
+        for (int i = 0; i < children.Count && (root < 0 || firstInside < 0); i++)
+        {
+            if (children[i] is YamlMappingNode mapping && mapping.GetText("mountPath") is { } path)
+            {
+                if (root < 0 && path == EmissaryRun.ControlDirectory)
+                {
+                    root = i;
+                }
+                else if (firstInside < 0 && path.StartsWith(EmissaryRun.ControlDirectory + "/", StringComparison.Ordinal))
+                {
+                    firstInside = i;
+                }
+            }
+        }
         if (root > firstInside && firstInside >= 0)
         {
             YamlNode rootMount = children[root];
@@ -227,24 +273,20 @@ internal static class PodRewriter
     private static bool IsStaleStepVolume(YamlMappingNode node, string[] stepVolumes) =>
         node.GetText("name") is { } name && name.StartsWith(EmissaryRun.StepVolumePrefix, StringComparison.Ordinal) && !stepVolumes.Contains(name);
 
-    private static void RemoveStaleStepMounts(YamlMappingNode container, string[] stepVolumes)
-    {
-        if (container.Get("volumeMounts") is YamlSequenceNode mounts)
-        {
-            foreach (YamlMappingNode stale in mounts.Children.OfType<YamlMappingNode>().Where(m => IsStaleStepVolume(m, stepVolumes)).ToArray())
-            {
-                mounts.Children.Remove(stale);
-            }
-        }
-    }
+    private static void RemoveStaleStepMounts(YamlMappingNode container, string[] stepVolumes) =>
+        RemoveStaleStepVolumes(container.Get("volumeMounts") as YamlSequenceNode, stepVolumes);
 
-    private static void RemoveStaleStepVolumes(YamlMappingNode spec, string[] stepVolumes)
+    private static void RemoveStaleStepVolumes(YamlMappingNode spec, string[] stepVolumes) =>
+        RemoveStaleStepVolumes(spec.Get("volumes") as YamlSequenceNode, stepVolumes);
+
+    // Volumes or mounts: both name the volume in "name".
+    private static void RemoveStaleStepVolumes(YamlSequenceNode? list, string[] stepVolumes)
     {
-        if (spec.Get("volumes") is YamlSequenceNode volumes)
+        for (int i = (list?.Children.Count ?? 0) - 1; i >= 0; i--)
         {
-            foreach (YamlMappingNode stale in volumes.Children.OfType<YamlMappingNode>().Where(v => IsStaleStepVolume(v, stepVolumes)).ToArray())
+            if (list!.Children[i] is YamlMappingNode node && IsStaleStepVolume(node, stepVolumes))
             {
-                volumes.Children.Remove(stale);
+                list.Children.RemoveAt(i);
             }
         }
     }
@@ -272,7 +314,7 @@ internal static class PodRewriter
             volumes = new YamlSequenceNode();
             spec.Set("volumes", volumes);
         }
-        if (volumes.Children.OfType<YamlMappingNode>().Any(v => v.GetText("name") == name))
+        if (FindByText(volumes, "name", name) is not null)
         {
             return;
         }
