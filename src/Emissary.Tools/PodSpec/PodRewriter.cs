@@ -134,7 +134,7 @@ internal static class PodRewriter
         init.Set("image", YamlNodes.String(image));
         // The image's ENTRYPOINT is the binary (Dockerfile.scratch); a trailing '/' makes init create the directory's file.
         init.Set("args", YamlNodes.Strings(["init", EmissaryRun.BinDirectory + "/"]));
-        EnsureMount(init, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
+        EnsureMount(VolumeMounts(init), EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
     }
 
     private static void Wrap(StepSpec step, PodGraph graph, StepHost host, string[] stepVolumes, string[] stepDirectories)
@@ -158,13 +158,14 @@ internal static class PodRewriter
         int at = node.IndexOf("command") is >= 0 and var c ? c : node.IndexOf("args") is >= 0 and var a ? a : node.IndexOf("image") is >= 0 and var i ? i + 1 : -1;
         node.Set("command", command, at);
         node.Remove("args");
-        EnsureMount(node, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: true);
-        EnsureMount(node, EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, readOnly: false);
+        YamlSequenceNode mounts = VolumeMounts(node);
+        EnsureMount(mounts, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: true);
+        EnsureMount(mounts, EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, readOnly: false);
         // Every step's record in every wrapped container, so any of them can read it (gates,
         // results, status, signal through the FIFO), but only the step's own container writes it.
         for (int k = 0; k < graph.Steps.Count; k++)
         {
-            EnsureMount(node, stepVolumes[k], stepDirectories[k], readOnly: graph.Steps[k].Name != step.Name);
+            EnsureMount(mounts, stepVolumes[k], stepDirectories[k], readOnly: graph.Steps[k].Name != step.Name);
         }
         RemoveStaleStepMounts(node, stepVolumes);
         MountRootFirst(node);
@@ -195,22 +196,38 @@ internal static class PodRewriter
         }
     }
 
-    /// <summary>
-    /// The mount of <paramref name="volume"/> at <paramref name="path"/>, added at the end, or made
-    /// so where a mount of that volume (or at that path, from an earlier rewrite) already is.
-    /// </summary>
-    private static void EnsureMount(YamlMappingNode container, string volume, string path, bool readOnly)
+    /// <summary>The container's volumeMounts, made a list (at the end) when there is none.</summary>
+    private static YamlSequenceNode VolumeMounts(YamlMappingNode container)
     {
         if (container.Get("volumeMounts") is not YamlSequenceNode mounts)
         {
             mounts = new YamlSequenceNode();
             container.Set("volumeMounts", mounts);
         }
-        YamlMappingNode? mount = FindByText(mounts, "name", volume) ?? FindByText(mounts, "mountPath", path);
+        return mounts;
+    }
+
+    /// <summary>
+    /// The mount of <paramref name="volume"/> at <paramref name="path"/>, added at the end, or made
+    /// so where a mount of that volume (or at that path, from an earlier rewrite) already is.
+    /// </summary>
+    private static void EnsureMount(YamlSequenceNode mounts, string volume, string path, bool readOnly)
+    {
+        YamlMappingNode? mount = FindMount(mounts, volume, path);
         if (mount is null)
         {
-            mount = new YamlMappingNode();
+            // The usual case (a pod not rewritten before): the entries in order, with no lookups.
+            mount = new YamlMappingNode
+            {
+                { "name", YamlNodes.String(volume) },
+                { "mountPath", YamlNodes.String(path) },
+            };
+            if (readOnly)
+            {
+                mount.Add("readOnly", YamlNodes.Boolean(true));
+            }
             mounts.Children.Add(mount);
+            return;
         }
         mount.Set("name", YamlNodes.String(volume));
         mount.Set("mountPath", YamlNodes.String(path));
@@ -222,6 +239,28 @@ internal static class PodRewriter
         {
             mount.Remove("readOnly");
         }
+    }
+
+    /// <summary>The first mount of <paramref name="volume"/>, else the first at <paramref name="path"/>, else null: in one pass.</summary>
+    private static YamlMappingNode? FindMount(YamlSequenceNode mounts, string volume, string path)
+    {
+        YamlMappingNode? atPath = null;
+        foreach (YamlNode child in mounts.Children)
+        {
+            if (child is not YamlMappingNode mount)
+            {
+                continue;
+            }
+            if (mount.GetText("name") == volume)
+            {
+                return mount;
+            }
+            if (atPath is null && mount.GetText("mountPath") == path)
+            {
+                atPath = mount;
+            }
+        }
+        return atPath;
     }
 
     /// <summary>The first mapping of <paramref name="sequence"/> whose <paramref name="key"/> is <paramref name="text"/>, or null.</summary>
