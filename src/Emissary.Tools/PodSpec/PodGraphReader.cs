@@ -134,8 +134,13 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         foreach (Container container in _containers)
         {
             container.Wrapped = WrappedRunOf(container.Node);
-            foreach (string key in Keys(container.Node))
+            foreach (KeyValuePair<YamlNode, YamlNode> entry in container.Node.Children)
             {
+                if (entry.Key is not YamlScalarNode { Value: var value })
+                {
+                    continue;
+                }
+                string key = value ?? "";
                 if (StepFields.Find(key) is { } field)
                 {
                     container.Declarations[field] = new Declarations { Field = FieldDeclaration(container, field, key) };
@@ -152,8 +157,10 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         }
     }
 
+    // Only a command that starts with the binary and "run" can be one (ParseWrapped's test), checked before any array is made.
     private static WrappedRun? WrappedRunOf(YamlMappingNode node) =>
-        node.Get("command") is YamlSequenceNode command && command.Children.All(c => c is YamlScalarNode)
+        node.Get("command") is YamlSequenceNode { Children: [YamlScalarNode { Value: EmissaryRun.Binary }, YamlScalarNode { Value: "run" }, ..] } command
+        && command.Children.All(c => c is YamlScalarNode)
             ? EmissaryRun.ParseWrapped(command.Children.Select(c => ((YamlScalarNode)c).Value ?? "").ToArray())
             : null;
 
@@ -559,8 +566,13 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         foreach (Container container in _containers.Where(c => c.Name is not null))
         {
             HashSet<string>? upstream = null;
-            foreach ((string text, string path) in ReferenceTexts(container.Node, container.Path))
+            foreach ((string text, string key, int index) in ReferenceTexts(container.Node))
             {
+                if (!Results.StepResultReferences.Contains(text))
+                {
+                    continue; // most texts: no reference, and no path or list made for them
+                }
+                string path = key == "env" ? $"{container.Path}.env[{index}].value" : $"{container.Path}.{key}[{index}]";
                 foreach (Results.StepResultReference reference in Results.StepResultReferences.Find(text))
                 {
                     upstream ??= Upstream(container);
@@ -578,9 +590,12 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         }
     }
 
-    private static IEnumerable<(string Text, string Path)> ReferenceTexts(YamlMappingNode node, string path)
+    private static readonly string[] ReferenceLists = ["command", "args"];
+
+    /// <summary>The texts that may hold result references, each with where it is: the list's name and the index in it.</summary>
+    private static IEnumerable<(string Text, string Key, int Index)> ReferenceTexts(YamlMappingNode node)
     {
-        foreach (string key in new[] { "command", "args" })
+        foreach (string key in ReferenceLists)
         {
             if (node.Get(key) is YamlSequenceNode sequence)
             {
@@ -588,7 +603,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                 {
                     if (sequence.Children[i] is YamlScalarNode { Value: { } text })
                     {
-                        yield return (text, $"{path}.{key}[{i}]");
+                        yield return (text, key, i);
                     }
                 }
             }
@@ -599,7 +614,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             {
                 if (env.Children[i] is YamlMappingNode entry && entry.GetText("value") is { } value && entry.GetText("name") is { } name && !name.StartsWith("EMISSARY_", StringComparison.Ordinal))
                 {
-                    yield return (value, $"{path}.env[{i}].value");
+                    yield return (value, "env", i);
                 }
             }
         }

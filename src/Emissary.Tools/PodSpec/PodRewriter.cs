@@ -55,10 +55,17 @@ internal static class PodRewriter
 
         var spec = (YamlMappingNode)manifest.At(manifest.PodSpecPath)!;
         PlaceContainers(graph, spec, settings.Image);
-        string[] stepVolumes = graph.Steps.Select(s => EmissaryRun.StepVolume(s.Name)).ToArray();
+        // Each step's volume and directory, named once per pod rather than once per container that mounts them.
+        var stepVolumes = new string[graph.Steps.Count];
+        var stepDirectories = new string[graph.Steps.Count];
+        for (int k = 0; k < stepVolumes.Length; k++)
+        {
+            stepVolumes[k] = EmissaryRun.StepVolume(graph.Steps[k].Name);
+            stepDirectories[k] = EmissaryRun.StepDirectory(graph.Steps[k].Name);
+        }
         foreach (StepSpec step in graph.Steps)
         {
-            Wrap(step, graph, settings.Host, stepVolumes);
+            Wrap(step, graph, settings.Host, stepVolumes, stepDirectories);
         }
         EnsureVolume(spec, EmissaryRun.BinVolume, new YamlMappingNode { Style = MappingStyle.Flow });
         EnsureVolume(spec, EmissaryRun.ControlVolume, MemoryVolume(sizeLimit: null));
@@ -127,17 +134,14 @@ internal static class PodRewriter
         init.Set("image", YamlNodes.String(image));
         // The image's ENTRYPOINT is the binary (Dockerfile.scratch); a trailing '/' makes init create the directory's file.
         init.Set("args", YamlNodes.Strings(["init", EmissaryRun.BinDirectory + "/"]));
-        EnsureMount(init, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
+        EnsureMount(VolumeMounts(init), EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
     }
 
-    private static void Wrap(StepSpec step, PodGraph graph, StepHost host, string[] stepVolumes)
+    private static void Wrap(StepSpec step, PodGraph graph, StepHost host, string[] stepVolumes, string[] stepDirectories)
     {
         YamlMappingNode node = step.Node!;
         node.Style = MappingStyle.Block;
-        foreach (string field in StepFields.Names)
-        {
-            node.Remove(field);
-        }
+        RemoveStepFields(node);
         var command = new YamlSequenceNode { Style = SequenceStyle.Block };
         command.Children.Add(YamlNodes.String(EmissaryRun.Binary));
         command.Children.Add(YamlNodes.String("run"));
@@ -154,14 +158,14 @@ internal static class PodRewriter
         int at = node.IndexOf("command") is >= 0 and var c ? c : node.IndexOf("args") is >= 0 and var a ? a : node.IndexOf("image") is >= 0 and var i ? i + 1 : -1;
         node.Set("command", command, at);
         node.Remove("args");
-        EnsureMount(node, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: true);
-        EnsureMount(node, EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, readOnly: false);
+        YamlSequenceNode mounts = VolumeMounts(node);
+        EnsureMount(mounts, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: true);
+        EnsureMount(mounts, EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, readOnly: false);
         // Every step's record in every wrapped container, so any of them can read it (gates,
         // results, status, signal through the FIFO), but only the step's own container writes it.
         for (int k = 0; k < graph.Steps.Count; k++)
         {
-            string other = graph.Steps[k].Name;
-            EnsureMount(node, stepVolumes[k], EmissaryRun.StepDirectory(other), readOnly: other != step.Name);
+            EnsureMount(mounts, stepVolumes[k], stepDirectories[k], readOnly: graph.Steps[k].Name != step.Name);
         }
         RemoveStaleStepMounts(node, stepVolumes);
         MountRootFirst(node);
@@ -176,22 +180,54 @@ internal static class PodRewriter
     }
 
     /// <summary>
-    /// The mount of <paramref name="volume"/> at <paramref name="path"/>, added at the end, or made
-    /// so where a mount of that volume (or at that path, from an earlier rewrite) already is.
+    /// The emissary fields (timeout, waitForTermination...), which the command now carries: in one
+    /// pass over the container, the first entry of each (as a lookup by name finds it).
     /// </summary>
-    private static void EnsureMount(YamlMappingNode container, string volume, string path, bool readOnly)
+    private static void RemoveStepFields(YamlMappingNode container)
+    {
+        int removed = 0; // a bit per StepField
+        for (int i = 0; i < container.Children.Count; i++)
+        {
+            if (container.Children[i].Key is YamlScalarNode { Value: { } key } && StepFields.Find(key) is { } field && (removed & (1 << (int)field)) == 0)
+            {
+                removed |= 1 << (int)field;
+                container.Children.RemoveAt(i--);
+            }
+        }
+    }
+
+    /// <summary>The container's volumeMounts, made a list (at the end) when there is none.</summary>
+    private static YamlSequenceNode VolumeMounts(YamlMappingNode container)
     {
         if (container.Get("volumeMounts") is not YamlSequenceNode mounts)
         {
             mounts = new YamlSequenceNode();
             container.Set("volumeMounts", mounts);
         }
-        YamlMappingNode? mount = mounts.Children.OfType<YamlMappingNode>().FirstOrDefault(m => m.GetText("name") == volume)
-            ?? mounts.Children.OfType<YamlMappingNode>().FirstOrDefault(m => m.GetText("mountPath") == path);
+        return mounts;
+    }
+
+    /// <summary>
+    /// The mount of <paramref name="volume"/> at <paramref name="path"/>, added at the end, or made
+    /// so where a mount of that volume (or at that path, from an earlier rewrite) already is.
+    /// </summary>
+    private static void EnsureMount(YamlSequenceNode mounts, string volume, string path, bool readOnly)
+    {
+        YamlMappingNode? mount = FindMount(mounts, volume, path);
         if (mount is null)
         {
-            mount = new YamlMappingNode();
+            // The usual case (a pod not rewritten before): the entries in order, with no lookups.
+            mount = new YamlMappingNode
+            {
+                { "name", YamlNodes.String(volume) },
+                { "mountPath", YamlNodes.String(path) },
+            };
+            if (readOnly)
+            {
+                mount.Add("readOnly", YamlNodes.Boolean(true));
+            }
             mounts.Children.Add(mount);
+            return;
         }
         mount.Set("name", YamlNodes.String(volume));
         mount.Set("mountPath", YamlNodes.String(path));
@@ -205,6 +241,41 @@ internal static class PodRewriter
         }
     }
 
+    /// <summary>The first mount of <paramref name="volume"/>, else the first at <paramref name="path"/>, else null: in one pass.</summary>
+    private static YamlMappingNode? FindMount(YamlSequenceNode mounts, string volume, string path)
+    {
+        YamlMappingNode? atPath = null;
+        foreach (YamlNode child in mounts.Children)
+        {
+            if (child is not YamlMappingNode mount)
+            {
+                continue;
+            }
+            if (mount.GetText("name") == volume)
+            {
+                return mount;
+            }
+            if (atPath is null && mount.GetText("mountPath") == path)
+            {
+                atPath = mount;
+            }
+        }
+        return atPath;
+    }
+
+    /// <summary>The first mapping of <paramref name="sequence"/> whose <paramref name="key"/> is <paramref name="text"/>, or null.</summary>
+    private static YamlMappingNode? FindByText(YamlSequenceNode sequence, string key, string text)
+    {
+        foreach (YamlNode child in sequence.Children)
+        {
+            if (child is YamlMappingNode mapping && mapping.GetText(key) == text)
+            {
+                return mapping;
+            }
+        }
+        return null;
+    }
+
     /// <summary>
     /// The control directory's mount before the step volumes mounted inside it (a container
     /// runtime mounts in the listed order, and a mount under a path mounted later would be hidden).
@@ -212,9 +283,23 @@ internal static class PodRewriter
     private static void MountRootFirst(YamlMappingNode container)
     {
         var mounts = (YamlSequenceNode)container.Get("volumeMounts")!;
-        List<YamlNode> children = mounts.Children.ToList();
-        int root = children.FindIndex(m => m is YamlMappingNode mapping && mapping.GetText("mountPath") == EmissaryRun.ControlDirectory);
-        int firstInside = children.FindIndex(m => m is YamlMappingNode mapping && mapping.GetText("mountPath") is { } path && path.StartsWith(EmissaryRun.ControlDirectory + "/", StringComparison.Ordinal));
+        IList<YamlNode> children = mounts.Children;
+        int root = -1;
+        int firstInside = -1;
+        for (int i = 0; i < children.Count && (root < 0 || firstInside < 0); i++)
+        {
+            if (children[i] is YamlMappingNode mapping && mapping.GetText("mountPath") is { } path)
+            {
+                if (root < 0 && path == EmissaryRun.ControlDirectory)
+                {
+                    root = i;
+                }
+                else if (firstInside < 0 && path.StartsWith(EmissaryRun.ControlDirectory + "/", StringComparison.Ordinal))
+                {
+                    firstInside = i;
+                }
+            }
+        }
         if (root > firstInside && firstInside >= 0)
         {
             YamlNode rootMount = children[root];
@@ -227,24 +312,20 @@ internal static class PodRewriter
     private static bool IsStaleStepVolume(YamlMappingNode node, string[] stepVolumes) =>
         node.GetText("name") is { } name && name.StartsWith(EmissaryRun.StepVolumePrefix, StringComparison.Ordinal) && !stepVolumes.Contains(name);
 
-    private static void RemoveStaleStepMounts(YamlMappingNode container, string[] stepVolumes)
-    {
-        if (container.Get("volumeMounts") is YamlSequenceNode mounts)
-        {
-            foreach (YamlMappingNode stale in mounts.Children.OfType<YamlMappingNode>().Where(m => IsStaleStepVolume(m, stepVolumes)).ToArray())
-            {
-                mounts.Children.Remove(stale);
-            }
-        }
-    }
+    private static void RemoveStaleStepMounts(YamlMappingNode container, string[] stepVolumes) =>
+        RemoveStaleStepVolumes(container.Get("volumeMounts") as YamlSequenceNode, stepVolumes);
 
-    private static void RemoveStaleStepVolumes(YamlMappingNode spec, string[] stepVolumes)
+    private static void RemoveStaleStepVolumes(YamlMappingNode spec, string[] stepVolumes) =>
+        RemoveStaleStepVolumes(spec.Get("volumes") as YamlSequenceNode, stepVolumes);
+
+    // Volumes or mounts: both name the volume in "name".
+    private static void RemoveStaleStepVolumes(YamlSequenceNode? list, string[] stepVolumes)
     {
-        if (spec.Get("volumes") is YamlSequenceNode volumes)
+        for (int i = (list?.Children.Count ?? 0) - 1; i >= 0; i--)
         {
-            foreach (YamlMappingNode stale in volumes.Children.OfType<YamlMappingNode>().Where(v => IsStaleStepVolume(v, stepVolumes)).ToArray())
+            if (list!.Children[i] is YamlMappingNode node && IsStaleStepVolume(node, stepVolumes))
             {
-                volumes.Children.Remove(stale);
+                list.Children.RemoveAt(i);
             }
         }
     }
@@ -272,7 +353,7 @@ internal static class PodRewriter
             volumes = new YamlSequenceNode();
             spec.Set("volumes", volumes);
         }
-        if (volumes.Children.OfType<YamlMappingNode>().Any(v => v.GetText("name") == name))
+        if (FindByText(volumes, "name", name) is not null)
         {
             return;
         }

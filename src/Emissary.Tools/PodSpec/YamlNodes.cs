@@ -89,6 +89,8 @@ internal static class YamlNodes
     public static YamlSequenceNode Strings(IEnumerable<string> values) =>
         new(values.Select(v => (YamlNode)String(v))) { Style = YamlDotNet.Core.Events.SequenceStyle.Block };
 
+    private const int MaxNonStringWord = 5;
+
     /// <summary>
     /// Whether a plain scalar with this text could be resolved as a non-string by a YAML 1.1 or 1.2
     /// reader: empty, null, booleans (including yes/no/on/off), anything that starts like a number.
@@ -100,11 +102,19 @@ internal static class YamlNodes
         {
             return true;
         }
-        switch (value.ToLowerInvariant())
+        // Every word below is at most 5 characters, and invariant lower-casing keeps the length:
+        // longer text (most of it: paths, images, commands) cannot match, and shorter is lowered on
+        // the stack rather than into a new string for each scalar written.
+        if (value.Length <= MaxNonStringWord)
         {
-            case "~" or "null" or "true" or "false" or "yes" or "no" or "y" or "n" or "on" or "off" or "<<" or "=":
-            case ".inf" or "-.inf" or "+.inf" or ".nan":
-                return true;
+            Span<char> lower = stackalloc char[MaxNonStringWord];
+            int length = value.AsSpan().ToLowerInvariant(lower);
+            switch (lower[..length])
+            {
+                case "~" or "null" or "true" or "false" or "yes" or "no" or "y" or "n" or "on" or "off" or "<<" or "=":
+                case ".inf" or "-.inf" or "+.inf" or ".nan":
+                    return true;
+            }
         }
         char first = value[0];
         if (char.IsAsciiDigit(first))
