@@ -124,8 +124,15 @@ signals_to emissary "$E" run -- 2>/dev/null
 signals_to tini tini -s -- 2>/dev/null
 signals_to dumb-init dumb-init 2>/dev/null
 
+# Every figure in one run: a benchmark that misses its target (exit 1) does not stop the others;
+# the run's exit status says whether any did.
+failed=()
 for script in scripts/bench-*.sh; do
   [ -e "$script" ] || continue
   echo "== $script"
-  bash "$script"
+  bash "$script" || failed+=("$script")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "bench.sh: missed a target or failed: ${failed[*]}"
+  exit 1
+fi
