@@ -58,11 +58,19 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         try
         {
             WriteMarkers(final);
-            if (message is not null)
+            if (message is not null && handle is not null)
             {
                 // A copy in the control directory: readable by the other steps, `emissary local`
-                // and runtimes that do not read terminationMessagePath (podman).
-                handle?.WriteTermination(message);
+                // and runtimes that do not read terminationMessagePath (podman). The outcome is
+                // recorded already: a copy that cannot be written (a full disk) is said, not fatal.
+                try
+                {
+                    handle.WriteTermination(message);
+                }
+                catch (IOException e)
+                {
+                    Log.NoTerminationCopy(logger, handle.DisplayPath(ControlDirectory.TerminationFile), e.Message);
+                }
             }
         }
         finally
@@ -186,6 +194,14 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
             if (logger.IsEnabled(LogLevel.Warning))
             {
                 logger.Write(LogLevel.Warning, $"{note}");
+            }
+        }
+
+        public static void NoTerminationCopy(ILogger logger, string path, string failure)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"{path} not written ({failure}); the step's outcome is recorded");
             }
         }
 

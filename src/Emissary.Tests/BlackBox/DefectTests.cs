@@ -165,6 +165,22 @@ public sealed class DefectTests : BlackBoxTest
         }
     }
 
+    [BlackBoxFact]
+    public void A_termination_copy_that_cannot_be_written_leaves_the_recorded_outcome_alone()
+    {
+        // The command plants a directory where the copy of its termination message goes: written
+        // after the markers (the dependants are released first), its failure is a warning.
+        string dir = Path.Combine(TempDir("ctl"), "emissary");
+        var result = RunEmissary("run", "--name", "a", "--control-dir", dir, "--",
+            "/bin/sh", "-c", "mkdir \"$EMISSARY_CONTROL_DIR/a/termination.json\"");
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.Stderr.Should().Contain("termination.json not written").And.Contain("the step's outcome is recorded");
+        File.ReadAllText(Path.Combine(dir, "a", "exitcode")).Should().Be("0\n");
+        Steps.Status(dir, "a")!.State.Should().Be("succeeded");
+        AssertNoStackTrace(result);
+    }
+
     private static void WaitForStderr(RunningProcess process, string text)
     {
         var clock = Stopwatch.StartNew();
