@@ -223,22 +223,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
     public SafeFd? OpenLock(string name)
     {
         using SafeFd? step = OpenStep(name);
-        if (step is null || Libc.StatAt(step.Fd, LockFile) is not { Kind: FileType.Regular })
-        {
-            return null;
-        }
-        int fd = Libc.OpenAtRetrying(step.Fd, LockFile, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            return null;
-        }
-        var handle = new SafeFd(fd);
-        if (Libc.KindOf(fd) != FileType.Regular)
-        {
-            handle.Dispose();
-            return null;
-        }
-        return handle;
+        return step is null ? null : Libc.OpenKindAt(step.Fd, LockFile, FileType.Regular, Libc.O_RDONLY);
     }
 
     /// <summary>
@@ -248,22 +233,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
     public SafeFd? OpenAlive(string name)
     {
         using SafeFd? step = OpenStep(name);
-        if (step is null || Libc.StatAt(step.Fd, AliveFifo) is not { Kind: FileType.Fifo })
-        {
-            return null;
-        }
-        int fd = Libc.OpenAtRetrying(step.Fd, AliveFifo, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            return null;
-        }
-        var handle = new SafeFd(fd);
-        if (Libc.KindOf(fd) != FileType.Fifo)
-        {
-            handle.Dispose();
-            return null;
-        }
-        return handle;
+        return step is null ? null : Libc.OpenKindAt(step.Fd, AliveFifo, FileType.Fifo, Libc.O_RDONLY);
     }
 
     /// <summary>

@@ -109,7 +109,8 @@ internal sealed class StepHandle : IDisposable
     /// </summary>
     private static SafeFd? HoldAlive(int stepFd)
     {
-        using SafeFd? previous = OpenFifoReadWrite(stepFd);
+        // O_RDWR: a FIFO opened so never blocks, and counts as a writer.
+        using SafeFd? previous = Libc.OpenKindAt(stepFd, ControlDirectory.AliveFifo, FileType.Fifo, Libc.O_RDWR);
         if (Libc.UnlinkAt(stepFd, ControlDirectory.AliveFifo, 0) != 0 && Libc.LastErrno is not Errno.ENOENT)
         {
             return null; // a directory planted there (by this uid): do without
@@ -118,34 +119,13 @@ internal sealed class StepHandle : IDisposable
         {
             return null;
         }
-        SafeFd? alive = OpenFifoReadWrite(stepFd);
+        SafeFd? alive = Libc.OpenKindAt(stepFd, ControlDirectory.AliveFifo, FileType.Fifo, Libc.O_RDWR);
         if (alive is not null && Libc.Fchmod(alive.Fd, AliveMode) != 0)
         {
             alive.Dispose();
             return null;
         }
         return alive;
-    }
-
-    /// <summary>DIR/NAME/alive opened O_RDWR without blocking, if it is a FIFO (checked before opening and on the descriptor); else null.</summary>
-    private static SafeFd? OpenFifoReadWrite(int stepFd)
-    {
-        if (Libc.StatAt(stepFd, ControlDirectory.AliveFifo) is not { Kind: FileType.Fifo })
-        {
-            return null;
-        }
-        int fd = Libc.OpenAtRetrying(stepFd, ControlDirectory.AliveFifo, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            return null;
-        }
-        var handle = new SafeFd(fd);
-        if (Libc.KindOf(fd) != FileType.Fifo)
-        {
-            handle.Dispose();
-            return null;
-        }
-        return handle;
     }
 
     /// <summary>

@@ -71,6 +71,32 @@ internal static partial class Libc
         }
     }
 
+    /// <summary>
+    /// <paramref name="name"/> in <paramref name="dirFd"/> opened with <paramref name="access"/>,
+    /// not through a link and without blocking, only if it is a <paramref name="kind"/>: checked
+    /// before opening (opening a device can have effects of its own) and again on the descriptor
+    /// (it may have been swapped in between); else null.
+    /// </summary>
+    internal static SafeFd? OpenKindAt(int dirFd, string name, FileType kind, int access)
+    {
+        if (StatAt(dirFd, name) is not { } st || st.Kind != kind)
+        {
+            return null;
+        }
+        int fd = OpenAtRetrying(dirFd, name, access | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+        var handle = new SafeFd(fd);
+        if (KindOf(fd) != kind)
+        {
+            handle.Dispose();
+            return null;
+        }
+        return handle;
+    }
+
     /// <summary>What statx says about <paramref name="name"/> in <paramref name="dirFd"/> itself (a symlink is not followed), or null with errno set.</summary>
     internal static unsafe StatX? StatAt(int dirFd, string name)
     {
