@@ -33,17 +33,14 @@ internal sealed class CgroupUsage(long? memoryPeakBytes, long? cpuMicros)
     private const int MaxFile = 4096;
 
     /// <summary>
-    /// Read only when emissary's cgroup is the root of its cgroup namespace ("0::/" in
+    /// Whether emissary's cgroup is the root of its cgroup namespace ("0::/" in
     /// /proc/self/cgroup): that is a container (Kubernetes and podman give each container its own
     /// cgroup and namespace), so the figures are the step's (emissary's own ~1 MiB and its few
     /// milliseconds included). Anywhere else (a shell session, `emissary local`'s processes) the
     /// cgroup is shared with unrelated processes and nothing is reported. The files are the
-    /// kernel's, read with the same bounded, no-follow reads as another step's markers.
+    /// kernel's, read with the same bounded, no-follow reads as another step's markers. Asked once,
+    /// while the command runs.
     /// </summary>
-    public static CgroupUsage? Read(string procSelfCgroup = "/proc/self/cgroup", string cgroupRoot = "/sys/fs/cgroup") =>
-        IsContainerRoot(procSelfCgroup) ? ReadFigures(cgroupRoot) : null;
-
-    /// <summary>Whether emissary's cgroup is its namespace's root (see <see cref="Read"/>): asked once, while the command runs.</summary>
     public static bool IsContainerRoot(string procSelfCgroup = "/proc/self/cgroup") =>
         ReadText(procSelfCgroup) is { } membership && OwnsNamespaceRoot(membership);
 

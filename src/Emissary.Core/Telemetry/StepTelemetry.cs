@@ -154,9 +154,11 @@ internal sealed partial class StepTelemetry : IStepObserver
     /// Whether the container's cgroup figures are the step's is found out while the command runs,
     /// so that the path from its exit to the dependants' release reads only the figures themselves.
     /// </summary>
-    public void AttemptRunning() => _containerRoot ??= CgroupUsage.IsContainerRoot();
+    public void AttemptRunning() => _ = ContainerRoot;
 
     private bool? _containerRoot;
+
+    private bool ContainerRoot => _containerRoot ??= CgroupUsage.IsContainerRoot();
 
     public void AttemptEnded(int pid, int exitCode)
     {
@@ -177,7 +179,7 @@ internal sealed partial class StepTelemetry : IStepObserver
         GatesDone();
         List<Attempt> done = Done();
         ChildrenUsage total = done.Count == 0 ? default : Diff(done[0].Before, done[^1].After);
-        CgroupUsage? cgroup = (_containerRoot ??= CgroupUsage.IsContainerRoot()) ? CgroupUsage.ReadFigures() : null;
+        CgroupUsage? cgroup = ContainerRoot ? CgroupUsage.ReadFigures() : null;
         var usage = new StepUsage
         {
             WaitMs = Ms(_created, _gatesDone),

@@ -84,10 +84,11 @@ public sealed class UsageRecordTests
             File.WriteAllText(Path.Combine(dir, "cgroup"), "0::/\n");
             File.WriteAllText(Path.Combine(dir, "memory.peak"), "7340032\n");
             File.WriteAllText(Path.Combine(dir, "cpu.stat"), "usage_usec 42000\nuser_usec 40000\n");
-            CgroupUsage.Read(Path.Combine(dir, "cgroup"), dir).Should().BeEquivalentTo(new CgroupUsage(7340032, 42000));
+            CgroupUsage.IsContainerRoot(Path.Combine(dir, "cgroup")).Should().BeTrue();
+            CgroupUsage.ReadFigures(dir).Should().BeEquivalentTo(new CgroupUsage(7340032, 42000));
             File.Delete(Path.Combine(dir, "memory.peak"));
             File.CreateSymbolicLink(Path.Combine(dir, "memory.peak"), Path.Combine(dir, "cpu.stat"));
-            CgroupUsage.Read(Path.Combine(dir, "cgroup"), dir).Should().BeEquivalentTo(new CgroupUsage(null, 42000), "a link is never followed");
+            CgroupUsage.ReadFigures(dir).Should().BeEquivalentTo(new CgroupUsage(null, 42000), "a link is never followed");
         }
         finally
         {
