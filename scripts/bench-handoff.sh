@@ -55,30 +55,50 @@ state_of() { sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' "$1/$2/status.json" 2>/dev
 # verdict VALUE TARGET (lower is better)
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "OK" : "MISSED" }'; }
 
-# handoff DIR: prints "p50 p99 min max" in ms over $rounds rounds. Each round: A runs (its command
-# blocked on a FIFO), B waits --after A (until it holds A's alive FIFO or runs a lock watcher
-# thread, or 50 ms when the emissary under test has neither), then the FIFO releases A's command, which execs stamp: A's time
-# is taken right before its command exits, B's right after B's command is exec'ed.
+# Each round: A runs (its command blocked on a FIFO), B waits for A, then the FIFO releases A's
+# command, which execs stamp: A's time is taken right before its command exits, B's right after
+# B's command is exec'ed. A starter puts A and B in place in DIR and sets a and b to their pids.
+
+# emissary's pair: B waits --after A, until it holds A's alive FIFO or runs a lock watcher thread
+# (or 50 ms when the emissary under test has neither).
+start_emissary_pair() {
+    local dir=$1 t
+    "$emissary" run --control-dir "$dir" --name A -- /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" 2>>"$dir/../log" &
+    a=$!
+    until [ "$(state_of "$dir" A)" = running ]; do sleep 0.001; done
+    "$emissary" run --control-dir "$dir" --name B --after A -- "$stamp" "$dir/b" 2>>"$dir/../log" &
+    b=$!
+    pids=("$a" "$b")
+    until [ "$(state_of "$dir" B)" = waiting ]; do sleep 0.001; done
+    for ((t = 0; t < 50; t++)); do
+        { ls -l /proc/$b/fd 2>/dev/null | grep -q "/A/alive\$" || grep -qx "lock watcher A" /proc/$b/task/*/comm 2>/dev/null; } && break
+        sleep 0.001
+    done
+}
+
+# The floor's pair: bench/handoff-floor in place of emissary, B blocked in flock on A's lock.
+start_floor_pair() {
+    local dir=$1
+    "$floor" up "$dir/lock" /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" &
+    a=$!
+    pids=("$a")
+    until [ -e "$dir/lock" ]; do sleep 0.001; done
+    sleep 0.005 # the upstream holds the lock once the file exists; give it that moment
+    "$floor" down "$dir/lock" "$stamp" "$dir/b" &
+    b=$!
+    pids=("$a" "$b")
+    sleep 0.02 # the downstream is blocked in flock
+}
+
+# handoff STARTER DIR: prints "p50 p99 min max" in ms over $rounds rounds.
 handoff() {
-    local base=$1 i samples=$1/samples
+    local start=$1 base=$2 i a b samples=$2/samples
     : > "$samples"
     for ((i = 0; i < rounds; i++)); do
         local dir=$base/r$i
         mkdir -p "$dir"
         mkfifo "$dir/go"
-        "$emissary" run --control-dir "$dir" --name A -- /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" 2>>"$base/log" &
-        local a=$!
-        until [ "$(state_of "$dir" A)" = running ]; do sleep 0.001; done
-        "$emissary" run --control-dir "$dir" --name B --after A -- "$stamp" "$dir/b" 2>>"$base/log" &
-        local b=$!
-        pids=("$a" "$b")
-        until [ "$(state_of "$dir" B)" = waiting ]; do sleep 0.001; done
-        local t
-        for ((t = 0; t < 50; t++)); do
-            # B holds A's alive FIFO open (or, without one, runs a thread blocked on A's lock).
-            { ls -l /proc/$b/fd 2>/dev/null | grep -q "/A/alive\$" || grep -qx "lock watcher A" /proc/$b/task/*/comm 2>/dev/null; } && break
-            sleep 0.001
-        done
+        "$start" "$dir"
         echo go > "$dir/go"
         wait "$a" "$b"
         pids=()
@@ -88,33 +108,6 @@ handoff() {
     sort -n "$samples" | awk '{ v[NR] = $1 } END {
         p50 = v[int((NR + 1) * 0.50)]; p99 = v[int(NR * 0.99 + 0.999)]; if (p99 == "") p99 = v[NR];
         printf "%.3f %.3f %.3f %.3f\n", p50 / 1e6, p99 / 1e6, v[1] / 1e6, v[NR] / 1e6 }'
-}
-
-# handoff_floor DIR: the same rounds with bench/handoff-floor in place of emissary.
-handoff_floor() {
-    local base=$1 i samples=$1/floor-samples
-    : > "$samples"
-    for ((i = 0; i < rounds; i++)); do
-        local dir=$base/f$i
-        mkdir -p "$dir"
-        mkfifo "$dir/go"
-        "$floor" up "$dir/lock" /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" &
-        local a=$!
-        until [ -e "$dir/lock" ]; do sleep 0.001; done
-        sleep 0.005 # the upstream holds the lock once the file exists; give it that moment
-        "$floor" down "$dir/lock" "$stamp" "$dir/b" &
-        local b=$!
-        pids=("$a" "$b")
-        sleep 0.02 # the downstream is blocked in flock
-        echo go > "$dir/go"
-        wait "$a" "$b"
-        pids=()
-        echo $(( $(cat "$dir/b") - $(cat "$dir/a") )) >> "$samples"
-        rm -rf "$dir"
-    done
-    sort -n "$samples" | awk '{ v[NR] = $1 } END {
-        p50 = v[int((NR + 1) * 0.50)]; p99 = v[int(NR * 0.99 + 0.999)]; if (p99 == "") p99 = v[NR];
-        printf "%.3f %.3f\n", p50 / 1e6, p99 / 1e6 }'
 }
 
 # chain DIR N: launches N steps at once, each --after the previous, /bin/true; prints ms from
@@ -169,8 +162,8 @@ echo "bench-handoff: $(uptime | sed 's/.*load/load/')${PRIO:+, SCHED_FIFO $PRIO}
 for fs in tmpfs ext4; do
     base=$([ $fs = tmpfs ] && echo "$shm" || echo "$work")/handoff
     mkdir -p "$base"
-    read -r p50 p99 lo hi < <(handoff "$base")
-    read -r f50 f99 < <(handoff_floor "$base")
+    read -r p50 p99 lo hi < <(handoff start_emissary_pair "$base")
+    read -r f50 f99 _ _ < <(handoff start_floor_pair "$base")
     printf '  hand-off p50 (%s, %d rounds)  %s ms  (floor, the same hand-off in C: %s ms)  target 0.5 ms  %s\n' "$fs" "$rounds" "$p50" "$f50" "$(verdict "$p50" 0.5)"
     printf '  hand-off p99 (%s)  %s ms  (min %s, max %s; floor %s ms)  target 2 ms  %s\n' "$fs" "$p99" "$lo" "$hi" "$f99" "$(verdict "$p99" 2)"
     if grep -q . "$base/log"; then echo "    emissary said:"; sort "$base/log" | uniq -c | head -5 | sed 's/^/    /'; fi
