@@ -27,6 +27,25 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         return step;
     }
 
+    /// <summary>Step b, --after a, started and gone to sleep waiting for it.</summary>
+    private RunningProcess WaitingStepB(string dir)
+    {
+        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
+        // Logged each time the waiter goes to sleep, after it has settled how it waits.
+        b.WaitForStderr("waiting for step 'a'");
+        return b;
+    }
+
+    /// <summary>Lets held upstream a finish (0), then b must run its command and succeed.</summary>
+    private static void ReleaseAndSeeBRun(string fifo, RunningProcess a, RunningProcess b)
+    {
+        File.WriteAllText(fifo, "go\n");
+        a.WaitForExit().ExitCode.Should().Be(0);
+        var result = b.WaitForExit();
+        result.ExitCode.Should().Be(0, "{0}", result);
+        result.StdoutLines.Should().Contain("ran b");
+    }
+
     private static IReadOnlyList<string> DescriptorTargets(int pid) =>
         Directory.GetFiles($"/proc/{pid}/fd").Select(fd =>
         {
@@ -71,20 +90,14 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         string fifo = Path.Combine(TempDir("fifo"), "release");
         var a = HeldUpstream(dir, "a", fifo);
 
-        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
-        // Logged each time the waiter goes to sleep, after it has settled how it waits.
-        b.WaitForStderr("waiting for step 'a'");
+        var b = WaitingStepB(dir);
 
         DescriptorTargets(b.Pid).Should().NotContain("anon_inode:inotify", "a running upstream is waited on through its alive FIFO\n{0}", b.Describe());
         HoldsAliveFifoOf(b.Pid, "a").Should().BeTrue("b waits for the hangup of a's alive FIFO\n{0}", b.Describe());
         ThreadNames(b.Pid).Should().NotContain("lock watcher a", "the FIFO needs no thread");
         b.HasExited.Should().BeFalse("{0}", b.Describe());
 
-        File.WriteAllText(fifo, "go\n");
-        a.WaitForExit().ExitCode.Should().Be(0);
-        var result = b.WaitForExit();
-        result.ExitCode.Should().Be(0, "{0}", result);
-        result.StdoutLines.Should().Contain("ran b");
+        ReleaseAndSeeBRun(fifo, a, b);
         var sa = Steps.Status(dir, "a")!;
         var sb = Steps.Status(dir, "b")!;
         sb.StartedAt!.Value.Should().BeOnOrAfter(sa.FinishedAt!.Value);
@@ -98,8 +111,7 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         Run("mkfifo", fifo).ExitCode.Should().Be(0);
         var a = Step(dir, "a", [], "/bin/sh", "-c", "echo ready; read line < \"$0\"; exit 3", fifo);
         a.WaitForLine("ready");
-        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
-        b.WaitForStderr("waiting for step 'a'");
+        var b = WaitingStepB(dir);
 
         File.WriteAllText(fifo, "go\n");
         a.WaitForExit().ExitCode.Should().Be(3);
@@ -113,8 +125,7 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
     public void A_step_waiting_for_an_upstream_that_has_not_started_watches_until_it_registers_then_waits_on_its_fifo()
     {
         string dir = NewControlDir();
-        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
-        b.WaitForStderr("waiting for step 'a'");
+        var b = WaitingStepB(dir);
         DescriptorTargets(b.Pid).Should().Contain("anon_inode:inotify", "nothing but a directory watch can tell that a appeared\n{0}", b.Describe());
 
         string fifo = Path.Combine(TempDir("fifo"), "release");
@@ -123,11 +134,7 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         Steps.WaitUntil(() => HoldsAliveFifoOf(b.Pid, "a") && !DescriptorTargets(b.Pid).Contains("anon_inode:inotify"),
             "b waits on a's alive FIFO and holds no inotify instance");
 
-        File.WriteAllText(fifo, "go\n");
-        a.WaitForExit().ExitCode.Should().Be(0);
-        var result = b.WaitForExit();
-        result.ExitCode.Should().Be(0, "{0}", result);
-        result.StdoutLines.Should().Contain("ran b");
+        ReleaseAndSeeBRun(fifo, a, b);
     }
 
     [BlackBoxFact]
@@ -139,16 +146,11 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         // An older emissary, or a file system without FIFOs: nothing named alive.
         File.Delete(Path.Combine(dir, "a", "alive"));
 
-        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
-        b.WaitForStderr("waiting for step 'a'");
+        var b = WaitingStepB(dir);
         Steps.WaitUntil(() => ThreadNames(b.Pid).Contains("lock watcher a"), "a thread blocked in flock(2) on a's lock");
         DescriptorTargets(b.Pid).Should().NotContain("anon_inode:inotify");
 
-        File.WriteAllText(fifo, "go\n");
-        a.WaitForExit().ExitCode.Should().Be(0);
-        var result = b.WaitForExit();
-        result.ExitCode.Should().Be(0, "{0}", result);
-        result.StdoutLines.Should().Contain("ran b");
+        ReleaseAndSeeBRun(fifo, a, b);
     }
 
     [BlackBoxFact]
@@ -157,8 +159,7 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         string dir = NewControlDir();
         string fifo = Path.Combine(TempDir("fifo"), "release");
         var a = HeldUpstream(dir, "a", fifo);
-        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
-        b.WaitForStderr("waiting for step 'a'");
+        var b = WaitingStepB(dir);
         Steps.WaitUntil(() => HoldsAliveFifoOf(b.Pid, "a"), "b waits on a's alive FIFO");
 
         // Same uid as a, so it may write there: as a misbehaving upstream could.
@@ -178,11 +179,7 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
             writer.WaitForExit();
         }
 
-        File.WriteAllText(fifo, "go\n");
-        a.WaitForExit().ExitCode.Should().Be(0);
-        var result = b.WaitForExit();
-        result.ExitCode.Should().Be(0, "{0}", result);
-        result.StdoutLines.Should().Contain("ran b");
+        ReleaseAndSeeBRun(fifo, a, b);
     }
 
     [BlackBoxFact]
@@ -199,8 +196,7 @@ public sealed class HandoffTests(ITestOutputHelper output) : BlackBoxTest
         // flock(1) holds the lock itself (-o: not its command), so killing it releases the lock.
         var holder = Start("flock", "-o", Path.Combine(a, "lock"), "/bin/sh", "-c", "echo locked $$; exec sleep 300");
         int sleeper = int.Parse(holder.WaitForLineStartingWith("locked ")["locked ".Length..]);
-        var b = Step(dir, "b", ["--after", "a", "--log-level", "debug"], "/bin/sh", "-c", "echo ran b");
-        b.WaitForStderr("waiting for step 'a'");
+        var b = WaitingStepB(dir);
         Steps.WaitUntil(() => HoldsAliveFifoOf(b.Pid, "a"), "b waits on the stale FIFO");
         holder.Signal(Libc.SIGKILL);
         holder.WaitForExit();
