@@ -147,8 +147,19 @@ int emissary_shim_is_ignored_now(int sig)
  * was there before, exactly as if this one did not exist.
  */
 static const int fault_signals[] = { SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS };
-static struct sigaction previous_fault_action[NSIG];
+#define FAULT_SIGNALS (sizeof fault_signals / sizeof fault_signals[0])
+/* One slot per fault signal, not per signal number: 6 of them fit in one page, where NSIG of them
+ * (10 KB) made installing the handlers touch three pages of fresh memory at every start. */
+static struct sigaction previous_fault_action[FAULT_SIGNALS];
 static int fault_pipe_write = -1;
+
+static struct sigaction *previous_action_of(int sig)
+{
+    for (size_t i = 0; i < FAULT_SIGNALS; i++)
+        if (fault_signals[i] == sig)
+            return &previous_fault_action[i];
+    return NULL;
+}
 
 static void on_fault_signal(int sig, siginfo_t *info, void *context)
 {
@@ -160,10 +171,11 @@ static void on_fault_signal(int sig, siginfo_t *info, void *context)
         errno = errno_saved;
         return;
     }
-    struct sigaction *before = &previous_fault_action[sig];
-    if (before->sa_flags & SA_SIGINFO) {
+    /* Installed for the six fault signals only, so never NULL; if it were, the default action. */
+    struct sigaction *before = previous_action_of(sig);
+    if (before != NULL && (before->sa_flags & SA_SIGINFO)) {
         before->sa_sigaction(sig, info, context);
-    } else if (before->sa_handler != SIG_DFL && before->sa_handler != SIG_IGN) {
+    } else if (before != NULL && before->sa_handler != SIG_DFL && before->sa_handler != SIG_IGN) {
         before->sa_handler(sig);
     } else {
         /* No handler before us: the default action. Returning re-runs the faulting instruction,
@@ -192,15 +204,15 @@ int emissary_shim_forward_faults(void)
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
         return -1;
     fault_pipe_write = fds[1];
-    for (size_t i = 0; i < sizeof fault_signals / sizeof fault_signals[0]; i++) {
+    for (size_t i = 0; i < FAULT_SIGNALS; i++) {
         int sig = fault_signals[i];
         if (sigismember(&original_ignored, sig))
             continue;
         struct sigaction sa;
-        if (sigaction(sig, NULL, &previous_fault_action[sig]) != 0)
+        if (sigaction(sig, NULL, &previous_fault_action[i]) != 0)
             continue;
         /* Same mask and flags as the runtime's handler (its alternate stack for stack overflow). */
-        sa = previous_fault_action[sig];
+        sa = previous_fault_action[i];
         sa.sa_flags = (sa.sa_flags & ~SA_RESETHAND) | SA_SIGINFO | SA_ONSTACK | SA_RESTART;
         sa.sa_sigaction = on_fault_signal;
         sigaction(sig, &sa, NULL);
