@@ -37,6 +37,66 @@ trap cleanup EXIT
 verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { print ((dir=="le" ? v<=t : v>=t) ? "OK" : "MISSED") }'; }
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# What a page fault costs here: start-up and hand-off are mostly page faults and process creation,
+# and a VM can make a fault ten times dearer than bare metal does (README, "Start-up").
+cc=$(command -v cc || command -v clang || true)
+if [ -n "$cc" ]; then
+  cat > "$tmp/faults.c" <<'C'
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+extern char **environ;
+/* faults FILE: the median cost, in microseconds, of the first write to a fresh anonymous page, and
+ * of the first read of a page of FILE (in the page cache; one such fault maps up to 16 pages). */
+enum { N = 256 };
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+static double median(double *t, int n) { qsort(t, n, sizeof t[0], cmp); return t[n / 2]; }
+/* faults count CMD ARGS...: page faults of CMD and the children it waited for (as perf stat counts
+ * them), the median of 21 runs. */
+static int count(char **argv) {
+    long v[21];
+    for (int i = 0; i < 21; i++) {
+        struct rusage before, after;
+        getrusage(RUSAGE_CHILDREN, &before);
+        pid_t pid;
+        if (posix_spawn(&pid, argv[0], 0, 0, argv, environ) != 0) return 1;
+        int status;
+        waitpid(pid, &status, 0);
+        getrusage(RUSAGE_CHILDREN, &after);
+        v[i] = (after.ru_minflt + after.ru_majflt) - (before.ru_minflt + before.ru_majflt);
+    }
+    for (int i = 0; i < 21; i++) for (int j = i + 1; j < 21; j++) if (v[j] < v[i]) { long x = v[i]; v[i] = v[j]; v[j] = x; }
+    printf("%ld\n", v[10]);
+    return 0;
+}
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "count") == 0) return count(argv + 2);
+    double t[N];
+    volatile char *p = mmap(0, N * 4096L, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (int i = 0; i < N; i++) { double t0 = now(); p[i * 4096L] = 1; t[i] = now() - t0; }
+    printf("page fault: %.1f us (first write to a fresh page)", median(t, N));
+    int fd = argc > 1 ? open(argv[1], O_RDONLY) : -1;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 65536) {
+        volatile char *q = mmap(0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        int n = st.st_size / 65536 < N ? (int)(st.st_size / 65536) : N;
+        for (int i = 0; i < n; i++) { double t0 = now(); (void)q[i * 65536L]; t[i] = now() - t0; }
+        printf(", %.1f us (first read of a cached page of emissary)", median(t, n));
+    }
+    printf("\n");
+    return 0;
+}
+C
+  "$cc" -O2 -o "$tmp/faults" "$tmp/faults.c" 2>/dev/null && echo "machine: $("$tmp/faults" "$E")"
+fi
 
 echo "== start-up: median wall time of SUPERVISOR -- /bin/true ($RUNS runs each, interleaved)"
 hyperfine -N -w 50 -r "$RUNS" --export-json "$tmp/startup.json" \
@@ -58,6 +118,13 @@ for n, ts in res.items():
 r = med["emissary"] / med["tini"]
 print(f"  emissary/tini {r:.2f}x  (floor+spawn/tini {med['floor+spawn'] / med['tini']:.2f}x, floor/tini {med['floor'] / med['tini']:.2f}x)  target <= 1.20x  {'OK' if r <= 1.2 else 'MISSED'}")
 EOF
+
+if [ -x "$tmp/faults" ]; then
+  echo "== page faults of SUPERVISOR -- /bin/true, its child's included (median of 21; does not depend on load)"
+  printf '  emissary %s  tini %s  dumb-init %s  floor %s  floor+spawn %s\n' "$("$tmp/faults" count "$E" run -- /bin/true)" \
+    "$("$tmp/faults" count "$(command -v tini)" -s -- /bin/true)" "$("$tmp/faults" count "$(command -v dumb-init)" /bin/true)" \
+    "$("$tmp/faults" count "$F")" "$("$tmp/faults" count "$F" /bin/true)"
+fi
 
 echo "== syscalls (strace -f -c): total, and per syscall for the most frequent ones in emissary"
 count() { strace -f -c -o "$tmp/strace.$1" "${@:2}" >/dev/null 2>&1 || true; }
