@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks, each figure beside its peer (tini, dumb-init: Debian's packages) or floor, in one run:
-#   start-up  `SUPERVISOR -- /bin/true`, median of many runs (hyperfine -N, all commands interleaved
-#             in one invocation), beside the floor: an empty static NativeAOT program built with
-#             emissary's publish flags (bench/floor), alone and posix_spawn'ing /bin/true
+#   start-up  `SUPERVISOR -- /bin/true`, median of many runs, the commands round-robin
+#             (bench/startup), beside the floor: an empty static NativeAOT program built with
+#             emissary's publish flags (bench/floor), alone and posix_spawn'ing /bin/true; what a
+#             page fault costs on the machine and how many each command takes
 #   syscalls  strace -f -c of the same commands, total and per syscall for the most frequent ones
 #   size      bytes of the executable
 #   signals   each catchable standard signal sent with kill(2) to the supervisor: how many its
@@ -32,6 +33,8 @@ T=$PWD/artifacts/testchild
 RUNS=${BENCH_RUNS:-1000}
 tmp=$(mktemp -d)
 pids=()
+missed=() # targets missed and scripts that failed (below): both listed at the end
+failed=()
 cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { print ((dir=="le" ? v<=t : v>=t) ? "OK" : "MISSED") }'; }
@@ -39,92 +42,38 @@ verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { print ((dir=="le" ? v<=
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # What a page fault costs here: start-up and hand-off are mostly page faults and process creation,
 # and a VM can make a fault ten times dearer than bare metal does (README, "Start-up").
-cc=$(command -v cc || command -v clang || true)
-if [ -n "$cc" ]; then
-  cat > "$tmp/faults.c" <<'C'
-#include <fcntl.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-extern char **environ;
-/* faults FILE: the median cost, in microseconds, of the first write to a fresh anonymous page, and
- * of the first read of a page of FILE (in the page cache; one such fault maps up to 16 pages). */
-enum { N = 256 };
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
-static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
-static double median(double *t, int n) { qsort(t, n, sizeof t[0], cmp); return t[n / 2]; }
-/* faults count CMD ARGS...: page faults of CMD and the children it waited for (as perf stat counts
- * them), the median of 21 runs. */
-static int count(char **argv) {
-    long v[21];
-    for (int i = 0; i < 21; i++) {
-        struct rusage before, after;
-        getrusage(RUSAGE_CHILDREN, &before);
-        pid_t pid;
-        if (posix_spawn(&pid, argv[0], 0, 0, argv, environ) != 0) return 1;
-        int status;
-        waitpid(pid, &status, 0);
-        getrusage(RUSAGE_CHILDREN, &after);
-        v[i] = (after.ru_minflt + after.ru_majflt) - (before.ru_minflt + before.ru_majflt);
-    }
-    for (int i = 0; i < 21; i++) for (int j = i + 1; j < 21; j++) if (v[j] < v[i]) { long x = v[i]; v[i] = v[j]; v[j] = x; }
-    printf("%ld\n", v[10]);
-    return 0;
-}
-int main(int argc, char **argv) {
-    if (argc > 2 && strcmp(argv[1], "count") == 0) return count(argv + 2);
-    double t[N];
-    volatile char *p = mmap(0, N * 4096L, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    for (int i = 0; i < N; i++) { double t0 = now(); p[i * 4096L] = 1; t[i] = now() - t0; }
-    printf("page fault: %.1f us (first write to a fresh page)", median(t, N));
-    int fd = argc > 1 ? open(argv[1], O_RDONLY) : -1;
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 65536) {
-        volatile char *q = mmap(0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        int n = st.st_size / 65536 < N ? (int)(st.st_size / 65536) : N;
-        for (int i = 0; i < n; i++) { double t0 = now(); (void)q[i * 65536L]; t[i] = now() - t0; }
-        printf(", %.1f us (first read of a cached page of emissary)", median(t, n));
-    }
-    printf("\n");
-    return 0;
-}
-C
-  "$cc" -O2 -o "$tmp/faults" "$tmp/faults.c" 2>/dev/null && echo "machine: $("$tmp/faults" "$E")"
-fi
+S=$tmp/startup
+cc=$(command -v cc || command -v clang)
+"$cc" -O2 -o "$S" bench/startup/startup.c
+echo "machine: $("$S" faults "$E")"
 
-echo "== start-up: median wall time of SUPERVISOR -- /bin/true ($RUNS runs each, interleaved)"
-hyperfine -N -w 50 -r "$RUNS" --export-json "$tmp/startup.json" \
-  -n emissary "$E run -- /bin/true" \
-  -n tini "tini -s -- /bin/true" \
-  -n dumb-init "dumb-init /bin/true" \
-  -n floor "$F" \
-  -n floor+spawn "$F /bin/true" >/dev/null 2>&1
-# median and the interquartile range, in ms, from the per-run times
-python3 - "$tmp/startup.json" <<'EOF'
-import json, statistics, sys
-res = {r["command"]: sorted(r["times"]) for r in json.load(open(sys.argv[1]))["results"]}
-def q(ts, f): return ts[min(len(ts) - 1, int(f * len(ts)))] * 1000
-med = {n: statistics.median(ts) * 1000 for n, ts in res.items()}
+echo "== start-up: median wall time of SUPERVISOR -- /bin/true ($RUNS rounds, the five commands round-robin)"
+# Round-robin, the order reversed every other round: on a machine whose speed drifts while it is
+# measured (a VM among others), every command sees the same drift; hyperfine runs them one after
+# the other.
+"$S" rounds "$RUNS" "$E" run -- /bin/true :: "$(command -v tini)" -s -- /bin/true :: "$(command -v dumb-init)" /bin/true \
+  :: "$F" :: "$F" /bin/true > "$tmp/startup.txt"
+startup=$(python3 - "$tmp/startup.txt" <<'EOF'
+import sys
+names = ["emissary", "tini", "dumb-init", "floor", "floor+spawn"]
 notes = {"tini": "peer", "dumb-init": "peer", "floor": "empty static NativeAOT, same flags",
          "floor+spawn": "floor + posix_spawn /bin/true + waitpid"}
-for n, ts in res.items():
-    print(f"  {n:<12} {med[n]:7.3f} ms  (p25 {q(ts, .25):.3f}, p75 {q(ts, .75):.3f})  {notes.get(n, '')}")
+med = {}
+for name, line in zip(names, open(sys.argv[1])):
+    m, p25, p75 = map(float, line.split())
+    med[name] = m
+    print(f"  {name:<12} {m:7.3f} ms  (p25 {p25:.3f}, p75 {p75:.3f})  {notes.get(name, '')}")
 r = med["emissary"] / med["tini"]
 print(f"  emissary/tini {r:.2f}x  (floor+spawn/tini {med['floor+spawn'] / med['tini']:.2f}x, floor/tini {med['floor'] / med['tini']:.2f}x)  target <= 1.20x  {'OK' if r <= 1.2 else 'MISSED'}")
 EOF
+)
+echo "$startup"
+[[ $startup != *MISSED* ]] || missed+=("start-up")
 
-if [ -x "$tmp/faults" ]; then
-  echo "== page faults of SUPERVISOR -- /bin/true, its child's included (median of 21; does not depend on load)"
-  printf '  emissary %s  tini %s  dumb-init %s  floor %s  floor+spawn %s\n' "$("$tmp/faults" count "$E" run -- /bin/true)" \
-    "$("$tmp/faults" count "$(command -v tini)" -s -- /bin/true)" "$("$tmp/faults" count "$(command -v dumb-init)" /bin/true)" \
-    "$("$tmp/faults" count "$F")" "$("$tmp/faults" count "$F" /bin/true)"
-fi
+echo "== page faults of SUPERVISOR -- /bin/true, its child's included (median of 21; does not depend on load)"
+printf '  emissary %s  tini %s  dumb-init %s  floor %s  floor+spawn %s\n' "$("$S" count "$E" run -- /bin/true)" \
+  "$("$S" count "$(command -v tini)" -s -- /bin/true)" "$("$S" count "$(command -v dumb-init)" /bin/true)" \
+  "$("$S" count "$F")" "$("$S" count "$F" /bin/true)"
 
 echo "== syscalls (strace -f -c): total, and per syscall for the most frequent ones in emissary"
 count() { strace -f -c -o "$tmp/strace.$1" "${@:2}" >/dev/null 2>&1 || true; }
@@ -151,6 +100,7 @@ size=$(stat -c %s "$E")
 printf "  emissary  %d bytes = %.2f MiB  (floor %d bytes; tini %d, dumb-init %d)  target <= 3 MiB (3145728)  %s\n" \
   "$size" "$(awk -v s="$size" 'BEGIN{print s/1048576}')" "$(stat -c %s "$F")" \
   "$(stat -c %s "$(command -v tini)")" "$(stat -c %s "$(command -v dumb-init)")" "$(verdict "$size" 3145728 le)"
+[ "$(verdict "$size" 3145728 le)" = OK ] || missed+=("size")
 
 echo "== signals sent with kill(2) to the supervisor, received by its child (of 25)"
 # One supervisor per signal (a supervisor that dies of one must not cost the others), started
@@ -186,20 +136,26 @@ signals_to() { # name, supervisor argv...
   done
   printf "  %-10s %2d/25%s\n" "$name" "$got" "${missed:+  missed:$missed}"
   [ "$name" != emissary ] || printf "  %-10s target 25/25  %s\n" "" "$( [ "$got" -eq 25 ] && echo OK || echo MISSED)"
+  [ "$name" != emissary ] || [ "$got" -eq 25 ] || missed+=("signals")
 }
 signals_to emissary "$E" run -- 2>/dev/null
 signals_to tini tini -s -- 2>/dev/null
 signals_to dumb-init dumb-init 2>/dev/null
 
-# Every figure in one run: a benchmark that misses its target (exit 1) does not stop the others;
-# the run's exit status says whether any did.
-failed=()
+# Every figure in one run: a benchmark that misses a target or fails does not stop the others; the
+# last lines list every target missed (a line saying MISSED, here or in a script's output) and
+# every script that failed, and the exit status says whether there was any.
 for script in scripts/bench-*.sh; do
   [ -e "$script" ] || continue
   echo "== $script"
-  bash "$script" || failed+=("$script")
+  set +e
+  bash "$script" 2>&1 | tee "$tmp/script.out"
+  code=${PIPESTATUS[0]}
+  set -e
+  grep -q MISSED "$tmp/script.out" && missed+=("$script: $(grep -c MISSED "$tmp/script.out") missed")
+  # A script that misses a target says so and may exit 1; any other exit status is a failure.
+  [ "$code" -eq 0 ] || grep -q MISSED "$tmp/script.out" || failed+=("$script (exit $code)")
 done
-if [ ${#failed[@]} -gt 0 ]; then
-  echo "bench.sh: missed a target or failed: ${failed[*]}"
-  exit 1
-fi
+[ ${#missed[@]} -eq 0 ] || printf 'bench.sh: targets missed: %s\n' "$(IFS=';'; echo "${missed[*]}")"
+[ ${#failed[@]} -eq 0 ] || printf 'bench.sh: failed: %s\n' "${failed[*]}"
+[ ${#missed[@]} -eq 0 ] && [ ${#failed[@]} -eq 0 ]
