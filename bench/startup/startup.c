@@ -13,6 +13,7 @@
  *                                during the measurement weighs on every command alike: median, p25
  *                                and p75 in milliseconds, one line per command
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -53,6 +54,8 @@ static int run(char **argv)
     if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
         return -1;
     while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
     }
     return 0;
 }
