@@ -13,7 +13,8 @@
 #
 # Run it after changing what start-up or a hand-off executes, and commit the files it writes.
 # A stale file costs page faults, nothing else: ILC ignores names that no longer exist, and
-# methods missing from the file are laid out after the listed ones, as before.
+# methods missing from the file are laid out after the listed ones, as before. Two runs may differ
+# by a few methods of ~700 (seen: 4); either file serves.
 #   scripts/startup-order.sh     (needs valgrind and python3; installs valgrind when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,9 +134,10 @@ def order(name, traces):
         for line in open(f"{trace}.lackey"):
             if line.startswith("SB "):
                 ran(int(line.split()[1], 16))
-        for line in sorted(set(open(f"{trace}.callgrind"))):
-            if line.startswith("fn=") and (address := re.search(r" 0x([0-9a-f]+)", line)):
-                ran(int(address.group(1), 16))
+        entered = {int(m.group(1), 16) for line in open(f"{trace}.callgrind")
+                   if line.startswith("fn=") and (m := re.search(r" 0x([0-9a-f]+)", line))}
+        for address in sorted(entered):
+            ran(address)
     if len(seen) < 50:
         sys.exit(f"startup-order: only {len(seen)} methods traced for {name}: did the trace run?")
     with open(f"{out}/{name}.order", "w") as f:
