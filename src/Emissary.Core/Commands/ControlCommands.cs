@@ -150,7 +150,7 @@ internal static class ControlCommands
             writer.WriteStartObject();
             if (status is not null)
             {
-                status.WriteProperties(writer);
+                (status with { Name = name }).WriteProperties(writer); // named by its directory, as in the table
             }
             else
             {
@@ -180,7 +180,10 @@ internal static class ControlCommands
             string detail = s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
             string cpu = s?.Usage is { Attempts: > 0 } u ? StepUsage.FormatMs(u.CpuMs) : "-";
             string memory = s?.Usage is { Attempts: > 0 } m ? StepUsage.FormatKiB(m.MaxRssKiB) : "-";
-            table.Add([s?.Name ?? name, state, exit, s?.Reason ?? "-", started, duration, cpu, memory, detail]);
+            // status.json is written by the step's own container, which may be hostile: its text is
+            // shown escaped, so it can neither drive the reader's terminal nor forge rows, and the
+            // row is named by the step's directory, not by the name the record claims.
+            table.Add([Cell(name), Cell(state), exit, Cell(s?.Reason ?? "-"), started, duration, cpu, memory, Cell(detail)]);
         }
         int[] widths = new int[table[0].Length];
         foreach (string[] row in table)
@@ -201,6 +204,8 @@ internal static class ControlCommands
         }
         return text.ToString();
     }
+
+    private static string Cell(string text) => ErrorText.Printable(text);
 
     private static void RequireStep(ControlDirectory dir, string name)
     {

@@ -26,10 +26,11 @@ internal static class ErrorText
     public static string Quote(string value) => "'" + Printable(value) + "'";
 
     /// <summary>
-    /// <paramref name="text"/> with every control character (C0, DEL, C1) and the Unicode line and
-    /// paragraph separators written as an escape (\n, \r, \t, \xNN, \uNNNN), so that a name or path
-    /// holding a newline or a terminal escape sequence can neither split a log line in two nor
-    /// drive the reader's terminal. Returns the same string when there is nothing to escape.
+    /// <paramref name="text"/> with every control character (C0, DEL, C1), the Unicode line and
+    /// paragraph separators and the bidirectional overrides and isolates written as an escape (\n,
+    /// \r, \t, \xNN, \uNNNN), so that a name or path holding a newline, a terminal escape sequence
+    /// or a right-to-left override can neither split a line in two, nor drive the reader's
+    /// terminal, nor show its text reordered. Returns the same string when there is nothing to escape.
     /// </summary>
     public static string Printable(string text)
     {
@@ -72,5 +73,5 @@ internal static class ErrorText
         return -1;
     }
 
-    private static bool NeedsEscape(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
+    private static bool NeedsEscape(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069');
 }

@@ -63,6 +63,28 @@ public sealed class OrderingTests(ITestOutputHelper output) : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void Status_shows_the_text_of_a_hostile_status_json_escaped_never_raw()
+    {
+        // status.json is written by its step's container, which another container need not trust:
+        // a terminal escape, a newline that forges a row and a right-to-left override in its text.
+        string dir = NewControlDir();
+        Step(dir, "build", [], TestChildPath, "exit", "0").WaitForExit().ExitCode.Should().Be(0);
+        string forged = Path.Combine(dir, "evil");
+        Directory.CreateDirectory(forged);
+        File.WriteAllText(Path.Combine(forged, "status.json"),
+            "{\"name\":\"build\\u001b]2;pwned\\u0007\",\"state\":\"failed\",\"exitCode\":1,"
+            + "\"reason\":\"Error\\u001b[2J\",\"message\":\"boom\\nbuild  succeeded  0  forged\\u202etxt.exe\"}");
+
+        var table = RunEmissary("status", "--control-dir", dir);
+
+        table.ExitCode.Should().Be(0, "{0}", table);
+        table.Stdout.Should().NotContain("\u001b").And.NotContain("\u0007").And.NotContain("\u202e");
+        table.StdoutLines.Count(l => l.StartsWith("build", StringComparison.Ordinal)).Should().Be(1, "neither the claimed name nor a newline in a message may forge a row\n{0}", table);
+        table.StdoutLines.Should().ContainSingle(l => l.StartsWith("evil ", StringComparison.Ordinal) && l.Contains("Error\\x1b[2J"), "the row is named by the step's directory\n{0}", table);
+        table.Stdout.Should().Contain("Error\\x1b[2J").And.Contain("boom\\nbuild").And.Contain("\\u202etxt.exe");
+    }
+
+    [BlackBoxFact]
     public void A_finished_step_leaves_lock_status_exitcode_and_signal_fifo_in_its_own_directory()
     {
         string dir = NewControlDir();

@@ -50,7 +50,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
             if (!console.IsLive)
             {
                 string detail = status.ExitCode is { } c ? $" (exit {c}, {status.Reason})" : status.WaitingFor is { Count: > 0 } w ? $" for {string.Join(", ", w)}" : "";
-                console.Print($"[{(at - origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State.JsonName()}{detail}", toStderr: true);
+                console.Print($"[{(at - origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State.JsonName()}{ErrorText.Printable(detail)}", toStderr: true);
             }
         });
         engine.Start(output);

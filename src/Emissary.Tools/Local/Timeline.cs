@@ -49,7 +49,9 @@ internal static class Timeline
     }
 
     /// <summary>"exit 0 Completed 1.2s", "skipped: step 'lint' failed with exit code 2".</summary>
-    public static string Summary(StepView step)
+    public static string Summary(StepView step) => ErrorText.Printable(RawSummary(step)); // a step's record is its container's text
+
+    private static string RawSummary(StepView step)
     {
         StepStatus? s = step.Status;
         if (s is null)
