@@ -12,7 +12,7 @@ namespace Emissary.Control;
 /// step directory and its results directory opened without following links, the results
 /// directory owned by the step directory's owner (or, when that is root — a kubelet volume —, by
 /// the owner of the step's lock, which its emissary made), the value a regular file of at most
-/// <see cref="MaxValueBytes"/>, valid UTF-8 (it becomes an argument or an environment value).
+/// <see cref="MaxValueBytes"/>, valid UTF-8 without a NUL byte (it becomes an argument or an environment value).
 /// </summary>
 internal sealed class StepResultFiles(ControlDirectory dir)
 {
@@ -66,6 +66,8 @@ internal sealed class StepResultFiles(ControlDirectory dir)
         BoundedRead read = UntrustedFile.Read(fd, reference.Key, MaxValueBytes);
         return read.Outcome switch
         {
+            // A NUL would end the argument or environment value there, silently cutting the text after the reference.
+            ReadOutcome.Read when read.Bytes!.AsSpan().Contains((byte)0) => throw new StepResultMissingException($"{reference}: the value holds a NUL byte, which no argument or environment value can carry"),
             ReadOutcome.Read when Utf8.IsValid(read.Bytes!) => Encoding.UTF8.GetString(read.Bytes!),
             ReadOutcome.Read => throw new StepResultMissingException($"{reference}: {path} is not valid UTF-8 text"),
             ReadOutcome.Missing => throw new StepResultMissingException($"{reference}: step '{reference.Step}' has no result '{reference.Key}' ({path} does not exist)"),

@@ -60,6 +60,30 @@ public sealed class StepResultReferenceTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void A_result_holding_a_NUL_byte_fails_the_step_instead_of_cutting_the_text_after_it()
+    {
+        // Before: the argument and the environment value ended at the NUL, silently dropping the
+        // consumer's own text after the reference ("--flag=a" instead of "--flag=a\0b-suffix").
+        string dir = NewControlDir();
+        RunEmissary("run", "--name", "nul", "--control-dir", dir, "--", "/bin/sh", "-c", "printf 'a\\000b' > \"$EMISSARY_RESULTS/v\"")
+            .ExitCode.Should().Be(0);
+        File.ReadAllBytes(Path.Combine(dir, "nul", "results", "v")).Should().Equal((byte)'a', 0, (byte)'b');
+
+        var inArgument = RunEmissary("run", "--name", "arg", "--control-dir", dir, "--after", "nul", "--", "/bin/echo", "--flag=$(steps.nul.results.v)-suffix");
+        var inEnvironment = Start(EmissaryPath,
+            ["run", "--name", "env", "--control-dir", dir, "--after", "nul", "--", "/bin/sh", "-c", "echo \"env=$V\""],
+            new Dictionary<string, string> { ["V"] = "$(steps.nul.results.v)-suffix" }).WaitForExit();
+
+        foreach (ProcessResult result in new[] { inArgument, inEnvironment })
+        {
+            result.ExitCode.Should().Be(125, "{0}", result);
+            AssertOneEmissaryErrorLine(result);
+            result.Stderr.Should().Contain("$(steps.nul.results.v): the value holds a NUL byte");
+            result.StdoutLines.Should().BeEmpty("the command must not run with a cut value\n{0}", result);
+        }
+    }
+
+    [BlackBoxFact]
     public void A_result_that_is_a_link_or_a_results_directory_that_is_a_link_is_refused()
     {
         string dir = NewControlDir();

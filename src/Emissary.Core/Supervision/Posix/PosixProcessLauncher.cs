@@ -191,6 +191,12 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
 
     private static byte* Utf8(string s, List<IntPtr> native)
     {
+        if (s.Contains('\0', StringComparison.Ordinal))
+        {
+            // A C string ends at its first NUL: the rest would be dropped without a word. execve
+            // cannot carry it, so fail as Go's exec does.
+            throw new LaunchException("cannot run: an argument or environment value holds a NUL byte", ExitCodes.CannotExecute);
+        }
         int length = Encoding.UTF8.GetByteCount(s);
         var buffer = (byte*)NativeMemory.Alloc((nuint)length + 1);
         native.Add((IntPtr)buffer);
