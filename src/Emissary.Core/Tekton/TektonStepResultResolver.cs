@@ -1,7 +1,9 @@
 using Emissary.Foundation.Sequences;
 using Emissary.Json;
 using System.Text;
+using System.Runtime.InteropServices;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Results;
 
@@ -64,8 +66,9 @@ internal sealed record TektonResultValue(string? String, IReadOnlyList<string>? 
 /// against <c>/tekton/steps/step-NAME/results/KEY</c>, the way pkg/entrypoint's findReplacement
 /// does: <c>[N]</c> an array element, <c>[*]</c> the whole array (only where a whole argument or
 /// when-value is the reference: it expands into several), <c>.FIELD</c> an object member, nothing
-/// the string. Result files are written by other containers: read without following a symlink in
-/// the last component, bounded, regular files only.
+/// the string. Result files are written by other containers: read without following a link past
+/// <c>/tekton/steps/step-NAME</c> (see <see cref="OpenResultsDirectory"/>), bounded, regular files only.
+/// A value holding a NUL byte is substituted, and the launch then fails (EINVAL), as Go's exec does.
 /// </summary>
 internal sealed class TektonStepResultResolver(TektonPaths paths)
 {
@@ -113,20 +116,85 @@ internal sealed class TektonStepResultResolver(TektonPaths paths)
         return [StepResultReferences.Substitute(text, Resolve)];
     }
 
+    /// <summary>
+    /// Step NAME's results directory. <c>/tekton/steps/step-NAME</c> is a link that the init
+    /// container made, on a volume only it writes, to <c>/tekton/run/N/status</c>: its target is read
+    /// (and must be that form), not followed. From <c>/tekton/run/N</c> on, nothing is followed:
+    /// that is step N's own volume, where step N may have planted a link (to a secret of the
+    /// reading step's own file system, which would then pass for step N's result).
+    /// </summary>
+    private SafeFd OpenResultsDirectory(StepResultReference reference, string display)
+    {
+        int stepsFd = Libc.OpenRetrying(paths.Steps, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (stepsFd < 0)
+        {
+            throw new StepResultMissingException($"{reference}: cannot open {display}: {Libc.Describe(Libc.LastErrno)}");
+        }
+        using var steps = new SafeFd(stepsFd);
+        string link = "step-" + reference.Step;
+        int stepFd;
+        if (Libc.ReadLinkAt(stepsFd, link) is { } target)
+        {
+            string prefix = paths.Run + "/";
+            string[] parts = target.StartsWith(prefix, StringComparison.Ordinal) ? target[prefix.Length..].Split('/') : [];
+            if (parts is not [{ Length: > 0 } index, "status"] || !index.All(char.IsAsciiDigit))
+            {
+                throw new StepResultMissingException($"{reference}: {paths.Steps}/{link} points to {ErrorText.Printable(target)}, not to {paths.Run}/N/status: refusing it");
+            }
+            stepFd = OpenWithoutLinks(paths.Run, [index, "status"]);
+        }
+        else if (Libc.LastErrno == Errno.EINVAL)
+        {
+            stepFd = Libc.OpenAtRetrying(stepsFd, link, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0); // a plain directory
+        }
+        else
+        {
+            stepFd = -1;
+        }
+        if (stepFd < 0)
+        {
+            throw new StepResultMissingException($"{reference}: cannot open {display}: {Libc.Describe(Libc.LastErrno)}");
+        }
+        using var step = new SafeFd(stepFd);
+        int resultsFd = Libc.OpenAtRetrying(stepFd, "results", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (resultsFd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            throw new StepResultMissingException(errno is Errno.ELOOP or Errno.ENOTDIR
+                ? $"{reference}: {display} is not a directory of step {reference.Step}'s own (a link or a file): refusing it"
+                : $"{reference}: cannot open {display}: {Libc.Describe(errno)}");
+        }
+        return new SafeFd(resultsFd);
+    }
+
+    /// <summary><paramref name="root"/> (followed: the controller's mount), then each of <paramref name="names"/> as a real directory; -1 with errno set.</summary>
+    private static int OpenWithoutLinks(string root, string[] names)
+    {
+        int fd = Libc.OpenRetrying(root, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        foreach (string name in names)
+        {
+            if (fd < 0)
+            {
+                return -1;
+            }
+            int next = Libc.OpenAtRetrying(fd, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+            Errno errno = Libc.LastErrno;
+            Libc.Close(fd);
+            Marshal.SetLastPInvokeError((int)errno);
+            fd = next;
+        }
+        return fd;
+    }
+
     private TektonResultValue Load(StepResultReference reference)
     {
         if (_cache.TryGetValue((reference.Step, reference.Key), out TektonResultValue? cached))
         {
             return cached;
         }
-        // /tekton/steps/step-NAME is a link the init container made to /tekton/run/N/status: followed.
         string directory = $"{paths.Steps}/step-{reference.Step}/results";
-        int dirFd = Libc.OpenRetrying(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
-        if (dirFd < 0)
-        {
-            throw new StepResultMissingException($"{reference}: cannot open {directory}: {Libc.Describe(Libc.LastErrno)}");
-        }
-        using var dir = new SafeFd(dirFd);
+        using SafeFd dir = OpenResultsDirectory(reference, directory);
+        int dirFd = dir.Fd;
         BoundedRead read = UntrustedFile.Read(dirFd, reference.Key, MaxResultBytes);
         if (read.Outcome != ReadOutcome.Read)
         {

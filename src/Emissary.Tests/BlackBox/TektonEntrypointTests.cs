@@ -366,6 +366,52 @@ public sealed class TektonEntrypointTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void A_link_in_place_of_a_steps_results_directory_is_not_followed_by_a_later_step()
+    {
+        // Step 0 (its own volume /tekton/run/0) plants results -> a directory of step 1's own file
+        // system; before, step 1 read its own secret through it as "step 0's result".
+        string secrets = Path.Combine(_root, "home", "secrets");
+        Directory.CreateDirectory(secrets);
+        File.WriteAllText(Path.Combine(secrets, "token"), "TOP-SECRET");
+        Directory.CreateDirectory(Run(0, "status"));
+        File.CreateSymbolicLink(Run(0, "status/results"), secrets);
+        File.WriteAllText(Run(0, "out"), "");
+
+        var result = Start(Artifacts.Entrypoint, StepArgs(1, [], "/bin/echo", "got=$(steps.s0.results.token)"), Env).WaitForExit();
+
+        result.Stdout.Should().NotContain("TOP-SECRET", "{0}", result);
+        result.Stderr.Should().Contain("refusing it");
+    }
+
+    [BlackBoxFact]
+    public void A_link_in_place_of_a_steps_status_directory_is_not_followed_either()
+    {
+        string secrets = Path.Combine(_root, "home", "status-secrets");
+        Directory.CreateDirectory(Path.Combine(secrets, "results"));
+        File.WriteAllText(Path.Combine(secrets, "results", "token"), "TOP-SECRET");
+        File.CreateSymbolicLink(Run(0, "status"), secrets);
+        File.WriteAllText(Run(0, "out"), "");
+
+        var result = Start(Artifacts.Entrypoint, StepArgs(1, [], "/bin/echo", "got=$(steps.s0.results.token)"), Env).WaitForExit();
+
+        result.Stdout.Should().NotContain("TOP-SECRET", "{0}", result);
+    }
+
+    [BlackBoxFact]
+    public void A_step_result_holding_a_NUL_byte_fails_the_launch_as_gos_exec_does()
+    {
+        Directory.CreateDirectory(Run(0, "status/results"));
+        File.WriteAllBytes(Run(0, "status/results/v"), [(byte)'a', 0, (byte)'b']);
+        File.WriteAllText(Run(0, "out"), "");
+
+        var result = Start(Artifacts.Entrypoint, StepArgs(1, [], "/bin/echo", "--flag=$(steps.s0.results.v)-suffix"), Env).WaitForExit();
+
+        result.ExitCode.Should().Be(1, "{0}", result);
+        result.Stdout.Should().BeEmpty("a cut argument (--flag=a) must never reach the command\n{0}", result);
+        result.Stderr.Should().Contain("NUL byte");
+    }
+
+    [BlackBoxFact]
     public void A_false_when_expression_skips_with_success()
     {
         Directory.CreateDirectory(Run(0, "status/results"));
