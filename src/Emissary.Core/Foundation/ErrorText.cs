@@ -17,6 +17,7 @@ internal static class ErrorText
         UnauthorizedAccessException => "permission denied",
         PathTooLongException => "path too long",
         SystemCallException s => s.Message,
+        WritePathException w => w.Message,
         // On Unix, IOException.HResult carries the raw errno.
         IOException { HResult: > 0 and < 4096 } io => Libc.Describe((Errno)io.HResult).ToLowerInvariant(),
         _ => e.GetType().Name,
