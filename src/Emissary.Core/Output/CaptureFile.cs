@@ -39,16 +39,19 @@ internal sealed partial class CaptureFile : IDisposable
     /// Opens <paramref name="path"/> for writing, mode 0644 (minus umask), creating missing parent
     /// directories (0755), and empties it (appends instead with <paramref name="append"/>). The
     /// path is resolved by <see cref="WritePath"/>: a link another container may have planted is
-    /// not followed, and only a regular file is written (a FIFO there would hang the step). On
-    /// failure or refusal logs one warning and returns null: the step runs on.
+    /// not followed, and only a regular file or a character device is written, never a FIFO (it
+    /// would hang the step), socket or block device. A device (/dev/null, /dev/full) stays
+    /// non-blocking: output it cannot take now drops it with the usual warning instead of
+    /// stalling the command. On failure or refusal logs one warning and returns null: the step
+    /// runs on.
     /// </summary>
     public static CaptureFile? Open(string path, string stream, ILogger logger, bool append = false)
     {
         try
         {
             using WritePath place = WritePath.Resolve(path, createParents: true);
-            SafeFd fd = place.Open(Libc.O_WRONLY | (append ? Libc.O_APPEND : 0), create: true, mode: (UnixFileMode)0x1A4 /* 0644 */);
-            if (!append && Libc.Ftruncate(fd.Fd, 0) != 0)
+            SafeFd fd = place.Open(Libc.O_WRONLY | (append ? Libc.O_APPEND : 0), create: true, mode: (UnixFileMode)0x1A4 /* 0644 */, characterDevice: true);
+            if (!append && Libc.KindOf(fd.Fd) == FileType.Regular && Libc.Ftruncate(fd.Fd, 0) != 0)
             {
                 Errno errno = Libc.LastErrno;
                 fd.Dispose();
