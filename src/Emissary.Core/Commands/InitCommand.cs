@@ -21,9 +21,10 @@ internal static class InitCommand
             : destination;
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target)) ?? "/");
             // 0555: any uid in the pod can run it, nobody can change it (Argo uses the same mode).
-            AtomicFile.Write(target, File.ReadAllBytes(source), ExecutableMode, flushToDisk: true);
+            // Missing directories are created and DEST resolved by WritePath: never through a
+            // link another container planted on the shared volume.
+            AtomicFile.Write(target, File.ReadAllBytes(source), ExecutableMode, flushToDisk: true, createParents: true);
             return target;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

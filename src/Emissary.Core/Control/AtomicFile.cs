@@ -1,4 +1,5 @@
 using System.Text;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Control;
@@ -22,25 +23,20 @@ internal static class AtomicFile
     /// <summary>0644: markers are readable by every uid of the pod, writable only by their owner.</summary>
     public const UnixFileMode DefaultMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
-    public static void Write(string path, string contents, UnixFileMode mode = DefaultMode) =>
-        Write(path, Encoding.UTF8.GetBytes(contents), mode);
+    public static void Write(string path, string contents, UnixFileMode mode = DefaultMode, bool createParents = false) =>
+        Write(path, Encoding.UTF8.GetBytes(contents), mode, createParents: createParents);
 
     /// <summary>
-    /// Replaces <paramref name="path"/> (a path the user named: its directory is trusted).
-    /// Throws <see cref="IOException"/> whose HResult is the errno.
+    /// Replaces <paramref name="path"/> (a path the user named), its directory resolved by
+    /// <see cref="WritePath"/> (no link another container may have planted is followed; missing
+    /// directories are created, 0755, with <paramref name="createParents"/>), then the name replaced
+    /// in that directory's descriptor. Throws <see cref="IOException"/> whose HResult is the errno.
     /// </summary>
     /// <param name="flushToDisk">fsync before the rename: for files that must survive a machine crash (init's copy of the binary), not for markers.</param>
-    public static void Write(string path, ReadOnlySpan<byte> contents, UnixFileMode mode = DefaultMode, bool flushToDisk = false)
+    public static void Write(string path, ReadOnlySpan<byte> contents, UnixFileMode mode = DefaultMode, bool flushToDisk = false, bool createParents = false)
     {
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full) ?? "/";
-        int dirFd = Libc.OpenRetrying(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
-        if (dirFd < 0)
-        {
-            throw Failure($"cannot open {directory}", Libc.LastErrno);
-        }
-        using var dir = new SafeFd(dirFd);
-        WriteAt(dirFd, Path.GetFileName(full), contents, mode, flushToDisk);
+        using WritePath place = WritePath.Parent(path, createParents);
+        WriteAt(place.DirectoryFd, place.Name, contents, mode, flushToDisk);
     }
 
     /// <summary>

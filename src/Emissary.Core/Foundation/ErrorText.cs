@@ -17,6 +17,8 @@ internal static class ErrorText
         UnauthorizedAccessException => "permission denied",
         PathTooLongException => "path too long",
         SystemCallException s => s.Message,
+        // A refusal says its own reason; a plain errno reads like the IOException case below.
+        WritePathException w => w.Message == Libc.Describe(w.Errno) ? w.Message.ToLowerInvariant() : w.Message,
         // On Unix, IOException.HResult carries the raw errno.
         IOException { HResult: > 0 and < 4096 } io => Libc.Describe((Errno)io.HResult).ToLowerInvariant(),
         _ => e.GetType().Name,

@@ -11,6 +11,7 @@ internal enum Errno
     EINTR = 4,
     EIO = 5,
     ENXIO = 6,
+    E2BIG = 7,
     ENOEXEC = 8,
     EBADF = 9,
     ECHILD = 10,
@@ -31,6 +32,7 @@ internal enum Errno
     ETIMEDOUT = 110,
     EROFS = 30,
     ENAMETOOLONG = 36,
+    ENOSYS = 38,
     ELOOP = 40,
     EWOULDBLOCK = EAGAIN,
 }

@@ -1,3 +1,4 @@
+using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
 
@@ -35,29 +36,34 @@ internal sealed partial class CaptureFile : IDisposable
     public bool SpliceWorks { get; set; } = true;
 
     /// <summary>
-    /// Opens <paramref name="path"/> with O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, mode 0644 (minus
-    /// umask), creating missing parent directories (O_APPEND instead of O_TRUNC with
-    /// <paramref name="append"/>). On failure logs one warning and returns null.
+    /// Opens <paramref name="path"/> for writing, mode 0644 (minus umask), creating missing parent
+    /// directories (0755), and empties it (appends instead with <paramref name="append"/>). The
+    /// path is resolved by <see cref="WritePath"/>: a link another container may have planted is
+    /// not followed, and only a regular file or a character device is written, never a FIFO (it
+    /// would hang the step), socket or block device. A device (/dev/null, /dev/full) stays
+    /// non-blocking: output it cannot take now drops it with the usual warning instead of
+    /// stalling the command. On failure or refusal logs one warning and returns null: the step
+    /// runs on.
     /// </summary>
     public static CaptureFile? Open(string path, string stream, ILogger logger, bool append = false)
     {
-        string? parent = System.IO.Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(parent))
+        try
         {
-            Errno mkdirErrno = Libc.MakeDirectories(parent);
-            if (mkdirErrno != 0)
+            using WritePath place = WritePath.Resolve(path, createParents: true);
+            SafeFd fd = place.Open(Libc.O_WRONLY | (append ? Libc.O_APPEND : 0), create: true, mode: (UnixFileMode)0x1A4 /* 0644 */, characterDevice: true);
+            if (!append && Libc.KindOf(fd.Fd) == FileType.Regular && Libc.Ftruncate(fd.Fd, 0) != 0)
             {
-                Log.CannotOpen(logger, path, stream, $"cannot create {parent}: {Libc.Describe(mkdirErrno)}");
-                return null;
+                Errno errno = Libc.LastErrno;
+                fd.Dispose();
+                throw new WritePathException(Libc.Describe(errno), errno);
             }
+            return new CaptureFile(path, fd, logger);
         }
-        int fd = Libc.OpenRetrying(path, Libc.O_WRONLY | Libc.O_CREAT | (append ? Libc.O_APPEND : Libc.O_TRUNC) | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
-        if (fd < 0)
+        catch (WritePathException e)
         {
-            Log.CannotOpen(logger, path, stream, Libc.Describe(Libc.LastErrno));
+            Log.CannotOpen(logger, path, stream, e.Message);
             return null;
         }
-        return new CaptureFile(path, new SafeFd(fd), logger);
     }
 
     /// <summary>Writes all of <paramref name="data"/>; on failure warns once and drops the file.</summary>

@@ -196,49 +196,79 @@ internal static partial class TerminationMessage
     /// Writes the message to <paramref name="path"/> atomically when it can: a temporary file in the
     /// same directory, then rename(2), so a reader never sees half a message. When that is not
     /// possible — <c>/dev/termination-log</c> is usually a file bind-mounted by the kubelet, which
-    /// rename cannot replace (EBUSY), the directory may be read-only, or the path is a device or
-    /// FIFO such as /dev/stdout that must not be replaced by a file — it falls back to
-    /// open(O_WRONLY|O_TRUNC) and one write. No fsync: the kubelet reads the file after the
-    /// container exits, through the same page cache.
+    /// rename cannot replace (EBUSY), or the directory may be read-only — it falls back to writing
+    /// the file in place (ftruncate, one write). The path is resolved by <see cref="WritePath"/>: a
+    /// link another container may have planted is not followed, and in place only a regular file
+    /// or a character device (<c>/dev/null</c>, <c>/dev/stdout</c> on a terminal: only root can
+    /// make one, and it is written without blocking) is written, never a FIFO, socket or block
+    /// device. No fsync: the kubelet reads the file after the container exits, through the same
+    /// page cache.
     /// </summary>
     /// <returns>null on success, or one line saying why the message could not be written.</returns>
     public static string? Write(string path, byte[] message)
     {
-        string? atomicProblem = null;
-        FileType? kind = Libc.KindOf(path);
-        if (kind is null && Libc.LastErrno != Errno.ENOENT)
+        WritePath place;
+        try
         {
-            atomicProblem = Libc.Describe(Libc.LastErrno);
+            place = WritePath.Resolve(path);
         }
-        else if (kind is null or FileType.Regular)
+        catch (WritePathException e)
         {
-            atomicProblem = WriteThroughTemporaryFile(path, message);
-            if (atomicProblem is null)
+            return Failure(path, e.Message, null);
+        }
+        using (place)
+        {
+            string? atomicProblem = null;
+            FileType? kind = Libc.StatAt(place.DirectoryFd, place.Name)?.Kind;
+            if (kind is null && Libc.LastErrno != Errno.ENOENT)
             {
-                return null;
+                atomicProblem = Libc.Describe(Libc.LastErrno);
             }
+            else if (kind is null or FileType.Regular)
+            {
+                atomicProblem = WriteThroughTemporaryFile(place, message);
+                if (atomicProblem is null)
+                {
+                    return null;
+                }
+            }
+            return WriteInPlace(place, message) is { } reason ? Failure(path, reason, atomicProblem) : null;
         }
-
-        int fd = Libc.OpenRetrying(path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
-        if (fd < 0)
-        {
-            return Failure(path, Libc.Describe(Libc.LastErrno), atomicProblem);
-        }
-        using var handle = new SafeFd(fd);
-        Errno errno = Libc.WriteAll(fd, message);
-        return errno == 0 ? null : Failure(path, Libc.Describe(errno), atomicProblem);
     }
 
-    private static string? WriteThroughTemporaryFile(string path, byte[] message)
+    private static string? WriteThroughTemporaryFile(WritePath place, byte[] message)
     {
         try
         {
-            Control.AtomicFile.Write(path, message);
+            Control.AtomicFile.WriteAt(place.DirectoryFd, place.Name, message);
             return null;
         }
         catch (IOException e)
         {
             return e.Message;
+        }
+    }
+
+    /// <summary>The kubelet's bind-mounted file or a device: truncated (a regular file) and written in one go; null or why not.</summary>
+    private static string? WriteInPlace(WritePath place, byte[] message)
+    {
+        SafeFd fd;
+        try
+        {
+            fd = place.Open(Libc.O_WRONLY, create: true, mode: (UnixFileMode)0x1A4 /* 0644 */, characterDevice: true);
+        }
+        catch (WritePathException e)
+        {
+            return e.Message;
+        }
+        using (fd)
+        {
+            if (Libc.KindOf(fd.Fd) == FileType.Regular && Libc.Ftruncate(fd.Fd, 0) != 0)
+            {
+                return Libc.Describe(Libc.LastErrno);
+            }
+            Errno errno = Libc.WriteAll(fd.Fd, message);
+            return errno == 0 ? null : Libc.Describe(errno);
         }
     }
 

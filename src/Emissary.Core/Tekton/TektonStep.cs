@@ -509,14 +509,12 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
             return;
         }
         string path = failed ? options.PostFile + ".err" : options.PostFile;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/");
-        AtomicFile.Write(path, "");
+        AtomicFile.Write(path, "", createParents: true);
     }
 
     private void WriteExitCode(string code)
     {
-        Directory.CreateDirectory(options.StepMetadataDir.Length > 0 ? options.StepMetadataDir : ".");
-        AtomicFile.Write(Path.Combine(options.StepMetadataDir, "exitCode"), code);
+        AtomicFile.Write(Path.Combine(options.StepMetadataDir, "exitCode"), code, createParents: true);
     }
 
     private TektonEntry StartedAt() => new("StartedAt", Rfc3339.Format(_clock.UtcNow), TektonResultType.InternalTektonResult);

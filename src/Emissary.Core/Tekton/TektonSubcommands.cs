@@ -1,6 +1,7 @@
 using Emissary.Foundation.Sequences;
 using System.Globalization;
 using Emissary.Foundation;
+using Emissary.Control;
 using Emissary.Interop;
 
 namespace Emissary.Tekton;
@@ -59,38 +60,87 @@ internal static class TektonSubcommands
     /// <summary>
     /// Copies the bytes of <paramref name="source"/> to <paramref name="destination"/>, created with
     /// mode 0311. Unlike Tekton's cp the file is truncated first, so a shorter source never leaves
-    /// the tail of an older binary behind (a restarted init container).
+    /// the tail of an older binary behind (a restarted init container). Both paths are resolved by
+    /// <see cref="WritePath"/> (no link on a shared volume followed) and must be regular files, so
+    /// a planted FIFO fails the copy instead of hanging it.
     /// </summary>
     private static string Copy(string source, string destination)
     {
-        using (FileStream input = File.OpenRead(source))
+        using (FileStream input = OpenRegular(source, Libc.O_RDONLY, create: false, 0, "open"))
+        using (FileStream output = OpenRegular(destination, Libc.O_WRONLY, create: true, CopiedBinaryMode, "open"))
         {
-            int fd = Libc.OpenRetrying(destination, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_CLOEXEC, (int)CopiedBinaryMode);
-            if (fd < 0)
-            {
-                throw new SubcommandException($"open {destination}: {Libc.Describe(Libc.LastErrno)}");
-            }
-            using var output = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Write);
+            output.SetLength(0);
             input.CopyTo(output);
         }
         return $"Copied {source} to {destination}";
     }
 
+    /// <summary>A regular file at <paramref name="path"/> as a stream, or a <see cref="SubcommandException"/> saying "VERB PATH: reason".</summary>
+    private static FileStream OpenRegular(string path, int access, bool create, UnixFileMode mode, string verb)
+    {
+        try
+        {
+            using WritePath place = WritePath.Resolve(path);
+            SafeFd fd = place.Open(access, create, mode);
+            var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd.DangerousGetHandle(), ownsHandle: true);
+            fd.SetHandleAsInvalid(); // the stream owns the descriptor now
+            return new FileStream(handle, access == Libc.O_RDONLY ? FileAccess.Read : FileAccess.Write);
+        }
+        catch (WritePathException e)
+        {
+            throw new SubcommandException($"{verb} {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>A script is at most what fits in a pod (etcd takes objects of about 1.5 MiB): a bigger or endless file is refused.</summary>
+    private const int MaxScriptBytes = 4 << 20;
+
     /// <summary>
     /// Replaces the file with its standard-base64 decoding, keeping its mode. Like Go's decoder, line
-    /// breaks (\r, \n) are ignored and anything else that is not base64 is an error.
+    /// breaks (\r, \n) are ignored and anything else that is not base64 is an error. The file is
+    /// read as an untrusted one (a regular file, no link on a shared volume, at most
+    /// <see cref="MaxScriptBytes"/>) and written back in place through the same directory.
     /// </summary>
     private static string DecodeScript(string path)
     {
-        byte[] encoded;
+        WritePath place;
         try
         {
-            encoded = File.ReadAllBytes(path);
+            place = WritePath.Resolve(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (WritePathException e)
         {
             throw new SubcommandException($"error decoding script file \"{path}\": error reading from script file \"{path}\": {e.Message}");
         }
+        using (place)
+        {
+            BoundedRead read = UntrustedFile.Read(place.DirectoryFd, place.Name, MaxScriptBytes);
+            if (read.Outcome != ReadOutcome.Read)
+            {
+                string problem = read.Problem ?? Libc.Describe(Errno.ENOENT);
+                throw new SubcommandException($"error decoding script file \"{path}\": error reading from script file \"{path}\": {problem}");
+            }
+            byte[] decoded = Decode(read.Bytes!, path);
+            try
+            {
+                // Opening an existing file for writing keeps its mode, as os.WriteFile does.
+                using SafeFd fd = place.Open(Libc.O_WRONLY);
+                Errno errno = Libc.Ftruncate(fd.Fd, 0) == 0 ? Libc.WriteAll(fd.Fd, decoded) : Libc.LastErrno;
+                if (errno != 0)
+                {
+                    throw new WritePathException(Libc.Describe(errno), errno);
+                }
+            }
+            catch (WritePathException e)
+            {
+                throw new SubcommandException($"error writing decoded script file \"{path}\": {e.Message}");
+            }
+        }
+        return "Decoded script " + path;
+    }
+
+    private static byte[] Decode(byte[] encoded, string path)
+    {
         var text = new System.Text.StringBuilder(encoded.Length);
         for (int i = 0; i < encoded.Length; i++)
         {
@@ -105,25 +155,14 @@ internal static class TektonSubcommands
             }
             text.Append((char)b);
         }
-        byte[] decoded;
         try
         {
-            decoded = Convert.FromBase64String(text.ToString());
+            return Convert.FromBase64String(text.ToString());
         }
         catch (FormatException)
         {
             throw new SubcommandException($"error decoding script file \"{path}\": illegal base64 data");
         }
-        try
-        {
-            // Opening an existing file for writing keeps its mode, as os.WriteFile does.
-            File.WriteAllBytes(path, decoded);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SubcommandException($"error writing decoded script file \"{path}\": {e.Message}");
-        }
-        return "Decoded script " + path;
     }
 
     /// <summary>
