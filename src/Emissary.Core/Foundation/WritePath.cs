@@ -18,10 +18,11 @@ internal sealed class WritePathException(string reason, Errno errno) : IOExcepti
 /// link or a FIFO anywhere they can write; so the path is resolved one component at a time from
 /// "/" (or the working directory), each directory opened O_DIRECTORY|O_NOFOLLOW relative to the
 /// one before, and a link is followed only where no other container can have made it: in a
-/// directory on this container's own root file system (the same device as "/") or on a read-only
-/// mount. That keeps Debian's /var/run -> /run and Tekton's /tekton/steps/step-NAME ->
-/// /tekton/run/N/status working, and refuses a link on a shared read-write volume (ELOOP, with a
-/// reason that names the link). openat2(RESOLVE_NO_SYMLINKS) resolves a path without any link in
+/// directory on this container's own root file system (the same device as "/"), or in a directory
+/// declared trusted (<see cref="TrustLinksIn"/>: Tekton's /tekton/steps) that is mounted read-only.
+/// That keeps Debian's /var/run -> /run and Tekton's /tekton/steps/step-NAME ->
+/// /tekton/run/N/status working, and refuses a link on any volume another container may write
+/// (ELOOP, with a reason that names the link). openat2(RESOLVE_NO_SYMLINKS) resolves a path without any link in
 /// one call where the kernel has it; any failure there (a link, a missing parent, no openat2, a
 /// seccomp filter) takes the walk, which decides and says why.
 /// <para>
@@ -255,9 +256,11 @@ internal sealed class WritePath : IDisposable
     }
 
     /// <summary>
-    /// Whether only this container can have made a link in the directory: it is on the container's
-    /// own root file system (no other container mounts it), or on a read-only mount (nobody can
-    /// write there through it; in Tekton, /tekton/steps in every step).
+    /// Whether only this container (or a party it trusts) can have made a link in the directory:
+    /// it is on the container's own root file system (no other container mounts it), or it is a
+    /// directory declared trusted with <see cref="TrustLinksIn"/> and mounted read-only here. A
+    /// read-only mount alone proves nothing: the same volume may be read-write in another
+    /// container (a step's record volume in the per-step layout, Tekton's /tekton/run/N).
     /// </summary>
     private static bool Shielded(int directoryFd)
     {
@@ -266,7 +269,30 @@ internal sealed class WritePath : IDisposable
         {
             return true;
         }
-        return Libc.IsOnReadOnlyMount(directoryFd) == true;
+        return s_trustedLinkDirectories.Count > 0 && Libc.IdentityOf(directoryFd) is { } identity
+            && s_trustedLinkDirectories.Contains(identity) && Libc.IsOnReadOnlyMount(directoryFd) == true;
+    }
+
+    private static readonly List<(uint Major, uint Minor, ulong Inode)> s_trustedLinkDirectories = [];
+
+    /// <summary>
+    /// Trusts the links in <paramref name="directory"/> (when it is mounted read-only here): for a
+    /// directory whose only writer is known to be trusted, such as Tekton's /tekton/steps, which
+    /// Tekton's own init container fills and every step mounts read-only. Called once at start-up;
+    /// a directory that does not exist is ignored.
+    /// </summary>
+    public static void TrustLinksIn(string directory)
+    {
+        int fd = Libc.OpenAtRetrying(Libc.AT_FDCWD, directory, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return;
+        }
+        using var handle = new SafeFd(fd);
+        if (Libc.IdentityOf(fd) is { } identity)
+        {
+            s_trustedLinkDirectories.Add(identity);
+        }
     }
 
     private static SafeFd OpenStart(bool absolute)

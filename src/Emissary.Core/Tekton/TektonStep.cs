@@ -59,6 +59,9 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
     public static int Run(TektonStepOptions options, TektonPaths paths, TektonCredentials credentials)
     {
         var logger = new StderrLogger(LogLevel.Warning, LogFormat.Text, null);
+        // $(step.results.X.path) in -stdout_path goes through /tekton/steps/step-NAME, a link that
+        // Tekton's init container made on a volume every step mounts read-only.
+        WritePath.TrustLinksIn(paths.Steps);
         // Held until exit, released by the kernel however we end: the next step's crash detector.
         // Taken first, so that a step refused below (Tekton's log.Fatal cases, which write no post
         // file) ends the next step's wait too instead of leaving it hanging.

@@ -219,6 +219,27 @@ public sealed class WritePathTests : BlackBoxTest, IDisposable
     }
 
     [BlackBoxFact(Needs = Needs.Root)]
+    public void A_link_on_a_read_only_mount_is_refused_too_the_volume_may_be_writable_in_another_container()
+    {
+        // The per-step layout: DIR/A is read-only here and read-write in step A's container, which
+        // planted a link there; read-only in this container proves nothing about who wrote it.
+        string other = Path.Combine(Root, "ctl", "a");
+        Directory.CreateDirectory(other);
+        Mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", other);
+        File.CreateSymbolicLink(Path.Combine(other, "logs"), Outside);
+        File.CreateSymbolicLink(Path.Combine(other, "log"), Secret);
+        Mount("-o", "remount,ro", "tmpfs", other);
+
+        var result = Start(EmissaryPath, ["run", "--stdout-path", $"{other}/logs/out", "--termination-log", $"{other}/log",
+            "--", "/bin/sh", "-c", "echo ran; exit 3"]).WaitForExit(HangGuard);
+
+        result.ExitCode.Should().Be(3, result.ToString());
+        result.StdoutLines.Should().Equal("ran");
+        result.Stderr.Should().Contain($"{other}/logs {Refused}").And.Contain($"{other}/log {Refused}");
+        AssertNothingOutsideChanged();
+    }
+
+    [BlackBoxFact(Needs = Needs.Root)]
     public void The_same_step_link_on_a_writable_shared_volume_is_refused()
     {
         string tekton = Path.Combine(Root, "tekton");
