@@ -7,6 +7,9 @@
 # The reader measures from its first byte to EOF (bench/stream/ipc.c).
 #   MSGS=2000000 BULK=16384 scripts/bench-stream.sh
 # Targets: Emissary's stream within 10% of the raw FIFO, and ahead of 265,823 msg/s.
+# Emissary's stream is also measured between two processes on this machine (two `emissary run`, no
+# containers: the rendezvous and the data path without podman's scheduling), beside the raw FIFO.
+#   EMISSARY=/path/to/emissary picks the binary of that row (default: artifacts/emissary).
 # Needs root and podman for the container part (skipped otherwise). Cleans up after itself.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +38,21 @@ for m in tcp unix pipe fifo; do
     mbs[$m]=$(field mb_per_s <<<"$big")
     row "$m (raw, two processes)" "${rate[$m]}" "${mbs[$m]}" ""
 done
+
+emissary=${EMISSARY:-$root/artifacts/emissary}
+[ -x "$emissary" ] || "$root/scripts/build.sh"
+host_stream() { # SIZE COUNT: the consumer's line, two `emissary run` on this machine
+    local ctl="$work/ctl" out="$work/host-consumer"
+    rm -rf "$ctl"
+    "$emissary" run --name p --control-dir "$ctl" --stdout-to c -- "$work/ipc" write "$1" "$2" &
+    local producer=$!
+    "$emissary" run --name c --control-dir "$ctl" --stdin-from p -- "$work/ipc" read "$1" >"$out"
+    wait "$producer"
+    grep '^bytes ' "$out"
+}
+hr=$(field msgs_per_s <<<"$(host_stream 100 "$msgs")")
+hm=$(field mb_per_s <<<"$(host_stream 65536 "$bulk")")
+row "emissary stream, two processes" "$hr" "$hm" "= $(awk -v e="$hr" -v f="${rate[fifo]}" 'BEGIN { printf "%.2f", e / f }')x raw FIFO msg/s, $(awk -v e="$hm" -v f="${mbs[fifo]}" 'BEGIN { printf "%.2f", e / f }')x MB/s"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v podman >/dev/null; then
     echo "emissary stream between containers: skipped (needs root and podman: scripts/podman-setup.sh)"

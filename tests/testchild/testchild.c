@@ -53,6 +53,16 @@
  *                              x ^= x >> 27; out = x * 0x2545F4914F6CDD1D), each 64-bit output
  *                              little-endian, the stream cut at BYTES; exit 0, or 3 (with a
  *                              message on stderr) when a write fails
+ *   stream-intruder PATH HOW [SECONDS]
+ *                              another container at a stream's rendezvous PATH (not through a
+ *                              link): a FIFO is opened for reading without blocking; a socket is
+ *                              connected to. Prints `opened fifo` or `connected`, then per HOW:
+ *                              `close` closes at once; `garbage` sends 64 KiB of garbage, then
+ *                              closes; `claim` reads the nonce and sends the claim byte without
+ *                              writing any claim file, then prints `got a descriptor` or
+ *                              `refused` (what came back within 5 s); `hold` keeps it open for
+ *                              SECONDS (default 30). Exit 0; 1 (with a message) when PATH
+ *                              cannot be opened or connected to
  *
  * Unknown subcommand or bad arguments: a message on stderr, exit 2.
  */
@@ -70,6 +80,9 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sys/wait.h>
@@ -795,6 +808,72 @@ static int cmd_read_bytes(int argc, char **argv)
     return 0;
 }
 
+/* stream-intruder PATH HOW [SECONDS]: see the header. */
+static int cmd_stream_intruder(int argc, char **argv)
+{
+    if (argc < 4)
+        die_usage("usage: stream-intruder PATH close|garbage|claim|hold [SECONDS]");
+    const char *how = argv[3];
+    double hold = argc > 4 ? parse_seconds(argv[4]) : 30;
+    int entry = open(argv[2], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (entry < 0 || fstat(entry, &st) != 0) {
+        fprintf(stderr, "testchild: cannot open %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    }
+    int fd;
+    if (S_ISFIFO(st.st_mode)) {
+        fd = open(argv[2], O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "testchild: cannot open %s: %s\n", argv[2], strerror(errno));
+            return 1;
+        }
+        say("opened fifo");
+    } else {
+        struct sockaddr_un address = { .sun_family = AF_UNIX };
+        snprintf(address.sun_path, sizeof address.sun_path, "/proc/self/fd/%d", entry);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+            fprintf(stderr, "testchild: cannot connect to %s: %s\n", argv[2], strerror(errno));
+            return 1;
+        }
+        say("connected");
+    }
+    if (!strcmp(how, "garbage")) {
+        static char junk[65536];
+        memset(junk, 'x', sizeof junk);
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        for (size_t sent = 0; sent < sizeof junk && poll(&p, 1, 1000) == 1 && (p.revents & POLLOUT);) {
+            ssize_t n = send(fd, junk + sent, sizeof junk - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n <= 0)
+                break;
+            sent += (size_t)n;
+        }
+        say("sent garbage");
+    } else if (!strcmp(how, "claim")) {
+        char nonce[64];
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 5000) == 1 && read(fd, nonce, sizeof nonce) > 0) {
+            char claimed = 'c';
+            send(fd, &claimed, 1, MSG_NOSIGNAL);
+        }
+        char data;
+        union { struct cmsghdr header; char room[CMSG_SPACE(4 * sizeof(int))]; } control;
+        struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+        struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+        bool got = poll(&p, 1, 5000) == 1 && recvmsg(fd, &message, MSG_CMSG_CLOEXEC) > 0 &&
+                   message.msg_controllen > 0 && CMSG_FIRSTHDR(&message)->cmsg_type == SCM_RIGHTS;
+        say(got ? "got a descriptor" : "refused");
+    } else if (!strcmp(how, "hold")) {
+        say("holding");
+        sleep_seconds(hold);
+    } else if (strcmp(how, "close")) {
+        die_usage("unknown way '%s': close, garbage, claim or hold", how);
+    }
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -841,6 +920,8 @@ int main(int argc, char **argv)
         return cmd_read_bytes(argc, argv);
     if (!strcmp(cmd, "pattern"))
         return cmd_pattern(argc, argv);
+    if (!strcmp(cmd, "stream-intruder"))
+        return cmd_stream_intruder(argc, argv);
     if (!strcmp(cmd, "exec-sigs")) {
         if (argc < 4)
             die_usage("usage: exec-sigs BLOCKED IGNORED -- PROG [ARGS...]");

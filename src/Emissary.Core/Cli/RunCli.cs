@@ -62,9 +62,9 @@ internal static class RunCli
     internal static readonly CliOption OnError = Text("--on-error", "POLICY", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
     internal static readonly CliOption Retries = Text("--retries", "N", "Run a failed command again up to N times (default 0)");
     internal static readonly CliOption RetryDelay = Text("--retry-delay", "DURATION", "Wait DURATION between attempts (default 1s)");
-    internal static readonly CliOption StdinFrom = Text("--stdin-from", "STEP", "The command's stdin is step STEP's stdout (STEP runs with --stdout-to this step), streamed through the FIFO DIR/STEP/stdout");
-    internal static readonly CliOption StdoutTo = Text("--stdout-to", "STEP", "The command's stdout goes to step STEP's stdin (STEP runs with --stdin-from this step) through the FIFO DIR/NAME/stdout");
-    internal static readonly CliOption StreamTimeout = Text("--stream-timeout", "DURATION", "With --stdout-to: give up when the consumer has not opened the stream after DURATION (default 10m; exit 125)");
+    internal static readonly CliOption StdinFrom = Text("--stdin-from", "STEP", "The command's stdin is step STEP's stdout (STEP runs with --stdout-to this step), through a pipe STEP hands to this step alone on its socket DIR/STEP/stdout");
+    internal static readonly CliOption StdoutTo = Text("--stdout-to", "STEP", "The command's stdout goes to step STEP's stdin (STEP runs with --stdin-from this step) through a pipe handed to STEP alone on the socket DIR/NAME/stdout");
+    internal static readonly CliOption StreamTimeout = Text("--stream-timeout", "DURATION", "With --stdout-to: give up when the consumer has not taken the stream after DURATION (default 10m; exit 125)");
     internal static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
     /// <summary>Every flag of <c>emissary run</c>, in the order <c>--help</c> lists them (declared after the flags: static fields initialise in order).</summary>

@@ -110,18 +110,20 @@ internal static partial class RunCommand
         }
 
         using var reactor = new Reactor();
-        // A consumer's stdin: a descriptor reserved now, filled with the FIFO's read end by its gate.
-        using ReservedFd? stdin = options.StdinFrom is not null ? new ReservedFd(readEnd: true) : null;
+        using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow,
+            [.. options.Rules.Gates.Select(g => g.ToString()),
+             .. options.StdinFrom is { } producer ? [$"step '{producer}' to start streaming"] : Array.Empty<string>(),
+             .. options.StdoutTo is { } reader ? [$"step '{reader}' to take the stream"] : Array.Empty<string>()],
+            options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
+        // A consumer's stdin: a descriptor reserved now, filled with the pipe's read end by its gate.
+        using StdinStream? stdin = options.StdinFrom is not null ? new StdinStream(controlDirectory, options.StdinFrom, handle!, reactor) : null;
         if (stdin is not null)
         {
             options = options with { Rules = options.Rules with { Gates = [.. options.Rules.Gates, new Gate.StreamFrom(options.StdinFrom!, stdin)] } };
         }
-        using StepHandle? handle = options.Name is { } name ? StepHandle.Register(controlDirectory, name, clock.UtcNow,
-            [.. options.Rules.Gates.Select(g => g.ToString()), .. options.StdoutTo is { } reader ? [$"step '{reader}' to open the stream"] : Array.Empty<string>()],
-            options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle, reactor, logger) : null;
         using var gates = new GateWaiter(controlDirectory, reactor, logger);
-        using StdoutStream? stdout = options.StdoutTo is { } consumer ? StdoutStream.Create(handle!, consumer, options.StreamTimeout, reactor, gates) : null;
+        using StdoutStream? stdout = options.StdoutTo is { } consumer ? StdoutStream.Create(handle!, controlDirectory, consumer, options.StreamTimeout, reactor, gates, logger) : null;
 
         string? resultsDirectory = options.ResultsDir ?? handle?.DefaultResultsDirectory;
         var environment = new Dictionary<string, string>();
@@ -143,7 +145,7 @@ internal static partial class RunCommand
             // (in a pod, or in `emissary local`'s temporary one).
             environment["EMISSARY_CONTROL_DIR"] = Path.GetFullPath(controlDirectory.Root);
         }
-        var launch = new LaunchSettings { ExtraEnvironment = environment, StdinFd = stdin?.Fd ?? -1, StdoutFd = stdout?.WriteEnd ?? -1 };
+        var launch = new LaunchSettings { ExtraEnvironment = environment, StdinFd = stdin?.Stdin.Fd ?? -1, StdoutFd = stdout?.WriteEnd ?? -1 };
         // A producer's captured stdout is pumped into the stream instead of emissary's own stdout.
         using OutputCapture? capture = OutputCapture.Start(
             new CaptureOptions(options.StdoutPath, options.StderrPath, options.ResultFromStdout is not null, options.TerminationBudget),

@@ -36,12 +36,12 @@ internal abstract record Gate
     }
 
     /// <summary>
-    /// <c>--stdin-from NAME</c>: step NAME's stream FIFO is open for reading here (which is what
-    /// lets the producer start) and NAME has started its command, so a writer holds the FIFO and
-    /// the consumer's command cannot read a premature EOF. <paramref name="Stdin"/> receives the
-    /// read end.
+    /// <c>--stdin-from NAME</c>: step NAME has handed its stream over to this step (which is what
+    /// lets the producer start) and has started its command, so a writer holds the pipe and the
+    /// consumer's command cannot read a premature EOF. <paramref name="Stdin"/> connects, claims the
+    /// stream and receives the pipe's read end.
     /// </summary>
-    public sealed record StreamFrom(string Step, Control.ReservedFd Stdin) : Gate
+    public sealed record StreamFrom(string Step, Control.StdinStream Stdin) : Gate
     {
         public override string ToString() => $"step '{Step}' to start streaming";
     }

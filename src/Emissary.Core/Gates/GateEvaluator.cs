@@ -171,37 +171,32 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
     }
 
     /// <summary>
-    /// A consumer's stream: open the producer's FIFO for reading as soon as it exists (that
-    /// releases the producer, blocked opening it for writing), then wait until the producer has
-    /// started its command (status with a start time): from then on a writer holds the FIFO until
-    /// the producer has recorded its outcome. A producer that ended without starting (skipped,
-    /// failed in its own gates, gave up on its consumer) or died fails this gate.
+    /// A consumer's stream: connect to the producer's socket and claim the stream as soon as the
+    /// socket exists (the producer hands the pipe over once its own gates are open, which lets it
+    /// start), then wait until the producer has started its command (status with a start time):
+    /// from then on a writer holds the pipe until the producer has recorded its outcome. A producer
+    /// that ended without starting (skipped, failed in its own gates, gave up on its consumer) or
+    /// died fails this gate. The status is read before the connection is looked at: a producer
+    /// hands the pipe over before it says it started, so a start seen here means the pipe is there.
     /// </summary>
     private (GateState, string?) EvaluateStream(Gate.StreamFrom gate)
     {
         string step = gate.Step;
-        if (!gate.Stdin.Filled)
-        {
-            (Interop.SafeFd? fd, string? problem) = StreamFifo.OpenForReading(Dir, step);
-            if (problem is not null)
-            {
-                return (GateState.Failed, problem);
-            }
-            if (fd is not null)
-            {
-                gate.Stdin.Fill(fd);
-            }
-        }
         StepStatus? status = Dir.ReadStatus(step);
+        string? problem = gate.Stdin.Advance();
         if (Dir.ReadExitCode(step) is { } code)
         {
             status = Dir.ReadStatus(step);
-            if (status?.StartedAt is not null && gate.Stdin.Filled)
+            if (status?.StartedAt is not null && gate.Stdin.Received)
             {
-                return (GateState.Open, null); // it ran and wrote into the FIFO: what is left there, then EOF
+                return (GateState.Open, null); // it ran and wrote into the pipe: what is left there, then EOF
             }
             return Finished(step) is (GateState.Failed, _) failed ? failed
                 : (GateState.Failed, $"step '{step}' ended (exit code {code}) without streaming its stdout here (is it run with --stdout-to?)");
+        }
+        if (problem is not null)
+        {
+            return (GateState.Failed, problem);
         }
         if (status is null)
         {
@@ -215,8 +210,8 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         }
         if (status.StartedAt is not null)
         {
-            return gate.Stdin.Filled ? (GateState.Open, null)
-                : (GateState.Failed, $"step '{step}' started without a stream FIFO ({Dir.PathOf(step, StreamFifo.FileName)}): run it with --stdout-to");
+            return gate.Stdin.Received ? (GateState.Open, null)
+                : (GateState.Failed, $"step '{step}' started without handing its stream ({Dir.PathOf(step, StreamSocket.FileName)}) to this step: run it with --stdout-to");
         }
         return (GateState.Closed, null);
     }

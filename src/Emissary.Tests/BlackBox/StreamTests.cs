@@ -4,7 +4,8 @@ namespace Emissary.Tests.BlackBox;
 
 /// <summary>
 /// <c>run --stdout-to C</c> / <c>run --stdin-from P</c>: one step's stdout is another's stdin
-/// through the FIFO <c>DIR/P/stdout</c>, with a shell pipeline's semantics (README, "Streams").
+/// through a pipe that the producer hands over on its socket <c>DIR/P/stdout</c> to the consumer
+/// alone, with a shell pipeline's semantics (README, "Streams").
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class StreamTests : BlackBoxTest
@@ -70,7 +71,7 @@ public sealed class StreamTests : BlackBoxTest
     }
 
     [BlackBoxFact]
-    public void Without_capture_the_producers_stdout_is_the_FIFO_and_the_consumers_stdin_is_the_FIFO()
+    public void Without_capture_the_producers_stdout_and_the_consumers_stdin_are_one_pipe()
     {
         string dir = NewControlDir();
         // readlink's own fd 1 and fd 0 are what the shell was given.
@@ -79,10 +80,13 @@ public sealed class StreamTests : BlackBoxTest
         var produced = producer.WaitForExit();
         var consumed = consumer.WaitForExit();
         produced.ExitCode.Should().Be(0, "{0}", produced);
-        string fifo = Path.GetFullPath(Steps.PathOf(dir, "p", "stdout"));
-        consumed.StdoutLines.Should().Equal([fifo, "hello"], "the producer's command writes into the FIFO itself, no copy through emissary\n{0}", consumed);
-        consumed.StderrLines.Should().Contain(fifo, "the consumer's command reads the FIFO itself\n{0}", consumed);
-        new FileInfo(fifo).UnixFileMode.Should().Be((UnixFileMode)0b110_100_100, "0644: another uid may open it for reading");
+        consumed.ExitCode.Should().Be(0, "{0}", consumed);
+        consumed.StdoutLines.Should().HaveCount(2, "{0}", consumed);
+        string pipe = consumed.StdoutLines[0];
+        pipe.Should().StartWith("pipe:[", "the producer's command writes into a pipe itself, no copy through emissary\n{0}", consumed);
+        consumed.StdoutLines[1].Should().Be("hello");
+        consumed.StderrLines.Should().Contain(pipe, "the consumer's command reads the same pipe itself\n{0}", consumed);
+        File.Exists(Steps.PathOf(dir, "p", "stdout")).Should().BeFalse("the socket is removed once the stream is handed over: nobody else can take it");
     }
 
     [BlackBoxFact]
@@ -186,23 +190,151 @@ public sealed class StreamTests : BlackBoxTest
     }
 
     [BlackBoxFact]
-    public void A_link_or_a_regular_file_planted_as_the_FIFO_is_refused()
+    public void A_link_a_FIFO_or_a_regular_file_planted_as_the_socket_is_refused()
     {
-        foreach (string plant in new[] { "link", "file" })
+        foreach (string plant in new[] { "link", "fifo", "file" })
         {
             string dir = NewControlDir();
             Directory.CreateDirectory(Path.Combine(dir, "p"));
+            string socket = Steps.PathOf(dir, "p", "stdout");
             string target = Path.Combine(TempDir("target"), "fifo");
             Run("mkfifo", target).ExitCode.Should().Be(0);
             if (plant == "link")
-                File.CreateSymbolicLink(Steps.PathOf(dir, "p", "stdout"), target);
+                File.CreateSymbolicLink(socket, target);
+            else if (plant == "fifo")
+                Run("mkfifo", socket).ExitCode.Should().Be(0);
             else
-                File.WriteAllText(Steps.PathOf(dir, "p", "stdout"), "forged\n");
+                File.WriteAllText(socket, "forged\n");
             var consumed = Consumer(dir, [], TestChildPath, "checksum").WaitForExit(TimeSpan.FromSeconds(10));
-            consumed.ExitCode.Should().Be(123, "{0}", consumed);
+            consumed.ExitCode.Should().Be(123, "{0}: {1}", plant, consumed);
             consumed.Stderr.Should().Contain("refusing it", "{0}", consumed);
             consumed.StdoutLines.Should().BeEmpty();
         }
+    }
+
+    /// <summary>
+    /// Issue #22, item 4: the producer's socket removed, or replaced by a link, a FIFO or a regular
+    /// file, while the producer waits for its consumer. The FIFO's producer was blocked in open(2)
+    /// on a thread that its "knock" (opening the FIFO again by name) could no longer reach: it
+    /// ignored --stream-timeout and SIGTERM for ever.
+    /// </summary>
+    [BlackBoxFact]
+    public void A_producer_whose_socket_is_removed_or_replaced_still_ends_on_its_stream_timeout_and_at_once_on_SIGTERM()
+    {
+        foreach (string plant in new[] { "removed", "link", "fifo", "file" })
+        {
+            string timedDir = NewControlDir();
+            string termDir = NewControlDir();
+            var timed = Producer(timedDir, ["--stream-timeout", "2s"], "/bin/sh", "-c", "echo ran");
+            var terminated = Producer(termDir, [], "/bin/sh", "-c", "echo ran");
+            foreach (string dir in new[] { timedDir, termDir })
+            {
+                Steps.WaitUntil(() => File.Exists(Steps.PathOf(dir, "p", "stdout")), "the producer's rendezvous");
+            }
+            Thread.Sleep(300); // well inside the wait for the consumer
+            foreach (string dir in new[] { timedDir, termDir })
+            {
+                string path = Steps.PathOf(dir, "p", "stdout");
+                File.Delete(path);
+                if (plant == "link")
+                    File.CreateSymbolicLink(path, "/dev/null");
+                else if (plant == "fifo")
+                    Run("mkfifo", path).ExitCode.Should().Be(0);
+                else if (plant == "file")
+                    File.WriteAllText(path, "planted\n");
+            }
+            Thread.Sleep(200);
+            terminated.Signal(Libc.SIGTERM);
+            var term = terminated.WaitForExit(TimeSpan.FromSeconds(5));
+            term.ExitCode.Should().Be(143, "{0}: SIGTERM ends the wait at once\n{1}", plant, term);
+            term.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3), "{0}", plant);
+            var gaveUp = timed.WaitForExit(TimeSpan.FromSeconds(10));
+            gaveUp.ExitCode.Should().Be(125, "{0}: --stream-timeout ends the wait\n{1}", plant, gaveUp);
+            AssertOneEmissaryErrorLine(gaveUp);
+            gaveUp.Stderr.Should().Contain("--stream-timeout");
+            Steps.Status(timedDir, "p")!.StartedAt.Should().BeNull("{0}: the command never started", plant);
+        }
+    }
+
+    /// <summary>
+    /// Issue #22, item 7: another container (another uid, or the same) gets to the producer's
+    /// rendezvous before the consumer — connects and closes, sends garbage, forges the claim byte
+    /// without being able to write the consumer's claim, or holds the connection open. With the
+    /// FIFO, opening and closing it released the producer: its command got SIGPIPE (141) and the
+    /// consumer read an empty stream (exit 0), so its dependants ran on nothing. Now the producer
+    /// keeps waiting, and the real consumer still gets the whole stream.
+    /// </summary>
+    [BlackBoxTheory(Needs = Needs.Root)]
+    [InlineData("close", 1000)]
+    [InlineData("garbage", 1000)]
+    [InlineData("claim", 1000)]
+    [InlineData("hold", 1000)]
+    [InlineData("close", 0)]
+    [InlineData("garbage", 0)]
+    [InlineData("claim", 0)]
+    [InlineData("hold", 0)]
+    public void Another_container_at_the_rendezvous_before_the_consumer_neither_ends_nor_takes_the_stream(string how, int uid)
+    {
+        RequireRoot("the intruder runs as another uid (setpriv)");
+        string dir = NewControlDir();
+        const long bytes = 1_000_000;
+        var producer = Producer(dir, [], TestChildPath, "pattern", bytes.ToString());
+        string rendezvous = Steps.PathOf(dir, "p", "stdout");
+        Steps.WaitUntil(() => File.Exists(rendezvous), "the producer's rendezvous");
+        Thread.Sleep(300); // the producer is waiting for its consumer
+
+        string[] intruder = [TestChildPath, "stream-intruder", rendezvous, how, "30"];
+        var intrusion = uid == 0 ? Start(intruder[0], intruder[1..])
+            : Start("setpriv", ["--reuid", $"{uid}", "--regid", $"{uid}", "--clear-groups", .. intruder]);
+        if (how == "hold")
+        {
+            intrusion.WaitForLine("holding");
+        }
+        else
+        {
+            var intruded = intrusion.WaitForExit();
+            intruded.ExitCode.Should().Be(0, "{0}", intruded);
+            if (how == "claim")
+                intruded.StdoutLines.Should().Contain("refused", "a claim byte without the consumer's claim file gets nothing\n{0}", intruded);
+        }
+        Thread.Sleep(300);
+        producer.HasExited.Should().BeFalse("the intruder must not end the producer\n{0}", producer.Describe());
+        Steps.Status(dir, "p")!.StartedAt.Should().BeNull("the producer's command waits for its real consumer");
+
+        var consumed = Consumer(dir, [], TestChildPath, "checksum").WaitForExit();
+        var produced = producer.WaitForExit();
+        produced.ExitCode.Should().Be(0, "{0}", produced);
+        consumed.ExitCode.Should().Be(0, "{0}", consumed);
+        consumed.StdoutLines.Should().Equal([ExpectedChecksum(bytes)], "the consumer read the whole stream\n{0}", consumed);
+        if (!intrusion.HasExited)
+        {
+            intrusion.Signal(Libc.SIGKILL);
+            intrusion.WaitForExit();
+        }
+    }
+
+    /// <summary>
+    /// The per-step layout: the consumer runs as another uid and sees the producer's directory
+    /// through a read-only mount (connecting to a socket writes nothing to the file system); the
+    /// producer reads the consumer's claim, made by another uid in its own directory.
+    /// </summary>
+    [BlackBoxFact(Needs = Needs.Root)]
+    public void A_consumer_of_another_uid_behind_a_read_only_mount_takes_the_stream()
+    {
+        RequireRoot("the consumer runs as another uid behind a read-only bind mount (unshare, setpriv)");
+        string dir = NewControlDir();
+        var producer = Producer(dir, [], TestChildPath, "pattern", "3000000");
+        Steps.WaitUntil(() => File.Exists(Steps.PathOf(dir, "p", "stdout")), "the producer's rendezvous");
+        string p = Path.Combine(dir, "p");
+        var consumer = Start("unshare", "--mount", "/bin/sh", "-c",
+            $"mount --bind -o ro '{p}' '{p}' && exec setpriv --reuid 1000 --regid 1000 --clear-groups " +
+            $"'{EmissaryPath}' run --name c --control-dir '{dir}' --stdin-from p -- '{TestChildPath}' checksum");
+        var consumed = consumer.WaitForExit();
+        var produced = producer.WaitForExit();
+        produced.ExitCode.Should().Be(0, "{0}", produced);
+        consumed.ExitCode.Should().Be(0, "{0}", consumed);
+        consumed.StdoutLines.Should().Equal([ExpectedChecksum(3000000)], "{0}", consumed);
+        new FileInfo(Steps.PathOf(dir, "c", "stream-claim")).Length.Should().Be(32, "the claim holds the nonce of the consumer's connection");
     }
 
     [BlackBoxFact]
