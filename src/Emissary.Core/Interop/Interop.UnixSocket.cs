@@ -47,8 +47,6 @@ internal static partial class Libc
     internal const int MSG_CMSG_CLOEXEC = 0x40000000;
     internal const int SCM_RIGHTS = 1;
 
-    /// <summary>O_PATH (the same on x86-64 and arm64): a descriptor that names a file without opening it.</summary>
-    internal const int O_PATH = 0x200000;
 
     // struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type, then the data (8-aligned).
     private const int CmsgHeader = 16;
