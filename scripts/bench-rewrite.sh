@@ -35,7 +35,7 @@ for n in "${sizes[@]}"; do
   /usr/bin/time -f '%e %M' -o "$dir/time" "$tools" rewrite "$dir/in.json" > "$dir/out.json" 2> "$dir/err"
   code=$?
   set -e
-  read -r wall rss < "$dir/time"
+  read -r wall rss < <(tail -n 1 "$dir/time")
   printf '%-7s %10s %10s %12s %12s  %s\n' "$n" "$(stat -c %s "$dir/in.json")" "$wall" "$rss" "$(stat -c %s "$dir/out.json")" \
     "$code$( [ "$code" -eq 0 ] || echo ": $(head -c 200 "$dir/err")")"
 done

@@ -98,11 +98,17 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 
     // ---- containers ----------------------------------------------------------------------------
 
-    /// <summary>The container limit, checked on the lists' lengths before any container is read.</summary>
+    /// <summary>
+    /// The container limit, checked on the lists' lengths before any container is read; emissary's
+    /// own init container is not counted, so that a rewritten pod can be rewritten again.
+    /// </summary>
     private bool WithinContainerLimit(YamlMappingNode spec, string specPath)
     {
         long count = (spec.Get("containers") as YamlSequenceNode)?.Children.Count ?? 0;
-        count += (spec.Get("initContainers") as YamlSequenceNode)?.Children.Count ?? 0;
+        if (spec.Get("initContainers") is YamlSequenceNode inits)
+        {
+            count += inits.Children.Count(c => c is not YamlMappingNode init || init.GetText("name") != EmissaryRun.InitContainerName);
+        }
         if (count <= options.Limits.MaxContainers)
         {
             return true;
