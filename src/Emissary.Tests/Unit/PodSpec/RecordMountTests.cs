@@ -216,4 +216,27 @@ public sealed class RecordMountTests
 
         Errors(pod).Should().HaveCount(10).And.AllSatisfy(e => e.Should().MatchRegex(@"^pod/p: spec\.containers: cycle: s(\d+) -> s\d+ -> s\1$"));
     }
+
+    [Fact]
+    public void Only_the_first_twenty_unknown_names_of_a_pod_get_a_suggestion_each_a_search_over_every_step()
+    {
+        string pod = Pod(string.Join("\n", Enumerable.Range(0, 25).Select(i => $"    - {{name: step{i}, image: x, command: [a], waitForTermination: [stepp{(i + 1) % 25}]}}")));
+
+        IReadOnlyList<string> errors = Errors(pod);
+
+        errors.Should().HaveCount(25);
+        errors.Take(20).Should().AllSatisfy(e => e.Should().EndWith("(did you mean \"" + e.Split('"')[1].Replace("stepp", "step") + "\"?)"));
+        errors.Skip(20).Should().AllSatisfy(e => e.Should().MatchRegex("unknown container \"stepp\\d+\"$"));
+    }
+
+    [Fact]
+    public void An_error_lists_at_most_ten_upstream_steps()
+    {
+        string pod = Pod(string.Join("\n", Enumerable.Range(0, 15).Select(i => $"    - {{name: s{i:D2}, image: x, command: [a]{(i > 0 ? $", waitForTermination: [s{i - 1:D2}]" : "")}}}"))
+            + "\n    - {name: other, image: x, command: [a]}"
+            + "\n    - {name: last, image: x, command: [echo, \"$(steps.other.results.x)\"], waitForTermination: [s14]}");
+
+        Errors(pod).Should().Equal(
+            "pod/p: spec.containers[16].command[1]: $(steps.other.results.x): \"other\" is not upstream of \"last\" (its results exist once it has ended): add it to waitForTermination (upstream: s00, s01, s02, s03, s04, s05, s06, s07, s08, s09 and 5 more)");
+    }
 }
