@@ -83,32 +83,12 @@ internal sealed record PodGraph
     public IReadOnlyList<string> RecordsReadBy(StepSpec step)
     {
         var positions = new SortedSet<int>();
-        void Add(string name)
+        foreach (string name in SidecarOf(step).Concat(OwnReads(step)))
         {
             if (name != step.Name && _index.Position.TryGetValue(name, out int position))
             {
                 positions.Add(position);
             }
-        }
-        foreach (string gate in step.Gates)
-        {
-            Add(gate);
-        }
-        foreach (string watched in SidecarOf(step))
-        {
-            Add(watched);
-        }
-        if (step.StdinFrom is { } producer)
-        {
-            Add(producer);
-        }
-        if (step.StdoutTo is { } consumer)
-        {
-            Add(consumer);
-        }
-        foreach (string source in step.ResultSources)
-        {
-            Add(source);
         }
         var names = new string[positions.Count];
         int i = 0;
@@ -117,6 +97,47 @@ internal sealed record PodGraph
             names[i++] = Steps[position].Name;
         }
         return names;
+    }
+
+    /// <summary>
+    /// How many names <see cref="RecordsReadBy"/> gives, found without listing a sidecar's
+    /// watched steps again for each sidecar: what the mount limit is checked with before the
+    /// rewrite lists anything. Linear in the step's own fields.
+    /// </summary>
+    public int CountRecordsRead(StepSpec step)
+    {
+        IReadOnlyList<string> watched = SidecarOf(step);
+        var others = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string name in OwnReads(step))
+        {
+            if (name != step.Name && _index.Position.ContainsKey(name) && !(watched.Count > 0 && _index.Ending.Contains(name)))
+            {
+                others.Add(name);
+            }
+        }
+        return watched.Count + others.Count; // a sidecar is never among the steps it watches
+    }
+
+    // What a step reads by its own fields: the steps it waits for, its stream's partner (the
+    // producer it reads, or the consumer it waits for), the steps whose results it takes.
+    private static IEnumerable<string> OwnReads(StepSpec step)
+    {
+        foreach (string gate in step.Gates)
+        {
+            yield return gate;
+        }
+        if (step.StdinFrom is { } producer)
+        {
+            yield return producer;
+        }
+        if (step.StdoutTo is { } consumer)
+        {
+            yield return consumer;
+        }
+        foreach (string source in step.ResultSources)
+        {
+            yield return source;
+        }
     }
 
     /// <summary>
@@ -172,6 +193,7 @@ internal sealed record PodGraph
                 }
             }
             EndingSteps = ending;
+            Ending = new HashSet<string>(ending, StringComparer.Ordinal);
         }
 
         public Dictionary<string, StepSpec> ByName { get; } = new(StringComparer.Ordinal);
@@ -182,6 +204,8 @@ internal sealed record PodGraph
         public HashSet<string> WaitedFor { get; } = new(StringComparer.Ordinal);
 
         public IReadOnlyList<string> EndingSteps { get; }
+
+        public HashSet<string> Ending { get; }
 
         // See PodGraph.EndingSteps: whether the step cannot be over before each of its upstreams is.
         private static bool Covers(StepSpec step) =>

@@ -65,13 +65,12 @@ internal static class PodRewriter
             return false;
         }
 
-        // The records each container mounts, counted against the limit before anything is edited.
-        var reads = new IReadOnlyList<string>[graph.Steps.Count];
+        // The records the containers mount, counted against the limit before any is listed (S
+        // sidecars that watch N steps each would be S x N names) or anything is edited.
         long recordMounts = 0;
-        for (int k = 0; k < reads.Length; k++)
+        foreach (StepSpec step in graph.Steps)
         {
-            reads[k] = graph.RecordsReadBy(graph.Steps[k]);
-            recordMounts += 1 + reads[k].Count;
+            recordMounts += 1 + graph.CountRecordsRead(step);
         }
         if (recordMounts > settings.Limits.MaxRecordMounts)
         {
@@ -88,10 +87,10 @@ internal static class PodRewriter
         {
             stepVolumes[step.Name] = EmissaryRun.StepVolume(step.Name);
         }
-        for (int k = 0; k < reads.Length; k++)
+        foreach (StepSpec step in graph.Steps)
         {
             settings.Cancellation.ThrowIfCancellationRequested();
-            Wrap(graph.Steps[k], graph, settings.Host, reads[k], stepVolumes);
+            Wrap(step, graph, settings.Host, graph.RecordsReadBy(step), stepVolumes);
         }
         var volumes = new PodVolumes(spec);
         volumes.Ensure(EmissaryRun.BinVolume, new YamlMappingNode { Style = MappingStyle.Flow });

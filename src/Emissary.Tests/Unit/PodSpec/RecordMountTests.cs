@@ -36,7 +36,7 @@ public sealed class RecordMountTests
               command: [echo, "$(steps.fetch.results.digest)"]
               env: [{name: B, value: "$(steps.build.results.x)"}]
               waitForTermination: [gen, sink, lint]
-            - {name: db, image: a, command: [a], sidecar: true}
+            - {name: db, image: a, command: [a], sidecar: true, waitForTermination: [lint, build]}
         """;
 
     [Fact]
@@ -53,16 +53,19 @@ public sealed class RecordMountTests
         Records(rewritten, "report").Should().Equal("report", "fetch:ro", "lint:ro", "build:ro", "gen:ro", "sink:ro");
         // report waits for three steps and is skipped as soon as one fails: it covers none of them.
         // gen waits for build alone, build for fetch alone: they cover those.
-        Records(rewritten, "db").Should().Equal("db", "lint:ro", "gen:ro", "sink:ro", "report:ro");
+        // The sidecar also waits for lint and build before it starts.
+        Records(rewritten, "db").Should().Equal("db", "lint:ro", "build:ro", "gen:ro", "sink:ro", "report:ro");
         CommandOf(rewritten, "db").Should().ContainInOrder("--sidecar-of", "lint,gen,sink,report");
+        PodGraph graph = Graph(Pod(Everything));
+        graph.Steps.Select(graph.CountRecordsRead).Should().Equal(graph.Steps.Select(s => graph.RecordsReadBy(s).Count), "the limit is checked with the count");
     }
 
     [Fact]
-    public void A_native_sidecar_reads_no_record_the_kubelet_stops_it()
+    public void A_native_sidecar_reads_only_what_it_waits_for_the_kubelet_stops_it()
     {
         string rewritten = Rewrite(Pod(Everything), new RewriteSettings { NativeSidecars = true });
 
-        Records(rewritten, "db").Should().Equal("db");
+        Records(rewritten, "db").Should().Equal("db", "lint:ro", "build:ro");
         CommandOf(rewritten, "db").Should().NotContain("--sidecar-of");
     }
 
