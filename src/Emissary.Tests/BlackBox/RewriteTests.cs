@@ -224,6 +224,68 @@ public sealed class RewriteTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void A_cycle_of_streams_exits_1_naming_the_cycle_in_the_order_the_bytes_flow()
+    {
+        // Issue #22: each waits for the other to start, for ever; the previous build wrote this pod out.
+        string input = Write("loop.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: loop}
+            spec:
+              containers:
+              - {name: a, image: x, command: [a], stdinFrom: b}
+              - {name: b, image: x, command: [b], stdinFrom: a}
+            """);
+
+        var result = RunWithStdin(input, ToolsPath, "rewrite");
+
+        result.ExitCode.Should().Be(1, "{0}", result);
+        AssertNoStackTrace(result);
+        result.Stdout.Should().BeEmpty("nothing is written when a manifest is invalid");
+        result.StderrLines.Should().Equal("pod/loop: spec.containers: streams form a cycle: a -> b -> a (each one's stdout is the next one's stdin: none can start before another has)");
+    }
+
+    /// <summary>A JSON Pod: <paramref name="steps"/> steps, a final one waiting for all, <paramref name="sidecars"/> sidecars.</summary>
+    private static string FanIn(int steps, int sidecars)
+    {
+        var containers = Enumerable.Range(0, steps).Select(i => $"{{\"name\":\"s{i}\",\"image\":\"x\",\"command\":[\"a\"]}}")
+            .Append($"{{\"name\":\"last\",\"image\":\"x\",\"command\":[\"a\"],\"waitForTermination\":[{string.Join(",", Enumerable.Range(0, steps).Select(i => $"\"s{i}\""))}]}}")
+            .Concat(Enumerable.Range(0, sidecars).Select(i => $"{{\"name\":\"side{i}\",\"image\":\"x\",\"command\":[\"a\"],\"sidecar\":true}}"));
+        return "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"big\"},\"spec\":{\"containers\":[" + string.Join(",", containers) + "]}}";
+    }
+
+    [BlackBoxFact]
+    public void A_pod_over_the_container_limit_exits_1_with_one_line_naming_the_limit_and_the_count()
+    {
+        // 1,200 containers: the previous build mounted every step's record in every container
+        // (1.44 million mounts, minutes and gigabytes) and wrote a pod no API server stores.
+        string input = Write("big.json", FanIn(1198, 1));
+
+        var result = Run(ToolsPath, "rewrite", input);
+
+        result.ExitCode.Should().Be(1, "{0}", result);
+        AssertNoStackTrace(result);
+        result.Stdout.Should().BeEmpty();
+        result.StderrLines.Should().Equal($"{input}: pod/big: spec.containers: 1200 containers (init containers included) is more than the limit of 1000 per pod");
+    }
+
+    [BlackBoxFact]
+    public void A_pod_over_the_record_mount_limit_exits_1_with_one_line_naming_the_limit_and_the_count()
+    {
+        // 100 steps, one waiting for them all, 48 sidecars that each watch the 101 (none covers another):
+        // 149 own records + 100 + 48 x 101 = 5,097 mounts.
+        string input = Write("wide.json", FanIn(100, 48));
+
+        var result = Run(ToolsPath, "rewrite", input);
+
+        result.ExitCode.Should().Be(1, "{0}", result);
+        AssertNoStackTrace(result);
+        result.Stdout.Should().BeEmpty();
+        result.StderrLines.Should().Equal($"{input}: pod/big: spec: 5097 step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, a sidecar's watched steps) is more than the limit of 5000 per pod");
+        AssertSucceededSilently(Run(ToolsPath, "rewrite", Write("narrower.json", FanIn(100, 47))));
+    }
+
+    [BlackBoxFact]
     public void Malformed_YAML_exits_1_naming_the_line_and_column()
     {
         string input = Write("broken.yaml", "kind: Pod\nspec:\n  containers:\n  - name: a\n   image: x\n");

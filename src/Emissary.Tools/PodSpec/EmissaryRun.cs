@@ -98,11 +98,6 @@ internal static class EmissaryRun
     public static RunArguments ArgumentsFor(StepSpec step, PodGraph graph, StepHost host = StepHost.Kubernetes)
     {
         string? proxy = host.HasMeshProxy() && step.Role == StepRole.Step ? ProxyPreset(step.Proxy) : null;
-        // A native sidecar is stopped by the kubelet; told to stop by us it would exit 0 and be
-        // restarted (restartPolicy: Always).
-        string[] sidecarOf = step.Role == StepRole.Sidecar && !graph.NativeSidecars
-            ? graph.Steps.Where(s => s.Role == StepRole.Step).Select(s => s.Name).ToArray()
-            : [];
         return new RunArguments
         {
             Name = host.NamesSteps() ? step.Name : null,
@@ -110,7 +105,7 @@ internal static class EmissaryRun
             WaitStart = step.WaitForStart,
             RunOnUpstreamFailure = step.RunOnUpstreamFailure,
             WaitProxy = proxy,
-            SidecarOf = sidecarOf,
+            SidecarOf = graph.SidecarOf(step),
             StopSignal = step.StopSignal,
             Grace = step.Grace,
             Timeout = step.Timeout,

@@ -20,7 +20,18 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
     private const string ProxyAnnotation = "proxy";
     private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation, PodInjection.InjectAnnotation];
 
+    /// <summary>At most this many cycles are printed for one pod: enough to see the mistake, bounded whatever the pod.</summary>
+    internal const int MaxCyclesShown = 10;
+
+    /// <summary>At most this many "did you mean" searches over the step names per pod (each compares a name with every step).</summary>
+    private const int MaxNameSuggestions = 20;
+
+    /// <summary>At most this many upstream steps are listed in one error line.</summary>
+    private const int MaxUpstreamsShown = 10;
+
     private readonly List<Container> _containers = [];
+    private readonly Dictionary<string, Container> _byName = new(StringComparer.Ordinal);
+    private int _nameSuggestionsLeft = MaxNameSuggestions;
     private readonly Dictionary<string, string> _userInitContainers = new(StringComparer.Ordinal); // name → path
     private readonly List<(string Key, string Value, string Path)> _annotations = [];
     private readonly List<(string Key, string Value)> _labels = [];
@@ -38,6 +49,10 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         ReadStringMap(metadata, "annotations", (key, value, path) => _annotations.Add((key, value, path)));
         ReadStringMap(metadata, "labels", (key, value, _) => _labels.Add((key, value)));
 
+        if (!WithinContainerLimit(spec, specPath))
+        {
+            return null;
+        }
         ReadContainers(spec, specPath);
         if (_containers.Count == 0)
         {
@@ -47,6 +62,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         ReadAnnotations(out bool? nativeSidecars, out ProxyKind? proxyAnnotation);
         foreach (Container container in _containers)
         {
+            options.Cancellation.ThrowIfCancellationRequested();
             ResolveSettings(container);
             ReadCommand(container);
         }
@@ -57,9 +73,10 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             Error(specPath + ".containers", "every container is a sidecar: there is no step for them to be sidecars of");
         }
         FindCycles(specPath + ".containers");
+        FindStreamCycles(specPath + ".containers");
         if (_errorCount == 0)
         {
-            CheckStreamOrder();
+            CheckStreamOrder(specPath + ".containers");
             CheckResultReferences();
         }
         ProxyKind proxy = proxyAnnotation ?? DetectProxy();
@@ -80,6 +97,25 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
     }
 
     // ---- containers ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// The container limit, checked on the lists' lengths before any container is read; emissary's
+    /// own init container is not counted, so that a rewritten pod can be rewritten again.
+    /// </summary>
+    private bool WithinContainerLimit(YamlMappingNode spec, string specPath)
+    {
+        long count = (spec.Get("containers") as YamlSequenceNode)?.Children.Count ?? 0;
+        if (spec.Get("initContainers") is YamlSequenceNode inits)
+        {
+            count += inits.Children.Count(c => c is not YamlMappingNode init || init.GetText("name") != EmissaryRun.InitContainerName);
+        }
+        if (count <= options.Limits.MaxContainers)
+        {
+            return true;
+        }
+        Error(specPath + ".containers", $"{count} containers (init containers included) is more than the limit of {options.Limits.MaxContainers} per pod");
+        return false;
+    }
 
     private void ReadContainers(YamlMappingNode spec, string specPath)
     {
@@ -133,6 +169,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 
         foreach (Container container in _containers)
         {
+            options.Cancellation.ThrowIfCancellationRequested();
             container.Wrapped = WrappedRunOf(container.Node);
             foreach (KeyValuePair<YamlNode, YamlNode> entry in container.Node.Children)
             {
@@ -191,6 +228,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             {
                 seen[name] = container.Path;
                 container.Name = name;
+                _byName[name] = container;
             }
         }
     }
@@ -326,12 +364,11 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                 Error(path, $"unknown field \"{fieldName}\"{Suggest(fieldName, StepFields.Names)}");
                 continue;
             }
-            Container? container = _containers.FirstOrDefault(c => c.Name == containerName);
-            if (container is null)
+            if (!_byName.TryGetValue(containerName, out Container? container))
             {
                 Error(path, _userInitContainers.ContainsKey(containerName)
                     ? $"\"{containerName}\" is an init container: emissary settings apply to containers only"
-                    : $"unknown container \"{containerName}\"{Suggest(containerName, StepNames())}");
+                    : $"unknown container \"{containerName}\"{SuggestStep(containerName)}");
                 continue;
             }
             List<Item> items = StepFields.IsList(field) ? SplitList(value, path) : [new Item(value.Trim(), path)];
@@ -448,7 +485,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             foreach (Item item in container.GateItems ?? [])
             {
                 string name = item.Text;
-                Container? target = _containers.FirstOrDefault(c => c.Name == name);
+                Container? target = _byName.GetValueOrDefault(name);
                 if (name == container.Name)
                 {
                     Error(item.Path, $"container \"{name}\" cannot wait for itself");
@@ -457,7 +494,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                 {
                     Error(item.Path, _userInitContainers.ContainsKey(name)
                         ? $"\"{name}\" is an init container: it has ended before any container starts, so there is nothing to wait for"
-                        : $"unknown container \"{name}\"{Suggest(name, StepNames().Where(n => n != container.Name))}");
+                        : $"unknown container \"{name}\"{SuggestStep(name, container.Name)}");
                 }
                 else if (target.IsSidecar)
                 {
@@ -489,7 +526,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             }
             string name = (string)value;
             string path = container.SettingPaths[StepField.StdinFrom];
-            Container? producer = _containers.FirstOrDefault(c => c.Name == name);
+            Container? producer = _byName.GetValueOrDefault(name);
             if (name == container.Name)
             {
                 Error(path, $"container \"{name}\" cannot read its own output");
@@ -498,7 +535,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             {
                 Error(path, _userInitContainers.ContainsKey(name)
                     ? $"\"{name}\" is an init container: it has ended before any container starts, so there is nothing to stream"
-                    : $"unknown container \"{name}\"{Suggest(name, StepNames().Where(n => n != container.Name))}");
+                    : $"unknown container \"{name}\"{SuggestStep(name, container.Name)}");
             }
             else if (producer.IsSidecar || container.IsSidecar)
             {
@@ -521,14 +558,17 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         }
     }
 
-    /// <summary>The steps <paramref name="container"/> waits for, directly or through others (the graph has no cycle).</summary>
+    /// <summary>
+    /// The steps <paramref name="container"/> waits for, directly or through others (the graph has
+    /// no cycle): one walk over its upstream gates, O(steps + gates).
+    /// </summary>
     private HashSet<string> Upstream(Container container)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var work = new Stack<string>(container.Gates);
         while (work.TryPop(out string? name))
         {
-            if (seen.Add(name) && _containers.FirstOrDefault(c => c.Name == name) is { } next)
+            if (seen.Add(name) && _byName.TryGetValue(name, out Container? next))
             {
                 foreach (string gate in next.Gates)
                 {
@@ -539,21 +579,147 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         return seen;
     }
 
-    /// <summary>A producer and its consumer run at once: neither may wait for the other to end.</summary>
-    private void CheckStreamOrder()
+    /// <summary>
+    /// <c>stdinFrom</c> pointers that come back: <c>a</c> reads <c>b</c>'s stdout and <c>b</c>
+    /// reads <c>a</c>'s, so each waits for the other to start. Each container reads from one
+    /// producer at most, so following the pointers from each container once finds every cycle.
+    /// </summary>
+    private void FindStreamCycles(string path)
     {
-        foreach (Container consumer in _containers.Where(c => c.StdinFrom is not null))
+        var state = new Dictionary<Container, int>(ReferenceEqualityComparer.Instance); // 1: on this walk, 2: done
+        var position = new Dictionary<Container, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < _containers.Count; i++)
         {
-            Container producer = _containers.First(c => c.Name == consumer.StdinFrom);
-            (Container waiter, Container waited)? deadlock = Upstream(consumer).Contains(producer.Name!) ? (consumer, producer)
-                : Upstream(producer).Contains(consumer.Name!) ? (producer, consumer)
-                : null;
-            if (deadlock is { } d)
+            position[_containers[i]] = i;
+        }
+        int shown = 0;
+        foreach (Container start in _containers)
+        {
+            var walk = new List<Container>();
+            Container? current = start;
+            while (current is not null && !state.ContainsKey(current))
             {
-                Error(consumer.SettingPaths[StepField.StdinFrom],
-                    $"\"{d.waiter.Name}\" waits for \"{d.waited.Name}\" to end (waitForTermination), but a producer and its consumer run at the same time: neither can end before the other has started");
+                state[current] = 1;
+                walk.Add(current);
+                current = current.StdinFrom is { } producer ? _byName.GetValueOrDefault(producer) : null;
+            }
+            if (current is not null && state[current] == 1 && shown++ < MaxCyclesShown)
+            {
+                // The walk went from consumers to producers; the message follows the bytes, from the
+                // cycle's first container in the pod's order.
+                List<Container> cycle = walk[walk.IndexOf(current)..];
+                cycle.Reverse();
+                int first = 0; // the one first in the pod (a walk's containers are in no particular order)
+                for (int i = 1; i < cycle.Count; i++)
+                {
+                    first = position[cycle[i]] < position[cycle[first]] ? i : first;
+                }
+                List<Container> ordered = [.. cycle[first..], .. cycle[..first], cycle[first]];
+                Error(path, "streams form a cycle: " + string.Join(" -> ", ordered.Select(c => c.Name)) + " (each one's stdout is the next one's stdin: none can start before another has)");
+            }
+            foreach (Container walked in walk)
+            {
+                state[walked] = 2;
             }
         }
+    }
+
+    /// <summary>
+    /// The steps joined by streams start together: a producer's command starts once its consumer
+    /// has opened the stream, which the consumer does once its other gates are open. So a step
+    /// that waits, directly or through other steps, for the end of a step of its own stream (or of
+    /// a stream whose steps wait for its own) waits forever. Each stream taken as one node, that
+    /// is a cycle of the gates between streams: one search, linear in steps and gates.
+    /// </summary>
+    private void CheckStreamOrder(string path)
+    {
+        Container[] named = _containers.Where(c => c.Name is not null).ToArray();
+        var index = new Dictionary<Container, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < named.Length; i++)
+        {
+            index[named[i]] = i;
+        }
+        // Each stream's node: the index of its first producer (no stream cycles here: checked before).
+        var streamOf = new int[named.Length];
+        bool anyStream = false;
+        for (int i = 0; i < named.Length; i++)
+        {
+            Container head = named[i];
+            if (head.StdinFrom is not null)
+            {
+                continue;
+            }
+            streamOf[i] = i;
+            for (Container? c = head; c.StdoutTo is { } consumer && _byName.TryGetValue(consumer, out c);)
+            {
+                streamOf[index[c]] = i;
+                anyStream = true;
+            }
+        }
+        if (!anyStream)
+        {
+            return; // gates alone: their cycles are reported by FindCycles
+        }
+        var edges = new List<(Container Waiter, Container Waited, int To)>[named.Length];
+        for (int i = 0; i < named.Length; i++)
+        {
+            foreach (string gate in named[i].Gates)
+            {
+                Container waited = _byName[gate];
+                int to = streamOf[index[waited]];
+                (edges[streamOf[i]] ??= []).Add((named[i], waited, to));
+            }
+        }
+        IReadOnlyList<(Container Waiter, Container Waited, int To)> none = [];
+        foreach (var cycle in GraphCycles.Find(named.Length, n => edges[n] ?? none, e => e.To, MaxCyclesShown))
+        {
+            Error(path, DescribeStreamDeadlock(cycle));
+        }
+    }
+
+    /// <summary>
+    /// A cycle of gates between streams in words: who waits for whose end, and which steps are one
+    /// stream, e.g. <c>"sink" waits for "gen" to end (through "mid"); "gen" and "sink" are one stream (gen | sink)</c>.
+    /// </summary>
+    private string DescribeStreamDeadlock(List<(Container Waiter, Container Waited, int To)> cycle)
+    {
+        // Start right after a hop inside a stream (a gate cycle without one is reported by FindCycles).
+        int start = Enumerable.Range(0, cycle.Count).First(i => cycle[i].Waited != cycle[(i + 1) % cycle.Count].Waiter);
+        var parts = new List<string>();
+        var through = new List<string>();
+        Container? waiter = null;
+        for (int k = 1; k <= cycle.Count; k++)
+        {
+            (Container from, Container to, _) = cycle[(start + k) % cycle.Count];
+            waiter ??= from;
+            Container next = cycle[(start + k + 1) % cycle.Count].Waiter;
+            if (to == next)
+            {
+                through.Add($"\"{to.Name}\"");
+                continue;
+            }
+            parts.Add($"\"{waiter.Name}\" waits for \"{to.Name}\" to end (waitForTermination{(through.Count > 0 ? ", through " + string.Join(", ", through) : "")})");
+            parts.Add($"\"{to.Name}\" and \"{next.Name}\" are one stream ({string.Join(" | ", StreamOf(to).Select(c => c.Name))})");
+            through.Clear();
+            waiter = null;
+        }
+        return string.Join("; ", parts) + ": the steps of a stream run at the same time, so none of them can end before all have started";
+    }
+
+    /// <summary>The steps of <paramref name="member"/>'s stream, from its first producer to its last consumer.</summary>
+    private List<Container> StreamOf(Container member)
+    {
+        Container head = member;
+        while (head.StdinFrom is { } producer && _byName.TryGetValue(producer, out Container? previous))
+        {
+            head = previous;
+        }
+        var chain = new List<Container> { head };
+        while (chain[^1].StdoutTo is { } consumer && _byName.TryGetValue(consumer, out Container? next))
+        {
+            chain.Add(next);
+        }
+        return chain;
     }
 
     /// <summary>
@@ -577,13 +743,17 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                 {
                     upstream ??= Upstream(container);
                     string? problem = reference.Step == container.Name ? $"{reference}: a step cannot read its own results"
-                        : _containers.All(c => c.Name != reference.Step) ? $"{reference}: unknown container \"{reference.Step}\"{Suggest(reference.Step, upstream.Count > 0 ? upstream : StepNames().Where(n => n != container.Name))}"
-                        : !upstream.Contains(reference.Step) ? $"{reference}: \"{reference.Step}\" is not upstream of \"{container.Name}\" (its results exist once it has ended): add it to waitForTermination{(upstream.Count > 0 ? $" (upstream: {string.Join(", ", upstream.Order(StringComparer.Ordinal))})" : "")}"
+                        : !_byName.ContainsKey(reference.Step) ? $"{reference}: unknown container \"{reference.Step}\"{(upstream.Count == 0 ? SuggestStep(reference.Step, container.Name) : _nameSuggestionsLeft-- > 0 ? Suggest(reference.Step, upstream) : "")}"
+                        : !upstream.Contains(reference.Step) ? $"{reference}: \"{reference.Step}\" is not upstream of \"{container.Name}\" (its results exist once it has ended): add it to waitForTermination{(upstream.Count > 0 ? $" (upstream: {Listed(upstream)})" : "")}"
                         : reference.Selector.Length > 0 ? $"{reference}: array and object results are not supported (a result is one file of bytes)"
                         : null;
                     if (problem is not null)
                     {
                         Error(path, problem);
+                    }
+                    else
+                    {
+                        (container.ResultSources ??= new HashSet<string>(StringComparer.Ordinal)).Add(reference.Step);
                     }
                 }
             }
@@ -620,44 +790,24 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         }
     }
 
-    /// <summary>Reports each cycle once, as "a -> b -> a" where "a -> b" means a waits for b.</summary>
+    /// <summary>Reports each cycle of gates once (at most <see cref="MaxCyclesShown"/>), as "a -> b -> a" where "a -> b" means a waits for b.</summary>
     private void FindCycles(string path)
     {
-        var byName = _containers.Where(c => c.Name is not null).ToDictionary(c => c.Name!, StringComparer.Ordinal);
-        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1: on the stack, 2: done
-        var stack = new List<string>();
-        var reported = new HashSet<string>(StringComparer.Ordinal);
-
-        void Visit(string name)
+        Container[] named = _containers.Where(c => c.Name is not null).ToArray();
+        var index = new Dictionary<string, int>(named.Length, StringComparer.Ordinal);
+        for (int i = 0; i < named.Length; i++)
         {
-            state[name] = 1;
-            stack.Add(name);
-            foreach (string next in byName[name].Gates)
-            {
-                state.TryGetValue(next, out int s);
-                if (s == 0)
-                {
-                    Visit(next);
-                }
-                else if (s == 1)
-                {
-                    List<string> cycle = [.. stack.Skip(stack.IndexOf(next)), next];
-                    if (reported.Add(string.Join(',', cycle.Skip(1).Order(StringComparer.Ordinal))))
-                    {
-                        Error(path, "cycle: " + string.Join(" -> ", cycle));
-                    }
-                }
-            }
-            stack.RemoveAt(stack.Count - 1);
-            state[name] = 2;
+            index[named[i].Name!] = i;
         }
-
-        foreach (string name in byName.Keys)
+        var targets = new int[named.Length][];
+        for (int i = 0; i < named.Length; i++)
         {
-            if (!state.ContainsKey(name))
-            {
-                Visit(name);
-            }
+            targets[i] = named[i].Gates.Select(g => index[g]).ToArray();
+        }
+        foreach (List<int> cycle in GraphCycles.Find(named.Length, n => targets[n], to => to, MaxCyclesShown))
+        {
+            int first = cycle[^1]; // the last edge closes the cycle where it began
+            Error(path, "cycle: " + string.Join(" -> ", cycle.Select(to => named[to].Name).Prepend(named[first].Name)));
         }
     }
 
@@ -719,6 +869,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             ResultFromStdout = container.Settings.TryGetValue(StepField.ResultFromStdout, out object? result) ? (string)result : null,
             StdinFrom = container.StdinFrom,
             StdoutTo = container.StdoutTo,
+            ResultSources = container.ResultSources?.ToArray() ?? [],
             StopSignal = Setting<int>(StepField.StopSignal),
             Grace = Setting<TimeSpan>(StepField.Grace),
             Proxy = sidecar ? ProxyKind.None : proxy,
@@ -753,7 +904,20 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         _errorCount++;
     }
 
-    private IEnumerable<string> StepNames() => _containers.Where(c => c.Name is not null).Select(c => c.Name!);
+    /// <summary>
+    /// " (did you mean ...?)" from the step names other than <paramref name="except"/>: a search
+    /// over every step, so only the first <see cref="MaxNameSuggestions"/> errors of a pod get one.
+    /// </summary>
+    private string SuggestStep(string input, string? except = null) =>
+        _nameSuggestionsLeft-- > 0 ? Suggest(input, _byName.Keys.Where(n => n != except)) : "";
+
+    /// <summary>Names sorted, at most <see cref="MaxUpstreamsShown"/>, then how many more.</summary>
+    private static string Listed(IEnumerable<string> names)
+    {
+        string[] all = names.Order(StringComparer.Ordinal).ToArray();
+        return all.Length <= MaxUpstreamsShown ? string.Join(", ", all)
+            : string.Join(", ", all[..MaxUpstreamsShown]) + $" and {all.Length - MaxUpstreamsShown} more";
+    }
 
     private static string Suggest(string input, IEnumerable<string> candidates, string prefix = "") =>
         DidYouMean.Closest(input, candidates) is { } guess ? $" (did you mean \"{prefix}{guess}\"?)" : "";
@@ -841,6 +1005,9 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 
         /// <summary>The consumer that reads this container's stdout.</summary>
         public string? StdoutTo { get; set; }
+
+        /// <summary>The steps whose results its command, args or env take, once validated.</summary>
+        public HashSet<string>? ResultSources { get; set; }
 
         public IReadOnlyList<string> Gates { get; set; } = [];
 

@@ -23,15 +23,27 @@ internal sealed record RewriteSettings
     /// <summary>Where the wrapped steps will run: a Kubernetes pod, or a podman pod (which has no mesh proxy).</summary>
     public StepHost Host { get; init; } = StepHost.Kubernetes;
 
-    public PodGraphOptions GraphOptions => new() { Entrypoints = Entrypoints, NativeSidecars = NativeSidecars };
+    /// <summary>What one pod may cost (containers, step-record mounts); the same for <c>rewrite</c> and the webhook.</summary>
+    public PodLimits Limits { get; init; } = PodLimits.Default;
+
+    /// <summary>
+    /// Checked once per container while a pod is read and rewritten (then
+    /// <see cref="OperationCanceledException"/>): the webhook stops a review whose client went away.
+    /// </summary>
+    public CancellationToken Cancellation { get; init; }
+
+    public PodGraphOptions GraphOptions => new() { Entrypoints = Entrypoints, NativeSidecars = NativeSidecars, Limits = Limits, Cancellation = Cancellation };
 }
 
 /// <summary>
 /// Wires emissary into one pod, in place: the emptyDir volumes (the binary, the shared control
 /// directory, one per step for its record), the init container that
 /// installs the binary, and every step's container wrapped in <c>emissary run</c> (native sidecars
-/// moved among the init containers). Rewriting a rewritten pod gives the same pod: everything
-/// added is found again by name, and the commands are rebuilt from the same settings.
+/// moved among the init containers). Each wrapped container mounts its own record read-write and
+/// only the records it reads read-only (<see cref="PodGraph.RecordsReadBy"/>), so the pod grows
+/// with its containers and gates, not with their square. Rewriting a rewritten pod gives the same
+/// pod: everything added is found again by name, the commands are rebuilt from the same settings,
+/// and step mounts no longer needed are removed. Every pass is linear in the pod's size.
 /// </summary>
 internal static class PodRewriter
 {
@@ -53,27 +65,41 @@ internal static class PodRewriter
             return false;
         }
 
+        // The records the containers mount, counted against the limit before any is listed (S
+        // sidecars that watch N steps each would be S x N names) or anything is edited.
+        long recordMounts = 0;
+        foreach (StepSpec step in graph.Steps)
+        {
+            recordMounts += 1 + graph.CountRecordsRead(step);
+        }
+        if (recordMounts > settings.Limits.MaxRecordMounts)
+        {
+            errors.Add(new ManifestError(manifest.SourceName, manifest.DisplayName, manifest.PathPrefix + manifest.PodSpecPath,
+                $"{recordMounts} step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, a sidecar's watched steps) is more than the limit of {settings.Limits.MaxRecordMounts} per pod"));
+            return false;
+        }
+
         var spec = (YamlMappingNode)manifest.At(manifest.PodSpecPath)!;
         PlaceContainers(graph, spec, settings.Image);
-        // Each step's volume and directory, named once per pod rather than once per container that mounts them.
-        var stepVolumes = new string[graph.Steps.Count];
-        var stepDirectories = new string[graph.Steps.Count];
-        for (int k = 0; k < stepVolumes.Length; k++)
+        // Each step's volume, named once per pod rather than once per container that mounts it.
+        var stepVolumes = new Dictionary<string, string>(graph.Steps.Count, StringComparer.Ordinal);
+        foreach (StepSpec step in graph.Steps)
         {
-            stepVolumes[k] = EmissaryRun.StepVolume(graph.Steps[k].Name);
-            stepDirectories[k] = EmissaryRun.StepDirectory(graph.Steps[k].Name);
+            stepVolumes[step.Name] = EmissaryRun.StepVolume(step.Name);
         }
         foreach (StepSpec step in graph.Steps)
         {
-            Wrap(step, graph, settings.Host, stepVolumes, stepDirectories);
+            settings.Cancellation.ThrowIfCancellationRequested();
+            Wrap(step, graph, settings.Host, graph.RecordsReadBy(step), stepVolumes);
         }
-        EnsureVolume(spec, EmissaryRun.BinVolume, new YamlMappingNode { Style = MappingStyle.Flow });
-        EnsureVolume(spec, EmissaryRun.ControlVolume, MemoryVolume(sizeLimit: null));
-        foreach (string volume in stepVolumes)
+        var volumes = new PodVolumes(spec);
+        volumes.Ensure(EmissaryRun.BinVolume, new YamlMappingNode { Style = MappingStyle.Flow });
+        volumes.Ensure(EmissaryRun.ControlVolume, MemoryVolume(sizeLimit: null));
+        foreach (string volume in stepVolumes.Values)
         {
-            EnsureVolume(spec, volume, MemoryVolume(EmissaryRun.StepVolumeSizeLimit));
+            volumes.Ensure(volume, MemoryVolume(EmissaryRun.StepVolumeSizeLimit));
         }
-        RemoveStaleStepVolumes(spec, stepVolumes);
+        RemoveStaleStepVolumes(volumes.List, new HashSet<string>(stepVolumes.Values, StringComparer.Ordinal));
         return true;
     }
 
@@ -134,10 +160,10 @@ internal static class PodRewriter
         init.Set("image", YamlNodes.String(image));
         // The image's ENTRYPOINT is the binary (Dockerfile.scratch); a trailing '/' makes init create the directory's file.
         init.Set("args", YamlNodes.Strings(["init", EmissaryRun.BinDirectory + "/"]));
-        EnsureMount(VolumeMounts(init), EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: false);
+        SetMounts(VolumeMounts(init), [(EmissaryRun.BinVolume, EmissaryRun.BinDirectory, false)]);
     }
 
-    private static void Wrap(StepSpec step, PodGraph graph, StepHost host, string[] stepVolumes, string[] stepDirectories)
+    private static void Wrap(StepSpec step, PodGraph graph, StepHost host, IReadOnlyList<string> reads, Dictionary<string, string> stepVolumes)
     {
         YamlMappingNode node = step.Node!;
         node.Style = MappingStyle.Block;
@@ -158,16 +184,19 @@ internal static class PodRewriter
         int at = node.IndexOf("command") is >= 0 and var c ? c : node.IndexOf("args") is >= 0 and var a ? a : node.IndexOf("image") is >= 0 and var i ? i + 1 : -1;
         node.Set("command", command, at);
         node.Remove("args");
-        YamlSequenceNode mounts = VolumeMounts(node);
-        EnsureMount(mounts, EmissaryRun.BinVolume, EmissaryRun.BinDirectory, readOnly: true);
-        EnsureMount(mounts, EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, readOnly: false);
-        // Every step's record in every wrapped container, so any of them can read it (gates,
-        // results, status, signal through the FIFO), but only the step's own container writes it.
-        for (int k = 0; k < graph.Steps.Count; k++)
+        // Its own record read-write; the records it reads read-only, so only a step's own
+        // container can write its record, whatever its uid; no other step's record at all.
+        var wanted = new List<(string Volume, string Path, bool ReadOnly)>(3 + reads.Count)
         {
-            EnsureMount(mounts, stepVolumes[k], stepDirectories[k], readOnly: graph.Steps[k].Name != step.Name);
+            (EmissaryRun.BinVolume, EmissaryRun.BinDirectory, true),
+            (EmissaryRun.ControlVolume, EmissaryRun.ControlDirectory, false),
+            (stepVolumes[step.Name], EmissaryRun.StepDirectory(step.Name), false),
+        };
+        foreach (string read in reads)
+        {
+            wanted.Add((stepVolumes[read], EmissaryRun.StepDirectory(read), true));
         }
-        RemoveStaleStepMounts(node, stepVolumes);
+        SetMounts(VolumeMounts(node), wanted);
         MountRootFirst(node);
         if (IsNative(step, graph))
         {
@@ -208,72 +237,65 @@ internal static class PodRewriter
     }
 
     /// <summary>
-    /// The mount of <paramref name="volume"/> at <paramref name="path"/>, added at the end, or made
-    /// so where a mount of that volume (or at that path, from an earlier rewrite) already is.
+    /// Makes <paramref name="mounts"/> hold each wanted mount: one of that volume (or, from an
+    /// earlier rewrite, at that path) made so, else a new one at the end; then drops the step
+    /// mounts not wanted (a step renamed or removed, or a record this container no longer reads).
+    /// The user's mounts are left as they are. One pass to index, one per wanted mount, one to drop.
     /// </summary>
-    private static void EnsureMount(YamlSequenceNode mounts, string volume, string path, bool readOnly)
+    private static void SetMounts(YamlSequenceNode mounts, List<(string Volume, string Path, bool ReadOnly)> wanted)
     {
-        YamlMappingNode? mount = FindMount(mounts, volume, path);
-        if (mount is null)
-        {
-            // The usual case (a pod not rewritten before): the entries in order, with no lookups.
-            mount = new YamlMappingNode
-            {
-                { "name", YamlNodes.String(volume) },
-                { "mountPath", YamlNodes.String(path) },
-            };
-            if (readOnly)
-            {
-                mount.Add("readOnly", YamlNodes.Boolean(true));
-            }
-            mounts.Children.Add(mount);
-            return;
-        }
-        mount.Set("name", YamlNodes.String(volume));
-        mount.Set("mountPath", YamlNodes.String(path));
-        if (readOnly)
-        {
-            mount.Set("readOnly", YamlNodes.Boolean(true));
-        }
-        else
-        {
-            mount.Remove("readOnly");
-        }
-    }
-
-    /// <summary>The first mount of <paramref name="volume"/>, else the first at <paramref name="path"/>, else null: in one pass.</summary>
-    private static YamlMappingNode? FindMount(YamlSequenceNode mounts, string volume, string path)
-    {
-        YamlMappingNode? atPath = null;
+        var byVolume = new Dictionary<string, YamlMappingNode>(StringComparer.Ordinal);
+        var byPath = new Dictionary<string, YamlMappingNode>(StringComparer.Ordinal);
         foreach (YamlNode child in mounts.Children)
         {
-            if (child is not YamlMappingNode mount)
+            if (child is YamlMappingNode mount)
             {
-                continue;
-            }
-            if (mount.GetText("name") == volume)
-            {
-                return mount;
-            }
-            if (atPath is null && mount.GetText("mountPath") == path)
-            {
-                atPath = mount;
+                if (mount.GetText("name") is { } name)
+                {
+                    byVolume.TryAdd(name, mount);
+                }
+                if (mount.GetText("mountPath") is { } path)
+                {
+                    byPath.TryAdd(path, mount);
+                }
             }
         }
-        return atPath;
-    }
-
-    /// <summary>The first mapping of <paramref name="sequence"/> whose <paramref name="key"/> is <paramref name="text"/>, or null.</summary>
-    private static YamlMappingNode? FindByText(YamlSequenceNode sequence, string key, string text)
-    {
-        foreach (YamlNode child in sequence.Children)
+        var kept = new HashSet<YamlNode>(ReferenceEqualityComparer.Instance);
+        foreach ((string volume, string path, bool readOnly) in wanted)
         {
-            if (child is YamlMappingNode mapping && mapping.GetText(key) == text)
+            YamlMappingNode? mount = byVolume.GetValueOrDefault(volume) is { } named && !kept.Contains(named) ? named
+                : byPath.GetValueOrDefault(path) is { } placed && !kept.Contains(placed) ? placed
+                : null;
+            if (mount is null)
             {
-                return mapping;
+                // The usual case (a pod not rewritten before): the entries in order, with no lookups.
+                mount = new YamlMappingNode
+                {
+                    { "name", YamlNodes.String(volume) },
+                    { "mountPath", YamlNodes.String(path) },
+                };
+                if (readOnly)
+                {
+                    mount.Add("readOnly", YamlNodes.Boolean(true));
+                }
+                mounts.Children.Add(mount);
             }
+            else
+            {
+                mount.Set("name", YamlNodes.String(volume));
+                mount.Set("mountPath", YamlNodes.String(path));
+                if (readOnly)
+                {
+                    mount.Set("readOnly", YamlNodes.Boolean(true));
+                }
+                else
+                {
+                    mount.Remove("readOnly");
+                }
+            }
+            kept.Add(mount);
         }
-        return null;
+        RemoveAll(mounts, child => !kept.Contains(child) && IsStepVolume(child));
     }
 
     /// <summary>
@@ -308,25 +330,29 @@ internal static class PodRewriter
         }
     }
 
-    // A step volume of a container that is no longer in the pod (renamed or removed since an earlier rewrite).
-    private static bool IsStaleStepVolume(YamlMappingNode node, string[] stepVolumes) =>
-        node.GetText("name") is { } name && name.StartsWith(EmissaryRun.StepVolumePrefix, StringComparison.Ordinal) && !stepVolumes.Contains(name);
+    // Named like the volume of a step's record: ours, whatever the pod or an earlier rewrite says.
+    private static bool IsStepVolume(YamlNode node) =>
+        node is YamlMappingNode mapping && mapping.GetText("name") is { } name && name.StartsWith(EmissaryRun.StepVolumePrefix, StringComparison.Ordinal);
 
-    private static void RemoveStaleStepMounts(YamlMappingNode container, string[] stepVolumes) =>
-        RemoveStaleStepVolumes(container.Get("volumeMounts") as YamlSequenceNode, stepVolumes);
+    // The volume of a container that is no longer in the pod (renamed or removed since an earlier rewrite).
+    private static void RemoveStaleStepVolumes(YamlSequenceNode volumes, HashSet<string> stepVolumes) =>
+        RemoveAll(volumes, node => IsStepVolume(node) && !stepVolumes.Contains(((YamlMappingNode)node).GetText("name")!));
 
-    private static void RemoveStaleStepVolumes(YamlMappingNode spec, string[] stepVolumes) =>
-        RemoveStaleStepVolumes(spec.Get("volumes") as YamlSequenceNode, stepVolumes);
-
-    // Volumes or mounts: both name the volume in "name".
-    private static void RemoveStaleStepVolumes(YamlSequenceNode? list, string[] stepVolumes)
+    /// <summary>Removes the children that match, in one pass (RemoveAt in a loop would move the rest each time).</summary>
+    private static void RemoveAll(YamlSequenceNode sequence, Func<YamlNode, bool> remove)
     {
-        for (int i = (list?.Children.Count ?? 0) - 1; i >= 0; i--)
+        IList<YamlNode> children = sequence.Children;
+        int kept = 0;
+        for (int i = 0; i < children.Count; i++)
         {
-            if (list!.Children[i] is YamlMappingNode node && IsStaleStepVolume(node, stepVolumes))
+            if (!remove(children[i]))
             {
-                list.Children.RemoveAt(i);
+                children[kept++] = children[i];
             }
+        }
+        while (children.Count > kept)
+        {
+            children.RemoveAt(children.Count - 1);
         }
     }
 
@@ -345,22 +371,42 @@ internal static class PodRewriter
         return emptyDir;
     }
 
-    /// <summary>Our volume <paramref name="name"/>, added as an emptyDir of <paramref name="emptyDir"/>'s kind when missing; one that is there already is left as it is (its source may have been chosen on purpose).</summary>
-    private static void EnsureVolume(YamlMappingNode spec, string name, YamlMappingNode emptyDir)
+    /// <summary>The pod's volumes, indexed by name once.</summary>
+    private sealed class PodVolumes
     {
-        if (spec.Get("volumes") is not YamlSequenceNode volumes)
+        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+        public PodVolumes(YamlMappingNode spec)
         {
-            volumes = new YamlSequenceNode();
-            spec.Set("volumes", volumes);
+            if (spec.Get("volumes") is not YamlSequenceNode volumes)
+            {
+                volumes = new YamlSequenceNode();
+                spec.Set("volumes", volumes);
+            }
+            List = volumes;
+            foreach (YamlNode child in volumes.Children)
+            {
+                if (child is YamlMappingNode volume && volume.GetText("name") is { } name)
+                {
+                    _names.Add(name);
+                }
+            }
         }
-        if (FindByText(volumes, "name", name) is not null)
+
+        public YamlSequenceNode List { get; }
+
+        /// <summary>Our volume <paramref name="name"/>, added as an emptyDir of <paramref name="emptyDir"/>'s kind when missing; one that is there already is left as it is (its source may have been chosen on purpose).</summary>
+        public void Ensure(string name, YamlMappingNode emptyDir)
         {
-            return;
+            if (!_names.Add(name))
+            {
+                return;
+            }
+            List.Children.Add(new YamlMappingNode
+            {
+                { "name", YamlNodes.String(name) },
+                { "emptyDir", emptyDir },
+            });
         }
-        volumes.Children.Add(new YamlMappingNode
-        {
-            { "name", YamlNodes.String(name) },
-            { "emptyDir", emptyDir },
-        });
     }
 }

@@ -87,6 +87,9 @@ internal sealed record StepSpec
     /// <summary>The step that reads this step's stdout (derived from the consumer's <c>stdinFrom</c>; <c>--stdout-to</c>).</summary>
     public string? StdoutTo { get; init; }
 
+    /// <summary>The steps whose results its command, args or env take (<c>$(steps.NAME.results.KEY)</c>), in the pod's order.</summary>
+    public IReadOnlyList<string> ResultSources { get; init; } = [];
+
     /// <summary>The signal number a sidecar is stopped with (<c>--stop-signal</c>).</summary>
     public int? StopSignal { get; init; }
 

@@ -96,12 +96,6 @@ public sealed class PodRewriterTests
                   mountPath: /var/run/emissary
                 - name: emissary-step-fetch
                   mountPath: /var/run/emissary/fetch
-                - name: emissary-step-build
-                  mountPath: /var/run/emissary/build
-                  readOnly: true
-                - name: emissary-step-cache
-                  mountPath: /var/run/emissary/cache
-                  readOnly: true
               - name: build
                 image: golang:1.23
                 command:
@@ -125,13 +119,10 @@ public sealed class PodRewriterTests
                   readOnly: true
                 - name: emissary-control
                   mountPath: /var/run/emissary
-                - name: emissary-step-fetch
-                  mountPath: /var/run/emissary/fetch
-                  readOnly: true
                 - name: emissary-step-build
                   mountPath: /var/run/emissary/build
-                - name: emissary-step-cache
-                  mountPath: /var/run/emissary/cache
+                - name: emissary-step-fetch
+                  mountPath: /var/run/emissary/fetch
                   readOnly: true
               - name: cache
                 image: redis:7
@@ -141,7 +132,7 @@ public sealed class PodRewriterTests
                 - --name
                 - cache
                 - --sidecar-of
-                - fetch,build
+                - build
                 - --termination-budget
                 - "4096"
                 - --
@@ -153,14 +144,11 @@ public sealed class PodRewriterTests
                   readOnly: true
                 - name: emissary-control
                   mountPath: /var/run/emissary
-                - name: emissary-step-fetch
-                  mountPath: /var/run/emissary/fetch
-                  readOnly: true
+                - name: emissary-step-cache
+                  mountPath: /var/run/emissary/cache
                 - name: emissary-step-build
                   mountPath: /var/run/emissary/build
                   readOnly: true
-                - name: emissary-step-cache
-                  mountPath: /var/run/emissary/cache
               volumes:
               - name: src
                 emptyDir: {}
@@ -411,7 +399,17 @@ public sealed class PodRewriterTests
                 var mounts = ((YamlSequenceNode)container.Get("volumeMounts")!).Children.Cast<YamlMappingNode>().ToArray();
                 mounts.Where(m => m.GetText("mountPath") == "/var/run/emissary").Should().ContainSingle()
                     .Which.GetText("readOnly").Should().BeNull("the shared root holds requests, which any container may make");
-                foreach (string step in new[] { "fetch", "build", "cache" })
+                // Its own record, and only the records it reads: build waits for fetch; the cache,
+                // unless native (stopped by the kubelet), watches build, which ends after fetch.
+                string[] reads = name switch
+                {
+                    "build" => ["fetch"],
+                    "cache" when !native => ["build"],
+                    _ => [],
+                };
+                mounts.Where(m => m.GetText("name")!.StartsWith("emissary-step-", StringComparison.Ordinal))
+                    .Select(m => m.GetText("mountPath")).Should().BeEquivalentTo(reads.Append(name).Select(s => "/var/run/emissary/" + s), $"the records mounted in {name}");
+                foreach (string step in reads.Append(name))
                 {
                     YamlMappingNode mount = mounts.Should().ContainSingle(m => m.GetText("mountPath") == "/var/run/emissary/" + step).Subject;
                     mount.GetText("name").Should().Be("emissary-step-" + step);
@@ -460,6 +458,7 @@ public sealed class PodRewriterTests
                   volumeMounts:
                   - {name: emissary-step-a, mountPath: /var/run/emissary/a, readOnly: true}
                   - {name: old-b, mountPath: /var/run/emissary/b}
+                  waitForTermination: [b]
                 - {name: b, image: x, command: [b]}
             """);
 

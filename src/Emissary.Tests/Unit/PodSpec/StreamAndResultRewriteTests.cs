@@ -62,7 +62,7 @@ public sealed class StreamAndResultRewriteTests
                 - {name: mid, image: a, command: [a], waitForTermination: [gen]}
                 - {name: sink, image: a, command: [a], stdinFrom: gen, waitForTermination: [mid]}
             """)).Should().Equal(
-            "pod/p: spec.containers[2].stdinFrom: \"sink\" waits for \"gen\" to end (waitForTermination), but a producer and its consumer run at the same time: neither can end before the other has started");
+            "pod/p: spec.containers: \"sink\" waits for \"gen\" to end (waitForTermination, through \"mid\"); \"gen\" and \"sink\" are one stream (gen | sink): the steps of a stream run at the same time, so none of them can end before all have started");
         Errors(Pod("""
                 - {name: gen, image: a, command: [a], retries: 2}
                 - {name: sink, image: a, command: [a], stdinFrom: gen}
