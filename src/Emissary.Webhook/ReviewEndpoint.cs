@@ -92,7 +92,12 @@ internal sealed class ReviewEndpoint(RewriteSettings settings, TimeSpan timeout,
         catch (BudgetExhaustedException e)
         {
             logger.LogWarning("Refused a review from {Remote}: HTTP 503: {Problem}", context.Connection.RemoteIpAddress, e.Message);
+            // Its body is not read: the connection is closed once the answer is out, rather than
+            // drained (which a dribbling sender would drag out).
+            context.Response.Headers.Connection = "close";
             await Unavailable(context, e.Message);
+            await context.Response.CompleteAsync();
+            context.Abort();
         }
         catch (OperationCanceledException)
         {
