@@ -328,6 +328,11 @@ internal sealed class ReviewEndpoint(RewriteSettings settings, TimeSpan timeout,
 
             public void Append(ReadOnlySpan<byte> bytes)
             {
+                if (_length + (long)bytes.Length > ReviewLimits.MaxReviewBytes)
+                {
+                    // Kestrel's MaxRequestBodySize refuses first; this keeps the buffer's bound its own.
+                    throw new BadHttpRequestException("request body too large", StatusCodes.Status413PayloadTooLarge);
+                }
                 if (_length + bytes.Length > _array.Length)
                 {
                     // Doubling, up to the body limit (Kestrel refuses more with 413 before this is asked for it).

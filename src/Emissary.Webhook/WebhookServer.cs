@@ -130,10 +130,12 @@ internal static class WebhookServer
         // Above client-go's idle-connection timeout (90 s): the API server, not the webhook, closes an
         // idle connection, so a review is never sent on a connection the server is closing.
         limits.KeepAliveTimeout = TimeSpan.FromSeconds(100);
-        // An average over the whole body (Kestrel's rule), so it cuts only a sender that is slow from
-        // the start; one that sends all but the last byte is cut by the review's deadline instead.
-        limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 16 * 1024, gracePeriod: TimeSpan.FromSeconds(2));
-        limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 16 * 1024, gracePeriod: TimeSpan.FromSeconds(2));
+        // Kestrel's rate (an average since the body began) with a shorter grace than its 5 s: a
+        // sender slow from the start is cut after 2 s. It cannot cut one that sends all but the last
+        // byte (the average stays high for hours), nor should a higher rate cut a small review
+        // paused for a second; --review-timeout is what bounds every body and every answer.
+        limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(2));
+        limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(2));
         // HTTP/2 (offered by ALPN): few streams per connection (a busy API server opens more
         // connections, which the connection limit bounds), small flow-control windows (bytes a
         // client may send before the handler reads them), the default 4 KiB header table and 16 KiB frames.
