@@ -11,12 +11,18 @@
 #   4. capacity: as fast as 16 clients go for 10 s
 # hey's -q paces each client by its own ticker, all started together: the 10 clients send in bursts
 # of 10 every 1/50 s, so the last review of a burst waits for the nine before it.
-# Target: p99 < 10 ms at 500 requests/s. Numbers on a shared machine are indicative.
-# Env: DURATION (default 60), RATE (default 500).
+#   5. limits (issue #22), each on a fresh server: one review of a chained pod of 100, 1,000 and
+#      5,000 containers (each waits for the one before it): time, answer, peak RSS (VmHWM) and RSS
+#      settled 5 s later; 1,000 idle TLS connections held; 48 bodies of 3 MiB - 1 byte held
+#      before their last byte (how many are refused at once, how long the others are kept)
+# Target: p99 < 10 ms at 500 requests/s; the limits' runs under the Deployment's 128 MiB.
+# Numbers on a shared machine are indicative.
+# Env: DURATION (default 60), RATE (default 500), WEBHOOK (default artifacts/emissary-webhook:
+# another build, to compare), ONLY=limits (only step 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WEBHOOK=artifacts/emissary-webhook
+WEBHOOK=${WEBHOOK:-artifacts/emissary-webhook}
 [ -x "$WEBHOOK" ] || { echo "bench-webhook.sh: $WEBHOOK missing: run scripts/build.sh" >&2; exit 1; }
 need=()
 command -v hey >/dev/null || need+=(hey)
@@ -33,7 +39,7 @@ CLIENTS=10
 BODY=bench/webhook/review-5-containers.json
 work=$(mktemp -d)
 server=""
-cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; [ -z "${holder:-}" ] || kill "$holder" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=emissary-webhook \
@@ -41,6 +47,80 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="https://127.0.0.1:$port"
 
+# A fresh server on $port with $server its pid (waits for /readyz).
+start_server() {
+  "$WEBHOOK" webhook --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" --listen "127.0.0.1:$port" --log-level warning "$@" 2>"$work/server.log" &
+  server=$!
+  until curl -skf "$url/readyz" >/dev/null 2>&1; do
+    kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+stop_server() { kill -TERM "$server"; wait "$server" || true; server=""; }
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
+hwm() { awk '/^VmHWM/ {print $2}' "/proc/$server/status"; }
+
+# A chained pod of $1 containers in an AdmissionReview (each step waits for the one before it).
+chain_review() {
+  python3 - "$1" <<'PY'
+import json, sys
+n = int(sys.argv[1])
+containers = [{"name": f"c{i}", "image": "busybox:1.36", "command": ["sh", "-c", f"echo step {i}"],
+               "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+               "imagePullPolicy": "IfNotPresent"} for i in range(n)]
+annotations = {f"emissary.dev/c{i}.waitForTermination": f"c{i-1}" for i in range(1, n)}
+pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"chain-{n}", "namespace": "shop", "annotations": annotations},
+       "spec": {"containers": containers, "restartPolicy": "Never"}}
+json.dump({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+    "uid": f"chain-{n}", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+    "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "shop",
+    "operation": "CREATE", "object": pod}}, sys.stdout, separators=(",", ":"))
+PY
+}
+
+# Holds connections to 127.0.0.1:$port: "idle N" (TLS done, nothing sent) or "bodies N" (3 MiB - 1
+# byte declared, all but the last byte sent); prints how many the server closed within 1 s, then
+# (bodies) when the last one was closed; the caller samples RSS while it holds them.
+hold_connections() {
+  python3 - "$port" "$1" "$2" <<'PY'
+import socket, ssl, sys, time, select
+port, mode, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+conns, t0, body = [], time.monotonic(), b" " * (3 * 1024 * 1024 - 2)
+for i in range(n):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+    if mode == "bodies":
+        try:
+            s.sendall(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (len(body) + 1) + body)
+        except OSError:
+            pass
+    conns.append(s)
+sent = time.monotonic()
+print(f"  {n} connections {'opened' if mode == 'idle' else 'sent their bodies'} in {sent - t0:.1f} s", flush=True)
+def closed(s):
+    try:
+        s.setblocking(False)
+        return s.recv(65536) == b""
+    except ssl.SSLWantReadError: return False
+    except (OSError, ssl.SSLError): return True
+time.sleep(1)
+early = sum(closed(s) for s in conns)
+print(f"  closed by the server within 1 s: {early}", flush=True)
+sys.stdout.write("HOLDING\n"); sys.stdout.flush()
+open_ = [s for s in conns]
+deadline = time.monotonic() + (12 if mode == "bodies" else 3)
+while open_ and time.monotonic() < deadline:
+    time.sleep(0.25)
+    open_ = [s for s in open_ if not closed(s)]
+if mode == "bodies":
+    print(f"  still open {time.monotonic() - sent:.1f} s after sending: {len(open_)}", flush=True)
+PY
+}
+
+if [ "${ONLY:-}" = limits ]; then STEPS=limits; else STEPS=all; fi
+
+if [ "$STEPS" = all ]; then
 start=$(date +%s%N)
 "$WEBHOOK" webhook --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" --listen "127.0.0.1:$port" --log-level warning 2>"$work/server.log" &
 server=$!
@@ -49,7 +129,6 @@ until curl -skf "$url/readyz" >/dev/null 2>&1; do
   sleep 0.002
 done
 ready=$(( ($(date +%s%N) - start) / 1000 ))
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; } # utime + stime
 # The server's own CPU time per review: unlike latency, it does not depend on what else the machine runs.
 cpu_per_review() { # ticks before, ticks after, hey output file
@@ -104,3 +183,42 @@ echo "  RSS after $(rss) KiB"
 kill -TERM "$server"
 wait "$server" && echo "SIGTERM: exited 0" || echo "SIGTERM: exited $?"
 server=""
+fi # STEPS
+
+echo "== limits: one review of a chained pod, each on a fresh server"
+for n in 100 1000 5000; do
+  chain_review "$n" >"$work/chain.json"
+  start_server
+  answer=$(curl -sk -o "$work/answer" -w '%{http_code} %{time_total}' --max-time 60 -H 'Content-Type: application/json' \
+    --data-binary "@$work/chain.json" "$url/mutate" || true)
+  peak=$(hwm)
+  sleep 5
+  verdict=$(python3 -c '
+import base64, json, sys
+try:
+    r = json.load(open(sys.argv[1]))["response"]
+    if r.get("patch"): print("patched, JSON Patch %d bytes" % len(base64.b64decode(r["patch"])))
+    else: print("refused: " + (r.get("status") or {}).get("message", "")[:90])
+except Exception: print("answer: " + open(sys.argv[1], errors="replace").read()[:90].strip())' "$work/answer")
+  printf '  %5d containers (%s bytes): HTTP %s s, peak RSS %d KiB, settled %d KiB: %s\n' "$n" "$(stat -c %s "$work/chain.json")" "$answer" "$peak" "$(rss)" "$verdict"
+  stop_server
+done
+
+echo "== limits: 1,000 idle TLS connections held"
+start_server
+before=$(rss)
+hold_connections idle 1000 >"$work/hold.txt" & holder=$!
+until grep -q HOLDING "$work/hold.txt"; do sleep 0.1; done
+echo "  RSS idle $before KiB, holding $(rss) KiB (peak $(hwm) KiB)"
+wait "$holder" || true; grep -v HOLDING "$work/hold.txt"
+sleep 5; echo "  RSS 5 s after they closed: $(rss) KiB"
+stop_server
+
+echo "== limits: 48 bodies of 3 MiB - 1 byte held before their last byte"
+start_server
+hold_connections bodies 48 >"$work/hold.txt" & holder=$!
+until grep -q HOLDING "$work/hold.txt"; do sleep 0.1; done
+echo "  RSS holding $(rss) KiB (peak $(hwm) KiB)"
+wait "$holder" || true; grep -v HOLDING "$work/hold.txt"
+sleep 5; echo "  RSS 5 s later: $(rss) KiB (peak $(hwm) KiB)"
+stop_server

@@ -20,19 +20,57 @@ namespace Emissary.Webhook;
 /// </summary>
 internal static class JsonPatchDiff
 {
-    /// <summary>The operations, written as a JSON array; "[]" when the documents are equal.</summary>
-    public static byte[] Diff(JsonElement from, YamlNode to)
+    /// <summary>
+    /// The operations, written as a JSON array; "[]" when the documents are equal; null as soon as
+    /// they pass <paramref name="maxBytes"/> (the answer would be refused anyway: no point writing
+    /// the rest). <paramref name="cancellation"/> is checked at every value compared.
+    /// </summary>
+    public static byte[]? Diff(JsonElement from, YamlNode to, int maxBytes = int.MaxValue, CancellationToken cancellation = default)
     {
         Utf8JsonWriter writer = ScratchJson.Start();
         writer.WriteStartArray();
-        Diff(new StringBuilder(128), from, to, writer);
+        try
+        {
+            Diff(new StringBuilder(128), from, to, new PatchWriter(writer, maxBytes, cancellation));
+        }
+        catch (PatchTooLargeException)
+        {
+            return null;
+        }
         writer.WriteEndArray();
         return ScratchJson.Written(writer).ToArray();
     }
 
-    /// <summary><paramref name="path"/> is the JSON Pointer of both values; it is left as it was found.</summary>
-    private static void Diff(StringBuilder path, JsonElement from, YamlNode to, Utf8JsonWriter ops)
+    /// <summary>The operations' writer, with what stops it: a size and a cancellation.</summary>
+    private sealed class PatchWriter(Utf8JsonWriter ops, int maxBytes, CancellationToken cancellation)
     {
+        public CancellationToken Cancellation => cancellation;
+
+        /// <summary>A remove when <paramref name="value"/> is null; else an add or replace with that value.</summary>
+        public void Operation(string op, StringBuilder path, YamlNode? value)
+        {
+            ops.WriteStartObject();
+            ops.WriteString("op", op);
+            ops.WriteString("path", path.ToString());
+            if (value is not null)
+            {
+                ops.WritePropertyName("value");
+                JsonManifests.WriteNode(ops, value);
+            }
+            ops.WriteEndObject();
+            if (ops.BytesCommitted + ops.BytesPending > maxBytes)
+            {
+                throw new PatchTooLargeException();
+            }
+        }
+    }
+
+    private sealed class PatchTooLargeException : Exception;
+
+    /// <summary><paramref name="path"/> is the JSON Pointer of both values; it is left as it was found.</summary>
+    private static void Diff(StringBuilder path, JsonElement from, YamlNode to, PatchWriter ops)
+    {
+        ops.Cancellation.ThrowIfCancellationRequested();
         int length = path.Length;
         switch (from.ValueKind, to)
         {
@@ -43,7 +81,7 @@ internal static class JsonPatchDiff
                     if (!HasMember(b, member, position++))
                     {
                         AppendMember(path, member.Name);
-                        Operation(ops, "remove", path, value: null);
+                        ops.Operation("remove", path, value: null);
                         path.Length = length;
                     }
                 }
@@ -59,7 +97,7 @@ internal static class JsonPatchDiff
                     }
                     else
                     {
-                        Operation(ops, "add", path, member.Value);
+                        ops.Operation("add", path, member.Value);
                     }
                     path.Length = length;
                 }
@@ -77,7 +115,7 @@ internal static class JsonPatchDiff
             default:
                 if (!Equal(from, to))
                 {
-                    Operation(ops, "replace", path, to);
+                    ops.Operation("replace", path, to);
                 }
                 break;
         }
@@ -230,19 +268,5 @@ internal static class JsonPatchDiff
                 _ => path.Append(c),
             };
         }
-    }
-
-    /// <summary>A remove when <paramref name="value"/> is null; else an add or replace with that value.</summary>
-    private static void Operation(Utf8JsonWriter ops, string op, StringBuilder path, YamlNode? value)
-    {
-        ops.WriteStartObject();
-        ops.WriteString("op", op);
-        ops.WriteString("path", path.ToString());
-        if (value is not null)
-        {
-            ops.WritePropertyName("value");
-            JsonManifests.WriteNode(ops, value);
-        }
-        ops.WriteEndObject();
     }
 }

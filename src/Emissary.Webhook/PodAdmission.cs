@@ -41,7 +41,12 @@ internal sealed record AdmissionDecision(AdmissionOutcome Outcome, bool Allowed,
 /// </summary>
 internal static class PodAdmission
 {
-    public static AdmissionDecision Decide(AdmissionRequest request, OptIn optIn, RewriteSettings settings)
+    /// <summary>
+    /// The decision; <paramref name="cancellation"/> (the review's deadline, or its client gone) is
+    /// checked between the stages and inside the diff, and ends the work with an
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static AdmissionDecision Decide(AdmissionRequest request, OptIn optIn, RewriteSettings settings, CancellationToken cancellation = default)
     {
         if (request.Kind?.Kind != "Pod" || request.Resource?.Resource != "pods" || !string.IsNullOrEmpty(request.SubResource))
         {
@@ -56,7 +61,17 @@ internal static class PodAdmission
         {
             return Refuse("request.object is not a pod", code: 400);
         }
+        if (ContainerCount(podElement) is var containers && containers > ReviewLimits.MaxContainers)
+        {
+            // Refused before the pod is read for the rewriter: that read, the rewrite and the diff
+            // grow with the containers. A pod that does not ask to be wired is none of our business.
+            return Wanted(RequestedOf(podElement), optIn)
+                ? Refuse($"the pod has {containers} containers (initContainers, containers and ephemeralContainers together); emissary wires at most {ReviewLimits.MaxContainers}: "
+                    + "each wrapped container adds about 0.5 KB, and etcd stores at most 1.5 MiB per object", code: 400)
+                : new AdmissionDecision(AdmissionOutcome.NotRequested, Allowed: true);
+        }
 
+        cancellation.ThrowIfCancellationRequested();
         ManifestSet set;
         try
         {
@@ -72,8 +87,7 @@ internal static class PodAdmission
             return Refuse("request.object is not a pod", code: 400);
         }
 
-        bool? requested = PodInjection.Requested(pod);
-        if (requested == false || (optIn == OptIn.Annotation && requested != true))
+        if (!Wanted(PodInjection.Requested(pod), optIn))
         {
             return new AdmissionDecision(AdmissionOutcome.NotRequested, Allowed: true);
         }
@@ -82,20 +96,62 @@ internal static class PodAdmission
             return new AdmissionDecision(AdmissionOutcome.AlreadyWired, Allowed: true);
         }
 
+        cancellation.ThrowIfCancellationRequested();
         var errors = new List<ManifestError>();
         var warnings = new List<ManifestError>();
+        // TODO(issue #22, rewrite side): pass the token once RewriteSettings has it, so that the rewrite itself stops:
+        // ManifestRewriter.Rewrite(set, settings with { Cancellation = cancellation }, errors, warnings);
         ManifestRewriter.Rewrite(set, settings, errors, warnings);
+        cancellation.ThrowIfCancellationRequested();
         if (errors.Count > 0)
         {
             // The lines `emissary rewrite` prints for this pod, so kubectl shows the same text.
             return Refuse(string.Join('\n', errors.Select(e => e.ToString())), code: 400);
         }
         string[]? warningLines = warnings.Count > 0 ? warnings.Select(w => "emissary: " + w).ToArray() : null;
-        byte[] patch = JsonPatchDiff.Diff(podElement, set.Documents[0].Root);
+        if (JsonPatchDiff.Diff(podElement, set.Documents[0].Root, ReviewLimits.MaxPatchBytes, cancellation) is not { } patch)
+        {
+            return Refuse($"wiring this pod takes a JSON Patch of more than {ReviewLimits.MaxPatchBytes / 1024} KiB, so the wired pod would not fit the 1.5 MiB "
+                + "etcd stores per object: fewer containers, or smaller ones", code: 400);
+        }
         return patch.Length <= 2 // "[]"
             ? new AdmissionDecision(AdmissionOutcome.Unchanged, Allowed: true, Warnings: warningLines)
             : new AdmissionDecision(AdmissionOutcome.Patched, Allowed: true, Patch: patch, Warnings: warningLines);
     }
+
+    /// <summary>Whether the pod is to be wired, given its emissary.dev/inject annotation (null: absent) and the path it came by.</summary>
+    private static bool Wanted(bool? requested, OptIn optIn) =>
+        requested != false && (optIn == OptIn.Namespace || requested == true);
+
+    /// <summary>initContainers + containers + ephemeralContainers of the pod as sent (arrays only: anything else is the reader's error to report).</summary>
+    internal static int ContainerCount(JsonElement pod)
+    {
+        if (!pod.TryGetProperty("spec", out JsonElement spec) || spec.ValueKind != JsonValueKind.Object)
+        {
+            return 0;
+        }
+        int count = 0;
+        foreach (string list in (ReadOnlySpan<string>)["initContainers", "containers", "ephemeralContainers"])
+        {
+            if (spec.TryGetProperty(list, out JsonElement containers) && containers.ValueKind == JsonValueKind.Array)
+            {
+                count += containers.GetArrayLength();
+            }
+        }
+        return count;
+    }
+
+    /// <summary>
+    /// <see cref="PodInjection.Requested"/> read from the pod as sent, for a pod too large to be read
+    /// into the rewriter's nodes: the same annotation, parsed by the same rule.
+    /// </summary>
+    private static bool? RequestedOf(JsonElement pod) =>
+        pod.TryGetProperty("metadata", out JsonElement metadata) && metadata.ValueKind == JsonValueKind.Object
+        && metadata.TryGetProperty("annotations", out JsonElement annotations) && annotations.ValueKind == JsonValueKind.Object
+        && annotations.TryGetProperty(PodInjection.InjectAnnotationKey, out JsonElement value) && value.ValueKind == JsonValueKind.String
+        && StepFields.TryParseBoolean(value.GetString()!, out bool inject)
+            ? inject
+            : null;
 
     private static AdmissionDecision Refuse(string message, int code) =>
         new(AdmissionOutcome.Refused, Allowed: false, Message: message) { Code = code };

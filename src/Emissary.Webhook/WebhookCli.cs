@@ -18,6 +18,7 @@ internal sealed record WebhookOptions
     public required IPEndPoint Listen { get; init; }
     public required RewriteSettings Rewrite { get; init; }
     public TimeSpan ShutdownTimeout { get; init; } = WebhookCli.DefaultShutdownTimeout;
+    public TimeSpan ReviewTimeout { get; init; } = ReviewLimits.DefaultReviewTimeout;
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
     public LogFormat LogFormat { get; init; } = LogFormat.Json;
 }
@@ -36,13 +37,15 @@ internal static class WebhookCli
     private static readonly CliOption Image = CliOption.Value("--image", "IMAGE", $"The image of the emissary-init container, as for rewrite (default {RewriteSettings.DefaultImage})");
     private static readonly CliOption Entrypoints = CliOption.Value("--entrypoints", "FILE", "Images' entrypoints, for containers without a command (as for rewrite)");
     private static readonly CliOption NativeSidecars = CliOption.Flag("--native-sidecars", "Run sidecars as native sidecars unless a pod's emissary.dev/native-sidecars says otherwise (as for rewrite)");
+    private static readonly CliOption ReviewTimeout = CliOption.Value("--review-timeout", "DURATION",
+        $"Each review's deadline, from its headers to its answer: keep it below the webhook's timeoutSeconds (default {(int)ReviewLimits.DefaultReviewTimeout.TotalSeconds}s, below the API server's default 10s; at most {(int)ReviewLimits.MaxReviewTimeout.TotalSeconds}s)");
     private static readonly CliOption ShutdownTimeout = CliOption.Value("--shutdown-timeout", "DURATION", $"On SIGTERM: how long in-flight reviews may take to finish (default {(int)DefaultShutdownTimeout.TotalSeconds}s)");
 
     public static CliCommand Build() => new("webhook",
         "Serve the Kubernetes mutating admission webhook: AdmissionReviews for Pods on POST /mutate (namespace opt-in) and POST /mutate-annotated (pod annotation opt-in), answered with the JSON Patch of `emissary rewrite`; /healthz and /readyz. Logs JSON lines on stderr (--log-format text for text).",
         "webhook --tls-cert FILE --tls-key FILE [--listen ADDRESS:PORT] [options]")
     {
-        Options = { TlsCert, TlsKey, Listen, Image, Entrypoints, NativeSidecars, ShutdownTimeout },
+        Options = { TlsCert, TlsKey, Listen, Image, Entrypoints, NativeSidecars, ReviewTimeout, ShutdownTimeout },
         Action = parsed => WebhookServer.Run(Bind(new OptionValues(parsed, Environment.GetEnvironmentVariable))),
     };
 
@@ -62,11 +65,19 @@ internal static class WebhookCli
                 NativeSidecars = values.Flag(NativeSidecars),
             },
             ShutdownTimeout = values.Duration(ShutdownTimeout) ?? DefaultShutdownTimeout,
+            ReviewTimeout = ReviewTimeoutOf(values.Duration(ReviewTimeout)),
             // A server's log is read by a collector: JSON and info unless asked otherwise.
             LogLevel = values.String(OptionValues.LogLevelOption) is null ? LogLevel.Information : (LogLevel)(int)values.LogLevel(),
             LogFormat = values.String(OptionValues.LogFormatOption) is null ? LogFormat.Json : values.LogFormat(),
         };
     }
+
+    private static TimeSpan ReviewTimeoutOf(TimeSpan? value) => value switch
+    {
+        null => ReviewLimits.DefaultReviewTimeout,
+        { } t when t > TimeSpan.Zero && t <= ReviewLimits.MaxReviewTimeout => t,
+        { } t => throw new UsageException($"--review-timeout: {Duration.Format(t)} is not between 0s and {(int)ReviewLimits.MaxReviewTimeout.TotalSeconds}s (the API server waits at most 30s for a webhook)"),
+    };
 
     /// <summary>"0.0.0.0:8443", "127.0.0.1:9443", "[::]:8443", ":8443" (every IPv4 address).</summary>
     internal static IPEndPoint ParseEndPoint(string text)

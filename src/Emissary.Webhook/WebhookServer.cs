@@ -8,6 +8,7 @@ using Emissary.Tools.PodSpec;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -21,15 +22,13 @@ namespace Emissary.Webhook;
 /// The HTTPS server: Kestrel (ASP.NET Core's slim builder, NativeAOT-compatible) with the
 /// certificate from <see cref="CertificateFiles"/>, the two review paths, and the probes. On
 /// SIGTERM the host stops accepting connections, /readyz turns 503, and reviews already received
-/// are answered before it exits (up to --shutdown-timeout).
+/// are answered before it exits (up to --shutdown-timeout; each review ends by its own
+/// --review-timeout anyway). What a connection and a review may cost: <see cref="ReviewLimits"/>.
 /// </summary>
 internal static class WebhookServer
 {
     public const string NamespacePath = "/mutate";
     public const string AnnotationPath = "/mutate-annotated";
-
-    /// <summary>The API server's own limit on a request body (3 MiB): no real pod is larger.</summary>
-    public const long MaxReviewBytes = 3 * 1024 * 1024;
 
     public static int Run(WebhookOptions options)
     {
@@ -82,20 +81,22 @@ internal static class WebhookServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = MaxReviewBytes;
+            LimitConnections(kestrel.Limits);
             kestrel.Listen(options.Listen, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
             {
                 ServerCertificateSelector = (_, _) => certificates.Current(),
+                // A connection that never finishes its handshake holds a socket and OpenSSL's state.
+                HandshakeTimeout = HandshakeTimeout,
             }));
         });
 
         WebApplication app = builder.Build();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        ILogger reviews = loggerProvider.CreateLogger("emissary.webhook");
+        var reviews = new ReviewEndpoint(options.Rewrite, options.ReviewTimeout, loggerProvider.CreateLogger("emissary.webhook"));
         app.Run(context => context.Request.Path.Value switch
         {
-            NamespacePath => Review(context, OptIn.Namespace, options.Rewrite, reviews),
-            AnnotationPath => Review(context, OptIn.Annotation, options.Rewrite, reviews),
+            NamespacePath => reviews.Review(context, OptIn.Namespace),
+            AnnotationPath => reviews.Review(context, OptIn.Annotation),
             "/healthz" => Text(context, StatusCodes.Status200OK, "ok"),
             "/readyz" => certificates.Loaded && !lifetime.ApplicationStopping.IsCancellationRequested
                 ? Text(context, StatusCodes.Status200OK, "ok")
@@ -105,176 +106,54 @@ internal static class WebhookServer
         return app;
     }
 
-    private static async Task Review(HttpContext context, OptIn optIn, RewriteSettings settings, ILogger logger)
-    {
-        if (!HttpMethods.IsPost(context.Request.Method))
-        {
-            context.Response.Headers.Allow = "POST";
-            await Text(context, StatusCodes.Status405MethodNotAllowed, "an AdmissionReview is POSTed");
-            return;
-        }
-        long started = Stopwatch.GetTimestamp();
-        using ReceivedReview? received = await Receive(context, logger);
-        if (received is not null)
-        {
-            await Answer(context, received, optIn, settings, logger, started);
-        }
-    }
-
-    /// <summary>The body parsed, or null when a 4xx has been answered instead.</summary>
-    private static async Task<ReceivedReview?> Receive(HttpContext context, ILogger logger)
-    {
-        try
-        {
-            return await ReceivedReview.Read(context);
-        }
-        catch (JsonException e)
-        {
-            string where = e.LineNumber is { } line ? $"line {line + 1}" : e.Message; // a syntax error, or a field of the wrong type
-            await BadRequest(context, logger, $"malformed AdmissionReview ({where}): a JSON admission.k8s.io/v1 AdmissionReview is expected");
-            return null;
-        }
-        catch (BadHttpRequestException e)
-        {
-            // Larger than MaxReviewBytes (413), or a body cut short.
-            await BadRequest(context, logger, e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? $"the review is larger than {MaxReviewBytes / (1024 * 1024)} MiB (the API server's own limit on a request)"
-                : $"cannot read the review: HTTP {e.StatusCode} (the body was cut short or badly framed)", e.StatusCode);
-            return null;
-        }
-    }
-
-    /// <summary>The answer to a parsed review, written synchronously (but for a refusal of the review itself): the pod is an element of <paramref name="received"/>'s document, which lives until the answer is written and logged.</summary>
-    private static Task Answer(HttpContext context, ReceivedReview received, OptIn optIn, RewriteSettings settings, ILogger logger, long started)
-    {
-        if (received.Review is not { ApiVersion: AdmissionReview.Version, Kind: AdmissionReview.ReviewKind, Request: { Uid: { Length: > 0 } uid } request })
-        {
-            return BadRequest(context, logger, $"not an {AdmissionReview.Version} {AdmissionReview.ReviewKind} with a request.uid");
-        }
-
-        AdmissionDecision decision;
-        try
-        {
-            decision = PodAdmission.Decide(request, optIn, settings);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // A bug must cost one review, not the server: refuse it (failurePolicy decides the rest) and say why.
-            logger.LogError("Review {Uid} failed: {Error}: {Reason}", uid, e.GetType().Name, ErrorText.Reason(e));
-            decision = new AdmissionDecision(AdmissionOutcome.Refused, Allowed: false, Message: "emissary webhook: internal error: " + e.GetType().Name) { Code = 500 };
-        }
-
-        var response = new AdmissionReview
-        {
-            ApiVersion = AdmissionReview.Version,
-            Kind = AdmissionReview.ReviewKind,
-            Response = new AdmissionResponse
-            {
-                Uid = uid,
-                Allowed = decision.Allowed,
-                Patch = decision.Patch,
-                PatchType = decision.Patch is null ? null : "JSONPatch",
-                Status = decision.Allowed ? null : new AdmissionStatus { Code = decision.Code, Message = decision.Message },
-                Warnings = decision.Warnings,
-            },
-        };
-        WriteReview(context, response);
-
-        LogLevel level = decision.Outcome is AdmissionOutcome.Patched or AdmissionOutcome.Refused ? LogLevel.Information : LogLevel.Debug;
-        if (logger.IsEnabled(level))
-        {
-            logger.Log(level, "Review {Uid} {Operation} pod {Namespace}/{Name}: {Outcome} in {Milliseconds:F2} ms{Refusal}",
-                uid, request.Operation, request.Namespace, request.Name ?? PodName(request), decision.Outcome,
-                Stopwatch.GetElapsedTime(started).TotalMilliseconds, decision.Message is null ? "" : ": " + decision.Message);
-        }
-        return Task.CompletedTask; // Kestrel sends the written answer when the request ends
-    }
+    /// <summary>A TLS handshake takes milliseconds; the API server's own timeout is seconds.</summary>
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// A review's body, whole in a pooled buffer (Kestrel enforces <see cref="MaxReviewBytes"/> while
-    /// it is read), parsed once into a document over that buffer: the review's fields, the pod the
-    /// rewriter reads and the pod the JSON Patch is computed from are all that one parse.
+    /// Kestrel's limits for a server whose only clients are API servers, set so that no number of
+    /// connections, slow senders or non-readers can hold more memory than the pod's limit
+    /// (<see cref="ReviewLimits"/>, README "Limits").
     /// </summary>
-    private sealed class ReceivedReview : IDisposable
+    private static void LimitConnections(KestrelServerLimits limits)
     {
-        private readonly byte[] body;
-        private readonly JsonDocument document;
-
-        private ReceivedReview(byte[] body, JsonDocument document, AdmissionReview? review)
-        {
-            this.body = body;
-            this.document = document;
-            Review = review;
-        }
-
-        public AdmissionReview? Review { get; }
-
-        public static async Task<ReceivedReview> Read(HttpContext context)
-        {
-            PipeReader reader = context.Request.BodyReader;
-            while (true)
-            {
-                ReadResult read = await reader.ReadAsync(context.RequestAborted);
-                if (!read.IsCompleted)
-                {
-                    reader.AdvanceTo(read.Buffer.Start, read.Buffer.End); // all seen, none consumed: wait for the rest
-                    continue;
-                }
-                int length = checked((int)read.Buffer.Length);
-                byte[] body = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-                read.Buffer.CopyTo(body);
-                reader.AdvanceTo(read.Buffer.End);
-                JsonDocument? document = null;
-                try
-                {
-                    document = JsonDocument.Parse(body.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 256 });
-                    return new ReceivedReview(body, document, AdmissionReview.Read(document.RootElement));
-                }
-                catch
-                {
-                    document?.Dispose();
-                    ArrayPool<byte>.Shared.Return(body);
-                    throw;
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-            document.Dispose();
-            ArrayPool<byte>.Shared.Return(body);
-        }
+        limits.MaxConcurrentConnections = ReviewLimits.MaxConnections;
+        limits.MaxConcurrentUpgradedConnections = 0;
+        limits.MaxRequestBodySize = ReviewLimits.MaxReviewBytes;
+        // What Kestrel reads from a connection before the handler takes it (default 1 MiB per
+        // connection, so 1 GiB over 1,000 connections that pipeline bytes the handler is not reading).
+        limits.MaxRequestBufferSize = 64 * 1024;
+        limits.MaxResponseBufferSize = 64 * 1024;
+        // The API server's headers are a few hundred bytes.
+        limits.MaxRequestHeadersTotalSize = 16 * 1024;
+        limits.MaxRequestHeaderCount = 32;
+        limits.RequestHeadersTimeout = TimeSpan.FromSeconds(5);
+        // Above client-go's idle-connection timeout (90 s): the API server, not the webhook, closes an
+        // idle connection, so a review is never sent on a connection the server is closing.
+        limits.KeepAliveTimeout = TimeSpan.FromSeconds(100);
+        // Kestrel's rate (an average since the body began) with a shorter grace than its 5 s: a
+        // sender slow from the start is cut after 2 s. It cannot cut one that sends all but the last
+        // byte (the average stays high for hours), nor should a higher rate cut a small review
+        // paused for a second; --review-timeout is what bounds every body and every answer.
+        limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(2));
+        limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(2));
+        // HTTP/2 (offered by ALPN): few streams per connection (a busy API server opens more
+        // connections, which the connection limit bounds), small flow-control windows (bytes a
+        // client may send before the handler reads them), the default 4 KiB header table and 16 KiB frames.
+        limits.Http2.MaxStreamsPerConnection = 16;
+        limits.Http2.InitialConnectionWindowSize = 128 * 1024;
+        limits.Http2.InitialStreamWindowSize = 96 * 1024;
+        limits.Http2.HeaderTableSize = 4096;
+        limits.Http2.MaxFrameSize = 16 * 1024;
+        limits.Http2.MaxRequestHeaderFieldSize = 16 * 1024;
     }
 
-    /// <summary>
-    /// The answer with its Content-Length, handed to Kestrel whole: it goes out with the headers in
-    /// one TLS record and one send, where a streamed (chunked) body took a second for its last chunk.
-    /// </summary>
-    private static void WriteReview(HttpContext context, AdmissionReview response)
-    {
-        Utf8JsonWriter writer = ScratchJson.Start();
-        JsonSerializer.Serialize(writer, response, AdmissionJson.Default.AdmissionReview);
-        ReadOnlySpan<byte> json = ScratchJson.Written(writer);
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
-        context.Response.ContentLength = json.Length;
-        context.Response.BodyWriter.Write(json);
-    }
-
-    /// <summary>A pod created by a controller has no name yet at admission: its generateName says whose it is.</summary>
-    private static string PodName(AdmissionRequest request) =>
-        request.Object is { ValueKind: JsonValueKind.Object } pod && pod.TryGetProperty("metadata", out JsonElement metadata) && metadata.ValueKind == JsonValueKind.Object
-        && metadata.TryGetProperty("generateName", out JsonElement generateName) && generateName.ValueKind == JsonValueKind.String
-            ? generateName.GetString() + "*"
-            : "";
-
-    private static Task BadRequest(HttpContext context, ILogger logger, string message, int status = StatusCodes.Status400BadRequest)
+    internal static Task BadRequest(HttpContext context, ILogger logger, string message, int status = StatusCodes.Status400BadRequest)
     {
         logger.LogWarning("Bad request from {Remote}: HTTP {Status}: {Problem}", context.Connection.RemoteIpAddress, status, message);
         return Text(context, status, message);
     }
 
-    private static Task Text(HttpContext context, int status, string text)
+    internal static Task Text(HttpContext context, int status, string text)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";

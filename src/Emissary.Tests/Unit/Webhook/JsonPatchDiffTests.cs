@@ -16,7 +16,7 @@ public sealed class JsonPatchDiffTests
     {
         using JsonDocument sent = JsonDocument.Parse(Json(from));
         YamlNode rewritten = JsonManifests.Read(Json(to), ManifestSet.StandardInput).Single();
-        return JsonNode.Parse(Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, rewritten)))!.AsArray();
+        return JsonNode.Parse(Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, rewritten)!))!.AsArray();
     }
 
     private static string Json(JsonNode? node) => node?.ToJsonString() ?? "null";
@@ -92,7 +92,7 @@ public sealed class JsonPatchDiffTests
             new YamlScalarNode("b"), YamlNodes.Boolean(true),
             new YamlScalarNode("z"), new YamlScalarNode("~"),
             new YamlScalarNode("q"), YamlNodes.String("true"));
-        Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, same)).Should().Be("[]");
+        Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, same)!).Should().Be("[]");
 
         var other = new YamlMappingNode(
             new YamlScalarNode("n"), YamlNodes.String("1"),   // a string now
@@ -101,7 +101,7 @@ public sealed class JsonPatchDiffTests
             new YamlScalarNode("b"), YamlNodes.Boolean(true),
             new YamlScalarNode("z"), new YamlScalarNode("~"),
             new YamlScalarNode("q"), YamlNodes.Boolean(true));
-        JsonArray patch = JsonNode.Parse(Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, other)))!.AsArray();
+        JsonArray patch = JsonNode.Parse(Encoding.UTF8.GetString(JsonPatchDiff.Diff(sent.RootElement, other)!))!.AsArray();
         patch.Select(o => o!.ToJsonString()).Should().Equal(
             """{"op":"replace","path":"/n","value":"1"}""",
             """{"op":"replace","path":"/s","value":3}""",

@@ -110,4 +110,40 @@ internal static class WebhookFixtures
         annotations[key] = value;
         return node.ToJsonString();
     }
+
+    /// <summary>
+    /// A pod of <paramref name="containers"/> steps in a chain (each waits for the one before it,
+    /// through emissary.dev/NAME.waitForTermination), each script padded with a comment of
+    /// <paramref name="padding"/> characters: the large pods of issue #22. (The rewriter rewrites
+    /// commands, so the padding is in the patch, which replaces each command whole.)
+    /// </summary>
+    public static string ChainPod(int containers, int padding = 0)
+    {
+        var annotations = new JsonObject();
+        var list = new JsonArray();
+        for (int i = 0; i < containers; i++)
+        {
+            var container = new JsonObject
+            {
+                ["name"] = $"c{i}",
+                ["image"] = "busybox:1.36",
+                ["command"] = new JsonArray("sh", "-c", padding > 0 ? $"echo step {i} # {new string('x', padding)}" : $"echo step {i}"),
+                ["terminationMessagePath"] = "/dev/termination-log",
+                ["terminationMessagePolicy"] = "File",
+                ["imagePullPolicy"] = "IfNotPresent",
+            };
+            list.Add(container);
+            if (i > 0)
+            {
+                annotations[$"emissary.dev/c{i}.waitForTermination"] = $"c{i - 1}";
+            }
+        }
+        return new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new JsonObject { ["name"] = $"chain-{containers}", ["namespace"] = "shop", ["annotations"] = annotations },
+            ["spec"] = new JsonObject { ["containers"] = list, ["restartPolicy"] = "Never" },
+        }.ToJsonString();
+    }
 }
