@@ -99,9 +99,9 @@ internal static class PodAdmission
         cancellation.ThrowIfCancellationRequested();
         var errors = new List<ManifestError>();
         var warnings = new List<ManifestError>();
-        // TODO(issue #22, rewrite side): pass the token once RewriteSettings has it, so that the rewrite itself stops:
-        // ManifestRewriter.Rewrite(set, settings with { Cancellation = cancellation }, errors, warnings);
-        ManifestRewriter.Rewrite(set, settings, errors, warnings);
+        // The reader and the rewriter check the token once per container: a review past its
+        // deadline, or whose client went away, stops here instead of holding its turn.
+        ManifestRewriter.Rewrite(set, settings with { Cancellation = cancellation }, errors, warnings);
         cancellation.ThrowIfCancellationRequested();
         if (errors.Count > 0)
         {
