@@ -131,7 +131,8 @@ internal static partial class RunCommand
         {
             if (options.ResultsDir is not null)
             {
-                Directory.CreateDirectory(options.ResultsDir);
+                // Often on a shared volume: made without following a link another container planted.
+                using SafeFd made = WritePath.OpenDirectory(options.ResultsDir, create: true);
             }
             else
             {

@@ -118,6 +118,34 @@ internal sealed class WritePath : IDisposable
         throw NotAllowed(kind);
     }
 
+    /// <summary>
+    /// The directory <paramref name="path"/>, resolved under the same rule (no planted link
+    /// followed, in a parent or as the directory itself), made with <paramref name="mode"/> (its
+    /// parents 0755) when missing and <paramref name="create"/>; an existing directory is kept.
+    /// For directories Emissary writes into or reads results from (--results-dir, credentials).
+    /// </summary>
+    /// <exception cref="WritePathException">A link or another type in its place, missing (without create), ...</exception>
+    public static SafeFd OpenDirectory(string path, bool create, uint mode = DirectoryMode)
+    {
+        using WritePath place = Resolve(path, createParents: create, followLast: true);
+        if (create && Libc.MkdirAt(place.DirectoryFd, place.Name, mode) != 0 && Libc.LastErrno != Errno.EEXIST)
+        {
+            throw FromErrno(Libc.LastErrno);
+        }
+        int fd = Libc.OpenAtRetrying(place.DirectoryFd, place.Name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            Errno errno = Libc.LastErrno;
+            throw errno switch
+            {
+                Errno.ELOOP => NotAllowed(FileType.SymbolicLink), // swapped in after the resolution
+                Errno.ENOTDIR => new WritePathException("is not a directory", errno),
+                _ => FromErrno(errno),
+            };
+        }
+        return new SafeFd(fd);
+    }
+
     public void Dispose() => _directory.Dispose();
 
     private static WritePath Resolve(string path, bool createParents, bool followLast)

@@ -1,5 +1,6 @@
 using System.Text;
 using Emissary.Control;
+using Emissary.Foundation;
 using Emissary.Interop;
 
 namespace Emissary.Results;
@@ -50,8 +51,19 @@ internal static class ResultsCollector
     public static ResultsCollection Collect(string directory, int maxBytesPerResult)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytesPerResult);
-        // A directory the user named (--results-dir): its path is trusted, what is in it is not.
-        int fd = Libc.OpenRetrying(directory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        // A directory the user named (--results-dir), often on a shared volume: resolved without
+        // following a link another container planted (WritePath), and what is in it is not trusted.
+        SafeFd handle;
+        try
+        {
+            handle = WritePath.OpenDirectory(directory, create: false);
+        }
+        catch (WritePathException e)
+        {
+            return e.Errno == Errno.ENOENT ? ResultsCollection.Empty : new ResultsCollection([], [$"results directory {directory}: {e.Message}"]);
+        }
+        int fd = handle.Fd;
+        handle.SetHandleAsInvalid(); // the descriptor is handed on: Collect owns and closes it
         return Collect(fd, directory, maxBytesPerResult);
     }
 

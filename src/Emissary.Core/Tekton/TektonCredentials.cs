@@ -1,5 +1,8 @@
 using Emissary.Foundation.Sequences;
 using System.Text;
+using Emissary.Control;
+using Emissary.Foundation;
+using Emissary.Interop;
 using Emissary.Json;
 
 namespace Emissary.Tekton;
@@ -77,11 +80,17 @@ internal sealed class TektonCredentials
             GoLog.Print("non-fatal error copying credentials: \"$HOME is not defined\"");
             return;
         }
+        int credsFd = Libc.OpenRetrying(paths.Creds, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (credsFd < 0)
+        {
+            return;
+        }
+        using var creds = new SafeFd(credsFd);
         foreach (string name in new[] { ".docker", ".gitconfig", ".git-credentials", ".ssh" })
         {
             try
             {
-                CopyTree($"{paths.Creds}/{name}", $"{home}/{name}");
+                CopyTree(credsFd, name, $"{paths.Creds}/{name}", $"{home}/{name}", depth: 0);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -90,20 +99,58 @@ internal sealed class TektonCredentials
         }
     }
 
-    private static void CopyTree(string source, string destination)
+    /// <summary>A credential file is small; a larger one is not copied (and never read whole).</summary>
+    private const int MaxCredentialBytes = 1 << 20;
+
+    /// <summary>
+    /// Copies <paramref name="name"/> in <paramref name="parentFd"/> to <paramref name="destination"/>.
+    /// /tekton/creds and $HOME (/tekton/home) are shared by every step of the TaskRun, so another
+    /// step may have planted links or FIFOs in either: the source is read relative to descriptors,
+    /// never through a link (a link to this step's own secret would copy it where the planter reads
+    /// it), bounded; the destination is written through <see cref="WritePath"/> (no planted link
+    /// followed). Depth is bounded: credentials are two levels deep.
+    /// </summary>
+    private static void CopyTree(int parentFd, string name, string source, string destination, int depth)
     {
-        var info = new FileInfo(source);
-        if (info.LinkTarget is null && Directory.Exists(source))
+        StatX? st = Libc.StatAt(parentFd, name);
+        if (st is null)
         {
-            Directory.CreateDirectory(destination, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            foreach (string entry in Directory.EnumerateFileSystemEntries(source))
-            {
-                CopyTree(entry, Path.Combine(destination, Path.GetFileName(entry)));
-            }
+            return; // absent: nothing to copy
         }
-        else if (info.Exists)
+        if (st.Value.Kind == FileType.Directory && depth < 4)
         {
-            WriteFile(destination, File.ReadAllBytes(source));
+            using SafeFd? directory = Libc.OpenKindAt(parentFd, name, FileType.Directory, Libc.O_RDONLY | Libc.O_DIRECTORY);
+            if (directory is null)
+            {
+                return;
+            }
+            MakeDirectory(destination, 0x1C0 /* 0700 */);
+            foreach (byte[] entry in Libc.ListDirectory(directory.Fd))
+            {
+                string child = Encoding.UTF8.GetString(entry);
+                CopyTree(directory.Fd, child, $"{source}/{child}", $"{destination}/{child}", depth + 1);
+            }
+            return;
+        }
+        BoundedRead read = UntrustedFile.Read(parentFd, name, MaxCredentialBytes);
+        if (read.Outcome != ReadOutcome.Read)
+        {
+            GoLog.Print($"warning: unsuccessful cred copy: \"{source}\": {read.Problem ?? "not a regular file"}: not copied");
+            return;
+        }
+        WriteFile(destination, read.Bytes!);
+    }
+
+    /// <summary>Makes <paramref name="path"/> a directory (its parents too) without following a planted link; an existing directory is kept.</summary>
+    private static void MakeDirectory(string path, uint mode)
+    {
+        try
+        {
+            using SafeFd made = WritePath.OpenDirectory(path, create: true, mode);
+        }
+        catch (WritePathException e)
+        {
+            throw new IOException($"{path}: {e.Message}", e);
         }
     }
 
@@ -125,7 +172,7 @@ internal sealed class TektonCredentials
         if (_sshGit.Count > 0)
         {
             string sshDir = $"{_paths.Creds}/.ssh";
-            Directory.CreateDirectory(sshDir);
+            MakeDirectory(sshDir, 0x1ED /* 0755 */);
             var config = new StringBuilder();
             var knownHosts = new List<string>();
             var urls = _sshGit.Select(e => e.Url).Distinct().OrderBy(u => SshUrl(u).Path.Length == 0 ? 0 : 1).ToList();
@@ -194,7 +241,7 @@ internal sealed class TektonCredentials
         {
             return;
         }
-        Directory.CreateDirectory($"{_paths.Creds}/.docker");
+        MakeDirectory($"{_paths.Creds}/.docker", 0x1ED /* 0755 */);
         string content = "{\"auths\":{" + string.Join(",", auths.Select(a => JsonText.Write(j => j.WriteStringValue(a.Key)) + ":" + a.Value)) + "}}";
         WriteFile($"{_paths.Creds}/.docker/config.json", Encoding.UTF8.GetBytes(content));
     }
@@ -238,16 +285,9 @@ internal sealed class TektonCredentials
         }
     }
 
-    private static void WriteFile(string path, byte[] content)
-    {
-        using var stream = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        stream.Write(content);
-    }
+    /// <summary>Replaces <paramref name="path"/> (mode 0600) without following a link another step planted; missing parents are made.</summary>
+    private static void WriteFile(string path, byte[] content) =>
+        AtomicFile.Write(path, content, UnixFileMode.UserRead | UnixFileMode.UserWrite, createParents: true);
 
     private string Secret(string flag, string value, string secret, string key)
     {

@@ -160,6 +160,58 @@ public sealed class WritePathTests : BlackBoxTest, IDisposable
     }
 
     [BlackBoxFact(Needs = Needs.Root)]
+    public void Entrypoint_credentials_neither_follow_links_planted_in_the_shared_creds_and_home_nor_copy_a_linked_secret_home()
+    {
+        // /tekton/creds and /tekton/home are shared by every step. Another step plants
+        // creds/.gitconfig -> this step's own secret (copied into the shared home, it would leak),
+        // home/.git-credentials -> a root-only file (written through, it would be overwritten), and
+        // creds/.ssh -> a directory outside (its files would be written there).
+        string tekton = Path.Combine(Root, "tekton");
+        Directory.CreateDirectory(Path.Combine(tekton, "run", "0"));
+        string secrets = Path.Combine(tekton, "creds-secrets", "gh");
+        Directory.CreateDirectory(secrets);
+        File.WriteAllText(Path.Combine(secrets, "username"), "bot");
+        File.WriteAllText(Path.Combine(secrets, "password"), "s3cret");
+        AsAttacker($"mkdir {Vol}/creds {Vol}/home && ln -s {Secret} {Vol}/creds/.gitconfig && ln -s {Secret} {Vol}/home/.git-credentials"
+            + $" && ln -s {Outside} {Vol}/home/.ssh && mkdir {Vol}/creds/.ssh && echo key > {Vol}/creds/.ssh/id");
+        Mount("--bind", Path.Combine(Vol, "creds"), Directory.CreateDirectory(Path.Combine(tekton, "creds")).FullName);
+        var env = TektonEnv(tekton);
+        env["HOME"] = Path.Combine(Vol, "home");
+
+        var result = Start(Artifacts.Entrypoint, ["-post_file", $"{tekton}/run/0/out", "-step_metadata_dir", $"{tekton}/run/0/status",
+            "-termination_path", $"{tekton}/termination", "-basic-git=gh=https://github.com", "-entrypoint", "/bin/true", "--"], env).WaitForExit(HangGuard);
+
+        result.ExitCode.Should().Be(0, result.ToString());
+        AssertNothingOutsideChanged();
+        File.ReadAllText(Path.Combine(Vol, "creds", ".git-credentials")).Should().Be("https://bot:s3cret@github.com\n");
+        File.ReadAllText(Path.Combine(Vol, "creds", ".gitconfig")).Should().NotContain("SECRET", "this step's own .gitconfig replaced the planted link");
+        foreach (string copied in Directory.EnumerateFiles(Path.Combine(Vol, "home"), "*", SearchOption.AllDirectories))
+            File.ReadAllText(copied).Should().NotContain("SECRET", "{0} must not hold the step's secret", copied);
+    }
+
+    [BlackBoxFact(Needs = Needs.Root)]
+    public void Run_neither_makes_nor_reads_a_results_dir_through_a_planted_link()
+    {
+        // --results-dir on a shared volume, replaced by a link to a directory of this container's
+        // secrets: before, its files were collected into the termination message as results.
+        string secrets = Path.Combine(Root, "secrets");
+        Directory.CreateDirectory(secrets);
+        File.WriteAllText(Path.Combine(secrets, "token"), "TOKEN-SECRET");
+        AsAttacker($"ln -s {secrets} {Vol}/results");
+        string termination = Path.Combine(Root, "termination");
+
+        var result = Start(EmissaryPath, ["run", "--results-dir", $"{Vol}/results", "--termination-log", termination,
+            "--", "/bin/sh", "-c", "echo ran"]).WaitForExit(HangGuard);
+
+        result.ExitCode.Should().Be(125, result.ToString());
+        AssertOneEmissaryErrorLine(result);
+        result.Stderr.Should().Contain($"{Vol}/results {Refused}");
+        result.StdoutLines.Should().BeEmpty("the command does not run without its results directory");
+        (File.Exists(termination) ? File.ReadAllText(termination) : "").Should().NotContain("TOKEN-SECRET");
+        AssertNothingOutsideChanged();
+    }
+
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Entrypoint_refuses_links_and_FIFOs_planted_at_its_capture_paths()
     {
         string tekton = Path.Combine(Root, "tekton");
