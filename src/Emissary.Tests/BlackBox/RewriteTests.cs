@@ -320,7 +320,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.ExitCode.Should().Be(1, "{0}", result);
         AssertNoStackTrace(result);
         result.Stdout.Should().BeEmpty();
-        result.StderrLines.Should().Equal($"{input}: pod/big: spec: 5097 step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, a sidecar's watched steps) is more than the limit of 5000 per pod");
+        result.StderrLines.Should().Equal($"{input}: pod/big: spec: 5097 step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, observed steps, a sidecar's watched steps) is more than the limit of 5000 per pod");
         AssertSucceededSilently(Run(ToolsPath, "rewrite", Write("narrower.json", FanIn(100, 47))));
     }
 
