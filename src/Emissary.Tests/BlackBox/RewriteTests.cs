@@ -144,11 +144,11 @@ public sealed class RewriteTests : BlackBoxTest
         var flag = RunEmissary("run", "--observe", "server,Not A Name!", "--", "true");
         var variable = Start(EmissaryPath, ["run", "--", "true"], new Dictionary<string, string> { ["EMISSARY_OBSERVE"] = new string('a', 64) }).WaitForExit();
 
-        foreach (ProcessResult result in new[] { flag, variable })
+        foreach ((ProcessResult result, string name) in new[] { (flag, "Not A Name!"), (variable, new string('a', 64)) })
         {
             result.ExitCode.Should().Be(125, "{0}", result);
             AssertOneEmissaryErrorLine(result);
-            result.Stderr.Should().Contain("--observe", "{0}", result);
+            result.Stderr.Should().Contain($"--observe step '{name}' is not valid", "the name is judged, not the flag (a binary without it says 'unknown option', also 125)\n{0}", result);
         }
     }
 
