@@ -17,6 +17,9 @@ internal sealed class RunArguments
     /// <summary><c>--after</c>, once per step, in this order.</summary>
     public IReadOnlyList<string> After { get; init; } = [];
 
+    /// <summary><c>--observe</c>, once per step, in this order.</summary>
+    public IReadOnlyList<string> Observe { get; init; } = [];
+
     public bool WaitStart { get; init; }
 
     public bool RunOnUpstreamFailure { get; init; }
@@ -66,6 +69,10 @@ internal sealed class RunArguments
         foreach (string step in After)
         {
             Value(args, RunCli.After, step);
+        }
+        foreach (string step in Observe)
+        {
+            Value(args, RunCli.Observe, step);
         }
         Flag(args, RunCli.WaitStart, WaitStart);
         Flag(args, RunCli.RunOnUpstreamFailure, RunOnUpstreamFailure);

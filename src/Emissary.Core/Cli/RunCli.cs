@@ -27,6 +27,7 @@ internal static class RunCli
     // Identity and control directory
     internal static readonly CliOption Name = Text("--name", "NAME", "The step's name: its entry in the control directory");
     internal static readonly CliOption ControlDir = Text("--control-dir", "DIR", $"The shared control directory (default {ControlDirectory.DefaultRoot})");
+    internal static readonly CliOption Observe = Repeatable("--observe", "STEP", "Declares that the command reads STEP's record; 'emissary rewrite' mounts it (repeatable, or comma-separated)");
 
     // Gates
     internal static readonly CliOption After = Repeatable("--after", "NAME", "Wait until step NAME has finished successfully (repeatable, or comma-separated)");
@@ -70,7 +71,7 @@ internal static class RunCli
     /// <summary>Every flag of <c>emissary run</c>, in the order <c>--help</c> lists them (declared after the flags: static fields initialise in order).</summary>
     internal static readonly IReadOnlyList<CliOption> Options =
     [
-        Name, ControlDir,
+        Name, ControlDir, Observe,
         After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitHttp, WaitTcp, WaitProxy, WaitTimeout, RunOnUpstreamFailure,
         SidecarOf, StopSignal, QuitUrl, Quit,
         ResultsDir, TerminationLog, TerminationBudget, TerminationFormat, StdoutPath, StderrPath, ResultFromStdout,
@@ -158,6 +159,10 @@ internal static class RunCli
             ControlDirectory.ValidateName(name);
         }
         var gates = new List<Gate>();
+        foreach (string step in values.List(Observe))
+        {
+            ControlDirectory.ValidateName(step, "--observe step"); // for the rewrite's mounts only: run reads nothing of it
+        }
         foreach (string step in values.List(After))
         {
             ControlDirectory.ValidateName(step, "--after step");

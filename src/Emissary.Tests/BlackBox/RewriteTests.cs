@@ -114,6 +114,45 @@ public sealed class RewriteTests : BlackBoxTest
     }
 
     [BlackBoxFact]
+    public void Observes_becomes_observe_flags_and_read_only_mounts_and_emissary_run_accepts_the_command_it_wrote()
+    {
+        string input = Write("pod.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: watch}
+            spec:
+              containers:
+              - {name: server, image: busybox:1.36, command: [sleep, "1"]}
+              - {name: untrusted, image: busybox:1.36, command: ["true"], observes: [server]}
+            """);
+
+        var result = Run(ToolsPath, "rewrite", input);
+
+        AssertSucceededSilently(result);
+        IReadOnlyList<string> command = Unit.PodSpec.PodSpecTestKit.CommandOf(result.Stdout, "untrusted");
+        command.Should().ContainInOrder("--observe", "server", "--");
+        result.Stdout.Should().Contain("- name: emissary-step-server\n      mountPath: /var/run/emissary/server\n      readOnly: true\n  volumes:", "the last mount of untrusted");
+        // The written flags, as the pod binary reads them (only the path of the binary and the control directory differ).
+        string dir = TempDir("ctl");
+        var run = RunEmissary(["run", "--control-dir", dir, .. command.Skip(2)]);
+        run.ExitCode.Should().Be(0, "{0}", run);
+    }
+
+    [BlackBoxFact]
+    public void Emissary_run_refuses_an_observed_name_that_is_not_a_step_name_with_125()
+    {
+        var flag = RunEmissary("run", "--observe", "server,Not A Name!", "--", "true");
+        var variable = Start(EmissaryPath, ["run", "--", "true"], new Dictionary<string, string> { ["EMISSARY_OBSERVE"] = new string('a', 64) }).WaitForExit();
+
+        foreach ((ProcessResult result, string name) in new[] { (flag, "Not A Name!"), (variable, new string('a', 64)) })
+        {
+            result.ExitCode.Should().Be(125, "{0}", result);
+            AssertOneEmissaryErrorLine(result);
+            result.Stderr.Should().Contain($"--observe step '{name}' is not valid", "the name is judged, not the flag (a binary without it says 'unknown option', also 125)\n{0}", result);
+        }
+    }
+
+    [BlackBoxFact]
     public void Several_files_and_documents_become_one_stream_in_order()
     {
         string first = Write("a.yaml", Pipeline + "\n---\n" + ConfigMap);
@@ -281,7 +320,7 @@ public sealed class RewriteTests : BlackBoxTest
         result.ExitCode.Should().Be(1, "{0}", result);
         AssertNoStackTrace(result);
         result.Stdout.Should().BeEmpty();
-        result.StderrLines.Should().Equal($"{input}: pod/big: spec: 5097 step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, a sidecar's watched steps) is more than the limit of 5000 per pod");
+        result.StderrLines.Should().Equal($"{input}: pod/big: spec: 5097 step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, observed steps, a sidecar's watched steps) is more than the limit of 5000 per pod");
         AssertSucceededSilently(Run(ToolsPath, "rewrite", Write("narrower.json", FanIn(100, 47))));
     }
 

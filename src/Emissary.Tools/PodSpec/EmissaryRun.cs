@@ -102,6 +102,7 @@ internal static class EmissaryRun
         {
             Name = host.NamesSteps() ? step.Name : null,
             After = step.Gates,
+            Observe = step.Observes,
             WaitStart = step.WaitForStart,
             RunOnUpstreamFailure = step.RunOnUpstreamFailure,
             WaitProxy = proxy,

@@ -78,7 +78,8 @@ internal sealed record PodGraph
     /// The other steps whose records <paramref name="step"/>'s emissary reads, in the pod's order:
     /// the steps it waits for, the ones it watches as a sidecar (<see cref="EndingSteps"/>), its
     /// stream's partner (the producer it reads, or the consumer it waits for), the steps whose
-    /// results its command or environment takes. Its container mounts these read-only, and no others.
+    /// results its command or environment takes, and the steps its command observes (<c>observes</c>).
+    /// Its container mounts these read-only, and no others.
     /// </summary>
     public IReadOnlyList<string> RecordsReadBy(StepSpec step)
     {
@@ -119,7 +120,8 @@ internal sealed record PodGraph
     }
 
     // What a step reads by its own fields: the steps it waits for, its stream's partner (the
-    // producer it reads, or the consumer it waits for), the steps whose results it takes.
+    // producer it reads, or the consumer it waits for), the steps whose results it takes, the
+    // steps it observes.
     private static IEnumerable<string> OwnReads(StepSpec step)
     {
         foreach (string gate in step.Gates)
@@ -137,6 +139,10 @@ internal sealed record PodGraph
         foreach (string source in step.ResultSources)
         {
             yield return source;
+        }
+        foreach (string observed in step.Observes)
+        {
+            yield return observed;
         }
     }
 

@@ -67,6 +67,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             ReadCommand(container);
         }
         ResolveGates();
+        ResolveObserves();
         ResolveStreams();
         if (_containers.All(c => c.IsSidecar))
         {
@@ -384,7 +385,10 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         {
             if (StepFields.IsList(field))
             {
-                container.GateItems = Choose(declarations, _ => true, SameNames)?.Items;
+                if (Choose(declarations, _ => true, SameNames) is { } names)
+                {
+                    container.ListItems[field] = names.Items;
+                }
                 continue;
             }
             Declaration? chosen = Choose(declarations, d => Parse(field, d), (a, b) => Equals(a.Value, b.Value));
@@ -478,11 +482,11 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 
     private void ResolveGates()
     {
-        var order = _containers.Where(c => c.Name is not null).Select((c, i) => (c.Name!, i)).ToDictionary(p => p.Item1, p => p.i, StringComparer.Ordinal);
+        Dictionary<string, int> order = PodOrder();
         foreach (Container container in _containers)
         {
             var gates = new HashSet<string>(StringComparer.Ordinal);
-            foreach (Item item in container.GateItems ?? [])
+            foreach (Item item in container.ListItems.GetValueOrDefault(StepField.WaitForTermination) ?? [])
             {
                 string name = item.Text;
                 Container? target = _byName.GetValueOrDefault(name);
@@ -507,6 +511,47 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             }
             // In the pod's order, whatever order they were declared in: the same pod always gives the same command.
             container.Gates = gates.OrderBy(g => order[g]).ToArray();
+        }
+    }
+
+    /// <summary>Each named container's position in the pod: lists of names are written in this order, so the same pod always gives the same command.</summary>
+    private Dictionary<string, int> PodOrder() =>
+        _containers.Where(c => c.Name is not null).Select((c, i) => (c.Name!, i)).ToDictionary(p => p.Item1, p => p.i, StringComparer.Ordinal);
+
+    /// <summary>
+    /// <c>observes: [STEP, ...]</c>: other containers of the pod (steps or sidecars: each has a
+    /// record), in the pod's order. Nothing waits on them; they only become read-only mounts.
+    /// </summary>
+    private void ResolveObserves()
+    {
+        Dictionary<string, int>? order = null;
+        foreach (Container container in _containers)
+        {
+            if (container.ListItems.GetValueOrDefault(StepField.Observes) is not { } items)
+            {
+                continue;
+            }
+            var observed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (Item item in items)
+            {
+                string name = item.Text;
+                if (name == container.Name)
+                {
+                    Error(item.Path, $"container \"{name}\" cannot observe itself (its own record is always mounted)");
+                }
+                else if (!_byName.ContainsKey(name))
+                {
+                    Error(item.Path, _userInitContainers.ContainsKey(name)
+                        ? $"\"{name}\" is an init container: it has no record to observe"
+                        : $"unknown container \"{name}\"{SuggestStep(name, container.Name)}");
+                }
+                else
+                {
+                    observed.Add(name);
+                }
+            }
+            order ??= PodOrder();
+            container.Observes = observed.OrderBy(o => order[o]).ToArray();
         }
     }
 
@@ -860,6 +905,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             TerminationMessagePath = node.GetText("terminationMessagePath") is { } tmp && tmp != "/dev/termination-log" ? tmp : null,
             Role = sidecar ? StepRole.Sidecar : StepRole.Step,
             Gates = container.Gates,
+            Observes = container.Observes,
             Timeout = Setting<TimeSpan>(StepField.Timeout),
             Retries = Setting<int>(StepField.Retries),
             RetryDelay = Setting<TimeSpan>(StepField.RetryDelay),
@@ -995,7 +1041,8 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 
         public Dictionary<StepField, object> Settings { get; } = [];
 
-        public List<Item>? GateItems { get; set; }
+        /// <summary>The names a list field (waitForTermination, observes) chose, unresolved.</summary>
+        public Dictionary<StepField, List<Item>> ListItems { get; } = [];
 
         /// <summary>Where each setting was declared (for error lines).</summary>
         public Dictionary<StepField, string> SettingPaths { get; } = [];
@@ -1010,6 +1057,9 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         public HashSet<string>? ResultSources { get; set; }
 
         public IReadOnlyList<string> Gates { get; set; } = [];
+
+        /// <summary>The containers it observes, once validated, in the pod's order.</summary>
+        public IReadOnlyList<string> Observes { get; set; } = [];
 
         public List<YamlNode>? CommandNodes { get; set; }
 

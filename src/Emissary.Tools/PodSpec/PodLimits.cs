@@ -15,7 +15,8 @@ internal sealed record PodLimits
 
     /// <summary>
     /// Step-record mounts of the whole pod: each wrapped container's own record plus the records it
-    /// reads (its upstreams, its stream's partner, the steps whose results it takes, and for a
+    /// reads (its upstreams, its stream's partner, the steps whose results it takes, the steps it
+    /// observes, and for a
     /// sidecar the steps it watches). About 90 bytes of pod spec each.
     /// </summary>
     public int MaxRecordMounts { get; init; } = 5000;

@@ -75,7 +75,7 @@ internal static class PodRewriter
         if (recordMounts > settings.Limits.MaxRecordMounts)
         {
             errors.Add(new ManifestError(manifest.SourceName, manifest.DisplayName, manifest.PathPrefix + manifest.PodSpecPath,
-                $"{recordMounts} step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, a sidecar's watched steps) is more than the limit of {settings.Limits.MaxRecordMounts} per pod"));
+                $"{recordMounts} step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, observed steps, a sidecar's watched steps) is more than the limit of {settings.Limits.MaxRecordMounts} per pod"));
             return false;
         }
 

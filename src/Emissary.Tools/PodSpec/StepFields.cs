@@ -21,6 +21,7 @@ internal enum StepField
     StopSignal,
     Grace,
     StdinFrom,
+    Observes,
 }
 
 /// <summary>
@@ -34,7 +35,7 @@ internal static class StepFields
     public static readonly string[] Names =
     [
         "waitForTermination", "timeout", "retries", "retryDelay", "onError", "sidecar", "waitForStart",
-        "runOnUpstreamFailure", "resultFromStdout", "stopSignal", "grace", "stdinFrom",
+        "runOnUpstreamFailure", "resultFromStdout", "stopSignal", "grace", "stdinFrom", "observes",
     ];
 
     public const int MaxRetries = 1000;
@@ -75,9 +76,11 @@ internal static class StepFields
         (RunCli.StopSignal, StepField.StopSignal),
         (RunCli.Grace, StepField.Grace),
         (RunCli.StdinFrom, StepField.StdinFrom),
+        (RunCli.Observe, StepField.Observes),
     ];
 
-    public static bool IsList(StepField field) => field == StepField.WaitForTermination;
+    /// <summary>The fields that take a list of container names (a YAML list, or a comma list in an annotation or flag).</summary>
+    public static bool IsList(StepField field) => field is StepField.WaitForTermination or StepField.Observes;
 
     /// <summary>
     /// Parses one value of a scalar field. The value is a TimeSpan, an int, an

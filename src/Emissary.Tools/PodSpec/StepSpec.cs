@@ -67,6 +67,13 @@ internal sealed record StepSpec
     /// <summary>The steps this one waits for (<c>waitForTermination</c>, <c>--after</c>), in the pod's container order.</summary>
     public IReadOnlyList<string> Gates { get; init; } = [];
 
+    /// <summary>
+    /// The steps whose records this one's command reads while they run, without waiting for them
+    /// (<c>observes</c>, <c>--observe</c>): their files, <c>emissary status</c>, <c>emissary signal</c>.
+    /// In the pod's container order.
+    /// </summary>
+    public IReadOnlyList<string> Observes { get; init; } = [];
+
     public TimeSpan? Timeout { get; init; }
 
     public int? Retries { get; init; }

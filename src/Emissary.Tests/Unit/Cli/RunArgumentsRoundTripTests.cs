@@ -39,9 +39,10 @@ public sealed class RunArgumentsRoundTripTests
             Gen.Select(Gen.OneOf<string?>(null, "main", "build-2", "db.cache"), Gen.OneOf("fetch", "lint", "s3_up").Array[0, 3], Gen.Bool, Gen.Bool, Presets, Gen.OneOf("fetch", "lint").Array[0, 2]),
             Gen.Select(StopSignals, Durations, Durations, Gen.Int[0, 1000].Nullable(), Durations, Gen.Bool.Nullable()),
             Gen.Select(ResultNames, PassThrough, Presets, Gen.OneOf<string?>(null, "/tmp/message"), Gen.Int[TerminationMessage.MinimumBudget, 1 << 20].Nullable()),
-            Gen.Select(Gen.OneOf<string?>(null, "gen", "src.1"), Gen.OneOf<string?>(null, "sink", "next_2")),
+            Gen.Select(Gen.OneOf<string?>(null, "gen", "src.1"), Gen.OneOf<string?>(null, "sink", "next_2"), Gen.OneOf("server", "worker").Array[0, 2]),
             (a, b, c, d) => new RunArguments
             {
+                Observe = d.Item3, // accepted and validated, nothing run does: no setting to compare below
                 // A stream needs a named step that runs once.
                 StdinFrom = a.Item1 is not null && (b.Item4 ?? 0) == 0 ? d.Item1 : null,
                 StdoutTo = a.Item1 is not null && (b.Item4 ?? 0) == 0 ? d.Item2 : null,
@@ -110,7 +111,7 @@ public sealed class RunArgumentsRoundTripTests
         Gen.Select(
             Gen.Select(Gen.Bool, Gen.Bool, Gen.Bool, Gen.Bool, Gen.Bool, Presets, Gen.OneOf<string?>(null, "/tmp/message")),
             Gen.Select(StopSignals, Durations, Durations, Gen.Int[0, StepFields.MaxRetries].Nullable(), Durations, Gen.Bool.Nullable()),
-            Gen.Select(ResultNames, PassThrough),
+            Gen.Select(ResultNames, PassThrough, Gen.Bool, Gen.Bool),
             (a, b, c) =>
             {
                 (bool sidecar, bool afterFetch, bool afterLint, bool waitStart, bool runOnUpstreamFailure, string? proxy, string? terminationLog) = a;
@@ -119,6 +120,7 @@ public sealed class RunArgumentsRoundTripTests
                 {
                     Name = "main",
                     After = sidecar ? [] : new[] { afterFetch ? "fetch" : null, afterLint ? "lint" : null }.OfType<string>().ToArray(),
+                    Observe = new[] { c.Item3 ? "fetch" : null, c.Item4 ? "lint" : null }.OfType<string>().ToArray(),
                     WaitStart = waitStart,
                     RunOnUpstreamFailure = runOnUpstreamFailure,
                     WaitProxy = preset,

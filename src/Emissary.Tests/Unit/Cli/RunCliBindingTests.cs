@@ -74,6 +74,12 @@ public sealed class RunCliBindingTests
         ["--stream-timeout"] = new("30s", "1m", o => o.StreamTimeout, TimeSpan.FromSeconds(30), ["--name", "build", "--stdout-to", "sink"]),
     };
 
+    /// <summary>
+    /// Options run validates and binds to nothing: <c>--observe</c> only tells <c>emissary rewrite</c>
+    /// which records to mount (tested below).
+    /// </summary>
+    private static readonly string[] Declarations = ["--observe"];
+
     public static TheoryData<string> Options => new(Cases.Keys);
 
     private static string EnvName(string option) => "EMISSARY_" + option.TrimStart('-').Replace('-', '_').ToUpperInvariant();
@@ -96,8 +102,8 @@ public sealed class RunCliBindingTests
     {
         CliCommand command = RunCli.Build();
 
-        command.Options.Select(o => o.Name).Should().BeEquivalentTo(Cases.Keys);
-        command.Options.Select(o => o.EnvName).Should().BeEquivalentTo(Cases.Keys.Select(EnvName));
+        command.Options.Select(o => o.Name).Should().BeEquivalentTo(Cases.Keys.Concat(Declarations));
+        command.Options.Select(o => o.EnvName).Should().BeEquivalentTo(Cases.Keys.Concat(Declarations).Select(EnvName));
     }
 
     [Theory]
@@ -171,6 +177,8 @@ public sealed class RunCliBindingTests
     [InlineData("--name", "Not A Name!")]
     [InlineData("--after", "Not A Name!")]
     [InlineData("--sidecar-of", "Not A Name!")]
+    [InlineData("--observe", "Not A Name!")]
+    [InlineData("--observe", "a,Not A Name!")]
     [InlineData("--result-from-stdout", "-x")]
     public void A_bad_value_on_the_command_line_or_in_the_environment_is_a_usage_error(string option, string value)
     {
@@ -179,6 +187,15 @@ public sealed class RunCliBindingTests
 
         onCommandLine.Should().Throw<UsageException>().Which.Message.Should().ContainAny(option, value);
         fromEnvironment.Should().Throw<UsageException>();
+    }
+
+    [Fact]
+    public void Observe_takes_step_names_from_the_command_line_or_the_environment_and_changes_nothing_run_does()
+    {
+        RunOptions plain = Bind(["--name", "untrusted"]);
+
+        Bind(["--name", "untrusted", "--observe", "server", "--observe", "worker,db"]).Should().BeEquivalentTo(plain);
+        Bind(["--name", "untrusted"], new Dictionary<string, string> { ["EMISSARY_OBSERVE"] = "server,worker" }).Should().BeEquivalentTo(plain);
     }
 
     [Theory]

@@ -153,7 +153,7 @@ public sealed class RecordMountTests
         int mounts = 32 + 30 + 31; // each container's own, last's 30 upstreams, the sidecar's 31 watched steps
 
         Errors(pod, new RewriteSettings { Limits = new PodLimits { MaxRecordMounts = mounts - 1 } }).Should().Equal(
-            $"pod/p: spec: {mounts} step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, a sidecar's watched steps) is more than the limit of {mounts - 1} per pod");
+            $"pod/p: spec: {mounts} step-record mounts (each container's own record and the records it reads: upstreams, stream partners, result sources, observed steps, a sidecar's watched steps) is more than the limit of {mounts - 1} per pod");
         Rewrite(pod, new RewriteSettings { Limits = new PodLimits { MaxRecordMounts = mounts } }).Should().NotBeEmpty();
     }
 
