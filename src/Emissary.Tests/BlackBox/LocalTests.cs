@@ -19,6 +19,22 @@ public sealed class LocalTests : BlackBoxTest
 {
     private const int SIGINT = 2;
 
+    /// <summary>
+    /// Removes podman pod <paramref name="name"/> now (one left by an earlier run killed at its
+    /// time-out would fail this one: "name is in use") and when disposed: a test that times out
+    /// SIGKILLs `emissary local`, which then cannot remove its pod itself.
+    /// </summary>
+    private IDisposable RemovesPod(string name)
+    {
+        Run("podman", "pod", "rm", "--force", "--ignore", "--time", "0", name);
+        return new PodRemoval(() => Run("podman", "pod", "rm", "--force", "--ignore", "--time", "0", name));
+    }
+
+    private sealed class PodRemoval(Action remove) : IDisposable
+    {
+        public void Dispose() => remove();
+    }
+
     private static string ToolsPath
     {
         get
@@ -476,6 +492,7 @@ public sealed class LocalTests : BlackBoxTest
         PodmanImages images = BuildImages();
         string events = Path.Combine(TempDir("ev"), "events.jsonl");
 
+        using IDisposable podRemoval = RemovesPod("pipeline");
         var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, Example("tekton-pipeline.yaml"), "--events", events, "--plain")
             .WaitForExit(TimeSpan.FromSeconds(60));
 
@@ -503,6 +520,7 @@ public sealed class LocalTests : BlackBoxTest
         PodmanImages images = BuildImages();
         string events = Path.Combine(TempDir("ev"), "events.jsonl");
 
+        using IDisposable podRemoval = RemovesPod("trust");
         var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, Example("trust-uids.yaml"), "--events", events, "--plain")
             .WaitForExit(TimeSpan.FromSeconds(60));
 
@@ -617,6 +635,7 @@ public sealed class LocalTests : BlackBoxTest
         PodmanImages images = BuildImages();
         string events = Path.Combine(TempDir("ev"), "events.jsonl");
 
+        using IDisposable podRemoval = RemovesPod("stream");
         var result = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, Example("stream-pipeline.yaml"), "--events", events, "--plain")
             .WaitForExit(TimeSpan.FromSeconds(90));
 
