@@ -139,7 +139,6 @@ internal sealed class WritePath : IDisposable
             throw errno switch
             {
                 Errno.ELOOP => NotAllowed(FileType.SymbolicLink), // swapped in after the resolution
-                Errno.ENOTDIR => new WritePathException("is not a directory", errno),
                 _ => FromErrno(errno),
             };
         }
