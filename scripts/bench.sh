@@ -40,7 +40,7 @@ verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { print ((dir=="le" ? v<=
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # What a page fault costs here: start-up and hand-off are mostly page faults and process creation,
-# and a VM can make a fault ten times dearer than bare metal does (README, "Start-up").
+# and a VM can make a fault ten times dearer than bare metal does (docs/benchmarks.md, "Start-up").
 S=$tmp/startup
 cc=$(command -v cc || command -v clang)
 "$cc" -O2 -o "$S" bench/startup/startup.c

@@ -3,7 +3,7 @@
 # (emissary, entrypoint) and for the start-up floor they are measured against: the managed
 # methods each one runs on its start-up and hand-off paths, in the order they first run. ILC lays
 # those methods out first and together (IlcOrderFile in native-aot/StaticNativeAot.targets), so
-# start-up touches a few pages of code instead of most of them (README, "Start-up").
+# start-up touches a few pages of code instead of most of them (docs/benchmarks.md, "Start-up").
 #
 # How: each binary is published without an order file, run under valgrind's lackey tool (which
 # reports every block of code entered), and the addresses are mapped to method symbols through the
