@@ -211,7 +211,7 @@ internal static partial class RunCommand
         }
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void NoSubreaper(ILogger logger, string reason)
         {

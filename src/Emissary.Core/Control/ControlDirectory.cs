@@ -273,7 +273,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
         return null;
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void Ignored(ILogger logger, string path, string problem)
         {

@@ -179,7 +179,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         handle?.Finish(final);
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void ResultProblem(ILogger logger, string problem)
         {

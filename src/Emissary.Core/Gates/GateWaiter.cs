@@ -598,7 +598,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         // _wakeWrite stays open: a lock watcher thread may still write to it. It is CLOEXEC.
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void Waiting(ILogger logger, string pending)
         {

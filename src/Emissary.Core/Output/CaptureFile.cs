@@ -98,7 +98,7 @@ internal sealed partial class CaptureFile : IDisposable
         _fd = null;
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void CannotOpen(ILogger logger, string path, string stream, string reason)
         {

@@ -623,7 +623,7 @@ internal sealed partial class StreamPump : IDisposable
         _copyWrite?.Dispose();
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void ConsoleFailed(ILogger logger, string stream, string reason, string fate)
         {

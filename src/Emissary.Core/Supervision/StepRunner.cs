@@ -212,7 +212,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         return null;
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void SkippingStep(ILogger logger, string message)
         {

@@ -51,7 +51,7 @@ internal sealed partial class ControlDirectoryWatcher : IDisposable
         _inotify?.Dispose();
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void NoInotify(ILogger logger, string reason)
         {
