@@ -4,6 +4,7 @@ using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Logging;
 using Emissary.Foundation.Sequences;
+using Emissary.Files;
 
 namespace Emissary.Gates;
 
@@ -576,7 +577,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
     private void DrainAndWake(int fd)
     {
-        Libc.Drain(fd);
+        Descriptors.Drain(fd);
         _reactor.Post(SupervisorEvent.Changed);
     }
 
