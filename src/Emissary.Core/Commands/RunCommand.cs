@@ -81,7 +81,7 @@ internal static partial class RunCommand
             Log.Failure(logger, e.Message);
             return ExitCodes.EmissaryFailure;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The control directory or a marker could not be written: the chain of steps depends on
             // those, so this is emissary's own failure, said in one line.

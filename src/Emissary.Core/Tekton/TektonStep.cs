@@ -119,7 +119,7 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         {
             failure = Steps(command, when, reactor, waiter);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             failure = new StepFailure.Other(e.Message);
         }
