@@ -9,6 +9,7 @@ using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Emissary.Logging;
 using Emissary.Foundation.Sequences;
+using Emissary.Files;
 
 namespace Emissary.Commands;
 

@@ -3,6 +3,7 @@ using Emissary.Foundation;
 using Emissary.Output;
 using Emissary.Results;
 using Emissary.Logging;
+using Emissary.Files;
 
 namespace Emissary.Control;
 

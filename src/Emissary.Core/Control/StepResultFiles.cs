@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Unicode;
 using Emissary.Interop;
 using Emissary.Results;
+using Emissary.Files;
 
 namespace Emissary.Control;
 

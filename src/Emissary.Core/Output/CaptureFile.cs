@@ -1,6 +1,7 @@
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
+using Emissary.Files;
 
 namespace Emissary.Output;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Files;

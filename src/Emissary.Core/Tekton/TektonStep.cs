@@ -14,6 +14,7 @@ using Emissary.Results;
 using Emissary.Sidecars;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 

@@ -103,10 +103,12 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
-    public void The_neutral_layer_depends_only_on_Interop()
+    public void The_file_helpers_depend_only_on_Interop_and_the_neutral_layer_only_on_them()
     {
-        In("Foundation").Should().NotDependOnAny(OursExcept("Foundation", "Interop")).Check(Code);
-        In("Events").Should().NotDependOnAny(OursExcept("Events", "Foundation", "Interop")).Check(Code);
+        In("Files").Should().NotDependOnAny(OursExcept("Files", "Interop"))
+            .Because("AtomicFile, UntrustedFile and WritePath serve every layer above, Control and Results alike").Check(Code);
+        In("Foundation").Should().NotDependOnAny(OursExcept("Foundation", "Files", "Interop")).Check(Code);
+        In("Events").Should().NotDependOnAny(OursExcept("Events", "Foundation", "Files", "Interop")).Check(Code);
     }
 
     [Fact]

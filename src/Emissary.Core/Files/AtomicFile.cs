@@ -1,9 +1,7 @@
 using System.Text;
-using Emissary.Foundation;
 using Emissary.Interop;
-using Emissary.Files;
 
-namespace Emissary.Control;
+namespace Emissary.Files;
 
 /// <summary>
 /// The one way Emissary replaces a file: a temporary file with an unpredictable name, created
