@@ -270,10 +270,6 @@ internal sealed class StepHandle : IDisposable
         }
     }
 
-    /// <summary>The results the command left in DIR/NAME/results (see <see cref="Results.ResultsCollector"/>).</summary>
-    public Results.ResultsCollection CollectResults(int budget) =>
-        Results.ResultsCollector.Collect(DirectoryFd, ControlDirectory.ResultsDirectory, DefaultResultsDirectory, budget);
-
     public void MarkRunning(int pid, DateTimeOffset startedAt)
     {
         _status = _status with { State = StepState.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null };
