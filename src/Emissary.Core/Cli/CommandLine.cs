@@ -26,7 +26,7 @@ internal sealed record Verb(string Name, string Usage, string Summary, Func<CliC
 /// <summary>Picks the verb, parses its options and runs it. Shared by emissary and emissary-tools.</summary>
 internal static class CommandLine
 {
-    /// <summary>Equal to     public const string Version = "0.1.0";lt;Version    public const string Version = "0.1.0";gt; in Directory.Build.props (VersionTests checks).</summary>
+    /// <summary>Equal to &lt;Version&gt; in Directory.Build.props (VersionTests checks).</summary>
     public const string Version = "0.1.0";
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Supervision;
+using Emissary.Files;
 
 namespace Emissary.Commands;
 

@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Recording;
 using Emissary.Foundation;
 using Emissary.Gates;
 using Emissary.Interop;
@@ -9,6 +10,7 @@ using Emissary.Supervision;
 using Emissary.Supervision.Posix;
 using Emissary.Logging;
 using Emissary.Foundation.Sequences;
+using Emissary.Files;
 
 namespace Emissary.Commands;
 
@@ -81,7 +83,7 @@ internal static partial class RunCommand
             Log.Failure(logger, e.Message);
             return ExitCodes.EmissaryFailure;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The control directory or a marker could not be written: the chain of steps depends on
             // those, so this is emissary's own failure, said in one line.
@@ -211,7 +213,7 @@ internal static partial class RunCommand
         }
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void NoSubreaper(ILogger logger, string reason)
         {

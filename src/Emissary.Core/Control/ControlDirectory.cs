@@ -4,6 +4,7 @@ using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
 using Emissary.Foundation.Sequences;
+using Emissary.Files;
 
 namespace Emissary.Control;
 
@@ -96,7 +97,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
         else if (Libc.LastErrno == Errno.ENOENT)
         {
             string? parent = Path.GetDirectoryName(Path.GetFullPath(Root));
-            Errno parentErrno = parent is null ? Errno.ENOENT : Libc.MakeDirectories(parent);
+            Errno parentErrno = parent is null ? Errno.ENOENT : Directories.MakeAll(parent);
             if (parentErrno != 0)
             {
                 throw new SystemCallException($"mkdir {parent}", parentErrno);
@@ -159,7 +160,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
             return [];
         }
         var names = new List<string>();
-        foreach (byte[] raw in Libc.ListDirectory(rootFd.Fd))
+        foreach (byte[] raw in Directories.List(rootFd.Fd))
         {
             if (raw[0] == (byte)'.' || !Ascii.IsValid(raw))
             {
@@ -223,7 +224,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
     public SafeFd? OpenLock(string name)
     {
         using SafeFd? step = OpenStep(name);
-        return step is null ? null : Libc.OpenKindAt(step.Fd, LockFile, FileType.Regular, Libc.O_RDONLY);
+        return step is null ? null : Descriptors.OpenKindAt(step.Fd, LockFile, FileType.Regular, Libc.O_RDONLY);
     }
 
     /// <summary>
@@ -233,7 +234,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
     public SafeFd? OpenAlive(string name)
     {
         using SafeFd? step = OpenStep(name);
-        return step is null ? null : Libc.OpenKindAt(step.Fd, AliveFifo, FileType.Fifo, Libc.O_RDONLY);
+        return step is null ? null : Descriptors.OpenKindAt(step.Fd, AliveFifo, FileType.Fifo, Libc.O_RDONLY);
     }
 
     /// <summary>
@@ -273,7 +274,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
         return null;
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void Ignored(ILogger logger, string path, string problem)
         {

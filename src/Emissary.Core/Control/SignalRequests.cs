@@ -138,7 +138,7 @@ internal sealed unsafe partial class SignalRequests : IDisposable
         Libc.Close(_fd);
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void LineTooLong(ILogger logger, string path, int max)
         {

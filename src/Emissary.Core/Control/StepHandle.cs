@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Emissary.Foundation;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Control;
 
@@ -110,7 +111,7 @@ internal sealed class StepHandle : IDisposable
     private static SafeFd? HoldAlive(int stepFd)
     {
         // O_RDWR: a FIFO opened so never blocks, and counts as a writer.
-        using SafeFd? previous = Libc.OpenKindAt(stepFd, ControlDirectory.AliveFifo, FileType.Fifo, Libc.O_RDWR);
+        using SafeFd? previous = Descriptors.OpenKindAt(stepFd, ControlDirectory.AliveFifo, FileType.Fifo, Libc.O_RDWR);
         if (Libc.UnlinkAt(stepFd, ControlDirectory.AliveFifo, 0) != 0 && Libc.LastErrno is not Errno.ENOENT)
         {
             return null; // a directory planted there (by this uid): do without
@@ -119,7 +120,7 @@ internal sealed class StepHandle : IDisposable
         {
             return null;
         }
-        SafeFd? alive = Libc.OpenKindAt(stepFd, ControlDirectory.AliveFifo, FileType.Fifo, Libc.O_RDWR);
+        SafeFd? alive = Descriptors.OpenKindAt(stepFd, ControlDirectory.AliveFifo, FileType.Fifo, Libc.O_RDWR);
         if (alive is not null && Libc.Fchmod(alive.Fd, AliveMode) != 0)
         {
             alive.Dispose();
@@ -236,7 +237,7 @@ internal sealed class StepHandle : IDisposable
         }
         using (var dir = new SafeFd(fd))
         {
-            foreach (byte[] entry in Libc.ListDirectory(fd))
+            foreach (byte[] entry in Directories.List(fd))
             {
                 byte[] terminated = [.. entry, 0];
                 fixed (byte* p = terminated)
@@ -268,10 +269,6 @@ internal sealed class StepHandle : IDisposable
             throw new SystemCallException($"mkdir {DefaultResultsDirectory}", Libc.LastErrno);
         }
     }
-
-    /// <summary>The results the command left in DIR/NAME/results (see <see cref="Results.ResultsCollector"/>).</summary>
-    public Results.ResultsCollection CollectResults(int budget) =>
-        Results.ResultsCollector.Collect(DirectoryFd, ControlDirectory.ResultsDirectory, DefaultResultsDirectory, budget);
 
     public void MarkRunning(int pid, DateTimeOffset startedAt)
     {

@@ -1,5 +1,6 @@
 using System.Text;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Control;
 
@@ -46,7 +47,7 @@ internal static class StreamSocket
     private const int Backlog = 64;
 
     /// <summary>A fresh nonce: 128 bits of getrandom(2), as hex.</summary>
-    public static byte[] NewNonce() => Encoding.ASCII.GetBytes(Libc.RandomHex() + Libc.RandomHex());
+    public static byte[] NewNonce() => Encoding.ASCII.GetBytes(TempNames.RandomHex() + TempNames.RandomHex());
 
     /// <summary>
     /// Makes DIR/NAME/stdout afresh (a previous incarnation's is removed first) and listens on it,
@@ -162,7 +163,7 @@ internal static class StreamSocket
             return $"{dir.StepDirectory(consumer)} is missing";
         }
         string path = dir.PathOf(consumer, ClaimFile);
-        using SafeFd? file = Libc.OpenKindAt(stepFd.Fd, ClaimFile, FileType.Regular, Libc.O_RDONLY);
+        using SafeFd? file = Descriptors.OpenKindAt(stepFd.Fd, ClaimFile, FileType.Regular, Libc.O_RDONLY);
         if (file is null || Libc.StatOf(file.Fd) is not { } st)
         {
             return $"{path} is missing or not a regular file";

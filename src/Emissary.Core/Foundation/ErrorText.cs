@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Foundation;
 

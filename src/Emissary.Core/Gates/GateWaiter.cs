@@ -4,6 +4,7 @@ using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Logging;
 using Emissary.Foundation.Sequences;
+using Emissary.Files;
 
 namespace Emissary.Gates;
 
@@ -576,7 +577,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
     private void DrainAndWake(int fd)
     {
-        Libc.Drain(fd);
+        Descriptors.Drain(fd);
         _reactor.Post(SupervisorEvent.Changed);
     }
 
@@ -598,7 +599,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         // _wakeWrite stays open: a lock watcher thread may still write to it. It is CLOEXEC.
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void Waiting(ILogger logger, string pending)
         {

@@ -28,12 +28,4 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
     internal static unsafe partial int EpollWait(int epfd, EpollEvent* events, int maxEvents, int timeoutMs);
 
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    internal static partial int Close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    internal static unsafe partial nint Read(int fd, void* buffer, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
-    internal static unsafe partial nint Write(int fd, void* buffer, nuint count);
 }

@@ -48,11 +48,3 @@ internal static partial class Libc
     internal static string Describe(Errno errno) =>
         Marshal.PtrToStringUTF8(StrErrorRaw((int)errno)) ?? errno.ToString();
 }
-
-/// <summary>A failed system call, carrying its errno.</summary>
-internal sealed class SystemCallException(string call, Errno errno)
-    : Exception($"{call}: {Libc.Describe(errno)}")
-{
-    public string Call { get; } = call;
-    public Errno Errno { get; } = errno;
-}

@@ -2,26 +2,39 @@ using System.Runtime.InteropServices;
 
 namespace Emissary.Interop;
 
+/// <summary>open(2) and openat(2) and their flags. openat works relative to a directory descriptor
+/// Emissary opened itself, so that a path component renamed or replaced by a symlink afterwards
+/// cannot redirect it.</summary>
 internal static partial class Libc
 {
-    // O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_NONBLOCK, O_CLOEXEC and open(2) itself are in Interop.Files.cs.
+    internal const int O_RDONLY = 0x0;
+    internal const int O_WRONLY = 0x1;
+    internal const int O_RDWR = 0x2;
+    internal const int O_CREAT = 0x40;
     internal const int O_EXCL = 0x80;
     internal const int O_NOCTTY = 0x100;
+    internal const int O_TRUNC = 0x200;
     internal const int O_APPEND = 0x400;
+    internal const int O_NONBLOCK = 0x800;
+    internal const int O_CLOEXEC = 0x80000;
 
     /// <summary>O_NOFOLLOW differs between x86-64 (0400000) and the generic numbering arm64 uses (0100000).</summary>
     internal static int O_NOFOLLOW => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 0x20000 : 0x8000;
 
+    /// <summary>O_DIRECTORY differs between x86-64 (0200000) and the generic numbering arm64 uses (040000).</summary>
+    internal static int O_DIRECTORY => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 0x10000 : 0x4000;
+
     internal const int AT_FDCWD = -100;
 
-    [LibraryImport("libc", EntryPoint = "rename", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int Rename(string from, string to);
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Open(string path, int flags, int mode);
 
-    [LibraryImport("libc", EntryPoint = "unlink", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int Unlink(string path);
+    [LibraryImport("libc", EntryPoint = "openat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int OpenAt(int dirFd, string path, int flags, int mode);
 
-    [LibraryImport("libc", EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int Mkdir(string path, uint mode);
+    /// <summary>openat(2) with a raw, NUL-terminated name (a directory entry exactly as readdir gave it).</summary>
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    internal static unsafe partial int OpenAt(int dirFd, byte* path, int flags, int mode);
 
     /// <summary>open(2) retrying EINTR (opening a FIFO or a slow device can be interrupted).</summary>
     internal static int OpenRetrying(string path, int flags, int mode)
@@ -36,61 +49,16 @@ internal static partial class Libc
         }
     }
 
-    /// <summary>
-    /// Writes all of <paramref name="data"/> to a blocking descriptor, retrying EINTR and short
-    /// writes. Returns 0 on success or the errno of the failing write.
-    /// </summary>
-    internal static unsafe Errno WriteAll(int fd, ReadOnlySpan<byte> data)
+    /// <summary>openat(2) retrying EINTR.</summary>
+    internal static int OpenAtRetrying(int dirFd, string path, int flags, int mode)
     {
-        fixed (byte* start = data)
+        while (true)
         {
-            int offset = 0;
-            while (offset < data.Length)
+            int fd = OpenAt(dirFd, path, flags, mode);
+            if (fd >= 0 || LastErrno != Errno.EINTR)
             {
-                nint n = Write(fd, start + offset, (nuint)(data.Length - offset));
-                if (n > 0)
-                {
-                    offset += (int)n;
-                }
-                else if (n < 0 && LastErrno == Errno.EINTR)
-                {
-                    continue;
-                }
-                else
-                {
-                    return n < 0 ? LastErrno : Errno.EIO;
-                }
+                return fd;
             }
         }
-        return 0;
-    }
-
-    /// <summary>mkdir -p: creates <paramref name="path"/> and its missing parents (mode 0777 minus umask).</summary>
-    internal static Errno MakeDirectories(string path)
-    {
-        if (path.Length == 0 || Mkdir(path, 0x1FF) == 0)
-        {
-            return 0;
-        }
-        Errno errno = LastErrno;
-        if (errno == Errno.EEXIST)
-        {
-            return 0;
-        }
-        if (errno != Errno.ENOENT)
-        {
-            return errno;
-        }
-        string? parent = Path.GetDirectoryName(path.TrimEnd('/'));
-        if (string.IsNullOrEmpty(parent) || parent == path)
-        {
-            return errno;
-        }
-        Errno parentErrno = MakeDirectories(parent);
-        if (parentErrno != 0)
-        {
-            return parentErrno;
-        }
-        return Mkdir(path, 0x1FF) == 0 || LastErrno == Errno.EEXIST ? 0 : LastErrno;
     }
 }

@@ -17,10 +17,6 @@ internal static partial class Libc
     internal const short POSIX_SPAWN_SETSIGMASK = 0x08;
 
     // posix_spawn returns the error number instead of setting errno.
-    /// <summary>sched_yield(2).</summary>
-    [LibraryImport("libc", EntryPoint = "sched_yield")]
-    internal static partial int SchedYield();
-
     [LibraryImport("libc", EntryPoint = "posix_spawn")]
     internal static unsafe partial int PosixSpawn(int* pid, byte* path, PosixSpawnFileActions* fileActions, PosixSpawnAttr* attr, byte** argv, byte** envp);
 
@@ -58,20 +54,4 @@ internal static partial class Libc
     /// <summary>glibc 2.35+: make the child's group the terminal's foreground group before exec.</summary>
     [LibraryImport("libc", EntryPoint = "posix_spawn_file_actions_addtcsetpgrp_np")]
     internal static unsafe partial int PosixSpawnFileActionsAddTcSetPgrp(PosixSpawnFileActions* actions, int fd);
-
-    /// <summary>Replaces this process (the environment is kept).</summary>
-    [LibraryImport("libc", EntryPoint = "execv", SetLastError = true)]
-    internal static unsafe partial int Execv(byte* path, byte** argv);
-
-    [LibraryImport("libc", EntryPoint = "isatty")]
-    internal static partial int IsATty(int fd);
-
-    [LibraryImport("libc", EntryPoint = "tcgetpgrp")]
-    internal static partial int TcGetPgrp(int fd);
-
-    [LibraryImport("libc", EntryPoint = "getpgrp")]
-    internal static partial int GetPgrp();
-
-    [LibraryImport("libc", EntryPoint = "getpid")]
-    internal static partial int GetPid();
 }

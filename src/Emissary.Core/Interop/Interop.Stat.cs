@@ -65,11 +65,34 @@ internal static partial class Libc
     internal const int AT_SYMLINK_NOFOLLOW = 0x100;
     internal const int AT_EMPTY_PATH = 0x1000;
     internal const uint STATX_TYPE = 0x1;
+    internal const uint STATX_MODE = 0x2;
+    internal const uint STATX_UID = 0x8;
     internal const uint STATX_INO = 0x100;
     internal const uint STATX_SIZE = 0x200;
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static unsafe partial int StatX(int dirFd, string path, int flags, uint mask, StatX* buffer);
+
+    /// <summary>What statx says about <paramref name="name"/> in <paramref name="dirFd"/> itself (a symlink is not followed), or null with errno set.</summary>
+    internal static unsafe StatX? StatAt(int dirFd, string name)
+    {
+        StatX st;
+        return StatX(dirFd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_UID | STATX_SIZE, &st) == 0 ? st : null;
+    }
+
+    /// <summary>What statx says about the file open as <paramref name="fd"/>, or null with errno set.</summary>
+    internal static unsafe StatX? StatOf(int fd)
+    {
+        StatX st;
+        return StatX(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MODE | STATX_UID | STATX_SIZE, &st) == 0 ? st : null;
+    }
+
+    /// <summary>The type of <paramref name="path"/>, following symlinks (a path the user named), or null with errno set.</summary>
+    internal static unsafe FileType? KindFollowing(string path)
+    {
+        StatX st;
+        return StatX(AT_FDCWD, path, 0, STATX_TYPE, &st) == 0 ? st.Kind : null;
+    }
 
     /// <summary>The type of the file open as <paramref name="fd"/>, or null with errno set.</summary>
     internal static unsafe FileType? KindOf(int fd)

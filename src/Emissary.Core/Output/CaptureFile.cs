@@ -1,6 +1,7 @@
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
+using Emissary.Files;
 
 namespace Emissary.Output;
 
@@ -98,7 +99,7 @@ internal sealed partial class CaptureFile : IDisposable
         _fd = null;
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void CannotOpen(ILogger logger, string path, string stream, string reason)
         {

@@ -1,6 +1,7 @@
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Logging;
+using Emissary.Files;
 
 namespace Emissary.Output;
 
@@ -120,8 +121,8 @@ internal sealed partial class StreamPump : IDisposable
         if (file is not null || _result is not null)
         {
             (_copyRead, _copyWrite) = SafeFd.Pipe(Libc.O_NONBLOCK);
-            int sourceSize = Libc.GrowPipe(_source.Fd, CopyPipeSize);
-            int copySize = Libc.GrowPipe(_copyWrite.Fd, CopyPipeSize);
+            int sourceSize = Descriptors.GrowPipe(_source.Fd, CopyPipeSize);
+            int copySize = Descriptors.GrowPipe(_copyWrite.Fd, CopyPipeSize);
             // T must take all a tee copies (it is drained after every copy): copy at most its size.
             _teeChunk = Math.Max(Math.Min(sourceSize, copySize), Libc.PIPE_BUF);
         }
@@ -168,7 +169,7 @@ internal sealed partial class StreamPump : IDisposable
         }
         _finished = true;
         StopWatching();
-        long allowance = Math.Max(Libc.BytesReadable(_source.Fd), 0);
+        long allowance = Math.Max(Descriptors.BytesReadable(_source.Fd), 0);
         long deadline = Environment.TickCount64 + (long)consoleTimeout.TotalMilliseconds;
         while (true)
         {
@@ -193,7 +194,7 @@ internal sealed partial class StreamPump : IDisposable
     private void OnSourceReady(uint events)
     {
         Pump();
-        if ((events & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0 && _consoleWatch is null && _pendingCount == 0 && Libc.BytesReadable(_source.Fd) == 0)
+        if ((events & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0 && _consoleWatch is null && _pendingCount == 0 && Descriptors.BytesReadable(_source.Fd) == 0)
         {
             // Every writer is gone and everything was moved: a level-triggered hang-up would
             // otherwise wake the loop forever.
@@ -276,7 +277,7 @@ internal sealed partial class StreamPump : IDisposable
         {
             return CopyThenConsole(ref allowance);
         }
-        int available = Libc.BytesReadable(_source.Fd);
+        int available = Descriptors.BytesReadable(_source.Fd);
         int chunk = (int)Math.Min(Math.Min(Math.Max(available, 0), allowance), Chunk);
         if (chunk <= 0)
         {
@@ -542,7 +543,7 @@ internal sealed partial class StreamPump : IDisposable
     private void HangUp()
     {
         _hangUpPending = false;
-        long allowance = Math.Max(Libc.BytesReadable(_source.Fd), 0);
+        long allowance = Math.Max(Descriptors.BytesReadable(_source.Fd), 0);
         while (allowance > 0 && Step(ref allowance) == Outcome.Progress)
         {
         }
@@ -623,7 +624,7 @@ internal sealed partial class StreamPump : IDisposable
         _copyWrite?.Dispose();
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void ConsoleFailed(ILogger logger, string stream, string reason, string fate)
         {

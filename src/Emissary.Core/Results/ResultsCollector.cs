@@ -1,7 +1,7 @@
 using System.Text;
-using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Results;
 
@@ -95,7 +95,7 @@ internal static class ResultsCollector
         List<byte[]> entries;
         try
         {
-            entries = Libc.ListDirectory(fd);
+            entries = Directories.List(fd);
         }
         catch (SystemCallException e)
         {

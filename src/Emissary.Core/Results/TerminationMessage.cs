@@ -3,6 +3,7 @@ using System.Text.Unicode;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Json;
+using Emissary.Files;
 
 namespace Emissary.Results;
 
@@ -240,7 +241,7 @@ internal static partial class TerminationMessage
     {
         try
         {
-            Control.AtomicFile.WriteAt(place.DirectoryFd, place.Name, message);
+            AtomicFile.WriteAt(place.DirectoryFd, place.Name, message);
             return null;
         }
         catch (IOException e)

@@ -62,7 +62,7 @@ internal static partial class SidecarQuit
         }
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void Quit(ILogger logger, string url, int status)
         {

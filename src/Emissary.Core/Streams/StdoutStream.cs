@@ -290,7 +290,7 @@ internal sealed partial class StdoutStream : IConsumerWait, IDisposable
         public IDisposable? Watch { get; set; }
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void Refused(ILogger logger, LogLevel level, string path, string problem, string consumer)
         {

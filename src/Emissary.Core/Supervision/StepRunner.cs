@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Recording;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Gates;
@@ -212,7 +213,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         return null;
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void SkippingStep(ILogger logger, string message)
         {

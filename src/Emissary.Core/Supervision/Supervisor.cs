@@ -152,7 +152,7 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    private static partial class Log
+    private static class Log
     {
         public static void Started(ILogger logger, string path, int pid)
         {

@@ -4,6 +4,7 @@ using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Json;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 
@@ -119,13 +120,13 @@ internal sealed class TektonCredentials
         }
         if (st.Value.Kind == FileType.Directory && depth < 4)
         {
-            using SafeFd? directory = Libc.OpenKindAt(parentFd, name, FileType.Directory, Libc.O_RDONLY | Libc.O_DIRECTORY);
+            using SafeFd? directory = Descriptors.OpenKindAt(parentFd, name, FileType.Directory, Libc.O_RDONLY | Libc.O_DIRECTORY);
             if (directory is null)
             {
                 return;
             }
             MakeDirectory(destination, 0x1C0 /* 0700 */);
-            foreach (byte[] entry in Libc.ListDirectory(directory.Fd))
+            foreach (byte[] entry in Directories.List(directory.Fd))
             {
                 string child = Encoding.UTF8.GetString(entry);
                 CopyTree(directory.Fd, child, $"{source}/{child}", $"{destination}/{child}", depth + 1);

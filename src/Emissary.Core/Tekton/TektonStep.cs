@@ -14,6 +14,7 @@ using Emissary.Results;
 using Emissary.Sidecars;
 using Emissary.Supervision;
 using Emissary.Supervision.Posix;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 
@@ -119,7 +120,7 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         {
             failure = Steps(command, when, reactor, waiter);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SystemCallException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             failure = new StepFailure.Other(e.Message);
         }

@@ -1,4 +1,5 @@
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 
@@ -32,7 +33,7 @@ internal sealed class TektonStepLock : IDisposable
             return null;
         }
         using var dir = new SafeFd(dirFd);
-        string temp = $".{FileName}.tmp-{Libc.RandomHex()}";
+        string temp = $".{FileName}.tmp-{TempNames.RandomHex()}";
         int fd = Libc.OpenAtRetrying(dirFd, temp, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, Mode);
         if (fd < 0)
         {

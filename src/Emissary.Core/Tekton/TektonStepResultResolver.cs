@@ -6,6 +6,7 @@ using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Results;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 

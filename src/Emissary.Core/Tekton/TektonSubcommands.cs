@@ -3,6 +3,7 @@ using System.Globalization;
 using Emissary.Foundation;
 using Emissary.Control;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 

@@ -5,6 +5,7 @@ using Emissary.Control;
 using Emissary.Interop;
 using Emissary.Json;
 using Emissary.Results;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 

@@ -1,5 +1,6 @@
 using Emissary.Events;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Tekton;
 
@@ -189,7 +190,7 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : IDisposable
             (_wakeRead, _wakeWrite) = (fds[0], fds[1]);
             _wakeRegistration = loop.Watch(_wakeRead, Libc.EPOLLIN, _ =>
             {
-                Libc.Drain(_wakeRead);
+                Descriptors.Drain(_wakeRead);
                 loop.Post(SupervisorEvent.Changed);
             });
         }
@@ -228,7 +229,7 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : IDisposable
             _inotify = fd;
             _inotifyRegistration = loop.Watch(fd, Libc.EPOLLIN, _ =>
             {
-                Libc.Drain(_inotify);
+                Descriptors.Drain(_inotify);
                 loop.Post(SupervisorEvent.Changed);
             });
             UsedInotify = true;

@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using Emissary.Control;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Telemetry;
 

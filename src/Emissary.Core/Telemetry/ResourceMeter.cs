@@ -1,6 +1,7 @@
 using System.Text;
 using Emissary.Control;
 using Emissary.Interop;
+using Emissary.Files;
 
 namespace Emissary.Telemetry;
 

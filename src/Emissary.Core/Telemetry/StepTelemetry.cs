@@ -366,7 +366,7 @@ internal sealed partial class StepTelemetry : IStepObserver
 
     private static long Ms(long from, long to) => to <= from ? 0 : (long)Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
-    private static partial class Log
+    private static class Log
     {
         public static void Note(ILogger logger, string note)
         {

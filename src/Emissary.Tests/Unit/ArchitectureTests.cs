@@ -33,6 +33,41 @@ public sealed class ArchitectureTests
         Types().That().ResideInNamespaceMatching($@"^Emissary(\.(?!({string.Join('|', layers)})(\.|$)).*)?$").As("Emissary.* except " + string.Join(", ", layers));
 
     [Fact]
+    public void No_two_namespaces_of_the_core_depend_on_each_other_even_through_others()
+    {
+        // The whole graph, not a list of forbidden arrows: a cycle added between any two
+        // namespaces, present or future, fails here. EMISSARY_NAMESPACE_GRAPH=FILE writes the
+        // edges (docs/architecture.md's layer table was checked against them).
+        NamespaceGraph graph = NamespaceGraph.Of(Code, Core.GetName().Name!, "Emissary");
+        graph.Namespaces.Should().Contain(["Emissary.Control", "Emissary.Results", "Emissary.Interop"], "the graph is read from the core's real types");
+        graph.Edges().Should().Contain(("Emissary.Control", "Emissary.Interop"), "the graph sees dependencies");
+        if (Environment.GetEnvironmentVariable("EMISSARY_NAMESPACE_GRAPH") is { Length: > 0 } dump)
+        {
+            File.WriteAllLines(dump, graph.Edges().Select(e => $"{e.From} -> {e.To}"));
+        }
+        List<List<string>> cycles = graph.Cycles();
+        cycles.Should().BeEmpty("namespaces form layers that point one way; found:\n" + graph.Describe(cycles));
+    }
+
+    [Fact]
+    public void The_cycle_finder_finds_a_cycle_through_a_third_namespace_and_none_in_a_chain()
+    {
+        var chain = new NamespaceGraph();
+        chain.Add("A", "B", "A.X → B.Y");
+        chain.Add("B", "C", "B.Y → C.Z");
+        chain.Add("A", "C", "A.X → C.Z");
+        chain.Cycles().Should().BeEmpty();
+
+        var cyclic = new NamespaceGraph();
+        cyclic.Add("A", "B", "A.X → B.Y");
+        cyclic.Add("B", "C", "B.Y → C.Z");
+        cyclic.Add("C", "A", "C.Z → A.X");
+        cyclic.Add("C", "D", "C.Z → D.W");
+        cyclic.Cycles().Should().BeEquivalentTo(new[] { new[] { "A", "B", "C" } });
+        cyclic.Describe(cyclic.Cycles()).Should().Contain("C → A: C.Z → A.X");
+    }
+
+    [Fact]
     public void The_core_library_never_depends_on_the_tools_or_on_YamlDotNet()
     {
         Types().That().ResideInAssembly(Core).Should().NotDependOnAny(
@@ -103,16 +138,18 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
-    public void The_neutral_layer_depends_only_on_Interop()
+    public void The_file_helpers_depend_only_on_Interop_and_the_neutral_layer_only_on_them()
     {
-        In("Foundation").Should().NotDependOnAny(OursExcept("Foundation", "Interop")).Check(Code);
-        In("Events").Should().NotDependOnAny(OursExcept("Events", "Foundation", "Interop")).Check(Code);
+        In("Files").Should().NotDependOnAny(OursExcept("Files", "Interop"))
+            .Because("AtomicFile, UntrustedFile and WritePath serve every layer above, Control and Results alike").Check(Code);
+        In("Foundation").Should().NotDependOnAny(OursExcept("Foundation", "Files", "Interop")).Check(Code);
+        In("Events").Should().NotDependOnAny(OursExcept("Events", "Foundation", "Files", "Interop")).Check(Code);
     }
 
     [Fact]
     public void No_CLI_type_is_used_below_the_commands()
     {
-        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Telemetry", "Streams", "Supervision", "Interop", "Json", "Logging", "Foundation", "Events")
+        In("Control", "Gates", "Output", "Results", "Recording", "Net", "Sidecars", "Telemetry", "Streams", "Supervision", "Interop", "Files", "Json", "Logging", "Foundation", "Events")
             .Should().NotDependOnAny(In("Cli"))
             .Because("user errors, durations and error text live in Emissary.Foundation").Check(Code);
     }
@@ -120,14 +157,14 @@ public sealed class ArchitectureTests
     [Fact]
     public void Gates_control_directory_and_output_do_not_hold_the_POSIX_reactor()
     {
-        In("Gates", "Control", "Output", "Telemetry", "Streams").Should().NotDependOnAny(In(@"Supervision\.Posix"))
+        In("Gates", "Control", "Output", "Results", "Recording", "Telemetry", "Streams").Should().NotDependOnAny(In(@"Supervision\.Posix"))
             .Because("they register with Events.IEventLoop; which loop runs is the composition root's choice").Check(Code);
     }
 
     [Fact]
     public void Every_layer_below_the_CLI_points_down_only()
     {
-        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Telemetry", "Streams", "Json", "Logging")
+        In("Control", "Gates", "Output", "Results", "Recording", "Net", "Sidecars", "Telemetry", "Streams", "Json", "Logging")
             .Should().NotDependOnAny(In("Supervision", "Commands", "Cli")).Check(Code);
         In("Supervision").Should().NotDependOnAny(In("Commands", "Cli")).Check(Code);
         In("Commands").Should().NotDependOnAny(In("Cli")).Because("the CLI parses into options that the commands run").Check(Code);
@@ -140,6 +177,17 @@ public sealed class ArchitectureTests
             .Because("it has its own command line (Go flag syntax) and uses the layers below the commands, never emissary's CLI").Check(Code);
         OursExcept("Tekton", "TektonEntrypoint").Should().NotDependOnAny(In("Tekton"))
             .Because("the in-pod emissary binary must not reference it: NativeAOT then trims all of it from that binary").Check(Code);
+    }
+
+    [Fact]
+    public void The_control_directory_is_below_results_and_the_recorder_above_both()
+    {
+        In("Control").Should().NotDependOnAny(In("Results", "Recording", "Output"))
+            .Because("results and the termination message read Control's records; what coordinates them is Recording").Check(Code);
+        In("Results", "Output").Should().NotDependOnAny(In("Recording"))
+            .Because("StepRecorder puts capture, results and the control directory together; they do not call it").Check(Code);
+        In("Control", "Gates", "Output", "Results", "Net", "Sidecars", "Telemetry", "Streams").Should().NotDependOnAny(In("Recording"))
+            .Because("the recorder is what Supervision's StepRunner is given; nothing below it records a step").Check(Code);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Text;
 using Emissary.Control;
 using Emissary.Interop;
 using Emissary.Tests.BlackBox;
+using Emissary.Files;
 
 namespace Emissary.Tests.Unit;
 

@@ -2,6 +2,7 @@ using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Results;
 using Emissary.Control;
+using Emissary.Recording;
 using Emissary.Gates;
 using Emissary.Supervision;
 using Emissary.Tests.Unit.Fakes;

@@ -1,6 +1,7 @@
 using Emissary.Foundation;
 using Emissary.Interop;
 using Native = Emissary.Interop.Libc;
+using Emissary.Files;
 
 namespace Emissary.Tests.Unit;
 

@@ -198,7 +198,7 @@ internal static partial class LocalCommand
     /// <summary>Kubernetes turns $$ into $ in command and args; locally nobody else does.</summary>
     private static string UnescapeKubernetes(string text) => text.Replace("$$", "$");
 
-    private static partial class Log
+    private static class Log
     {
         public static void Note(ILogger logger, string note)
         {

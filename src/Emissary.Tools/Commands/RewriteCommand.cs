@@ -8,6 +8,7 @@ using Emissary.Logging;
 using Emissary.Tools.Cli;
 using Emissary.Tools.Commands;
 using Emissary.Tools.PodSpec;
+using Emissary.Files;
 
 namespace Emissary.Tools.Commands;
 

@@ -3,6 +3,7 @@ using Emissary.Events;
 using Emissary.Interop;
 using Emissary.Supervision.Posix;
 using Emissary.Supervision;
+using Emissary.Files;
 
 namespace Emissary.Tools.Local;
 
@@ -29,7 +30,7 @@ internal sealed partial class ControlDirectoryWatcher : IDisposable
         Libc.InotifyAddWatch(fd, root, Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_ONLYDIR);
         _registration = reactor.Watch(fd, Libc.EPOLLIN, _ =>
         {
-            Libc.Drain(fd);
+            Descriptors.Drain(fd);
             reactor.Post(SupervisorEvent.Changed);
         });
     }
@@ -51,7 +52,7 @@ internal sealed partial class ControlDirectoryWatcher : IDisposable
         _inotify?.Dispose();
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void NoInotify(ILogger logger, string reason)
         {

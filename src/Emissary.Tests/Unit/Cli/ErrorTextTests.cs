@@ -1,5 +1,6 @@
 using Emissary.Cli;
 using Emissary.Foundation;
+using Emissary.Interop;
 
 namespace Emissary.Tests.Unit.Cli;
 
@@ -42,5 +43,15 @@ public sealed class ErrorTextTests
         string printable = ErrorText.Printable(all);
 
         printable.Should().NotContainAny(all.Select(c => c.ToString()));
+    }
+
+    [Fact]
+    public void A_failed_system_call_is_an_IOException_carrying_its_errno_and_keeps_its_call_in_the_reason()
+    {
+        Exception e = new SystemCallException("open /x", Errno.ENOENT);
+
+        e.Should().BeAssignableTo<IOException>("one catch (IOException) covers the runtime's and ours");
+        e.HResult.Should().Be((int)Errno.ENOENT);
+        ErrorText.Reason(e).Should().Be("open /x: " + Libc.Describe(Errno.ENOENT));
     }
 }

@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Recording;
 using Emissary.Gates;
 using Emissary.Supervision;
 

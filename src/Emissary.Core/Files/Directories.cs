@@ -1,14 +1,11 @@
 using System.Runtime.InteropServices;
+using Emissary.Interop;
 
-namespace Emissary.Interop;
+namespace Emissary.Files;
 
-internal static partial class Libc
+/// <summary>Listing a directory held open, and creating a path's missing directories.</summary>
+internal static class Directories
 {
-    // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then d_name,
-    // NUL-terminated (the same on x86-64 and arm64).
-    private const int DirentLengthOffset = 16;
-    private const int DirentNameOffset = 19;
-
     /// <summary>
     /// The names in the directory open as <paramref name="directoryFd"/> (which stays open and
     /// usable), as raw bytes (no UTF-16 round trip, so odd names are seen as they are), without
@@ -17,21 +14,21 @@ internal static partial class Libc
     /// the path from a step's exit to its dependants' start: its results). Throws
     /// <see cref="SystemCallException"/>.
     /// </summary>
-    internal static unsafe List<byte[]> ListDirectory(int directoryFd)
+    public static unsafe List<byte[]> List(int directoryFd)
     {
-        if (LSeek(directoryFd, 0, SEEK_SET) < 0)
+        if (Libc.LSeek(directoryFd, 0, Libc.SEEK_SET) < 0)
         {
-            throw new SystemCallException("lseek", LastErrno);
+            throw new SystemCallException("lseek", Libc.LastErrno);
         }
         const int BufferSize = 4096; // a step directory or its results fit; more is read in turns (stackalloc zeroes it)
         byte* buffer = stackalloc byte[BufferSize];
         var entries = new List<byte[]>();
         while (true)
         {
-            nint n = GetDents64(directoryFd, buffer, BufferSize);
+            nint n = Libc.GetDents64(directoryFd, buffer, BufferSize);
             if (n < 0)
             {
-                Errno errno = LastErrno;
+                Errno errno = Libc.LastErrno;
                 if (errno == Errno.EINTR)
                 {
                     continue;
@@ -44,12 +41,12 @@ internal static partial class Libc
             }
             for (nint offset = 0; offset < n;)
             {
-                ushort length = *(ushort*)(buffer + offset + DirentLengthOffset);
+                ushort length = *(ushort*)(buffer + offset + Libc.DirentLengthOffset);
                 if (length == 0 || offset + length > n)
                 {
                     throw new SystemCallException("getdents64", Errno.EINVAL);
                 }
-                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(buffer + offset + DirentNameOffset);
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(buffer + offset + Libc.DirentNameOffset);
                 if (!name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8))
                 {
                     entries.Add(name.ToArray());
@@ -59,11 +56,32 @@ internal static partial class Libc
         }
     }
 
-    private const int SEEK_SET = 0;
-
-    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
-    private static partial long LSeek(int fd, long offset, int whence);
-
-    [LibraryImport("libc", EntryPoint = "getdents64", SetLastError = true)]
-    private static unsafe partial nint GetDents64(int fd, void* buffer, nuint count);
+    /// <summary>mkdir -p: creates <paramref name="path"/> and its missing parents (mode 0777 minus umask).</summary>
+    public static Errno MakeAll(string path)
+    {
+        if (path.Length == 0 || Libc.Mkdir(path, 0x1FF) == 0)
+        {
+            return 0;
+        }
+        Errno errno = Libc.LastErrno;
+        if (errno == Errno.EEXIST)
+        {
+            return 0;
+        }
+        if (errno != Errno.ENOENT)
+        {
+            return errno;
+        }
+        string? parent = Path.GetDirectoryName(path.TrimEnd('/'));
+        if (string.IsNullOrEmpty(parent) || parent == path)
+        {
+            return errno;
+        }
+        Errno parentErrno = MakeAll(parent);
+        if (parentErrno != 0)
+        {
+            return parentErrno;
+        }
+        return Libc.Mkdir(path, 0x1FF) == 0 || Libc.LastErrno == Errno.EEXIST ? 0 : Libc.LastErrno;
+    }
 }

@@ -1,8 +1,7 @@
 using System.Text;
-using Emissary.Foundation;
 using Emissary.Interop;
 
-namespace Emissary.Control;
+namespace Emissary.Files;
 
 /// <summary>
 /// The one way Emissary replaces a file: a temporary file with an unpredictable name, created
@@ -50,7 +49,7 @@ internal static class AtomicFile
         int attempts = 0;
         do
         {
-            temp = $".{name}.tmp-{Libc.RandomHex()}";
+            temp = $".{name}.tmp-{TempNames.RandomHex()}";
             fd = Libc.OpenAtRetrying(dirFd, temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, (int)mode);
         }
         while (fd < 0 && Libc.LastErrno == Errno.EEXIST && ++attempts < 8);

@@ -1,9 +1,10 @@
 using System.Text;
 using System.Text.Unicode;
 using Emissary.Interop;
-using Emissary.Results;
+using Emissary.Control;
+using Emissary.Files;
 
-namespace Emissary.Control;
+namespace Emissary.Results;
 
 /// <summary>
 /// Resolves <c>$(steps.NAME.results.KEY)</c> (parsed by <see cref="StepResultReferences"/>) against

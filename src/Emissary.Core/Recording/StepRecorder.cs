@@ -1,10 +1,12 @@
 using System.Globalization;
+using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Output;
 using Emissary.Results;
 using Emissary.Logging;
+using Emissary.Files;
 
-namespace Emissary.Control;
+namespace Emissary.Recording;
 
 /// <summary>Where a step's progress and outcome are recorded.</summary>
 internal interface IStepRecorder
@@ -92,7 +94,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         bool tooLarge = false;
         ResultsCollection? collected = report.ResultsDirectory is { } directory
             ? ResultsCollector.Collect(directory, report.Budget)
-            : handle?.CollectResults(report.Budget);
+            : handle is null ? null : ResultsCollector.Collect(handle.DirectoryFd, ControlDirectory.ResultsDirectory, handle.DefaultResultsDirectory, report.Budget);
         if (collected is not null)
         {
             results.AddRange(collected.Results);
@@ -179,7 +181,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         handle?.Finish(final);
     }
 
-    private static partial class Log
+    private static class Log
     {
         public static void ResultProblem(ILogger logger, string problem)
         {

@@ -1,6 +1,6 @@
 using Emissary.Interop;
 
-namespace Emissary.Control;
+namespace Emissary.Files;
 
 /// <summary>How reading a file another container may have planted went.</summary>
 internal enum ReadOutcome

@@ -1,6 +1,6 @@
 using Emissary.Interop;
 
-namespace Emissary.Foundation;
+namespace Emissary.Files;
 
 /// <summary>
 /// A path Emissary was told to write (or read) refused or not reachable. <see cref="Exception.Message"/>
