@@ -4,7 +4,7 @@ namespace Emissary.Webhook;
 /// What one review, and all reviews together, may cost the webhook: anyone who may create a pod
 /// (or reach the port) chooses the input, and the replicas run in 128 MiB with failurePolicy Fail
 /// for labelled namespaces, so an input that is too costly is refused at once with the limit and
-/// the reason, not worked on. README "Limits" and docs/threat-model.md "The admission webhook"
+/// the reason, not worked on. docs/webhook.md "Limits" and docs/threat-model.md "The admission webhook"
 /// state each of these with the measurement behind it.
 /// </summary>
 internal static class ReviewLimits

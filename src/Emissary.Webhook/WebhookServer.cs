@@ -112,7 +112,7 @@ internal static class WebhookServer
     /// <summary>
     /// Kestrel's limits for a server whose only clients are API servers, set so that no number of
     /// connections, slow senders or non-readers can hold more memory than the pod's limit
-    /// (<see cref="ReviewLimits"/>, README "Limits").
+    /// (<see cref="ReviewLimits"/>, docs/webhook.md "Limits").
     /// </summary>
     private static void LimitConnections(KestrelServerLimits limits)
     {

@@ -6,7 +6,7 @@ namespace Emissary.Cli;
 /// <summary>
 /// The command-line parser. Hand-written rather than System.CommandLine: that package alone made
 /// the static binary 1.25 MB larger, cost 1.3 MiB of resident memory and about 1 ms at every
-/// start (README, "Dependencies"), and a supervisor starts once per container.
+/// start (docs/dependencies.md), and a supervisor starts once per container.
 /// Conventions: GNU long options (--opt VALUE, --opt=VALUE), "--" ends emissary's options.
 /// </summary>
 internal static class CliParser

@@ -137,7 +137,7 @@ internal static class CommandLine
         {
             CliCommand.AppendRow(text, verb.Usage, verb.Summary);
         }
-        text.Append("\nRun 'emissary COMMAND --help' for a command's options. Exit codes and files: see README.\n");
+        text.Append("\nRun 'emissary COMMAND --help' for a command's options. Exit codes and files: see README.md and docs/commands.md.\n");
         return text.ToString();
     }
 }

@@ -54,7 +54,7 @@ internal sealed record HttpTarget(NetEndpoint Endpoint, string HostHeader, strin
 /// <summary>
 /// Just enough HTTP/1.1 for sidecar admin endpoints (Istio's pilot-agent, linkerd-proxy): one
 /// request, the status line of the answer, every step bounded by a timeout. Written on raw
-/// sockets because System.Net.Http would add megabytes to the static binary (README, "Benchmarks").
+/// sockets because System.Net.Http would add megabytes to the static binary (docs/dependencies.md, System.Net.Http).
 /// </summary>
 internal static unsafe partial class LoopbackHttp
 {

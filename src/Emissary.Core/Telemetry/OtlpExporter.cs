@@ -6,7 +6,7 @@ namespace Emissary.Telemetry;
 
 /// <summary>
 /// Sends spans as one OTLP/HTTP request with the JSON encoding, written by hand over the socket
-/// code emissary already has (README, "Telemetry": the OpenTelemetry SDK would more than double
+/// code emissary already has (docs/telemetry.md: the OpenTelemetry SDK would more than double
 /// the pod binary). http:// only; the host is resolved like a pod does (<see cref="NameResolver"/>).
 /// Everything — resolution, connection, request, answer — fits in the settings' timeout.
 /// </summary>

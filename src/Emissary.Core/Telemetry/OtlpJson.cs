@@ -6,7 +6,7 @@ namespace Emissary.Telemetry;
 /// <summary>
 /// A span or resource attribute: a string or a 64-bit integer (all emissary needs). A class, not
 /// a struct in a KeyValuePair: generic code over reference types is shared in the NativeAOT
-/// binary, over a new struct it is compiled again (README, "Telemetry": size).
+/// binary, over a new struct it is compiled again (docs/telemetry.md: size).
 /// </summary>
 internal sealed class SpanAttribute(string key, string? text, long number)
 {

@@ -4,7 +4,7 @@ namespace Emissary.Tools.PodSpec;
 /// What one pod may cost <c>emissary rewrite</c> and the admission webhook: checked before the
 /// work that grows with them, so a pod over a limit is one error line, not seconds of CPU and
 /// megabytes of output the API server would refuse anyway. The API server stores a pod in etcd,
-/// whose default request limit is 1.5 MiB; README ("Limits") says how the numbers follow from it.
+/// whose default request limit is 1.5 MiB; docs/commands.md (rewrite, "Limits") says how the numbers follow from it.
 /// </summary>
 internal sealed record PodLimits
 {
