@@ -210,7 +210,7 @@ internal static class RunCli
         {
             StdinFrom = stdinFrom,
             StdoutTo = stdoutTo,
-            StreamTimeout = values.Duration(StreamTimeout) ?? Streams.StdoutStream.DefaultTimeout,
+            StreamTimeout = values.Duration(StreamTimeout) ?? Streams.StreamProducer.DefaultTimeout,
             Command = commandLine,
             Name = name,
             ControlDir = values.String(ControlDir) ?? ControlDirectory.DefaultRoot,

@@ -57,7 +57,7 @@ internal sealed record RunOptions
     public string? StdoutTo { get; init; }
 
     /// <summary><c>--stream-timeout</c>: how long a producer waits for its consumer.</summary>
-    public TimeSpan StreamTimeout { get; init; } = Streams.StdoutStream.DefaultTimeout;
+    public TimeSpan StreamTimeout { get; init; } = Streams.StreamProducer.DefaultTimeout;
 
 }
 
@@ -117,15 +117,16 @@ internal static partial class RunCommand
              .. options.StdinFrom is { } producer ? [$"step '{producer}' to start streaming"] : Array.Empty<string>(),
              .. options.StdoutTo is { } reader ? [$"step '{reader}' to take the stream"] : Array.Empty<string>()],
             options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
-        // A consumer's stdin: a descriptor reserved now, filled with the pipe's read end by its gate.
-        using StdinStream? stdin = options.StdinFrom is not null ? new StdinStream(controlDirectory, options.StdinFrom, handle!, reactor) : null;
+        // A consumer's stdin: a descriptor reserved now, filled with the pipe's read end while the
+        // waiter evaluates the stream's gate (which names the producer; the waiter is given the stream).
+        using StreamConsumer? stdin = options.StdinFrom is not null ? new StreamConsumer(controlDirectory, options.StdinFrom, handle!, reactor) : null;
         if (stdin is not null)
         {
-            options = options with { Rules = options.Rules with { Gates = [.. options.Rules.Gates, new Gate.StreamFrom(options.StdinFrom!, stdin)] } };
+            options = options with { Rules = options.Rules with { Gates = [.. options.Rules.Gates, new Gate.StreamFrom(stdin.Producer)] } };
         }
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle, reactor, logger) : null;
-        using var gates = new GateWaiter(controlDirectory, reactor, logger);
-        using StdoutStream? stdout = options.StdoutTo is { } consumer ? StdoutStream.Create(handle!, controlDirectory, consumer, options.StreamTimeout, reactor, gates, logger) : null;
+        using var gates = new GateWaiter(controlDirectory, reactor, logger, stdin);
+        using StreamProducer? stdout = options.StdoutTo is { } consumer ? StreamProducer.Create(handle!, controlDirectory, consumer, options.StreamTimeout, reactor, gates, logger) : null;
 
         string? resultsDirectory = options.ResultsDir ?? handle?.DefaultResultsDirectory;
         var environment = new Dictionary<string, string>();

@@ -38,10 +38,11 @@ internal abstract record Gate
     /// <summary>
     /// <c>--stdin-from NAME</c>: step NAME has handed its stream over to this step (which is what
     /// lets the producer start) and has started its command, so a writer holds the pipe and the
-    /// consumer's command cannot read a premature EOF. <paramref name="Stdin"/> connects, claims the
-    /// stream and receives the pipe's read end.
+    /// consumer's command cannot read a premature EOF. The gate names the producer only: the
+    /// stream that connects, claims and receives the pipe's read end is the waiter's
+    /// <see cref="IIncomingStream"/>, which owns that descriptor.
     /// </summary>
-    public sealed record StreamFrom(string Step, Control.StdinStream Stdin) : Gate
+    public sealed record StreamFrom(string Step) : Gate
     {
         public override string ToString() => $"step '{Step}' to start streaming";
     }

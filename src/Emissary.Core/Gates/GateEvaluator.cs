@@ -17,8 +17,9 @@ internal enum GateState
 /// <summary>
 /// Decides, from what is on disk right now, whether each gate is open. It never waits: the
 /// waiter calls it again whenever inotify, a FIFO or a released lock says something changed.
+/// <paramref name="incoming"/> is the step's stream, for its <see cref="Gate.StreamFrom"/> gate.
 /// </summary>
-internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
+internal sealed class GateEvaluator(ControlDirectory? controlDirectory, IIncomingStream? incoming = null)
 {
     private readonly HashSet<string> _openedFifos = new(StringComparer.Ordinal);
     private readonly HashSet<string> _runningUpstreams = new(StringComparer.Ordinal);
@@ -182,12 +183,14 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
     private (GateState, string?) EvaluateStream(Gate.StreamFrom gate)
     {
         string step = gate.Step;
+        IIncomingStream stream = incoming is { } given && given.Producer == step ? given
+            : throw new InvalidOperationException($"a gate waits for a stream from step '{step}', but the waiter was given none from it");
         StepStatus? status = Dir.ReadStatus(step);
-        string? problem = gate.Stdin.Advance();
+        string? problem = stream.Advance();
         if (Dir.ReadExitCode(step) is { } code)
         {
             status = Dir.ReadStatus(step);
-            if (status?.StartedAt is not null && gate.Stdin.Received)
+            if (status?.StartedAt is not null && stream.Received)
             {
                 return (GateState.Open, null); // it ran and wrote into the pipe: what is left there, then EOF
             }
@@ -210,8 +213,8 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory)
         }
         if (status.StartedAt is not null)
         {
-            return gate.Stdin.Received ? (GateState.Open, null)
-                : (GateState.Failed, $"step '{step}' started without handing its stream ({Dir.PathOf(step, StreamSocket.FileName)}) to this step: run it with --stdout-to");
+            return stream.Received ? (GateState.Open, null)
+                : (GateState.Failed, $"step '{step}' started without handing its stream ({stream.Rendezvous}) to this step: run it with --stdout-to");
         }
         return (GateState.Closed, null);
     }

@@ -49,12 +49,13 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private int _wakeRead = -1;
     private int _wakeWrite = -1;
 
-    public GateWaiter(ControlDirectory? controlDirectory, IEventLoop reactor, ILogger logger)
+    /// <param name="incoming">The step's stream, when it has a <see cref="Gate.StreamFrom"/> gate.</param>
+    public GateWaiter(ControlDirectory? controlDirectory, IEventLoop reactor, ILogger logger, IIncomingStream? incoming = null)
     {
         _controlDirectory = controlDirectory;
         _reactor = reactor;
         _logger = logger;
-        _evaluator = new GateEvaluator(controlDirectory);
+        _evaluator = new GateEvaluator(controlDirectory, incoming);
     }
 
     public GateOutcome Wait(IReadOnlyList<Gate> gates, TimeSpan? timeout, bool upstreamFailureOpens)

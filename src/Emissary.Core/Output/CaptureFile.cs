@@ -7,7 +7,7 @@ namespace Emissary.Output;
 
 /// <summary>
 /// A file the command's output is copied into (<c>--stdout-path</c>, <c>--stderr-path</c>). When
-/// both streams name the same file they share one instance, hence one open file description and
+/// both outputs name the same file they share one instance, hence one open file description and
 /// one offset, like <c>&gt;file 2&gt;&amp;1</c>: two descriptions would overwrite each other.
 ///
 /// Writes to it are treated as non-blocking (regular files are). The first failure (ENOSPC, EIO,
@@ -46,7 +46,7 @@ internal sealed partial class CaptureFile : IDisposable
     /// stalling the command. On failure or refusal logs one warning and returns null: the step
     /// runs on.
     /// </summary>
-    public static CaptureFile? Open(string path, string stream, ILogger logger, bool append = false)
+    public static CaptureFile? Open(string path, string output, ILogger logger, bool append = false)
     {
         try
         {
@@ -62,13 +62,13 @@ internal sealed partial class CaptureFile : IDisposable
         }
         catch (WritePathException e)
         {
-            Log.CannotOpen(logger, path, stream, e.Message);
+            Log.CannotOpen(logger, path, output, e.Message);
             return null;
         }
     }
 
     /// <summary>Writes all of <paramref name="data"/>; on failure warns once and drops the file.</summary>
-    public void Write(ReadOnlySpan<byte> data, string stream)
+    public void Write(ReadOnlySpan<byte> data, string output)
     {
         if (_fd is null)
         {
@@ -77,18 +77,18 @@ internal sealed partial class CaptureFile : IDisposable
         Errno errno = Libc.WriteAll(_fd.Fd, data);
         if (errno != 0)
         {
-            Fail(errno, stream);
+            Fail(errno, output);
         }
     }
 
     /// <summary>Logs the failure once and closes the file: later output goes to the console only.</summary>
-    public void Fail(Errno errno, string stream)
+    public void Fail(Errno errno, string output)
     {
         if (_fd is null)
         {
             return;
         }
-        Log.CannotWrite(_logger, stream, Path, Libc.Describe(errno));
+        Log.CannotWrite(_logger, output, Path, Libc.Describe(errno));
         _fd.Dispose();
         _fd = null;
     }
@@ -101,19 +101,19 @@ internal sealed partial class CaptureFile : IDisposable
 
     private static class Log
     {
-        public static void CannotOpen(ILogger logger, string path, string stream, string reason)
+        public static void CannotOpen(ILogger logger, string path, string output, string reason)
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"cannot open {path} to capture {stream}: {reason}; the output still goes to the container's log");
+                logger.Write(LogLevel.Warning, $"cannot open {path} to capture {output}: {reason}; the output still goes to the container's log");
             }
         }
 
-        public static void CannotWrite(ILogger logger, string stream, string path, string reason)
+        public static void CannotWrite(ILogger logger, string output, string path, string reason)
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"cannot write the captured {stream} to {path}: {reason}; the rest goes only to the container's log");
+                logger.Write(LogLevel.Warning, $"cannot write the captured {output} to {path}: {reason}; the rest goes only to the container's log");
             }
         }
     }

@@ -17,8 +17,8 @@ internal delegate IDisposable WatchDescriptor(int fd, uint events, Action<uint> 
 /// <summary>
 /// Captures the command's stdout and/or stderr while still passing them through, complete, in order
 /// and byte-exact, to emissary's own fd 1 and fd 2 (so <c>kubectl logs</c> keeps working): see
-/// <see cref="StreamPump"/> for how (tee/splice on the reactor thread, bounded memory, backpressure).
-/// A stream that is not captured is not touched at all: the command inherits emissary's descriptor.
+/// <see cref="CapturePump"/> for how (tee/splice on the reactor thread, bounded memory, backpressure).
+/// An output that is not captured is not touched at all: the command inherits emissary's descriptor.
 ///
 /// Lifecycle: <see cref="Start"/> before the first spawn; pass <see cref="ChildStdout"/> and
 /// <see cref="ChildStderr"/> to every attempt (retries share one capture and one file);
@@ -31,8 +31,8 @@ internal sealed class OutputCapture : IDisposable
     public static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(5);
 
     private readonly List<CaptureFile> _files = [];
-    private StreamPump? _stdout;
-    private StreamPump? _stderr;
+    private CapturePump? _stdout;
+    private CapturePump? _stderr;
 
     private OutputCapture()
     {
@@ -41,7 +41,7 @@ internal sealed class OutputCapture : IDisposable
     /// <summary>
     /// Starts capturing, or returns null when nothing needs capturing (no path, no result): the
     /// command then inherits fds 1 and 2 untouched. A capture file that cannot be opened is
-    /// reported as one warning and the stream is still passed through.
+    /// reported as one warning and the output is still passed through.
     /// </summary>
     /// <exception cref="SystemCallException">A pipe could not be created (EMFILE, ...).</exception>
     public static OutputCapture? Start(CaptureOptions options, IEventLoop reactor, ILogger logger) =>
@@ -75,11 +75,11 @@ internal sealed class OutputCapture : IDisposable
             if (stdout)
             {
                 int limit = options.CaptureStdoutForResult ? Math.Max(options.ResultLimitBytes, 0) : -1;
-                capture._stdout = StreamPump.Start("stdout", stdoutConsole, stdoutFile, limit, watch, logger);
+                capture._stdout = CapturePump.Start("stdout", stdoutConsole, stdoutFile, limit, watch, logger);
             }
             if (stderr)
             {
-                capture._stderr = StreamPump.Start("stderr", stderrConsole, stderrFile, -1, watch, logger);
+                capture._stderr = CapturePump.Start("stderr", stderrConsole, stderrFile, -1, watch, logger);
             }
             return capture;
         }
@@ -135,10 +135,10 @@ internal sealed class OutputCapture : IDisposable
 
     private static TimeSpan Remaining(long deadline) => TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
 
-    /// <summary>Opens a capture file, or reuses the one already open when both streams name the same file.</summary>
-    private CaptureFile? OpenFile(string path, string stream, bool append, ILogger logger)
+    /// <summary>Opens a capture file, or reuses the one already open when both outputs name the same file.</summary>
+    private CaptureFile? OpenFile(string path, string output, bool append, ILogger logger)
     {
-        CaptureFile? file = CaptureFile.Open(path, stream, logger, append);
+        CaptureFile? file = CaptureFile.Open(path, output, logger, append);
         if (file is null)
         {
             return null;

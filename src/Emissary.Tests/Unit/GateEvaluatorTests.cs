@@ -302,6 +302,71 @@ public sealed class GateEvaluatorTests : IDisposable
         _evaluator.Evaluate(gate).State.Should().Be(GateState.Skipped);
     }
 
+    // ---- --stdin-from: the gate names the producer, the evaluator is given the stream ----
+
+    /// <summary>A consumer's stream as the evaluator sees it: what it received, what it refused.</summary>
+    private sealed class FakeIncomingStream(string producer) : IIncomingStream
+    {
+        public string Producer => producer;
+
+        public bool Received { get; set; }
+
+        public string? Problem { get; set; }
+
+        public int Advances { get; private set; }
+
+        public string Rendezvous => "/ctl/" + producer + "/stdout";
+
+        public string? Advance()
+        {
+            Advances++;
+            return Problem;
+        }
+    }
+
+    [Fact]
+    public void A_stream_gate_opens_once_the_producer_started_and_the_given_stream_received_the_pipe()
+    {
+        var stream = new FakeIncomingStream("produce");
+        var evaluator = new GateEvaluator(_dir, stream);
+        var gate = new Gate.StreamFrom("produce");
+        StepHandle producer = Live("produce");
+
+        evaluator.Evaluate(gate).State.Should().Be(GateState.Closed, "the producer has not started");
+        stream.Advances.Should().Be(1, "each evaluation lets the stream do what it can");
+
+        stream.Received = true;
+        evaluator.Evaluate(gate).State.Should().Be(GateState.Closed, "a pipe without a started writer could read a premature EOF");
+
+        producer.MarkRunning(4242, Now);
+        evaluator.Evaluate(gate).State.Should().Be(GateState.Open);
+    }
+
+    [Fact]
+    public void A_stream_gate_fails_when_the_producer_started_without_handing_the_pipe_or_the_stream_is_refused()
+    {
+        var stream = new FakeIncomingStream("produce");
+        var evaluator = new GateEvaluator(_dir, stream);
+        Live("produce").MarkRunning(4242, Now);
+
+        (GateState state, string? message) = evaluator.Evaluate(new Gate.StreamFrom("produce"));
+        state.Should().Be(GateState.Failed);
+        message.Should().Contain("/ctl/produce/stdout").And.Contain("--stdout-to");
+
+        stream.Problem = "refused: a link planted as the socket";
+        evaluator.Evaluate(new Gate.StreamFrom("produce")).Should().Be((GateState.Failed, "refused: a link planted as the socket"));
+    }
+
+    [Fact]
+    public void A_stream_gate_without_that_producer_s_stream_is_a_wiring_error()
+    {
+        Live("produce");
+        Action none = () => _evaluator.Evaluate(new Gate.StreamFrom("produce"));
+        none.Should().Throw<InvalidOperationException>().WithMessage("*'produce'*");
+        Action other = () => new GateEvaluator(_dir, new FakeIncomingStream("other")).Evaluate(new Gate.StreamFrom("produce"));
+        other.Should().Throw<InvalidOperationException>();
+    }
+
     // ---- what to watch ----
 
     [Fact]
@@ -311,5 +376,6 @@ public sealed class GateEvaluatorTests : IDisposable
         _evaluator.DirectoriesToWatch(new Gate.ManualStart("deploy")).Should().Equal(_dir.Root);
         _evaluator.DirectoriesToWatch(new Gate.FileExists(Path.Combine(_root, "sub", "ready"), false)).Should().Equal(Path.Combine(_root, "sub"));
         _evaluator.DirectoriesToWatch(new Gate.Fifo(Path.Combine(_root, "go"))).Should().BeEmpty();
+        _evaluator.DirectoriesToWatch(new Gate.StreamFrom("produce")).Should().Equal(_dir.Root, _dir.StepDirectory("produce"));
     }
 }

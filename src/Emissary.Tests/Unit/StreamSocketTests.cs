@@ -1,5 +1,6 @@
 using System.Text;
 using Emissary.Control;
+using Emissary.Streams;
 using Emissary.Interop;
 
 namespace Emissary.Tests.Unit;

@@ -1,18 +1,21 @@
+using Emissary.Control;
 using Emissary.Events;
+using Emissary.Gates;
 using Emissary.Interop;
 
-namespace Emissary.Control;
+namespace Emissary.Streams;
 
 /// <summary>
 /// The consumer's side of <c>run --stdin-from PRODUCER</c>: connects to the producer's socket
 /// (<see cref="StreamSocket"/>), answers its nonce with a claim written into this step's own
 /// directory, and receives the pipe's read end into <see cref="Stdin"/>, a descriptor reserved up
 /// front, which is the command's fd 0. Nothing here blocks: the connection is non-blocking and
-/// watched in the event loop the gates wait in, and <see cref="Advance"/> (called by the stream
-/// gate) does what can be done now. It lives in Control, beside the socket, because the gate that
-/// drives it must not depend on Streams (which waits through the gates).
+/// watched in the event loop the gates wait in, and <see cref="Advance"/> (called when the waiter
+/// evaluates the step's <see cref="Gate.StreamFrom"/> gate) does what can be done now. The gate
+/// names only the producer; this object owns the descriptor, and the waiter is given it as the
+/// step's <see cref="IIncomingStream"/> (Gates cannot know Streams, which waits through them).
 /// </summary>
-internal sealed class StdinStream : IDisposable
+internal sealed class StreamConsumer : IIncomingStream, IDisposable
 {
     private readonly ControlDirectory _dir;
     private readonly string _producer;
@@ -24,13 +27,19 @@ internal sealed class StdinStream : IDisposable
     private bool _claimed;
     private string? _problem;
 
-    public StdinStream(ControlDirectory dir, string producer, StepHandle own, IEventLoop loop)
+    public StreamConsumer(ControlDirectory dir, string producer, StepHandle own, IEventLoop loop)
     {
         _dir = dir;
         _producer = producer;
         _own = own;
         _loop = loop;
     }
+
+    /// <summary>The step whose stdout this stream carries.</summary>
+    public string Producer => _producer;
+
+    /// <summary>The producer's socket, where this step claims the stream.</summary>
+    public string Rendezvous => _dir.PathOf(_producer, StreamSocket.FileName);
 
     /// <summary>The descriptor the command reads as its stdin; the pipe's read end once <see cref="Received"/>.</summary>
     public ReservedFd Stdin => _stdin;
@@ -103,7 +112,7 @@ internal sealed class StdinStream : IDisposable
         {
             return;
         }
-        string path = _dir.PathOf(_producer, StreamSocket.FileName);
+        string path = Rendezvous;
         if (got != 1 || tag != StreamSocket.Handed || fd < 0)
         {
             if (fd >= 0)

@@ -10,7 +10,7 @@ namespace Emissary.Streams;
 /// <summary>How a producer's wait for its consumer ended (classes, not records: a record's generated members cost the pod binary size for nothing).</summary>
 internal abstract class ConsumerOutcome
 {
-    /// <summary>The consumer opened the FIFO: the write end is in <see cref="StdoutStream.WriteEnd"/>.</summary>
+    /// <summary>The consumer opened the FIFO: the write end is in <see cref="StreamProducer.WriteEnd"/>.</summary>
     public sealed class Ready : ConsumerOutcome;
 
     /// <summary>The command must not start: exit with <paramref name="exitCode"/>, saying <paramref name="message"/>.</summary>
@@ -35,7 +35,7 @@ internal interface IConsumerWait
 /// waits, in the event loop, for the consumer to connect and prove who it is (a nonce sent on each
 /// connection, which only the consumer's container can write into <c>DIR/CONSUMER/stream-claim</c>),
 /// then hands it the read end of a fresh pipe and puts the write end into <see cref="WriteEnd"/>, a
-/// descriptor reserved up front, which is the command's fd 1 (or the console of the stdout pump when
+/// descriptor reserved up front, which is the command's fd 1 (or the console of the stdout capture pump when
 /// stdout is also captured). Connections that do not prove it (another container, garbage, a
 /// connection held open) are closed without ending anything; at most
 /// <see cref="MaxHandshakes"/> are served at once, each for at most <see cref="HandshakeTimeout"/>.
@@ -45,7 +45,7 @@ internal interface IConsumerWait
 /// name. Emissary keeps its copy of the write end until the step's outcome is recorded, so the
 /// consumer's EOF comes after the producer's exit code is in the control directory.
 /// </summary>
-internal sealed partial class StdoutStream : IConsumerWait, IDisposable
+internal sealed partial class StreamProducer : IConsumerWait, IDisposable
 {
     /// <summary>How long a producer waits for its consumer by default.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(10);
@@ -70,7 +70,7 @@ internal sealed partial class StdoutStream : IConsumerWait, IDisposable
     private SafeFd? _handedOver;
     private bool _refusedOnce;
 
-    private StdoutStream(StepHandle handle, ControlDirectory dir, string consumer, TimeSpan timeout, IEventLoop loop, GateWaiter watcher, ILogger logger, SafeFd listener)
+    private StreamProducer(StepHandle handle, ControlDirectory dir, string consumer, TimeSpan timeout, IEventLoop loop, GateWaiter watcher, ILogger logger, SafeFd listener)
     {
         _handle = handle;
         _dir = dir;
@@ -83,10 +83,10 @@ internal sealed partial class StdoutStream : IConsumerWait, IDisposable
     }
 
     /// <summary>Listens on the socket (before the gates, so an early consumer finds it) and reserves the write end's descriptor.</summary>
-    public static StdoutStream Create(StepHandle handle, ControlDirectory dir, string consumer, TimeSpan timeout, IEventLoop loop, GateWaiter watcher, ILogger logger) =>
+    public static StreamProducer Create(StepHandle handle, ControlDirectory dir, string consumer, TimeSpan timeout, IEventLoop loop, GateWaiter watcher, ILogger logger) =>
         new(handle, dir, consumer, timeout, loop, watcher, logger, StreamSocket.Listen(handle));
 
-    /// <summary>The descriptor the command writes to (via dup2 onto fd 1, or through the pump).</summary>
+    /// <summary>The descriptor the command writes to (via dup2 onto fd 1, or through the capture pump).</summary>
     public int WriteEnd => _writeEnd.Fd;
 
     private string SocketPath => _handle.DisplayPath(StreamSocket.FileName);

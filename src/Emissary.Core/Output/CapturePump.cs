@@ -6,8 +6,8 @@ using Emissary.Files;
 namespace Emissary.Output;
 
 /// <summary>
-/// Moves one captured stream of the command (its stdout or its stderr) from the capture pipe to the
-/// container's own stream (the "console": emissary's fd 1 or fd 2, which <c>kubectl logs</c> reads)
+/// Moves one captured output of the command (its stdout or its stderr) from the capture pipe to the
+/// container's own one (the "console": emissary's fd 1 or fd 2, which <c>kubectl logs</c> reads)
 /// and to the capture file, and keeps the first bytes of stdout for a result.
 ///
 /// Overview. The command writes into the capture pipe S. When a copy is needed (a file or a
@@ -20,7 +20,7 @@ namespace Emissary.Output;
 ///               └────────splice───────▶ console (fd 1 / fd 2)
 /// </code>
 /// Nothing is buffered in user space except one console chunk in the read/write fallback, so memory
-/// is bounded (two pipes of 256 KiB and two 64 KiB buffers per stream) whatever the volume.
+/// is bounded (two pipes of 256 KiB and two 64 KiB buffers per captured output) whatever the volume.
 ///
 /// Backpressure, never loss. All calls are non-blocking and run on the reactor's single thread. If
 /// the console is a pipe to a slow reader, splice fails with EAGAIN: the pump stops watching S and
@@ -32,7 +32,7 @@ namespace Emissary.Output;
 ///
 /// Failure of a destination: a file that cannot be written (disk full) is dropped with one warning,
 /// and the console keeps receiving everything; a console that rejects writes (EIO, ...) is dropped
-/// with one warning and the file keeps receiving everything; with neither left, the stream is read
+/// with one warning and the file keeps receiving everything; with neither left, the output is read
 /// and discarded so that the command never blocks on a pipe nobody empties.
 ///
 /// A console whose reader is gone (EPIPE: <c>emissary run ... | head</c>) is different: without
@@ -41,7 +41,7 @@ namespace Emissary.Output;
 /// then emissary closes S: the only read end of the command's pipe is gone, and its next write
 /// fails with EPIPE/SIGPIPE exactly as it would have on the console.
 /// </summary>
-internal sealed partial class StreamPump : IDisposable
+internal sealed partial class CapturePump : IDisposable
 {
     private const int Chunk = 64 * 1024;
     private const int RoundsPerWakeup = 16;
@@ -56,7 +56,7 @@ internal sealed partial class StreamPump : IDisposable
     private const int CopyPipeSize = 256 * 1024;
     private int _teeChunk = Chunk;
 
-    private readonly string _stream;
+    private readonly string _output;
     private readonly WatchDescriptor _watch;
     private readonly ILogger _logger;
     private readonly SafeFd _source;
@@ -86,9 +86,9 @@ internal sealed partial class StreamPump : IDisposable
     private bool _finished;
     private bool _hangUpPending;
 
-    private StreamPump(string stream, int console, CaptureFile? file, int resultLimit, WatchDescriptor watch, ILogger logger)
+    private CapturePump(string output, int console, CaptureFile? file, int resultLimit, WatchDescriptor watch, ILogger logger)
     {
-        _stream = stream;
+        _output = output;
         _watch = watch;
         _logger = logger;
         _file = file;
@@ -106,7 +106,7 @@ internal sealed partial class StreamPump : IDisposable
         _consoleActive = kind is not null and not FileType.Unknown;
         if (!_consoleActive)
         {
-            Log.NoConsole(_logger, stream);
+            Log.NoConsole(_logger, output);
         }
         // splice into pipes, files and devices such as /dev/null; a tty rejects it (EINVAL, handled),
         // and a blocking socket would block, so sockets and ttys go straight to read/write.
@@ -130,16 +130,16 @@ internal sealed partial class StreamPump : IDisposable
     }
 
     /// <summary>
-    /// Creates the capture pipe for one stream and starts watching it. <paramref name="resultLimit"/>
+    /// Creates the capture pipe for one output and starts watching it. <paramref name="resultLimit"/>
     /// is -1 when no result is wanted, else the limit (limit + 1 bytes are kept).
     /// </summary>
-    public static StreamPump Start(string stream, int console, CaptureFile? file, int resultLimit, WatchDescriptor watch, ILogger logger) =>
-        new(stream, console, file, resultLimit, watch, logger);
+    public static CapturePump Start(string output, int console, CaptureFile? file, int resultLimit, WatchDescriptor watch, ILogger logger) =>
+        new(output, console, file, resultLimit, watch, logger);
 
     /// <summary>The write end the command gets as its fd 1 or 2; -1 after <see cref="CloseChildEnd"/>.</summary>
     public int ChildEnd => _childEnd?.Fd ?? -1;
 
-    /// <summary>The first bytes of the stream (at most the limit + 1), or null when no result was asked for.</summary>
+    /// <summary>The first bytes of the output (at most the limit + 1), or null when no result was asked for.</summary>
     public byte[]? ResultPrefix => _result?.AsSpan(0, _resultLength).ToArray();
 
     private bool FileActive => _file is { Active: true };
@@ -185,7 +185,7 @@ internal sealed partial class StreamPump : IDisposable
             long wait = deadline - Environment.TickCount64;
             if (wait <= 0 || !Libc.PollOne(_console, Libc.POLLOUT, (int)Math.Min(wait, int.MaxValue)))
             {
-                Log.ConsoleTimedOut(_logger, _stream, Duration.Format(consoleTimeout), _file is { Active: true } f ? $"they are only in {f.Path}" : "they are lost");
+                Log.ConsoleTimedOut(_logger, _output, Duration.Format(consoleTimeout), _file is { Active: true } f ? $"they are only in {f.Path}" : "they are lost");
                 DropConsole();
             }
         }
@@ -465,7 +465,7 @@ internal sealed partial class StreamPump : IDisposable
                 }
                 else
                 {
-                    _file.Fail(errno, _stream);
+                    _file.Fail(errno, _output);
                 }
                 continue; // the rest goes through read/write (or is discarded)
             }
@@ -479,7 +479,7 @@ internal sealed partial class StreamPump : IDisposable
             Keep(_scratch.AsSpan(0, read));
             if (FileActive)
             {
-                _file!.Write(_scratch.AsSpan(0, read), _stream);
+                _file!.Write(_scratch.AsSpan(0, read), _output);
             }
             count -= read;
         }
@@ -529,10 +529,10 @@ internal sealed partial class StreamPump : IDisposable
         {
             // Settled by the next Step, outside the write path that found it.
             _hangUpPending = true;
-            Log.ConsoleClosed(_logger, _stream, FileActive ? $"; what it wrote until now is in {_file!.Path}" : "");
+            Log.ConsoleClosed(_logger, _output, FileActive ? $"; what it wrote until now is in {_file!.Path}" : "");
             return;
         }
-        Log.ConsoleFailed(_logger, _stream, Libc.Describe(errno), FileActive ? $"goes only to {_file!.Path}" : "is discarded");
+        Log.ConsoleFailed(_logger, _output, Libc.Describe(errno), FileActive ? $"goes only to {_file!.Path}" : "is discarded");
     }
 
     /// <summary>
@@ -564,7 +564,7 @@ internal sealed partial class StreamPump : IDisposable
             return;
         }
         _copyBroken = true;
-        Log.CopyFailed(_logger, _stream, reason);
+        Log.CopyFailed(_logger, _output, reason);
     }
 
     private void StopWatching()
@@ -626,43 +626,43 @@ internal sealed partial class StreamPump : IDisposable
 
     private static class Log
     {
-        public static void ConsoleFailed(ILogger logger, string stream, string reason, string fate)
+        public static void ConsoleFailed(ILogger logger, string output, string reason, string fate)
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"the container's {stream} cannot be written ({reason}): from now on the command's output on it {fate}");
+                logger.Write(LogLevel.Warning, $"the container's {output} cannot be written ({reason}): from now on the command's output on it {fate}");
             }
         }
 
-        public static void ConsoleClosed(ILogger logger, string stream, string kept)
+        public static void ConsoleClosed(ILogger logger, string output, string kept)
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"the container's {stream} is closed (broken pipe): the command gets a broken pipe on its next write to it, as without capture{kept}");
+                logger.Write(LogLevel.Warning, $"the container's {output} is closed (broken pipe): the command gets a broken pipe on its next write to it, as without capture{kept}");
             }
         }
 
-        public static void ConsoleTimedOut(ILogger logger, string stream, string timeout, string fate)
+        public static void ConsoleTimedOut(ILogger logger, string output, string timeout, string fate)
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"the container's {stream} did not take the last bytes of the command's output within {timeout}: {fate}");
+                logger.Write(LogLevel.Warning, $"the container's {output} did not take the last bytes of the command's output within {timeout}: {fate}");
             }
         }
 
-        public static void NoConsole(ILogger logger, string stream)
+        public static void NoConsole(ILogger logger, string output)
         {
             if (logger.IsEnabled(LogLevel.Debug))
             {
-                logger.Write(LogLevel.Debug, $"emissary's {stream} is not open: the command's output on it goes only to the capture");
+                logger.Write(LogLevel.Debug, $"emissary's {output} is not open: the command's output on it goes only to the capture");
             }
         }
 
-        public static void CopyFailed(ILogger logger, string stream, string reason)
+        public static void CopyFailed(ILogger logger, string output, string reason)
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"copying the command's {stream} failed ({reason}): it still goes to the container's log, but no longer to the capture file or result");
+                logger.Write(LogLevel.Warning, $"copying the command's {output} failed ({reason}): it still goes to the container's log, but no longer to the capture file or result");
             }
         }
     }

@@ -1,8 +1,9 @@
 using System.Text;
-using Emissary.Interop;
+using Emissary.Control;
 using Emissary.Files;
+using Emissary.Interop;
 
-namespace Emissary.Control;
+namespace Emissary.Streams;
 
 /// <summary>
 /// The rendezvous of a stream (<c>run --stdout-to</c>, <c>run --stdin-from</c>): the producer P
@@ -222,7 +223,7 @@ internal static class StreamSocket
 /// <summary>
 /// A descriptor number reserved before the command's launch settings are made (a pipe end that
 /// nothing uses), filled later with the stream's end by dup3(2): the launch settings and the
-/// output pump can name the descriptor before the other side of the stream has arrived.
+/// capture pump can name the descriptor before the other side of the stream has arrived.
 /// </summary>
 internal sealed class ReservedFd : IDisposable
 {
@@ -244,7 +245,7 @@ internal sealed class ReservedFd : IDisposable
         }
     }
 
-    /// <summary>The reserved descriptor: what the child gets, or the pump writes to.</summary>
+    /// <summary>The reserved descriptor: what the child gets, or the capture pump writes to.</summary>
     public int Fd => _slot.Fd;
 
     /// <summary>Whether <see cref="Fill"/> has put the stream's end in place.</summary>
