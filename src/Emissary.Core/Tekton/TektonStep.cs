@@ -1,19 +1,12 @@
 using Emissary.Foundation.Sequences;
-using Emissary.Json;
 using System.Collections;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
-using Emissary.Control;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Interop;
-using Emissary.Logging;
-using Emissary.Output;
 using Emissary.Results;
-using Emissary.Sidecars;
 using Emissary.Supervision;
-using Emissary.Supervision.Posix;
 using Emissary.Files;
 
 namespace Emissary.Tekton;
