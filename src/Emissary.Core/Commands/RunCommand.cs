@@ -94,7 +94,10 @@ internal static partial class RunCommand
 
     private static int ExecuteStep(RunOptions options, ILogger logger)
     {
-        BecomeReaper(logger);
+        if (Subreaper.Become() is { } noSubreaper)
+        {
+            Log.NoSubreaper(logger, noSubreaper);
+        }
         var clock = new SystemClock();
         var controlDirectory = new ControlDirectory(options.ControlDir, logger);
 
@@ -200,18 +203,6 @@ internal static partial class RunCommand
         telemetry.Export(final);
         SidecarQuit.Notify(options.QuitUrls, logger);
         return StepRunner.ExitCodeOf(final);
-    }
-
-    /// <summary>
-    /// As PID 1 the kernel re-parents every orphan to us already; otherwise become a child subreaper
-    /// so orphans of the command are reaped here instead of piling up as zombies under the real init.
-    /// </summary>
-    private static void BecomeReaper(ILogger logger)
-    {
-        if (Libc.GetPid() != 1 && Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
-        {
-            Log.NoSubreaper(logger, Libc.Describe(Libc.LastErrno));
-        }
     }
 
     private static class Log

@@ -41,7 +41,7 @@ internal static class EntrypointProgram
             {
                 return done;
             }
-            return TektonStep.Run(TektonCommandLine.Bind(values, commandArgs), paths, credentials);
+            return TektonHost.Run(TektonCommandLine.Bind(values, commandArgs), paths, credentials);
         }
         catch (Exception e)
         {

@@ -1,19 +1,12 @@
 using Emissary.Foundation.Sequences;
-using Emissary.Json;
 using System.Collections;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
-using Emissary.Control;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Interop;
-using Emissary.Logging;
-using Emissary.Output;
 using Emissary.Results;
-using Emissary.Sidecars;
 using Emissary.Supervision;
-using Emissary.Supervision.Posix;
 using Emissary.Files;
 
 namespace Emissary.Tekton;
@@ -46,79 +39,23 @@ internal abstract record StepFailure
 /// <summary>
 /// One step in Tekton mode, in the order of pkg/entrypoint/entrypointer.go's Go() and
 /// cmd/entrypoint/main.go: wait, StartedAt, substitutions, when, run, post file and exitCode file,
-/// results, then the termination message and the exit code. The waiting is event-driven and
-/// detects a vanished previous step (<see cref="TektonWaiter"/>); the command is posix_spawned in
-/// its own process group by the core's supervisor (signals forwarded, every zombie reaped).
+/// results, then the termination message and the exit code. The outcome logic only: waiting,
+/// running, writing and the time come through the seams in TektonSeams.cs, which
+/// <see cref="TektonHost"/> fills with the real ones and the unit tests with fakes.
 /// </summary>
-internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths paths, ILogger logger)
+internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
+    ITektonWaiter waiter, ITektonRunner runner, ITektonPostWriter post, IClock clock)
 {
     private const string DebugContinueHelp = "debug before step breakpoint has taken effect, waiting for user's decision:";
     private readonly List<TektonEntry> _output = [];
-    private readonly IClock _clock = new SystemClock();
 
-    /// <summary>main.go after the flags: credentials, the command, when-expressions, refusals, then the step.</summary>
-    public static int Run(TektonStepOptions options, TektonPaths paths, TektonCredentials credentials)
+    /// <summary>The step after main.go's refusals: returns the exit code, the termination message written.</summary>
+    public int Go(List<string> command, IReadOnlyList<TektonWhenExpression> when)
     {
-        var logger = new StderrLogger(LogLevel.Warning, LogFormat.Text, null);
-        // $(step.results.X.path) in -stdout_path goes through /tekton/steps/step-NAME, a link that
-        // Tekton's init container made on a volume every step mounts read-only.
-        WritePath.TrustLinksIn(paths.Steps);
-        // Held until exit, released by the kernel however we end: the next step's crash detector.
-        // Taken first, so that a step refused below (Tekton's log.Fatal cases, which write no post
-        // file) ends the next step's wait too instead of leaving it hanging.
-        string? lockProblem = null;
-        using TektonStepLock? stepLock = options.PostFile.Length > 0
-            ? TektonStepLock.Take(Path.GetDirectoryName(Path.GetFullPath(options.PostFile)) ?? "/", out lockProblem) : null;
-        if (lockProblem is not null)
-        {
-            GoLog.Print($"warning: {lockProblem}: the next step cannot tell if this one is killed");
-        }
-        credentials.Write();
-
-        List<string> command;
-        if (options.Entrypoint is { } entrypoint)
-        {
-            command = [entrypoint, .. options.CommandArgs];
-        }
-        else if (PlatformCommand(out string? problem) is { } platform)
-        {
-            command = [.. platform, .. options.CommandArgs];
-        }
-        else
-        {
-            return Refuse(options, problem!);
-        }
-        IReadOnlyList<TektonWhenExpression> when;
-        try
-        {
-            when = TektonWhenExpressions.Parse(options.WhenExpressions);
-        }
-        catch (TektonWhenException e)
-        {
-            return Refuse(options, e.Message);
-        }
-        if (options.EnableSpire)
-        {
-            // Never ignored: the controller asked for signed results and would get unsigned ones.
-            return Refuse(options, "Error: -enable_spire: SPIRE signing of results is not supported by this entrypoint (Emissary); refusing to run the step unsigned. Use Tekton's own entrypoint image with enforce-nonfalsifiability: spire.");
-        }
-        if (Environment.GetEnvironmentVariable("TEKTON_HERMETIC") == "1" && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TEKTON_RESOURCE_NAME")))
-        {
-            return Refuse(options, "Error: hermetic execution mode (TEKTON_HERMETIC=1: no network, new namespaces) is not supported by this entrypoint (Emissary); refusing to run the step without the isolation asked for.");
-        }
-        TektonCredentials.CopyToHome(paths);
-        return new TektonStep(options, paths, logger).Go(command, when);
-    }
-
-    private int Go(List<string> command, IReadOnlyList<TektonWhenExpression> when)
-    {
-        BecomeReaper();
         StepFailure? failure;
-        using var reactor = new Reactor();
-        using var waiter = new TektonWaiter(reactor);
         try
         {
-            failure = Steps(command, when, reactor, waiter);
+            failure = Steps(command, when);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -133,17 +70,17 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         }
         try
         {
-            TektonTerminationMessage.Append(options.TerminationPath, _output, options.CompressTerminationMessage);
+            post.AppendMessage(_output);
         }
         catch (Exception e) when (e is IOException or TektonMessageTooLongException)
         {
             GoLog.Print($"Error while writing message: {e.Message}");
             return 1;
         }
-        return ExitCodeOf(failure, waiter);
+        return ExitCodeOf(failure);
     }
 
-    private StepFailure? Steps(List<string> command, IReadOnlyList<TektonWhenExpression> when, Reactor reactor, TektonWaiter waiter)
+    private StepFailure? Steps(List<string> command, IReadOnlyList<TektonWhenExpression> when)
     {
         if (options.StepMetadataDir.Length > 0)
         {
@@ -159,7 +96,7 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
             }
             if (!options.BreakpointOnFailure)
             {
-                WritePostFile(failed: true);
+                post.WritePostFile(failed: true);
             }
             _output.Add(StartedAt());
             switch (waited.Verdict)
@@ -215,28 +152,28 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
             {
                 GoLog.Print("Step was skipped due to when expressions were evaluated to false.");
                 _output.Add(Reason("Skipped"));
-                WritePostFile(failed: false);
-                WriteExitCode("0");
+                post.WritePostFile(failed: false);
+                post.WriteExitCode("0");
                 return null;
             }
             else
             {
-                failure = RunCommand(command, environment, reactor);
+                failure = RunCommand(command, environment);
             }
         }
 
         switch (failure)
         {
             case StepFailure.DebugBeforeStep:
-                WritePostFile(failed: true);
+                post.WritePostFile(failed: true);
                 break;
             case StepFailure.Cancelled:
                 _output.Add(Reason("Cancelled"));
-                WritePostFile(failed: true);
-                WriteExitCode("killed");
+                post.WritePostFile(failed: true);
+                post.WriteExitCode("killed");
                 break;
             case StepFailure.TimedOut:
-                WritePostFile(failed: true);
+                post.WritePostFile(failed: true);
                 _output.Add(Reason("TimeoutExceeded"));
                 break;
             case not null when options.BreakpointOnFailure:
@@ -244,15 +181,15 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
             case StepFailure.Exited exited when options.ContinueOnError:
                 string code = exited.Status.Signaled ? "-1" : exited.Status.Code.ToString(CultureInfo.InvariantCulture);
                 _output.Add(new TektonEntry("ExitCode", code, TektonResultType.InternalTektonResult));
-                WritePostFile(failed: false);
-                WriteExitCode(code);
+                post.WritePostFile(failed: false);
+                post.WriteExitCode(code);
                 break;
             case null:
-                WritePostFile(failed: false);
-                WriteExitCode("0");
+                post.WritePostFile(failed: false);
+                post.WriteExitCode("0");
                 break;
             default:
-                WritePostFile(failed: true);
+                post.WritePostFile(failed: true);
                 break;
         }
 
@@ -270,50 +207,21 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         return failure;
     }
 
-    /// <summary>Starts the command and waits for it: own process group, signals forwarded, zombies reaped, -timeout, the cancel file.</summary>
-    private StepFailure? RunCommand(List<string> argv, Dictionary<string, string> environment, Reactor reactor)
+    /// <summary>Runs the command: null on success, else how it ended (cancelled, timed out, exited non-zero, could not start).</summary>
+    private StepFailure? RunCommand(List<string> argv, Dictionary<string, string> environment)
     {
         if (argv.Count == 0 || argv[0].Length == 0)
         {
             return new StepFailure.Other("no command to run: neither -entrypoint nor arguments after --");
         }
-        ResolvedCommand command;
-        try
-        {
-            string? path = environment.TryGetValue("PATH", out string? changed) ? changed : Environment.GetEnvironmentVariable("PATH");
-            command = CommandResolver.Resolve(argv, path, FileProbe.Probe);
-        }
-        catch (LaunchException e)
-        {
-            return new StepFailure.Other(e.Message);
-        }
-        var launch = new LaunchSettings { ExtraEnvironment = environment };
-        using OutputCapture? capture = OutputCapture.StartAppending(
-            new CaptureOptions(options.StdoutPath, options.StderrPath, false, 0), reactor, logger);
-        if (capture is not null)
-        {
-            launch = launch with { StdoutFd = capture.ChildStdout, StderrFd = capture.ChildStderr };
-        }
-        var policy = new SupervisionPolicy
-        {
-            // Tekton kills the command with SIGKILL at the deadline; here the group gets SIGTERM and SIGKILL at once.
-            Timeout = options.Timeout > TimeSpan.Zero ? options.Timeout : null,
-            Grace = TimeSpan.Zero,
-            StopSignal = Signals.KILL,
-        };
-        var supervisor = new Supervisor(new PosixProcessLauncher(), reactor, _clock, logger);
         ChildOutcome outcome;
         try
         {
-            outcome = supervisor.Run(command, policy, launch, stopWhen: Directory.Exists(Path.GetDirectoryName(paths.CancelFile)) ? new CancelFile(paths.CancelFile) : null);
+            outcome = runner.Run(argv, environment);
         }
         catch (LaunchException e)
         {
             return new StepFailure.Other(e.Message);
-        }
-        finally
-        {
-            capture?.Finish();
         }
         return outcome switch
         {
@@ -384,7 +292,7 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         }
         try
         {
-            TektonTerminationMessage.Append(options.TerminationPath, entries, options.CompressTerminationMessage);
+            post.AppendMessage(entries);
             return true;
         }
         catch (TektonMessageTooLongException e)
@@ -411,7 +319,7 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
     }
 
     /// <summary>main.go's switch on Go()'s error, including the breakpoint-on-failure pause.</summary>
-    private int ExitCodeOf(StepFailure? failure, TektonWaiter waiter)
+    private int ExitCodeOf(StepFailure? failure)
     {
         switch (failure)
         {
@@ -438,14 +346,14 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
                 GoLog.Print($"{Signals.Name(interrupted.Signal)} received while waiting: the step did not run");
                 return ExitCodes.ForSignal(interrupted.Signal);
             case StepFailure.Exited exited:
-                if (BreakpointExit(waiter) is { } chosen)
+                if (BreakpointExit() is { } chosen)
                 {
                     return chosen;
                 }
                 // Go's os.Exit(-1) for a signalled child: the container ends with 255.
                 return options.ContinueOnError ? 0 : exited.Status.Signaled ? 255 : exited.Status.Code;
             case StepFailure.Other other:
-                if (BreakpointExit(waiter) is { } decided)
+                if (BreakpointExit() is { } decided)
                 {
                     return decided;
                 }
@@ -457,7 +365,7 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
     }
 
     /// <summary>With -breakpoint_on_failure: wait for POST.breakpointexit and exit with the number in it (0 if unreadable).</summary>
-    private int? BreakpointExit(TektonWaiter waiter)
+    private int? BreakpointExit()
     {
         if (!options.BreakpointOnFailure)
         {
@@ -486,100 +394,8 @@ internal sealed partial class TektonStep(TektonStepOptions options, TektonPaths 
         }
     }
 
-    /// <summary>
-    /// Tekton's log.Fatal before the step: one line, exit 1, no post file. The process lived, so the
-    /// termination message says when (best effort); the released lock tells the next step.
-    /// </summary>
-    private static int Refuse(TektonStepOptions options, string message)
-    {
-        GoLog.Print(message);
-        try
-        {
-            TektonTerminationMessage.Append(options.TerminationPath,
-                [new TektonEntry("StartedAt", Rfc3339.Format(DateTimeOffset.UtcNow), TektonResultType.InternalTektonResult)], options.CompressTerminationMessage);
-        }
-        catch (Exception e) when (e is IOException or TektonMessageTooLongException)
-        {
-            GoLog.Print($"Error while writing message: {e.Message}");
-        }
-        return 1;
-    }
-
-    /// <summary>PostWriter: the post file or POST.err, empty, creating its directory.</summary>
-    private void WritePostFile(bool failed)
-    {
-        if (options.PostFile.Length == 0)
-        {
-            return;
-        }
-        string path = failed ? options.PostFile + ".err" : options.PostFile;
-        AtomicFile.Write(path, "", createParents: true);
-    }
-
-    private void WriteExitCode(string code)
-    {
-        AtomicFile.Write(Path.Combine(options.StepMetadataDir, "exitCode"), code, createParents: true);
-    }
-
-    private TektonEntry StartedAt() => new("StartedAt", Rfc3339.Format(_clock.UtcNow), TektonResultType.InternalTektonResult);
+    private TektonEntry StartedAt() => new("StartedAt", Rfc3339.Format(clock.UtcNow), TektonResultType.InternalTektonResult);
 
     private static TektonEntry Reason(string reason) => new("Reason", reason, TektonResultType.InternalTektonResult);
-
-    /// <summary>TEKTON_PLATFORM_COMMANDS[os/arch[/variant]], falling back to os/arch, as selectCommandForPlatform does.</summary>
-    private static string[]? PlatformCommand(out string? problem)
-    {
-        problem = null;
-        string platform = RuntimeInformation.ProcessArchitecture switch
-        {
-            Architecture.X64 => "linux/amd64",
-            Architecture.Arm64 => "linux/arm64/v8",
-            Architecture.Arm => "linux/arm/unknown",
-            Architecture.S390x => "linux/s390x",
-            Architecture.Ppc64le => "linux/ppc64le",
-            var other => "linux/" + other.ToString().ToLowerInvariant(),
-        };
-        string json = Environment.GetEnvironmentVariable("TEKTON_PLATFORM_COMMANDS") ?? "";
-        try
-        {
-            JsonValue document = JsonValue.Parse(json);
-            string withoutVariant = platform.Count(c => c == '/') > 1 ? platform[..platform.LastIndexOf('/')] : platform;
-            foreach (string key in new[] { platform, withoutVariant })
-            {
-                if (document.Kind == JsonKind.Object && document.TryGetProperty(key, out JsonValue argv)
-                    && argv.Kind == JsonKind.Array && argv.Items.All(a => a.Kind == JsonKind.String))
-                {
-                    return argv.Items.Select(a => a.GetString()!).ToArray();
-                }
-            }
-            problem = $"could not find command for platform \"{platform}\"";
-        }
-        catch (JsonFormatException e)
-        {
-            problem = json.Length == 0 ? "unexpected end of JSON input (no -entrypoint and no TEKTON_PLATFORM_COMMANDS)" : e.Message;
-        }
-        return null;
-    }
-
-    /// <summary>As PID 1 orphans come to us anyway; otherwise become a child subreaper so they are reaped here.</summary>
-    private static void BecomeReaper()
-    {
-        if (Libc.GetPid() != 1)
-        {
-            Libc.Prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        }
-    }
-
-    /// <summary>keep-pod-on-cancel: the controller patches tekton.dev/cancel, the kubelet projects it; Tekton polls it every second too.</summary>
-    private sealed class CancelFile(string path) : IStopCondition
-    {
-        public unsafe bool ShouldStop()
-        {
-            StatX st;
-            return Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_SIZE, &st) == 0 && st.Size > 0;
-        }
-
-        public string Reason => "the TaskRun was cancelled (" + path + ")";
-
-        public TimeSpan? RecheckEvery => TimeSpan.FromSeconds(1);
-    }
 }
+

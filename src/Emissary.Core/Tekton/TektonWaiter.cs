@@ -42,7 +42,7 @@ internal readonly record struct WaitOutcome(WaitVerdict Verdict, int Signal = 0,
 /// </list>
 /// SIGTERM and the other terminating signals end the wait (the loop owns the signalfd).
 /// </summary>
-internal sealed unsafe class TektonWaiter(IEventLoop loop) : IDisposable
+internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDisposable
 {
     private static readonly TimeSpan FallbackInterval = TimeSpan.FromMilliseconds(100);
 
