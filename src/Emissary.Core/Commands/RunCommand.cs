@@ -128,7 +128,7 @@ internal static partial class RunCommand
             options = options with { Rules = options.Rules with { Gates = [.. options.Rules.Gates, new Gate.StreamFrom(stdin.Producer)] } };
         }
         using SignalRequests? requests = handle is not null ? SignalRequests.Listen(handle, reactor, logger) : null;
-        using var gates = new GateWaiter(controlDirectory, reactor, logger, stdin);
+        using var gates = new GateWaiter(controlDirectory, reactor, logger, clock, stdin);
         using StreamProducer? stdout = options.StdoutTo is { } consumer ? StreamProducer.Create(handle!, controlDirectory, consumer, options.StreamTimeout, reactor, gates, logger) : null;
 
         string? resultsDirectory = options.ResultsDir ?? handle?.DefaultResultsDirectory;

@@ -50,20 +50,3 @@ internal interface IProcessLauncher
     /// </summary>
     bool Signal(int pid, bool toGroup, int signal);
 }
-
-/// <summary>Monotonic time, for deadlines.</summary>
-internal interface IClock
-{
-    TimeSpan Elapsed { get; }
-
-    DateTimeOffset UtcNow { get; }
-}
-
-internal sealed class SystemClock : IClock
-{
-    private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
-
-    public TimeSpan Elapsed => System.Diagnostics.Stopwatch.GetElapsedTime(_start);
-
-    public DateTimeOffset UtcNow => DateTimeOffset.UtcNow;
-}

@@ -1,3 +1,4 @@
+using Emissary.Foundation;
 using Emissary.Events;
 using Emissary.Supervision;
 
