@@ -1,6 +1,7 @@
 using Emissary.Events;
 using Emissary.Interop;
 using Emissary.Files;
+using Emissary.Gates;
 
 namespace Emissary.Tekton;
 
@@ -51,9 +52,7 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
 
     private int _inotify = -1;
     private IDisposable? _inotifyRegistration;
-    private int _wakeRead = -1;
-    private int _wakeWrite = -1;
-    private IDisposable? _wakeRegistration;
+    private readonly LockWatcher _locks = new(loop);
 
     /// <summary>For the tests and the log: how the last wait was woken.</summary>
     public bool UsedInotify { get; private set; }
@@ -180,35 +179,7 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
     private void WatchLock(SafeFd lockFd)
     {
         UsedLockWatcher = true;
-        if (_wakeRead < 0)
-        {
-            int* fds = stackalloc int[2];
-            if (Libc.Pipe2(fds, Libc.O_CLOEXEC | Libc.O_NONBLOCK) != 0)
-            {
-                throw new SystemCallException("pipe2", Libc.LastErrno);
-            }
-            (_wakeRead, _wakeWrite) = (fds[0], fds[1]);
-            _wakeRegistration = loop.Watch(_wakeRead, Libc.EPOLLIN, _ =>
-            {
-                Descriptors.Drain(_wakeRead);
-                loop.Post(SupervisorEvent.Changed);
-            });
-        }
-        int wake = _wakeWrite;
-        var thread = new Thread(() =>
-        {
-            while (Libc.Flock(lockFd.Fd, Libc.LOCK_SH) != 0 && Libc.LastErrno == Errno.EINTR)
-            {
-            }
-            lockFd.Dispose();
-            byte one = 1;
-            Libc.Write(wake, &one, 1);
-        })
-        {
-            IsBackground = true,
-            Name = "previous step's lock",
-        };
-        thread.Start();
+        _locks.Watch(lockFd, "previous step's lock");
     }
 
     /// <summary>Arms inotify on <paramref name="directory"/>; false when it cannot (then the caller re-checks every 100 ms).</summary>
@@ -251,11 +222,6 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
     public void Dispose()
     {
         StopInotify();
-        _wakeRegistration?.Dispose();
-        if (_wakeRead >= 0)
-        {
-            Libc.Close(_wakeRead);
-        }
-        // _wakeWrite stays open: a lock watcher thread may still write to it. It is CLOEXEC.
+        _locks.Dispose();
     }
 }
