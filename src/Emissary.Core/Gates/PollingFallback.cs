@@ -37,7 +37,7 @@ internal sealed class PollingFallback(IClock clock, ILogger logger)
     public void FallBack(Errno errno, string limit)
     {
         Active = true;
-        Log.Polling(logger, Libc.Describe(errno), limit);
+        Warn(Libc.Describe(errno), limit);
     }
 
     /// <summary>Gives inotify up for good because the last instance could not be made.</summary>
@@ -57,19 +57,16 @@ internal sealed class PollingFallback(IClock clock, ILogger logger)
         if (!_warned)
         {
             _warned = true;
-            Log.Polling(logger, Libc.Describe(_unavailableErrno), InstancesLimit);
+            Warn(Libc.Describe(_unavailableErrno), InstancesLimit);
         }
         return Interval;
     }
 
-    private static class Log
+    private void Warn(string reason, string limit)
     {
-        public static void Polling(ILogger logger, string reason, string limit)
+        if (logger.IsEnabled(LogLevel.Warning))
         {
-            if (logger.IsEnabled(LogLevel.Warning))
-            {
-                logger.Write(LogLevel.Warning, $"inotify unavailable ({reason}): checking gates every 100 ms instead; raise {limit} to restore event-driven waiting");
-            }
+            logger.Write(LogLevel.Warning, $"inotify unavailable ({reason}): checking gates every 100 ms instead; raise {limit} to restore event-driven waiting");
         }
     }
 }
