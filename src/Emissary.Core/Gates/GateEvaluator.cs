@@ -1,6 +1,5 @@
 using Emissary.Control;
 using Emissary.Foundation;
-using Emissary.Net;
 using Emissary.Foundation.Sequences;
 
 namespace Emissary.Gates;
@@ -14,124 +13,138 @@ internal enum GateState
     Skipped,
 }
 
+/// <summary>What can change a closed gate, so what the waiter must arm before it looks again.</summary>
+internal enum Wake
+{
+    /// <summary>Nothing: the gate is decided.</summary>
+    Nothing,
+
+    /// <summary>A change in the gate's directories (inotify on them).</summary>
+    Directories,
+
+    /// <summary>The upstream is running: its end (alive FIFO hangup or released lock) says when to look.</summary>
+    Upstream,
+
+    /// <summary>A write to the gate's FIFO.</summary>
+    Fifo,
+
+    /// <summary>Nothing announces it (a remote endpoint's readiness): probe again on a timer.</summary>
+    Probe,
+
+    /// <summary>Look again at once, after the waiter has let the stream advance once more.</summary>
+    Again,
+}
+
+/// <summary>One gate's state, why (for a failure or a skip), and what can change it.</summary>
+internal readonly record struct GateVerdict(GateState State, string? Message, Wake Wake)
+{
+    public static readonly GateVerdict Open = new(GateState.Open, null, Wake.Nothing);
+
+    public static GateVerdict Closed(Wake wake) => new(GateState.Closed, null, wake);
+
+    public static GateVerdict Failed(string message) => new(GateState.Failed, message, Wake.Nothing);
+
+    public void Deconstruct(out GateState state, out string? message) => (state, message) = (State, Message);
+}
+
+/// <summary>Whether a step a sidecar watches is over (see <see cref="GateEvaluator.IsOver"/>).</summary>
+internal enum StepProgress
+{
+    NotStarted,
+    Running,
+    Over,
+}
+
 /// <summary>
-/// Decides, from what is on disk right now, whether each gate is open. It never waits: the
-/// waiter calls it again whenever inotify, a FIFO or a released lock says something changed.
-/// <paramref name="incoming"/> is the step's stream, for its <see cref="Gate.StreamFrom"/> gate.
+/// Decides whether each gate is open from what it is given and says what can change it. It does
+/// no I/O of its own: it looks only through the <see cref="IGateView"/>, and the effects — reading
+/// a FIFO, probing an endpoint, letting a stream connect and claim — are the waiter's, which
+/// reports them here (<see cref="FifoWritten"/>, <see cref="EndpointReady"/>,
+/// <see cref="StreamAdvanced"/>). It never waits: the waiter calls it again whenever something
+/// it armed says a change may have happened.
 /// </summary>
-internal sealed class GateEvaluator(ControlDirectory? controlDirectory, IIncomingStream? incoming = null)
+internal sealed class GateEvaluator(IGateView view, IIncomingStream? incoming = null)
 {
     private readonly HashSet<string> _openedFifos = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _runningUpstreams = new(StringComparer.Ordinal);
-
-    /// <summary>Upstream steps seen alive (lock held) but unfinished: the waiter watches their locks.</summary>
-    public IReadOnlySet<string> RunningUpstreams => _runningUpstreams;
-
-    /// <summary>How long one readiness probe may take; the waiter probes again at its polling interval.</summary>
-    public static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(250);
-
     private readonly HashSet<Gate> _readyEndpoints = [];
+    private string? _streamProblem;
+    private bool _advancedSinceStartSeen;
+    private bool _startSeen;
 
-    /// <summary>Tells the evaluator that something was written to FIFO gate <paramref name="path"/>: that gate stays open.</summary>
+    /// <summary>The waiter read something written to FIFO gate <paramref name="path"/>: that gate stays open.</summary>
     public void FifoWritten(string path) => _openedFifos.Add(path);
 
-    /// <summary>Whether any gate can only be polled (a remote endpoint's readiness has no event to wait on).</summary>
-    public static bool NeedsPolling(IEnumerable<Gate> gates) => gates.Any(g => g is Gate.HttpReady or Gate.TcpReady);
+    /// <summary>The waiter's probe of an HTTP or TCP gate succeeded: readiness stays once seen (a proxy that answered once is up).</summary>
+    public void EndpointReady(Gate gate) => _readyEndpoints.Add(gate);
 
-    public (GateState State, string? Message) Evaluate(Gate gate) => gate switch
+    /// <summary>Whether the waiter should probe <paramref name="gate"/> before the next evaluation.</summary>
+    public bool NeedsProbe(Gate gate) => gate is Gate.HttpReady or Gate.TcpReady && !_readyEndpoints.Contains(gate);
+
+    /// <summary>The waiter let the incoming stream do what it could (connect, claim, take the pipe); <paramref name="problem"/> is why it was refused, or null.</summary>
+    public void StreamAdvanced(string? problem)
     {
-        Gate.HttpReady or Gate.TcpReady when _readyEndpoints.Contains(gate) => (GateState.Open, null),
-        Gate.HttpReady http => Probe(gate, () => LoopbackHttp.Request(http.Target, "GET", ProbeTimeout) is >= 200 and < 300),
-        Gate.TcpReady tcp => Probe(gate, () => LoopbackHttp.CanConnect(tcp.Endpoint, ProbeTimeout)),
+        _streamProblem = problem;
+        _advancedSinceStartSeen = _startSeen;
+    }
+
+    /// <summary>What can change <paramref name="gate"/> before anything was looked at (an --after gate's first look finds out whether its upstream runs).</summary>
+    public static Wake WakeBeforeLooking(Gate gate) => gate switch
+    {
+        Gate.FileExists or Gate.ManualStart or Gate.StreamFrom => Wake.Directories,
+        Gate.Fifo => Wake.Fifo,
+        Gate.HttpReady or Gate.TcpReady => Wake.Probe,
+        _ => Wake.Nothing,
+    };
+
+    public GateVerdict Evaluate(Gate gate) => gate switch
+    {
+        Gate.HttpReady or Gate.TcpReady => _readyEndpoints.Contains(gate) ? GateVerdict.Open : GateVerdict.Closed(Wake.Probe),
         Gate.AfterStep after => EvaluateAfter(after.Step),
         Gate.FileExists file => EvaluateFile(file),
-        Gate.Fifo fifo => _openedFifos.Contains(fifo.Path) ? (GateState.Open, null) : (GateState.Closed, null),
+        Gate.Fifo fifo => _openedFifos.Contains(fifo.Path) ? GateVerdict.Open : GateVerdict.Closed(Wake.Fifo),
         Gate.ManualStart manual => EvaluateManual(manual.Step),
         Gate.StreamFrom stream => EvaluateStream(stream),
         _ => throw new ArgumentOutOfRangeException(nameof(gate)),
     };
 
-    /// <summary>Directories whose changes can change this gate's state (for inotify).</summary>
-    public IEnumerable<string> DirectoriesToWatch(Gate gate) => gate switch
-    {
-        Gate.AfterStep after => [Dir.Root, Dir.StepDirectory(after.Step)],
-        Gate.FileExists file => [Path.GetDirectoryName(Path.GetFullPath(file.Path)) ?? "/"],
-        Gate.ManualStart => [Dir.Root],
-        Gate.StreamFrom stream => [Dir.Root, Dir.StepDirectory(stream.Step)],
-        _ => [],
-    };
-
-    /// <summary>Readiness stays once seen: a proxy that answered once is up.</summary>
-    private (GateState, string?) Probe(Gate gate, Func<bool> probe)
-    {
-        bool ready;
-        try
-        {
-            ready = probe();
-        }
-        catch (IOException)
-        {
-            ready = false;
-        }
-        if (ready)
-        {
-            _readyEndpoints.Add(gate);
-            return (GateState.Open, null);
-        }
-        return (GateState.Closed, null);
-    }
-
     /// <summary>
     /// For sidecars: whether step NAME is over, whatever the outcome — finished (exitcode), or
     /// its emissary gone without finishing. A step that has not started is not over.
     /// </summary>
-    public bool IsOver(string step)
-    {
-        if (Dir.ReadExitCode(step) is not null)
-        {
-            return true;
-        }
-        if (Dir.ReadStatus(step) is null)
-        {
-            return false;
-        }
-        if (Dir.IsLockHeld(step))
-        {
-            _runningUpstreams.Add(step);
-            return false;
-        }
-        return true;
-    }
+    public StepProgress IsOver(string step) =>
+        view.ExitCode(step) is not null ? StepProgress.Over
+        : view.Status(step) is null ? StepProgress.NotStarted
+        : view.IsRunning(step) ? StepProgress.Running
+        : StepProgress.Over;
 
-    private ControlDirectory Dir => controlDirectory ?? throw new InvalidOperationException("this gate needs the control directory");
-
-    private (GateState, string?) EvaluateAfter(string step)
+    private GateVerdict EvaluateAfter(string step)
     {
         if (Finished(step) is { } finished)
         {
             return finished;
         }
-        StepStatus? status = Dir.ReadStatus(step);
+        StepStatus? status = view.Status(step);
         if (status is null)
         {
-            return (GateState.Closed, null); // not started yet: that is not a failure
+            return GateVerdict.Closed(Wake.Directories); // not started yet: that is not a failure
         }
-        if (!Dir.IsLockHeld(step))
+        if (!view.IsRunning(step))
         {
             // The lock is free but there is no exitcode. The step may have finished between the
             // two reads (it writes exitcode before it exits), so look once more.
             // Say what is known: its emissary is gone without an exit code. Killed (SIGKILL, out of
             // memory) or unable to write it (a full disk) look the same from here.
-            return Finished(step) ?? (GateState.Failed,
-                $"step '{step}' stopped without recording an exit code (its last status: {status.State.JsonName()}); its emissary died (SIGKILL, out of memory) or could not write (disk full?)");
+            return Finished(step) ?? GateVerdict.Failed(Vanished(step, status));
         }
-        _runningUpstreams.Add(step);
-        return (GateState.Closed, null);
+        return GateVerdict.Closed(Wake.Upstream);
     }
 
-    private (GateState, string?)? Finished(string step)
+    private static string Vanished(string step, StepStatus status) =>
+        $"step '{step}' stopped without recording an exit code (its last status: {status.State.JsonName()}); its emissary died (SIGKILL, out of memory) or could not write (disk full?)";
+
+    private GateVerdict? Finished(string step)
     {
-        if (Dir.ReadExitCode(step) is not { } code)
+        if (view.ExitCode(step) is not { } code)
         {
             return null;
         }
@@ -139,92 +152,99 @@ internal sealed class GateEvaluator(ControlDirectory? controlDirectory, IIncomin
         {
             // Only a success is recorded as 0 (a skip is 123, a failure let through by --on-error
             // keeps its own code): the common hand-off needs no status.json.
-            return (GateState.Open, null);
+            return GateVerdict.Open;
         }
-        StepStatus? status = Dir.ReadStatus(step);
+        StepStatus? status = view.Status(step);
         if (status?.LetsDependantsRun == true)
         {
-            return (GateState.Open, null);
+            return GateVerdict.Open;
         }
         StepState state = status?.State ?? StepState.Failed;
-        return (GateState.Failed, state == StepState.Skipped
+        return GateVerdict.Failed(state == StepState.Skipped
             ? $"step '{step}' was skipped"
             : $"step '{step}' {state.JsonName()} with exit code {code}");
     }
 
-    private static (GateState, string?) EvaluateFile(Gate.FileExists gate)
+    private GateVerdict EvaluateFile(Gate.FileExists gate)
     {
-        if (File.Exists(gate.Path + ".err"))
+        if (view.FileLength(gate.Path + ".err") is not null)
         {
-            return (GateState.Failed, $"{gate.Path}.err exists: the step that writes {gate.Path} failed");
+            return GateVerdict.Failed($"{gate.Path}.err exists: the step that writes {gate.Path} failed");
         }
-        var info = new FileInfo(gate.Path);
-        if (info.Exists && (!gate.NonEmpty || info.Length > 0))
+        if (view.FileLength(gate.Path) is { } length && (!gate.NonEmpty || length > 0))
         {
-            return (GateState.Open, null);
+            return GateVerdict.Open;
         }
         // A directory counts as existing when content is not asked for.
-        if (!gate.NonEmpty && Directory.Exists(gate.Path))
-        {
-            return (GateState.Open, null);
-        }
-        return (GateState.Closed, null);
+        return !gate.NonEmpty && view.IsDirectory(gate.Path) ? GateVerdict.Open : GateVerdict.Closed(Wake.Directories);
     }
 
     /// <summary>
-    /// A consumer's stream: connect to the producer's socket and claim the stream as soon as the
-    /// socket exists (the producer hands the pipe over once its own gates are open, which lets it
-    /// start), then wait until the producer has started its command (status with a start time):
-    /// from then on a writer holds the pipe until the producer has recorded its outcome. A producer
-    /// that ended without starting (skipped, failed in its own gates, gave up on its consumer) or
-    /// died fails this gate. The status is read before the connection is looked at: a producer
-    /// hands the pipe over before it says it started, so a start seen here means the pipe is there.
+    /// A consumer's stream: the waiter lets it connect to the producer's socket and claim the
+    /// stream as soon as the socket exists (the producer hands the pipe over once its own gates
+    /// are open, which lets it start); this waits until the producer has started its command
+    /// (status with a start time): from then on a writer holds the pipe until the producer has
+    /// recorded its outcome. A producer that ended without starting (skipped, failed in its own
+    /// gates, gave up on its consumer) or died fails this gate.
+    /// A producer hands the pipe over before it says it started, but the waiter let the stream
+    /// advance before this look: a start seen without the pipe proves nothing until one more
+    /// advance has come after it (<see cref="Wake.Again"/>), then it is a producer that does not stream.
     /// </summary>
-    private (GateState, string?) EvaluateStream(Gate.StreamFrom gate)
+    private GateVerdict EvaluateStream(Gate.StreamFrom gate)
     {
         string step = gate.Step;
         IIncomingStream stream = incoming is { } given && given.Producer == step ? given
             : throw new InvalidOperationException($"a gate waits for a stream from step '{step}', but the waiter was given none from it");
-        StepStatus? status = Dir.ReadStatus(step);
-        string? problem = stream.Advance();
-        if (Dir.ReadExitCode(step) is { } code)
+        if (view.ExitCode(step) is { } code)
         {
-            status = Dir.ReadStatus(step);
-            if (status?.StartedAt is not null && stream.Received)
+            if (view.Status(step)?.StartedAt is not null)
             {
-                return (GateState.Open, null); // it ran and wrote into the pipe: what is left there, then EOF
+                return stream.Received ? GateVerdict.Open // it ran and wrote into the pipe: what is left there, then EOF
+                    : StartedWithoutPipe() ?? GateVerdict.Failed($"step '{step}' ended (exit code {code}) without streaming its stdout here (is it run with --stdout-to?)");
             }
-            return Finished(step) is (GateState.Failed, _) failed ? failed
-                : (GateState.Failed, $"step '{step}' ended (exit code {code}) without streaming its stdout here (is it run with --stdout-to?)");
+            return Finished(step) is { State: GateState.Failed } failed ? failed
+                : GateVerdict.Failed($"step '{step}' ended (exit code {code}) without streaming its stdout here (is it run with --stdout-to?)");
         }
-        if (problem is not null)
+        if (_streamProblem is { } problem)
         {
-            return (GateState.Failed, problem);
+            return GateVerdict.Failed(problem);
         }
+        StepStatus? status = view.Status(step);
         if (status is null)
         {
-            return (GateState.Closed, null);
+            return GateVerdict.Closed(Wake.Directories);
         }
-        if (!Dir.IsLockHeld(step))
+        if (!view.IsRunning(step))
         {
-            return Dir.ReadExitCode(step) is null
-                ? (GateState.Failed, $"step '{step}' stopped without recording an exit code (its last status: {status.State.JsonName()}); its emissary died (SIGKILL, out of memory) or could not write (disk full?)")
-                : (GateState.Closed, null); // it finished between the reads: look again
+            return view.ExitCode(step) is null ? GateVerdict.Failed(Vanished(step, status))
+                : GateVerdict.Closed(Wake.Again); // it finished between the reads: look again
         }
         if (status.StartedAt is not null)
         {
-            return stream.Received ? (GateState.Open, null)
-                : (GateState.Failed, $"step '{step}' started without handing its stream ({stream.Rendezvous}) to this step: run it with --stdout-to");
+            return stream.Received ? GateVerdict.Open
+                : StartedWithoutPipe() ?? GateVerdict.Failed($"step '{step}' started without handing its stream ({stream.Rendezvous}) to this step: run it with --stdout-to");
         }
-        return (GateState.Closed, null);
+        return GateVerdict.Closed(Wake.Directories);
     }
 
-    private (GateState, string?) EvaluateManual(string step)
+    /// <summary>Null once a start seen without the pipe has had one more advance after it; until then, look again.</summary>
+    private GateVerdict? StartedWithoutPipe()
     {
-        if (Dir.HasRequest(step, start: false))
+        if (_startSeen && _advancedSinceStartSeen)
         {
-            return (GateState.Skipped, $"step '{step}' was skipped with 'emissary skip'");
+            return null;
         }
-        return Dir.HasRequest(step, start: true) ? (GateState.Open, null) : (GateState.Closed, null);
+        _startSeen = true;
+        _advancedSinceStartSeen = false;
+        return GateVerdict.Closed(Wake.Again);
+    }
+
+    private GateVerdict EvaluateManual(string step)
+    {
+        if (view.HasRequest(step, start: false))
+        {
+            return new GateVerdict(GateState.Skipped, $"step '{step}' was skipped with 'emissary skip'", Wake.Nothing);
+        }
+        return view.HasRequest(step, start: true) ? GateVerdict.Open : GateVerdict.Closed(Wake.Directories);
     }
 }

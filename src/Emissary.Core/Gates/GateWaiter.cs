@@ -5,6 +5,7 @@ using Emissary.Foundation;
 using Emissary.Logging;
 using Emissary.Foundation.Sequences;
 using Emissary.Files;
+using Emissary.Net;
 
 namespace Emissary.Gates;
 
@@ -20,6 +21,8 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 {
     private readonly IEventLoop _reactor;
     private readonly GateEvaluator _evaluator;
+    private readonly IGateView _view;
+    private readonly IIncomingStream? _incoming;
     private readonly ILogger _logger;
     private readonly IClock _clock;
     private readonly PollingFallback _fallback;
@@ -29,12 +32,15 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
     private readonly List<int> _fds = [];
 
     /// <param name="incoming">The step's stream, when it has a <see cref="Gate.StreamFrom"/> gate.</param>
-    public GateWaiter(ControlDirectory? controlDirectory, IEventLoop reactor, ILogger logger, IClock clock, IIncomingStream? incoming = null)
+    /// <param name="view">What the evaluator looks through; the control directory and the file system unless a test says otherwise.</param>
+    public GateWaiter(ControlDirectory? controlDirectory, IEventLoop reactor, ILogger logger, IClock clock, IIncomingStream? incoming = null, IGateView? view = null)
     {
         _reactor = reactor;
         _logger = logger;
         _clock = clock;
-        _evaluator = new GateEvaluator(controlDirectory, incoming);
+        _view = view ?? new DiskGateView(controlDirectory);
+        _incoming = incoming;
+        _evaluator = new GateEvaluator(_view, incoming);
         _fallback = new PollingFallback(clock, logger);
         _directories = new DirectoryWatchSet(reactor, _fallback);
         _upstreams = new UpstreamWatch(controlDirectory, reactor);
@@ -52,50 +58,71 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             SetUp(fifo, () => ListenOnFifo(fifo.Path));
         }
 
-        // Gates whose directories were watched before the evaluation that follows: only those may
-        // be waited on through inotify (arm, then check). An --after gate on a running upstream
-        // needs no watch at all — its alive FIFO (or lock watcher) wakes the loop once the upstream
-        // has recorded its outcome — so the first evaluation arms nothing for --after gates, and a waiter whose
-        // upstreams are all running holds no inotify instance (a node-wide budget per uid).
-        var armed = new HashSet<Gate>();
+        // What can change each gate (by position), as the evaluator said at its last look. An
+        // --after gate starts with nothing to arm: its first look finds out whether the upstream
+        // runs, and a running upstream needs no directory watch at all — its alive FIFO (or lock)
+        // wakes the loop once it has recorded its outcome — so a waiter whose upstreams all run
+        // holds no inotify instance (a node-wide budget per uid).
+        int count = gates.Count;
+        var wakes = new Wake[count];
+        // Gates whose directories were watched before the look that follows: only those may be
+        // waited on through inotify (arm, then look: a change after the look still wakes us).
+        var armed = new bool[count];
+        for (int i = 0; i < count; i++)
+        {
+            wakes[i] = GateEvaluator.WakeBeforeLooking(gates[i]);
+        }
+        var pending = new List<int>();
         while (true)
         {
-            bool firstLook = !_evaluatedOnce;
-            foreach (Gate gate in gates)
+            for (int i = 0; i < count; i++)
             {
-                if (NeedsWatches(gate, firstLook) && _directories.TryStart())
+                Gate gate = gates[i];
+                // Every look re-arms: a directory that appeared since is watched itself now (until
+                // then its nearest ancestor stood in), one that was replaced is watched again.
+                if (wakes[i] == Wake.Directories && _directories.TryStart())
                 {
-                    foreach (string directory in _evaluator.DirectoriesToWatch(gate))
+                    foreach (string directory in _view.DirectoriesToWatch(gate))
                     {
                         SetUp(gate, () => _directories.WatchDirectoryAndParent(directory));
                     }
-                    armed.Add(gate);
+                    armed[i] = true;
+                }
+                if (_evaluator.NeedsProbe(gate) && Probe(gate))
+                {
+                    _evaluator.EndpointReady(gate);
                 }
             }
-            _evaluatedOnce = true;
 
             var failures = new List<string>();
-            var pending = new List<Gate>();
-            foreach (Gate gate in gates)
+            pending.Clear();
+            bool again = false, unwatched = false, watchedOnly = true, probing = false;
+            for (int i = 0; i < count; i++)
             {
+                Gate gate = gates[i];
                 // A stream is opened last, once every other gate is open: opening it is what lets
                 // the producer start, so a consumer that will not run must not open it.
                 if (gate is Gate.StreamFrom && (pending.Count > 0 || (failures.Count > 0 && !upstreamFailureOpens)))
                 {
-                    pending.Add(gate);
+                    pending.Add(i);
                     continue;
                 }
-                (GateState state, string? message) = _evaluator.Evaluate(gate);
-                switch (state)
+                if (gate is Gate.StreamFrom && _incoming is not null)
+                {
+                    _evaluator.StreamAdvanced(_incoming.Advance());
+                }
+                GateVerdict verdict = _evaluator.Evaluate(gate);
+                wakes[i] = verdict.Wake;
+                switch (verdict.State)
                 {
                     case GateState.Skipped:
-                        Log.Skipped(_logger, message!);
+                        Log.Skipped(_logger, verdict.Message!);
                         return new GateOutcome.SkippedByRequest();
                     case GateState.Failed:
-                        failures.Add(message!);
+                        failures.Add(verdict.Message!);
                         break;
                     case GateState.Closed:
-                        pending.Add(gate);
+                        pending.Add(i);
                         break;
                 }
             }
@@ -107,30 +134,44 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             {
                 return new GateOutcome.Open(failures);
             }
-            foreach (string step in _evaluator.RunningUpstreams)
+            foreach (int i in pending)
             {
-                SetUp(new Gate.AfterStep(step), () => _upstreams.Watch(step));
+                switch (wakes[i])
+                {
+                    case Wake.Upstream when gates[i] is Gate.AfterStep running:
+                        SetUp(running, () => _upstreams.Watch(running.Step));
+                        break;
+                    case Wake.Again:
+                        again = true;
+                        break;
+                    case Wake.Directories:
+                        watchedOnly = false;
+                        unwatched |= !armed[i];
+                        break;
+                    case Wake.Probe:
+                        probing = true;
+                        break;
+                }
             }
-            // A pending gate that nothing wakes us for yet: watch it, then evaluate again.
-            if (pending.Any(g => NeedsWatches(g, firstLook: false) && !armed.Contains(g)) && _directories.TryStart())
+            // A pending gate that nothing wakes us for yet: watch it, then look again.
+            if (again || (unwatched && _directories.TryStart()))
             {
                 continue;
             }
-            // Everything pending is covered by lock watchers (or FIFOs): give the instance back.
-            if (!pending.Any(g => NeedsWatches(g, firstLook: false)))
+            // Everything pending is covered by upstream watches (or FIFOs, or probes): give the instance back.
+            if (watchedOnly)
             {
                 _directories.Stop();
-                armed.Clear();
+                Array.Clear(armed);
             }
-            Log.Waiting(_logger, string.Join(", ", pending));
+            Log.Waiting(_logger, gates, pending);
 
             TimeSpan? remaining = timeout is { } t ? t - (_clock.Elapsed - started) : null;
             if (remaining is { } r && r <= TimeSpan.Zero)
             {
-                return new GateOutcome.TimedOut(string.Join(", ", pending));
+                return new GateOutcome.TimedOut(Describe(gates, pending));
             }
-            bool unwatched = pending.Any(g => NeedsWatches(g, firstLook: false) && !armed.Contains(g));
-            TimeSpan? wait = _fallback.Active || GateEvaluator.NeedsPolling(pending) ? Min(remaining, PollingFallback.Interval)
+            TimeSpan? wait = _fallback.Active || probing ? Min(remaining, PollingFallback.Interval)
                 : unwatched ? Min(remaining, _fallback.WaitWithoutInstance())
                 : remaining;
 
@@ -145,39 +186,51 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
         }
     }
 
-    private bool _evaluatedOnce;
+    /// <summary>How long one readiness probe may take; the loop probes again at its polling interval.</summary>
+    public static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>
-    /// Whether <paramref name="gate"/> can only be waited on through directory watches right now:
-    /// files and manual starts always; an --after gate until its upstream is seen running (then its
-    /// alive FIFO or its lock says when it is over), and not on the first look, which finds out
-    /// whether it runs.
-    /// </summary>
-    private bool NeedsWatches(Gate gate, bool firstLook) => gate switch
+    /// <summary>Probes an HTTP or TCP gate once: a 2xx answer, or an accepted connection.</summary>
+    private static bool Probe(Gate gate)
     {
-        Gate.FileExists or Gate.ManualStart or Gate.StreamFrom => true,
-        Gate.AfterStep after => !firstLook && !_upstreams.Covers(after.Step),
-        _ => false,
-    };
+        try
+        {
+            return gate switch
+            {
+                Gate.HttpReady http => LoopbackHttp.Request(http.Target, "GET", ProbeTimeout) is >= 200 and < 300,
+                Gate.TcpReady tcp => LoopbackHttp.CanConnect(tcp.Endpoint, ProbeTimeout),
+                _ => false,
+            };
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// For a sidecar's stop condition: arms the same watches as an --after gate (directories and
-    /// lock watchers) and says whether every step is over. Wakeups arrive as reactor events.
+    /// upstream watches) and says whether every step is over. Wakeups arrive as reactor events.
     /// </summary>
     public bool AllOver(IReadOnlyList<string> steps)
     {
         _directories.StartOrFallBack();
+        bool over = true;
         foreach (string step in steps)
         {
-            foreach (string directory in _evaluator.DirectoriesToWatch(new Gate.AfterStep(step)))
+            foreach (string directory in _view.DirectoriesToWatch(new Gate.AfterStep(step)))
             {
                 _directories.WatchDirectoryAndParent(directory);
             }
-        }
-        bool over = steps.All(_evaluator.IsOver);
-        foreach (string step in _evaluator.RunningUpstreams)
-        {
-            _upstreams.Watch(step);
+            switch (_evaluator.IsOver(step))
+            {
+                case StepProgress.Running:
+                    _upstreams.Watch(step);
+                    over = false;
+                    break;
+                case StepProgress.NotStarted:
+                    over = false;
+                    break;
+            }
         }
         return over;
     }
@@ -197,6 +250,8 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
     /// <summary>True when inotify is unavailable and the caller must re-check on a timer.</summary>
     public bool Polling => _fallback.Active;
+
+    private static string Describe(IReadOnlyList<Gate> gates, List<int> pending) => string.Join(", ", pending.Select(i => gates[i]));
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
 
@@ -266,11 +321,11 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
 
     private static class Log
     {
-        public static void Waiting(ILogger logger, string pending)
+        public static void Waiting(ILogger logger, IReadOnlyList<Gate> gates, List<int> pending)
         {
             if (logger.IsEnabled(LogLevel.Debug))
             {
-                logger.Write(LogLevel.Debug, $"waiting for {pending}");
+                logger.Write(LogLevel.Debug, $"waiting for {Describe(gates, pending)}");
             }
         }
 

@@ -19,14 +19,6 @@ internal sealed class UpstreamWatch(ControlDirectory? controlDirectory, IEventLo
     private readonly LockWatcher _locks = new(reactor);
 
     /// <summary>
-    /// Whether <paramref name="step"/> was seen running and is watched through its FIFO or lock —
-    /// or its FIFO has just spoken: the next look settles it (over, or still running and then
-    /// watched through its lock), with no directory watch in between.
-    /// </summary>
-    public bool Covers(string step) =>
-        _lockWatchers.Contains(step) || _aliveWatched.Contains(step) || _aliveSpent.Contains(step);
-
-    /// <summary>
     /// Wakes the loop when running upstream <paramref name="step"/> is over: through its alive FIFO
     /// while that has said nothing yet, otherwise through its lock.
     /// </summary>

@@ -20,7 +20,7 @@ public sealed class GateEvaluatorTests : IDisposable
     {
         _root = Directory.CreateTempSubdirectory("emissary-gates-").FullName;
         _dir = new ControlDirectory(Path.Combine(_root, "ctl"));
-        _evaluator = new GateEvaluator(_dir);
+        _evaluator = new GateEvaluator(new DiskGateView(_dir));
     }
 
     public void Dispose()
@@ -54,15 +54,18 @@ public sealed class GateEvaluatorTests : IDisposable
         }
     }
 
-    private (GateState State, string? Message) After(string step) => _evaluator.Evaluate(new Gate.AfterStep(step));
+    private (GateState State, string? Message) After(string step)
+    {
+        (GateState state, string? message) = _evaluator.Evaluate(new Gate.AfterStep(step));
+        return (state, message);
+    }
 
     // ---- --after ----
 
     [Fact]
     public void A_step_that_has_not_started_is_waited_for_not_dead()
     {
-        After("fetch").Should().Be((GateState.Closed, (string?)null));
-        _evaluator.RunningUpstreams.Should().BeEmpty();
+        _evaluator.Evaluate(new Gate.AfterStep("fetch")).Should().Be(GateVerdict.Closed(Wake.Directories), "its directory will say when it registers");
     }
 
     [Fact]
@@ -80,9 +83,7 @@ public sealed class GateEvaluatorTests : IDisposable
         After("fetch").State.Should().Be(GateState.Closed);
 
         fetch.MarkRunning(4242, Now);
-        After("fetch").State.Should().Be(GateState.Closed);
-
-        _evaluator.RunningUpstreams.Should().Equal("fetch");
+        _evaluator.Evaluate(new Gate.AfterStep("fetch")).Should().Be(GateVerdict.Closed(Wake.Upstream), "its end wakes the waiter, not its directory");
     }
 
     [Fact]
@@ -252,7 +253,7 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void File_gates_work_without_a_control_directory()
     {
-        var evaluator = new GateEvaluator(null);
+        var evaluator = new GateEvaluator(new DiskGateView(null));
         string path = Path.Combine(_root, "ready");
         File.WriteAllText(path, "");
 
@@ -328,12 +329,12 @@ public sealed class GateEvaluatorTests : IDisposable
     public void A_stream_gate_opens_once_the_producer_started_and_the_given_stream_received_the_pipe()
     {
         var stream = new FakeIncomingStream("produce");
-        var evaluator = new GateEvaluator(_dir, stream);
+        var evaluator = new GateEvaluator(new DiskGateView(_dir), stream);
         var gate = new Gate.StreamFrom("produce");
         StepHandle producer = Live("produce");
 
         evaluator.Evaluate(gate).State.Should().Be(GateState.Closed, "the producer has not started");
-        stream.Advances.Should().Be(1, "each evaluation lets the stream do what it can");
+        stream.Advances.Should().Be(0, "advancing the stream is the waiter's effect, not the evaluator's");
 
         stream.Received = true;
         evaluator.Evaluate(gate).State.Should().Be(GateState.Closed, "a pipe without a started writer could read a premature EOF");
@@ -346,15 +347,87 @@ public sealed class GateEvaluatorTests : IDisposable
     public void A_stream_gate_fails_when_the_producer_started_without_handing_the_pipe_or_the_stream_is_refused()
     {
         var stream = new FakeIncomingStream("produce");
-        var evaluator = new GateEvaluator(_dir, stream);
+        var evaluator = new GateEvaluator(new DiskGateView(_dir), stream);
         Live("produce").MarkRunning(4242, Now);
 
-        (GateState state, string? message) = evaluator.Evaluate(new Gate.StreamFrom("produce"));
+        var gate = new Gate.StreamFrom("produce");
+
+        evaluator.StreamAdvanced(null);
+        evaluator.Evaluate(gate).Should().Be(GateVerdict.Closed(Wake.Again),
+            "the pipe may have been handed over after the stream last advanced: one more advance settles it");
+        evaluator.Evaluate(gate).Should().Be(GateVerdict.Closed(Wake.Again), "still no advance since the start was seen");
+        evaluator.StreamAdvanced(null);
+        (GateState state, string? message) = evaluator.Evaluate(gate);
         state.Should().Be(GateState.Failed);
         message.Should().Contain("/ctl/produce/stdout").And.Contain("--stdout-to");
 
-        stream.Problem = "refused: a link planted as the socket";
-        evaluator.Evaluate(new Gate.StreamFrom("produce")).Should().Be((GateState.Failed, "refused: a link planted as the socket"));
+        evaluator.StreamAdvanced("refused: a link planted as the socket");
+        evaluator.Evaluate(gate).Should().Be(GateVerdict.Failed("refused: a link planted as the socket"));
+    }
+
+    [Fact]
+    public void A_pipe_handed_over_just_before_the_start_was_seen_opens_on_the_next_advance()
+    {
+        var stream = new FakeIncomingStream("produce");
+        var evaluator = new GateEvaluator(new DiskGateView(_dir), stream);
+        var gate = new Gate.StreamFrom("produce");
+        evaluator.StreamAdvanced(null);         // the waiter let the stream advance: nothing handed yet
+        Live("produce").MarkRunning(4242, Now); // then the producer handed the pipe over and said it started
+
+        evaluator.Evaluate(gate).Should().Be(GateVerdict.Closed(Wake.Again));
+        stream.Received = true;                 // the next advance takes the pipe
+        evaluator.StreamAdvanced(null);
+
+        evaluator.Evaluate(gate).Should().Be(GateVerdict.Open);
+    }
+
+    // ---- the evaluator decides from what it is given ----
+
+    /// <summary>A world made of answers: no file, no lock, no directory behind it.</summary>
+    private sealed class ScriptedView : IGateView
+    {
+        public Dictionary<string, int> ExitCodes { get; } = [];
+        public Dictionary<string, StepStatus> Statuses { get; } = [];
+        public HashSet<string> Running { get; } = [];
+        public Dictionary<string, long> Files { get; } = [];
+
+        public int? ExitCode(string step) => ExitCodes.TryGetValue(step, out int code) ? code : null;
+        public StepStatus? Status(string step) => Statuses.GetValueOrDefault(step);
+        public bool IsRunning(string step) => Running.Contains(step);
+        public bool HasRequest(string step, bool start) => false;
+        public long? FileLength(string path) => Files.TryGetValue(path, out long length) ? length : null;
+        public bool IsDirectory(string path) => false;
+        public IEnumerable<string> DirectoriesToWatch(Gate gate) => [];
+    }
+
+    [Fact]
+    public void Verdicts_come_from_the_view_alone_and_say_what_can_change_them()
+    {
+        var view = new ScriptedView();
+        var evaluator = new GateEvaluator(view);
+        var after = new Gate.AfterStep("fetch");
+        var file = new Gate.FileExists("/nowhere/ready", NonEmpty: true);
+        var http = new Gate.HttpReady(Emissary.Net.HttpTarget.Parse("http://127.0.0.1:1/ready", "test"));
+
+        evaluator.Evaluate(after).Should().Be(GateVerdict.Closed(Wake.Directories));
+        view.Statuses["fetch"] = new StepStatus { Name = "fetch", State = StepState.Running };
+        view.Running.Add("fetch");
+        evaluator.Evaluate(after).Should().Be(GateVerdict.Closed(Wake.Upstream));
+        view.Running.Clear();
+        evaluator.Evaluate(after).State.Should().Be(GateState.Failed, "alive once, gone now, no exit code");
+        view.ExitCodes["fetch"] = 0;
+        evaluator.Evaluate(after).Should().Be(GateVerdict.Open);
+
+        view.Files["/nowhere/ready"] = 0;
+        evaluator.Evaluate(file).Should().Be(GateVerdict.Closed(Wake.Directories), "empty, and content was asked for");
+        view.Files["/nowhere/ready"] = 3;
+        evaluator.Evaluate(file).Should().Be(GateVerdict.Open);
+
+        evaluator.NeedsProbe(http).Should().BeTrue();
+        evaluator.Evaluate(http).Should().Be(GateVerdict.Closed(Wake.Probe), "nothing was probed: the evaluator does not probe");
+        evaluator.EndpointReady(http);
+        evaluator.Evaluate(http).Should().Be(GateVerdict.Open);
+        evaluator.NeedsProbe(http).Should().BeFalse("readiness stays once seen");
     }
 
     [Fact]
@@ -363,7 +436,7 @@ public sealed class GateEvaluatorTests : IDisposable
         Live("produce");
         Action none = () => _evaluator.Evaluate(new Gate.StreamFrom("produce"));
         none.Should().Throw<InvalidOperationException>().WithMessage("*'produce'*");
-        Action other = () => new GateEvaluator(_dir, new FakeIncomingStream("other")).Evaluate(new Gate.StreamFrom("produce"));
+        Action other = () => new GateEvaluator(new DiskGateView(_dir), new FakeIncomingStream("other")).Evaluate(new Gate.StreamFrom("produce"));
         other.Should().Throw<InvalidOperationException>();
     }
 
@@ -372,10 +445,10 @@ public sealed class GateEvaluatorTests : IDisposable
     [Fact]
     public void Watches_the_directories_whose_changes_matter()
     {
-        _evaluator.DirectoriesToWatch(new Gate.AfterStep("fetch")).Should().Equal(_dir.Root, _dir.StepDirectory("fetch"));
-        _evaluator.DirectoriesToWatch(new Gate.ManualStart("deploy")).Should().Equal(_dir.Root);
-        _evaluator.DirectoriesToWatch(new Gate.FileExists(Path.Combine(_root, "sub", "ready"), false)).Should().Equal(Path.Combine(_root, "sub"));
-        _evaluator.DirectoriesToWatch(new Gate.Fifo(Path.Combine(_root, "go"))).Should().BeEmpty();
-        _evaluator.DirectoriesToWatch(new Gate.StreamFrom("produce")).Should().Equal(_dir.Root, _dir.StepDirectory("produce"));
+        new DiskGateView(_dir).DirectoriesToWatch(new Gate.AfterStep("fetch")).Should().Equal(_dir.Root, _dir.StepDirectory("fetch"));
+        new DiskGateView(_dir).DirectoriesToWatch(new Gate.ManualStart("deploy")).Should().Equal(_dir.Root);
+        new DiskGateView(_dir).DirectoriesToWatch(new Gate.FileExists(Path.Combine(_root, "sub", "ready"), false)).Should().Equal(Path.Combine(_root, "sub"));
+        new DiskGateView(_dir).DirectoriesToWatch(new Gate.Fifo(Path.Combine(_root, "go"))).Should().BeEmpty();
+        new DiskGateView(_dir).DirectoriesToWatch(new Gate.StreamFrom("produce")).Should().Equal(_dir.Root, _dir.StepDirectory("produce"));
     }
 }

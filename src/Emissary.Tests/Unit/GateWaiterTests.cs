@@ -102,4 +102,88 @@ public sealed class GateWaiterTests : IDisposable
             .Should().BeOfType<GateOutcome.UpstreamFailed>();
         _loop.Waits.Should().Equal([null], "the upstream's alive FIFO wakes the loop: no polling");
     }
+
+    /// <summary>The disk as the evaluator sees it, with a hook that runs right after a file is looked at.</summary>
+    private sealed class HookedView(ControlDirectory dir, Action<string> afterLookingAt) : IGateView
+    {
+        private readonly DiskGateView _disk = new(dir);
+
+        public int? ExitCode(string step) => _disk.ExitCode(step);
+
+        public StepStatus? Status(string step) => _disk.Status(step);
+
+        public bool IsRunning(string step) => _disk.IsRunning(step);
+
+        public bool HasRequest(string step, bool start) => _disk.HasRequest(step, start);
+
+        public long? FileLength(string path)
+        {
+            long? length = _disk.FileLength(path);
+            afterLookingAt(path);
+            return length;
+        }
+
+        public bool IsDirectory(string path) => _disk.IsDirectory(path);
+
+        public IEnumerable<string> DirectoriesToWatch(Gate gate) => _disk.DirectoriesToWatch(gate);
+    }
+
+    [Fact]
+    public void A_file_that_appears_between_the_look_and_the_wait_still_wakes_the_loop()
+    {
+        string file = Path.Combine(_root, "ready");
+        bool created = false;
+        var view = new HookedView(_dir, path =>
+        {
+            if (path == file && !created)
+            {
+                created = true;
+                File.WriteAllText(file, ""); // the writer wins the race: just after the look said "missing"
+            }
+        });
+        using var waiter = new GateWaiter(_dir, _loop, NullLogger.Instance, _clock, view: view);
+        _loop.Then(_ => _loop.WakeFromReadyDescriptors());
+
+        waiter.Wait([new Gate.FileExists(file, NonEmpty: false)], timeout: null, upstreamFailureOpens: false)
+            .Should().BeOfType<GateOutcome.Open>("the watch was armed before the look, so the write after it is an event");
+        created.Should().BeTrue();
+        _loop.Waits.Should().Equal([null]);
+    }
+
+    [Fact]
+    public void An_upstream_that_finishes_between_the_look_and_the_wait_still_wakes_the_loop()
+    {
+        StepHandle upstream = StepHandle.Register(_dir, "a", _clock.UtcNow, [], waitsForStart: false);
+        _handles.Add(upstream);
+        upstream.MarkRunning(4242, _clock.UtcNow);
+        _loop.Then(_ =>
+        {
+            upstream.Finish(new StepStatus { Name = "a", State = StepState.Succeeded, ExitCode = 0 }); // records its outcome and lets go: the alive FIFO hangs up
+            return _loop.WakeFromReadyDescriptors();
+        });
+
+        _waiter.Wait([new Gate.AfterStep("a")], timeout: null, upstreamFailureOpens: false)
+            .Should().BeOfType<GateOutcome.Open>();
+        _loop.Waits.Should().Equal([null], "the alive FIFO, armed when the look saw it running, is what wakes the loop");
+    }
+
+    [Fact]
+    public void A_directory_made_while_waiting_is_watched_itself_from_the_next_look()
+    {
+        _loop.Then(_ =>
+        {
+            Directory.CreateDirectory(_dir.StepDirectory("a")); // the control directory and the upstream's, nothing in them yet
+            return _loop.WakeFromReadyDescriptors();
+        }).Then(_ =>
+        {
+            StepHandle upstream = StepHandle.Register(_dir, "a", _clock.UtcNow, [], waitsForStart: false);
+            _handles.Add(upstream);
+            upstream.Finish(new StepStatus { Name = "a", State = StepState.Succeeded, ExitCode = 0 }); // all inside a/
+            return _loop.WakeFromReadyDescriptors();
+        });
+
+        _waiter.Wait([new Gate.AfterStep("a")], timeout: null, upstreamFailureOpens: false)
+            .Should().BeOfType<GateOutcome.Open>("what is written inside the new directory is seen: it was watched once it existed");
+        _loop.Waits.Should().HaveCount(2);
+    }
 }

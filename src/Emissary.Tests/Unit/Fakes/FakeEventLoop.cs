@@ -5,7 +5,8 @@ namespace Emissary.Tests.Unit.Fakes;
 /// <summary>
 /// An event loop that plays a script: events posted by watchers come first, then each wait takes
 /// the next scripted step, which may change the world (and the fake clock) before answering.
-/// Registered descriptors are only counted: nothing reads them.
+/// Registered descriptors are counted, and read only when a step asks what would wake the real loop
+/// (<see cref="WakeFromReadyDescriptors"/>).
 /// </summary>
 internal sealed class FakeEventLoop : IEventLoop
 {
@@ -29,7 +30,29 @@ internal sealed class FakeEventLoop : IEventLoop
     public IDisposable Watch(int fd, uint events, Action<uint> onReady)
     {
         Watching++;
-        return new Registration(this);
+        var registration = new Registration(this, fd, onReady);
+        _registrations.Add(registration);
+        return registration;
+    }
+
+    private readonly List<Registration> _registrations = [];
+
+    /// <summary>
+    /// What the real loop would do now: runs the callback of every registered descriptor that is
+    /// ready (asked with a zero-timeout poll) and returns the first event they post. Throws when
+    /// none is ready: a real loop would sleep, and nothing armed would ever wake it.
+    /// </summary>
+    public SupervisorEvent WakeFromReadyDescriptors()
+    {
+        foreach (Registration registration in _registrations.Where(r => !r.Disposed).ToArray())
+        {
+            if (Emissary.Interop.Libc.PollOne(registration.Fd, Emissary.Interop.Libc.POLLIN, 0))
+            {
+                registration.OnReady(Emissary.Interop.Libc.EPOLLIN);
+            }
+        }
+        return _posted.TryDequeue(out SupervisorEvent? posted) ? posted
+            : throw new InvalidOperationException("no armed descriptor is ready: the real loop would sleep through this change");
     }
 
     public void Post(SupervisorEvent e) => _posted.Enqueue(e);
@@ -48,9 +71,15 @@ internal sealed class FakeEventLoop : IEventLoop
         return _script.Dequeue()(timeout);
     }
 
-    private sealed class Registration(FakeEventLoop loop) : IDisposable
+    private sealed class Registration(FakeEventLoop loop, int fd, Action<uint> onReady) : IDisposable
     {
         private bool _disposed;
+
+        public int Fd => fd;
+
+        public Action<uint> OnReady => onReady;
+
+        public bool Disposed => _disposed;
 
         public void Dispose()
         {
