@@ -1,6 +1,5 @@
 using Emissary.Events;
 using Emissary.Files;
-using Emissary.Foundation.Sequences;
 using Emissary.Interop;
 
 namespace Emissary.Gates;
@@ -110,10 +109,7 @@ internal sealed unsafe class DirectoryWatchSet(IEventLoop reactor, PollingFallba
                 }
                 else if ((mask & (Libc.IN_IGNORED | Libc.IN_DELETE_SELF | Libc.IN_UNMOUNT | Libc.IN_MOVE_SELF)) != 0)
                 {
-                    foreach (string path in _watched.Where(w => w.Value.Wd == wd).Select(w => w.Key).ToArray())
-                    {
-                        Forget(path);
-                    }
+                    ForgetWatch(wd);
                 }
             }
         }
@@ -132,7 +128,7 @@ internal sealed unsafe class DirectoryWatchSet(IEventLoop reactor, PollingFallba
         }
         for (string? d = directory; d is not null; d = Path.GetDirectoryName(d), mask = EntryMask)
         {
-            uint already = _watched.TryGetValue(d, out WatchedDirectory existing) ? existing.Mask : 0;
+            uint already = _watched.TryGetValue(d, out WatchedDirectory? existing) ? existing.Mask : 0;
             if ((already & mask) == mask)
             {
                 return;
@@ -140,7 +136,7 @@ internal sealed unsafe class DirectoryWatchSet(IEventLoop reactor, PollingFallba
             mask |= already; // one watch per directory: its mask is replaced, so ask for both
             // The identity is taken before the watch: if the path changes in between, the next
             // round sees a mismatch and watches again, never the other way round.
-            if (IdentityOf(d) is not { } identity)
+            if (!IdentityOf(d, out DirectoryIdentity identity))
             {
                 continue;
             }
@@ -166,7 +162,7 @@ internal sealed unsafe class DirectoryWatchSet(IEventLoop reactor, PollingFallba
     /// <summary>Forgets the watch on <paramref name="path"/> when the path now names another directory, or nothing.</summary>
     private void ForgetIfReplaced(string path)
     {
-        if (_watched.TryGetValue(path, out WatchedDirectory watched) && IdentityOf(path) != watched.Identity)
+        if (_watched.TryGetValue(path, out WatchedDirectory? watched) && !(IdentityOf(path, out DirectoryIdentity now) && now.Same(watched.Identity)))
         {
             Forget(path);
         }
@@ -174,27 +170,75 @@ internal sealed unsafe class DirectoryWatchSet(IEventLoop reactor, PollingFallba
 
     private void Forget(string path)
     {
-        if (!_watched.Remove(path, out WatchedDirectory watched))
+        if (!_watched.TryGetValue(path, out WatchedDirectory? watched))
         {
             return;
         }
-        if (!_watched.Values.Any(w => w.Wd == watched.Wd))
+        _watched.Remove(path);
+        if (!IsWatching(watched.Wd))
         {
             // Already gone when the kernel dropped it (EINVAL): nothing to undo.
             Libc.InotifyRmWatch(_inotify, watched.Wd);
         }
     }
 
-    /// <summary>Device and inode of the directory <paramref name="path"/> names (links followed, as inotify does), or null.</summary>
-    private static (uint Major, uint Minor, ulong Inode)? IdentityOf(string path)
+    /// <summary>Forgets every path watch descriptor <paramref name="wd"/> stood for (plain loops: no query code in the binaries for this).</summary>
+    private void ForgetWatch(int wd)
     {
-        StatX st;
-        return Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_INO | Libc.STATX_TYPE, &st) == 0 && st.Kind == FileType.Directory
-            ? (st.DevMajor, st.DevMinor, st.Inode)
-            : null;
+        List<string>? paths = null;
+        foreach (KeyValuePair<string, WatchedDirectory> entry in _watched)
+        {
+            if (entry.Value.Wd == wd)
+            {
+                (paths ??= []).Add(entry.Key);
+            }
+        }
+        foreach (string path in paths ?? [])
+        {
+            Forget(path);
+        }
     }
 
-    private readonly record struct WatchedDirectory(int Wd, (uint Major, uint Minor, ulong Inode) Identity, uint Mask);
+    private bool IsWatching(int wd)
+    {
+        foreach (KeyValuePair<string, WatchedDirectory> entry in _watched)
+        {
+            if (entry.Value.Wd == wd)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Device and inode of the directory <paramref name="path"/> names (links followed, as inotify does); false when it names none.</summary>
+    private static bool IdentityOf(string path, out DirectoryIdentity identity)
+    {
+        StatX st;
+        bool found = Libc.StatX(Libc.AT_FDCWD, path, 0, Libc.STATX_INO | Libc.STATX_TYPE, &st) == 0 && st.Kind == FileType.Directory;
+        identity = found ? new DirectoryIdentity(((ulong)st.DevMajor << 32) | st.DevMinor, st.Inode) : default;
+        return found;
+    }
+
+    // Two plain fields rather than a tuple: no generic tuple code for one comparison.
+    private readonly struct DirectoryIdentity(ulong device, ulong inode)
+    {
+        private readonly ulong _device = device;
+        private readonly ulong _inode = inode;
+
+        public bool Same(DirectoryIdentity other) => _device == other._device && _inode == other._inode;
+    }
+
+    // A class, not a struct: the dictionary and the queries over it then share the code every
+    // reference-typed instantiation uses, which keeps the binaries smaller (measured: see docs/benchmarks.md).
+    private sealed class WatchedDirectory(int wd, DirectoryIdentity identity, uint mask)
+    {
+        public int Wd { get; } = wd;
+
+        public DirectoryIdentity Identity { get; } = identity;
+
+        public uint Mask { get; } = mask;
+    }
 
     public void Dispose() => Stop();
 }

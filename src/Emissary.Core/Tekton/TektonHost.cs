@@ -79,7 +79,7 @@ internal static class TektonHost
         }
         var clock = new SystemClock();
         using var reactor = new Reactor();
-        using var waiter = new TektonWaiter(reactor);
+        using var waiter = new TektonWaiter(reactor, clock, logger);
         var runner = new TektonRunner(options, paths, reactor, clock, logger);
         return new TektonStep(options, paths, waiter, runner, new TektonPostWriter(options), clock).Go(command, when);
     }

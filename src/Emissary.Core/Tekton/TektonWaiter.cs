@@ -1,7 +1,9 @@
 using Emissary.Events;
 using Emissary.Interop;
 using Emissary.Files;
+using Emissary.Foundation;
 using Emissary.Gates;
+using Emissary.Logging;
 
 namespace Emissary.Tekton;
 
@@ -29,35 +31,34 @@ internal readonly record struct WaitOutcome(WaitVerdict Verdict, int Signal = 0,
 /// <summary>
 /// Tekton's Waiter (cmd/entrypoint/waiter.go) without the 1 s poll: the same conditions — FILE
 /// exists (and is non-empty with <c>-wait_file_content</c>), or FILE.err exists — checked whenever
-/// something can have changed them:
+/// something can have changed them, through the same parts as <c>run</c>'s gates:
 /// <list type="bullet">
-/// <item>inotify on FILE's directory, held only while nothing better is available (the node-wide
-/// budget of inotify instances per uid is small), armed before every check so nothing is missed;</item>
-/// <item>once the previous step's <see cref="TektonStepLock"/> exists, a thread blocked in
-/// flock(LOCK_SH) on it instead, which wakes us when that entrypoint exits for any reason, and the
-/// inotify instance is given back. A lock that is free while neither FILE nor FILE.err exists
-/// means the previous entrypoint died without recording an outcome
-/// (<see cref="WaitVerdict.PreviousVanished"/>), where Tekton's binary waits forever;</item>
-/// <item>when inotify cannot be had (EMFILE, ENOSPC, a directory that does not exist yet), a
-/// 100 ms re-check instead.</item>
+/// <item>the <see cref="DirectoryWatchSet"/> on FILE's directory (or its nearest ancestor until it
+/// exists), held only while nothing better is available (the node-wide budget of inotify
+/// instances per uid is small), armed before every check so nothing is missed;</item>
+/// <item>once the previous step's <see cref="TektonStepLock"/> exists, the <see cref="LockWatcher"/>
+/// instead, which wakes us when that entrypoint exits for any reason, and the inotify instance is
+/// given back. A lock that is free while neither FILE nor FILE.err exists means the previous
+/// entrypoint died without recording an outcome (<see cref="WaitVerdict.PreviousVanished"/>),
+/// where Tekton's binary waits forever;</item>
+/// <item>when inotify cannot be had, the <see cref="PollingFallback"/>'s re-checks.</item>
 /// </list>
 /// SIGTERM and the other terminating signals end the wait (the loop owns the signalfd).
 /// </summary>
-internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDisposable
+internal sealed unsafe class TektonWaiter : ITektonWaiter, IDisposable
 {
-    private static readonly TimeSpan FallbackInterval = TimeSpan.FromMilliseconds(100);
+    private readonly IEventLoop _loop;
+    private readonly PollingFallback _fallback;
+    private readonly DirectoryWatchSet _directories;
+    private readonly LockWatcher _locks;
 
-    private const uint WatchMask = Libc.IN_CREATE | Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE | Libc.IN_MODIFY | Libc.IN_ATTRIB |
-        Libc.IN_DELETE | Libc.IN_MOVED_FROM | Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF | Libc.IN_ONLYDIR;
-
-    private int _inotify = -1;
-    private IDisposable? _inotifyRegistration;
-    private readonly LockWatcher _locks = new(loop);
-
-    /// <summary>For the tests and the log: how the last wait was woken.</summary>
-    public bool UsedInotify { get; private set; }
-
-    public bool UsedLockWatcher { get; private set; }
+    public TektonWaiter(IEventLoop loop, IClock clock, ILogger logger)
+    {
+        _loop = loop;
+        _fallback = new PollingFallback(clock, logger);
+        _directories = new DirectoryWatchSet(loop, _fallback);
+        _locks = new LockWatcher(loop);
+    }
 
     /// <param name="file">The file to wait for; empty returns at once (Tekton's no-op).</param>
     /// <param name="detectVanished">Watch the lock of the step that writes <paramref name="file"/>.</param>
@@ -73,7 +74,10 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
         {
             while (true)
             {
-                bool watched = (lockWatched && _inotify < 0) || Watch(directory);
+                // The lock watcher alone covers the wait, except in breakpoint-on-failure mode:
+                // there a step can write `out` and then wait for the user, alive.
+                bool lockCovers = lockWatched && !errorFileMeansReady;
+                bool watched = lockCovers || Watch(directory);
 
                 if (Check(file, expectContent, errorFileMeansReady) is { } done)
                 {
@@ -84,14 +88,12 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
                     switch (ProbeLock(directory, out SafeFd? held))
                     {
                         case LockState.Held:
-                            WatchLock(held!);
+                            _locks.Watch(held!, "previous step's lock");
                             lockWatched = true;
                             if (!errorFileMeansReady)
                             {
-                                // The lock watcher wakes us when that entrypoint ends, which it does
-                                // right after writing its outcome. Not in breakpoint-on-failure mode:
-                                // there a step can write `out` and then wait for the user, alive.
-                                StopInotify();
+                                // It wakes us when that entrypoint ends, which it does right after writing its outcome.
+                                _directories.Stop();
                             }
                             break;
                         case LockState.Released:
@@ -104,8 +106,11 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
                     return Check(file, expectContent, errorFileMeansReady) ?? new WaitOutcome(WaitVerdict.PreviousVanished);
                 }
 
-                TimeSpan? timeout = watched || lockWatched ? null : FallbackInterval;
-                if (loop.Next(timeout) is SupervisorEvent.SignalReceived received && Signals.IsTerminating(received.Signal))
+                TimeSpan? timeout = lockWatched ? null
+                    : _fallback.Active ? PollingFallback.Interval
+                    : watched ? null
+                    : _fallback.WaitWithoutInstance();
+                if (_loop.Next(timeout) is SupervisorEvent.SignalReceived received && Signals.IsTerminating(received.Signal))
                 {
                     return new WaitOutcome(WaitVerdict.Interrupted, received.Signal);
                 }
@@ -113,8 +118,19 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
         }
         finally
         {
-            StopInotify();
+            _directories.Stop();
         }
+    }
+
+    /// <summary>Arms the watch set on <paramref name="directory"/>; false when no inotify instance can be had now.</summary>
+    private bool Watch(string directory)
+    {
+        if (!_directories.TryStart())
+        {
+            return false;
+        }
+        _directories.WatchDirectoryAndParent(directory);
+        return !_fallback.Active;
     }
 
     private static WaitOutcome? Check(string file, bool expectContent, bool errorFileMeansReady)
@@ -175,53 +191,9 @@ internal sealed unsafe class TektonWaiter(IEventLoop loop) : ITektonWaiter, IDis
         return LockState.Held;
     }
 
-    /// <summary>A thread blocked in flock(LOCK_SH): it returns when the holder exits, and wakes the loop.</summary>
-    private void WatchLock(SafeFd lockFd)
-    {
-        UsedLockWatcher = true;
-        _locks.Watch(lockFd, "previous step's lock");
-    }
-
-    /// <summary>Arms inotify on <paramref name="directory"/>; false when it cannot (then the caller re-checks every 100 ms).</summary>
-    private bool Watch(string directory)
-    {
-        if (_inotify < 0)
-        {
-            int fd = Libc.InotifyInit1(Libc.IN_NONBLOCK | Libc.IN_CLOEXEC);
-            if (fd < 0)
-            {
-                return false;
-            }
-            if (Libc.InotifyAddWatch(fd, directory, WatchMask) < 0)
-            {
-                Libc.Close(fd);
-                return false;
-            }
-            _inotify = fd;
-            _inotifyRegistration = loop.Watch(fd, Libc.EPOLLIN, _ =>
-            {
-                Descriptors.Drain(_inotify);
-                loop.Post(SupervisorEvent.Changed);
-            });
-            UsedInotify = true;
-        }
-        return true;
-    }
-
-    private void StopInotify()
-    {
-        _inotifyRegistration?.Dispose();
-        _inotifyRegistration = null;
-        if (_inotify >= 0)
-        {
-            Libc.Close(_inotify);
-            _inotify = -1;
-        }
-    }
-
     public void Dispose()
     {
-        StopInotify();
+        _directories.Dispose();
         _locks.Dispose();
     }
 }
