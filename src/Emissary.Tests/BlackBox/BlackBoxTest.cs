@@ -84,7 +84,14 @@ public abstract class BlackBoxTest : IDisposable
     protected static string CopyInto(string dir, string source, string? name = null, int mode = 0b111_101_101)
     {
         string dest = Path.Combine(dir, name ?? Path.GetFileName(source));
-        File.Copy(source, dest, overwrite: true);
+        // Copied by cp(1), not by this process: a test running in parallel that forks while our
+        // descriptor for writing is open would hold it until its exec, and executing the copy
+        // then fails with ETXTBSY ("Text file busy"). cp's descriptor dies with cp.
+        using (var cp = System.Diagnostics.Process.Start("cp", ["--", source, dest]))
+        {
+            cp.WaitForExit();
+            cp.ExitCode.Should().Be(0, "cp {0} {1}", source, dest);
+        }
         File.SetUnixFileMode(dest, (UnixFileMode)mode);
         return dest;
     }
