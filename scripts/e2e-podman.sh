@@ -5,7 +5,8 @@
 # the order of steps, exit codes, skipped steps, stopped sidecars and termination messages
 # (read from each step's own volume: podman does not read terminationMessagePath), and, with
 # steps of different uids, that no container can write another's record while requests and
-# signals still cross containers.
+# signals still cross containers; and image-volume delivery: the Emissary image mounted with
+# `podman run --mount type=image` instead of the init container, one step gating on another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -119,6 +120,52 @@ logs_have "$pod-report" 'even numbers: 100000' && pass "report got \$(steps.coun
 [[ "$(field count startedAt)" < "$(field numbers finishedAt)" ]] && pass "the stages ran at the same time" || fail "count started after numbers finished"
 # The stream's socket is removed once the consumer took the pipe; the consumer's claim stays in its own record.
 [ ! -e "$(rec evens)/stdout" ] && [ -f "$(rec count)/stream-claim" ] && pass "evens (uid 1000) handed its stream to count (root), which claimed it from its own record" || fail "evens' socket or count's claim: $(ls -l "$(rec evens)" "$(rec count)" 2>&1)"
+
+# Image-volume delivery (`rewrite --delivery image-volume`): no init container copies the binary;
+# the Emissary image itself is mounted read-only at /var/run/emissary-bin in each step, as the
+# kubelet mounts an `image` volume, so the image's /emissary (Dockerfile.scratch) is the
+# /var/run/emissary-bin/emissary every wrapped command runs. Two containers of one pod, in the
+# layout rewrite writes (a shared control directory, each step's record its own volume, read-only
+# in the step that reads it): "vol-second" is started first and gates on "vol-first".
+echo "e2e: image-volume delivery" >&2
+pod=imgvol
+# What rewrite writes for such a pod: the image as the binary's volume, no init container, and
+# the commands run below.
+printf '%s' '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"imgvol"},"spec":{"containers":[
+  {"name":"vol-first","image":"s","command":["sh"]},{"name":"vol-second","image":"s","command":["sh"],"waitForTermination":["vol-first"]}]}}' > "$work/imgvol.json"
+wired=$("$ROOT/artifacts/emissary" rewrite --delivery image-volume --image localhost/emissary:e2e "$work/imgvol.json" 2>&1) || true
+if grep -q '"reference": "localhost/emissary:e2e"' <<<"$wired" && ! grep -q emissary-init <<<"$wired" \
+  && grep -q '"mountPath": "/var/run/emissary-bin",' <<<"$wired" && tr -d ' \n' <<<"$wired" | grep -q '"command":\["/var/run/emissary-bin/emissary","run","--name","vol-second","--after","vol-first"'; then
+  pass "rewrite --delivery image-volume mounts localhost/emissary:e2e at /var/run/emissary-bin with no init container"
+else
+  fail "rewrite --delivery image-volume wrote: $wired"
+fi
+podman pod rm -f "$pod" >/dev/null 2>&1 || true
+podman pod create --name "$pod" --network none >/dev/null
+pods+=("$pod")
+for volume in emissary-control-imgvol emissary-step-vol-first emissary-step-vol-second; do
+  podman volume rm -f "$volume" >/dev/null 2>&1 || true
+  podman volume create --opt o=uid=0,gid=0 "$volume" >/dev/null
+  chmod 0777 "$(podman volume inspect "$volume" --format '{{.Mountpoint}}')"
+  volumes+=("$volume")
+done
+binary_mount=(--mount type=image,source=localhost/emissary:e2e,destination=/var/run/emissary-bin,rw=false)
+control_mount=(-v emissary-control-imgvol:/var/run/emissary)
+# vol-second also proves the mount read-only: overwriting the binary must fail.
+podman run -d --pod "$pod" --name "$pod-vol-second" "${binary_mount[@]}" "${control_mount[@]}" \
+  -v emissary-step-vol-second:/var/run/emissary/vol-second -v emissary-step-vol-first:/var/run/emissary/vol-first:ro \
+  localhost/emissary-steps:e2e /var/run/emissary-bin/emissary run --name vol-second --after vol-first -- \
+  sh -c 'if echo x 2>/dev/null > /var/run/emissary-bin/emissary; then echo "binary writable"; exit 9; fi; echo second ran; exit 3' >/dev/null
+sleep 0.3
+[ "$(podman inspect "$pod-vol-second" --format '{{.State.Running}}')" = true ] && pass "vol-second waits for vol-first" || fail "vol-second is not waiting: $(podman logs "$pod-vol-second" 2>&1 | tail -3)"
+podman run -d --pod "$pod" --name "$pod-vol-first" "${binary_mount[@]}" "${control_mount[@]}" \
+  -v emissary-step-vol-first:/var/run/emissary/vol-first \
+  localhost/emissary-steps:e2e /var/run/emissary-bin/emissary run --name vol-first -- sh -c 'sleep 0.2; echo first ran' >/dev/null
+podman wait "$pod-vol-first" "$pod-vol-second" >/dev/null
+expect_exit "$pod-vol-first" 0; expect_state vol-first succeeded
+expect_exit "$pod-vol-second" 3; expect_state vol-second failed
+expect_before vol-first vol-second
+logs_have "$pod-vol-second" 'second ran' && pass "vol-second ran its command from the image mount, which it could not overwrite" || fail "vol-second: $(podman logs "$pod-vol-second" 2>&1 | tail -3)"
 
 if [ "$failures" -gt 0 ]; then echo "e2e: $failures check(s) failed" >&2; exit 1; fi
 echo "e2e: all checks passed" >&2

@@ -34,7 +34,7 @@ internal static class WebhookCli
     private static readonly CliOption TlsCert = CliOption.Value("--tls-cert", "FILE", "PEM certificate (chain) to serve; re-read when it changes (cert-manager's tls.crt)");
     private static readonly CliOption TlsKey = CliOption.Value("--tls-key", "FILE", "PEM private key of --tls-cert (tls.key)");
     private static readonly CliOption Listen = CliOption.Value("--listen", "ADDRESS:PORT", $"Where to serve HTTPS (default {DefaultListen}; [::]:PORT for IPv6)");
-    private static readonly CliOption Image = CliOption.Value("--image", "IMAGE", $"The image of the emissary-init container, as for rewrite (default {RewriteSettings.DefaultImage})");
+    private static readonly CliOption Image = CliOption.Value("--image", "IMAGE", $"The Emissary image, of the emissary-init container or the image volume, as for rewrite (default {RewriteSettings.DefaultImage})");
     private static readonly CliOption Entrypoints = CliOption.Value("--entrypoints", "FILE", "Images' entrypoints, for containers without a command (as for rewrite)");
     private static readonly CliOption NativeSidecars = CliOption.Flag("--native-sidecars", "Run sidecars as native sidecars unless a pod's emissary.dev/native-sidecars says otherwise (as for rewrite)");
     private static readonly CliOption ReviewTimeout = CliOption.Value("--review-timeout", "DURATION",
@@ -45,7 +45,7 @@ internal static class WebhookCli
         "Serve the Kubernetes mutating admission webhook: AdmissionReviews for Pods on POST /mutate (namespace opt-in) and POST /mutate-annotated (pod annotation opt-in), answered with the JSON Patch of `emissary rewrite`; /healthz and /readyz. Logs JSON lines on stderr (--log-format text for text).",
         "webhook --tls-cert FILE --tls-key FILE [--listen ADDRESS:PORT] [options]")
     {
-        Options = { TlsCert, TlsKey, Listen, Image, Entrypoints, NativeSidecars, ReviewTimeout, ShutdownTimeout },
+        Options = { TlsCert, TlsKey, Listen, Image, ToolOptions.Delivery, ToolOptions.ImagePullPolicy, Entrypoints, NativeSidecars, ReviewTimeout, ShutdownTimeout },
         Action = parsed => WebhookServer.Run(Bind(new OptionValues(parsed, Environment.GetEnvironmentVariable))),
     };
 
@@ -61,6 +61,10 @@ internal static class WebhookCli
             Rewrite = new RewriteSettings
             {
                 Image = image,
+                // Not given: init, unless the pod's emissary.dev/delivery says (a pod the webhook
+                // sees was never wired: a wired one is let through before it is rewritten).
+                Delivery = ToolOptions.DeliveryOf(values),
+                ImagePullPolicy = ToolOptions.ImagePullPolicyOf(values),
                 Entrypoints = ToolOptions.LoadEntrypoints(values.String(Entrypoints)),
                 NativeSidecars = values.Flag(NativeSidecars),
             },

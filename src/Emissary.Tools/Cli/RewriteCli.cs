@@ -16,7 +16,7 @@ internal static class RewriteCli
     };
 
     private static readonly CliOption Image = CliOption.Value("--image", "IMAGE",
-        $"The image of the emissary-init container, whose entrypoint is emissary (default {RewriteSettings.DefaultImage})");
+        $"The Emissary image (Dockerfile.scratch): the emissary-init container's, whose entrypoint is emissary, or the image volume's (default {RewriteSettings.DefaultImage})");
 
     private static readonly CliOption Entrypoints = CliOption.Value("--entrypoints", "FILE",
         "YAML/JSON mapping image -> {entrypoint: [...], cmd: [...]}, for containers without a command");
@@ -32,7 +32,7 @@ internal static class RewriteCli
         "rewrite [FILE...] [-o FILE]")
     {
         Arguments = { new CliArgument("FILE...", "Manifest files to read, in order ('-' or none: stdin)", Required: false, Repeats: true) },
-        Options = { Output, Image, Entrypoints, NativeSidecars, AsPod },
+        Options = { Output, Image, ToolOptions.Delivery, ToolOptions.ImagePullPolicy, Entrypoints, NativeSidecars, AsPod },
         Action = parsed => RewriteCommand.Execute(Bind(new OptionValues(parsed, Environment.GetEnvironmentVariable))),
     };
 
@@ -41,6 +41,8 @@ internal static class RewriteCli
         Inputs = values.Parsed.Arguments,
         Output = values.String(Output),
         Image = values.String(Image) ?? RewriteSettings.DefaultImage,
+        Delivery = ToolOptions.DeliveryOf(values),
+        ImagePullPolicy = ToolOptions.ImagePullPolicyOf(values),
         Entrypoints = values.String(Entrypoints),
         NativeSidecars = values.Flag(NativeSidecars),
         AsPod = values.Flag(AsPod),

@@ -23,6 +23,12 @@ internal sealed record RewriteOptions
 
     public string Image { get; init; } = RewriteSettings.DefaultImage;
 
+    /// <summary>--delivery; null: each pod as it is wired already, else init.</summary>
+    public BinaryDelivery? Delivery { get; init; }
+
+    /// <summary>--image-pull-policy, as the API spells it; null when not given.</summary>
+    public string? ImagePullPolicy { get; init; }
+
     /// <summary>The --entrypoints file, if any.</summary>
     public string? Entrypoints { get; init; }
 
@@ -53,6 +59,8 @@ internal static class RewriteCommand
         var settings = new RewriteSettings
         {
             Image = options.Image,
+            Delivery = options.Delivery,
+            ImagePullPolicy = options.ImagePullPolicy,
             Entrypoints = entrypoints,
             NativeSidecars = options.NativeSidecars,
             AsPod = options.AsPod,

@@ -9,6 +9,9 @@ internal sealed record PodGraphOptions
     /// <summary>Run sidecars as native sidecars unless the pod's <c>emissary.dev/native-sidecars</c> says otherwise (<c>--native-sidecars</c>).</summary>
     public bool NativeSidecars { get; init; }
 
+    /// <summary>How the binary is delivered unless the pod's <c>emissary.dev/delivery</c> says (<c>--delivery</c>); null: as the pod is wired already, else by init container.</summary>
+    public BinaryDelivery? Delivery { get; init; }
+
     /// <summary>What one pod may cost; a pod over a limit is refused before it is read further.</summary>
     public PodLimits Limits { get; init; } = PodLimits.Default;
 
@@ -46,6 +49,9 @@ internal sealed record PodGraph
 
     /// <summary>The proxy the mesh injects into this pod.</summary>
     public ProxyKind Proxy { get; init; }
+
+    /// <summary>How the binary reaches the containers: the pod's annotation, else the option, else the pod's wiring, else init.</summary>
+    public BinaryDelivery Delivery { get; init; }
 
     /// <summary>Things that are allowed but probably not meant (printed, exit code unaffected).</summary>
     public IReadOnlyList<ManifestError> Warnings { get; init; } = [];

@@ -18,7 +18,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 {
     private const string NativeSidecarsAnnotation = "native-sidecars";
     private const string ProxyAnnotation = "proxy";
-    private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation, PodInjection.InjectAnnotation];
+    private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation, PodInjection.InjectAnnotation, PodInjection.DeliveryAnnotation];
 
     /// <summary>At most this many cycles are printed for one pod: enough to see the mistake, bounded whatever the pod.</summary>
     internal const int MaxCyclesShown = 10;
@@ -59,7 +59,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             return null;
         }
         CheckNames();
-        ReadAnnotations(out bool? nativeSidecars, out ProxyKind? proxyAnnotation);
+        ReadAnnotations(out bool? nativeSidecars, out ProxyKind? proxyAnnotation, out BinaryDelivery? delivery);
         foreach (Container container in _containers)
         {
             options.Cancellation.ThrowIfCancellationRequested();
@@ -93,6 +93,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             Steps = steps,
             NativeSidecars = nativeSidecars ?? (options.NativeSidecars || _containers.Any(c => c.InInit)),
             Proxy = proxy,
+            Delivery = delivery ?? options.Delivery ?? PodInjection.WiredDelivery(manifest) ?? BinaryDelivery.Init,
         };
         return graph with { Warnings = Warn(graph, specPath + ".containers") };
     }
@@ -306,10 +307,11 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         }
     }
 
-    private void ReadAnnotations(out bool? nativeSidecars, out ProxyKind? proxy)
+    private void ReadAnnotations(out bool? nativeSidecars, out ProxyKind? proxy, out BinaryDelivery? delivery)
     {
         nativeSidecars = null;
         proxy = null;
+        delivery = null;
         foreach ((string key, string value, string path) in _annotations)
         {
             if (!key.StartsWith(StepFields.AnnotationPrefix, StringComparison.Ordinal))
@@ -345,6 +347,13 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                             Error(path, $"unknown proxy \"{value}\" (use istio, linkerd or none)");
                         }
                         break;
+                    case PodInjection.DeliveryAnnotation:
+                        delivery = BinaryDeliveries.Parse(value);
+                        if (delivery is null)
+                        {
+                            Error(path, $"unknown delivery \"{value}\" (use {string.Join(" or ", BinaryDeliveries.Names.Select(n => n.Name))})");
+                        }
+                        break;
                     case PodInjection.InjectAnnotation:
                         if (!StepFields.TryParseBoolean(value, out _))
                         {
@@ -352,7 +361,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                         }
                         break;
                     default:
-                        Error(path, $"unknown annotation{Suggest(rest, PodAnnotations, StepFields.AnnotationPrefix)} (emissary.dev/ takes native-sidecars, proxy, inject and CONTAINER.FIELD)");
+                        Error(path, $"unknown annotation{Suggest(rest, PodAnnotations, StepFields.AnnotationPrefix)} (emissary.dev/ takes native-sidecars, proxy, inject, delivery and CONTAINER.FIELD)");
                         break;
                 }
                 continue;

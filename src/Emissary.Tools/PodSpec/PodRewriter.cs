@@ -7,10 +7,20 @@ namespace Emissary.Tools.PodSpec;
 /// <summary>What <c>emissary rewrite</c> was asked for.</summary>
 internal sealed record RewriteSettings
 {
-    /// <summary>The image of the init container that installs the binary (Dockerfile.scratch).</summary>
+    /// <summary>The Emissary image (Dockerfile.scratch): the init container's, or the image volume's.</summary>
     public static readonly string DefaultImage = "ghcr.io/emissary-dev/emissary:" + CommandLine.Version;
 
     public string Image { get; init; } = DefaultImage;
+
+    /// <summary><c>--delivery</c>: how the binary reaches the containers, unless a pod's <c>emissary.dev/delivery</c> says; null: as the pod is wired already, else by init container.</summary>
+    public BinaryDelivery? Delivery { get; init; }
+
+    /// <summary>
+    /// <c>--image-pull-policy</c> of the Emissary image: the image volume's <c>pullPolicy</c>, the
+    /// init container's <c>imagePullPolicy</c>; null: what an earlier rewrite wrote, else
+    /// <see cref="BinaryDeliveries.DefaultPullPolicy"/> for the volume and Kubernetes' default for the init container.
+    /// </summary>
+    public string? ImagePullPolicy { get; init; }
 
     public EntrypointIndex? Entrypoints { get; init; }
 
@@ -32,13 +42,14 @@ internal sealed record RewriteSettings
     /// </summary>
     public CancellationToken Cancellation { get; init; }
 
-    public PodGraphOptions GraphOptions => new() { Entrypoints = Entrypoints, NativeSidecars = NativeSidecars, Limits = Limits, Cancellation = Cancellation };
+    public PodGraphOptions GraphOptions => new() { Entrypoints = Entrypoints, NativeSidecars = NativeSidecars, Delivery = Delivery, Limits = Limits, Cancellation = Cancellation };
 }
 
 /// <summary>
-/// Wires emissary into one pod, in place: the emptyDir volumes (the binary, the shared control
-/// directory, one per step for its record), the init container that
-/// installs the binary, and every step's container wrapped in <c>emissary run</c> (native sidecars
+/// Wires emissary into one pod, in place: the volumes (the binary's, the shared control
+/// directory, one per step for its record), the init container that installs the binary (or,
+/// delivered by image volume, the Emissary image as the binary's volume and no init container),
+/// and every step's container wrapped in <c>emissary run</c> (native sidecars
 /// moved among the init containers). Each wrapped container mounts its own record read-write and
 /// only the records it reads read-only (<see cref="PodGraph.RecordsReadBy"/>), so the pod grows
 /// with its containers and gates, not with their square. Rewriting a rewritten pod gives the same
@@ -80,7 +91,8 @@ internal static class PodRewriter
         }
 
         var spec = (YamlMappingNode)manifest.At(manifest.PodSpecPath)!;
-        PlaceContainers(graph, spec, settings.Image);
+        BinaryDelivery delivery = settings.Host.MountsImageVolumes() ? graph.Delivery : BinaryDelivery.Init;
+        PlaceContainers(graph, spec, delivery == BinaryDelivery.Init ? settings : null);
         // Each step's volume, named once per pod rather than once per container that mounts it.
         var stepVolumes = new Dictionary<string, string>(graph.Steps.Count, StringComparer.Ordinal);
         foreach (StepSpec step in graph.Steps)
@@ -93,7 +105,14 @@ internal static class PodRewriter
             Wrap(step, graph, settings.Host, graph.RecordsReadBy(step), stepVolumes);
         }
         var volumes = new PodVolumes(spec);
-        volumes.Ensure(EmissaryRun.BinVolume, new YamlMappingNode { Style = MappingStyle.Flow });
+        if (delivery == BinaryDelivery.ImageVolume)
+        {
+            volumes.SetImageSource(EmissaryRun.BinVolume, settings.Image, settings.ImagePullPolicy);
+        }
+        else
+        {
+            volumes.EnsureBinaryEmptyDir(EmissaryRun.BinVolume);
+        }
         volumes.Ensure(EmissaryRun.ControlVolume, MemoryVolume(sizeLimit: null));
         foreach (string volume in stepVolumes.Values)
         {
@@ -106,24 +125,30 @@ internal static class PodRewriter
     private static bool IsNative(StepSpec step, PodGraph graph) => graph.NativeSidecars && step.Role == StepRole.Sidecar;
 
     /// <summary>
-    /// initContainers: emissary's own first (it installs the binary everything else runs), then the
-    /// user's init containers, untouched, then the native sidecars: as regular containers they
-    /// started after every init container had finished, and still do. containers: the rest.
+    /// initContainers: emissary's own first (it installs the binary everything else runs; none,
+    /// and an earlier one removed, when <paramref name="installer"/> is null: the binary comes from
+    /// an image volume), then the user's init containers, untouched, then the native sidecars: as
+    /// regular containers they started after every init container had finished, and still do.
+    /// containers: the rest.
     /// </summary>
-    private static void PlaceContainers(PodGraph graph, YamlMappingNode spec, string image)
+    private static void PlaceContainers(PodGraph graph, YamlMappingNode spec, RewriteSettings? installer)
     {
         var containers = (YamlSequenceNode)spec.Get("containers")!;
         var inits = spec.Get("initContainers") as YamlSequenceNode;
         var stepNodes = new HashSet<YamlNode>(graph.Steps.Select(s => (YamlNode)s.Node!), ReferenceEqualityComparer.Instance);
 
-        YamlMappingNode init = inits?.Children.OfType<YamlMappingNode>().FirstOrDefault(n => n.GetText("name") == EmissaryRun.InitContainerName)
-            ?? new YamlMappingNode();
-        UpdateInitContainer(init, image);
-        init.Style = MappingStyle.Block;
+        YamlMappingNode? earlier = inits?.Children.OfType<YamlMappingNode>().FirstOrDefault(n => n.GetText("name") == EmissaryRun.InitContainerName);
+        YamlMappingNode? init = null;
+        if (installer is not null)
+        {
+            init = earlier ?? new YamlMappingNode();
+            UpdateInitContainer(init, installer.Image, installer.ImagePullPolicy);
+            init.Style = MappingStyle.Block;
+        }
         List<YamlNode> newInits =
         [
-            init,
-            .. inits?.Children.Where(n => !ReferenceEquals(n, init) && !stepNodes.Contains(n)) ?? [],
+            .. init is null ? [] : new YamlNode[] { init },
+            .. inits?.Children.Where(n => !ReferenceEquals(n, earlier) && !stepNodes.Contains(n)) ?? [],
             .. graph.Steps.Where(s => IsNative(s, graph)).Select(s => s.Node!),
         ];
         var nativeNodes = new HashSet<YamlNode>(graph.Steps.Where(s => IsNative(s, graph)).Select(s => (YamlNode)s.Node!), ReferenceEqualityComparer.Instance);
@@ -133,12 +158,19 @@ internal static class PodRewriter
             .. graph.Steps.Where(s => s.InInitContainers && !IsNative(s, graph)).Select(s => s.Node!),
         ];
 
-        if (inits is null)
+        if (newInits.Count == 0)
         {
-            inits = new YamlSequenceNode();
-            spec.Set("initContainers", inits, spec.IndexOf("containers"));
+            spec.Remove("initContainers"); // none left (an image-volume pod without init containers of its own): no empty list
         }
-        Replace(inits, newInits);
+        else
+        {
+            if (inits is null)
+            {
+                inits = new YamlSequenceNode();
+                spec.Set("initContainers", inits, spec.IndexOf("containers"));
+            }
+            Replace(inits, newInits);
+        }
         Replace(containers, newContainers);
     }
 
@@ -154,10 +186,14 @@ internal static class PodRewriter
         }
     }
 
-    private static void UpdateInitContainer(YamlMappingNode init, string image)
+    private static void UpdateInitContainer(YamlMappingNode init, string image, string? pullPolicy)
     {
         init.Set("name", YamlNodes.String(EmissaryRun.InitContainerName));
         init.Set("image", YamlNodes.String(image));
+        if (pullPolicy is not null)
+        {
+            init.Set("imagePullPolicy", YamlNodes.String(pullPolicy), init.IndexOf("image") + 1);
+        }
         // The image's ENTRYPOINT is the binary (Dockerfile.scratch); a trailing '/' makes init create the directory's file.
         init.Set("args", YamlNodes.Strings(["init", EmissaryRun.BinDirectory + "/"]));
         SetMounts(VolumeMounts(init), [(EmissaryRun.BinVolume, EmissaryRun.BinDirectory, false)]);
@@ -374,7 +410,7 @@ internal static class PodRewriter
     /// <summary>The pod's volumes, indexed by name once.</summary>
     private sealed class PodVolumes
     {
-        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, YamlMappingNode> _byName = new(StringComparer.Ordinal);
 
         public PodVolumes(YamlMappingNode spec)
         {
@@ -388,7 +424,7 @@ internal static class PodRewriter
             {
                 if (child is YamlMappingNode volume && volume.GetText("name") is { } name)
                 {
-                    _names.Add(name);
+                    _byName.TryAdd(name, volume);
                 }
             }
         }
@@ -398,15 +434,72 @@ internal static class PodRewriter
         /// <summary>Our volume <paramref name="name"/>, added as an emptyDir of <paramref name="emptyDir"/>'s kind when missing; one that is there already is left as it is (its source may have been chosen on purpose).</summary>
         public void Ensure(string name, YamlMappingNode emptyDir)
         {
-            if (!_names.Add(name))
+            if (_byName.ContainsKey(name))
             {
                 return;
             }
-            List.Children.Add(new YamlMappingNode
+            Add(name, "emptyDir", emptyDir);
+        }
+
+        /// <summary>
+        /// The binary's volume for the init container to fill: an emptyDir, added when missing; an
+        /// image volume from an earlier image-volume rewrite becomes the emptyDir (the init
+        /// container would copy onto a read-only image); another source is left as it is.
+        /// </summary>
+        public void EnsureBinaryEmptyDir(string name)
+        {
+            if (_byName.GetValueOrDefault(name) is { } volume && volume.Get("image") is not null)
+            {
+                SetSource(volume, "emptyDir", new YamlMappingNode { Style = MappingStyle.Flow });
+                return;
+            }
+            Ensure(name, new YamlMappingNode { Style = MappingStyle.Flow });
+        }
+
+        /// <summary>
+        /// The volume <paramref name="name"/> made an image volume of <paramref name="reference"/>
+        /// (core/v1 ImageVolumeSource: <c>reference</c>, <c>pullPolicy</c>), whatever its source
+        /// was: the binary's directory is only emissary's. The pull policy is
+        /// <paramref name="pullPolicy"/>, else the one an earlier rewrite wrote, else IfNotPresent.
+        /// </summary>
+        public void SetImageSource(string name, string reference, string? pullPolicy)
+        {
+            var image = new YamlMappingNode { Style = MappingStyle.Flow };
+            image.Add("reference", YamlNodes.String(reference));
+            string? earlier = (_byName.GetValueOrDefault(name)?.Get("image") as YamlMappingNode)?.GetText("pullPolicy");
+            image.Add("pullPolicy", YamlNodes.String(pullPolicy ?? earlier ?? BinaryDeliveries.DefaultPullPolicy));
+            if (_byName.GetValueOrDefault(name) is { } volume)
+            {
+                SetSource(volume, "image", image);
+            }
+            else
+            {
+                Add(name, "image", image);
+            }
+        }
+
+        private void Add(string name, string sourceKey, YamlMappingNode source)
+        {
+            var volume = new YamlMappingNode
             {
                 { "name", YamlNodes.String(name) },
-                { "emptyDir", emptyDir },
-            });
+                { sourceKey, source },
+            };
+            List.Children.Add(volume);
+            _byName.Add(name, volume);
+        }
+
+        // A volume has its name and exactly one source: the old source goes, the new one takes its place.
+        private static void SetSource(YamlMappingNode volume, string sourceKey, YamlMappingNode source)
+        {
+            for (int i = volume.Children.Count - 1; i >= 0; i--)
+            {
+                if (volume.Children[i].Key is not YamlScalarNode { Value: "name" })
+                {
+                    volume.Children.RemoveAt(i);
+                }
+            }
+            volume.Add(sourceKey, source);
         }
     }
 }

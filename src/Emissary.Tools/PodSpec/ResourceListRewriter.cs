@@ -12,13 +12,13 @@ internal sealed record ResourceListResult(string Output, IReadOnlyList<string> E
 /// entry of <c>results</c> (severity, message, resourceRef, field.path, file) instead of stderr
 /// lines only. Items keep everything else, including the <c>config.kubernetes.io/</c> annotations
 /// the orchestrator uses to put them back. Settings come from the command line, overridden by a
-/// <c>functionConfig</c> ConfigMap's <c>data</c> (<c>image</c>, <c>native-sidecars</c>).
+/// <c>functionConfig</c> ConfigMap's <c>data</c> (<c>image</c>, <c>native-sidecars</c>, <c>delivery</c>).
 /// </summary>
 internal static class ResourceListRewriter
 {
     public const string Kind = "ResourceList";
     private static readonly string[] ApiVersions = ["config.kubernetes.io/v1", "config.kubernetes.io/v1alpha1"];
-    private static readonly string[] ConfigKeys = ["image", "native-sidecars"];
+    private static readonly string[] ConfigKeys = ["image", "native-sidecars", "delivery"];
 
     /// <summary>The ResourceList <paramref name="text"/> holds as its only document, or null when it is anything else (or unreadable: the ordinary path reports that).</summary>
     public static ManifestSet? Read(string text, string sourceName)
@@ -105,8 +105,14 @@ internal static class ResourceListRewriter
                 case "native-sidecars":
                     problem = $"\"{value}\" is not true or false";
                     break;
+                case "delivery" when BinaryDeliveries.Parse(value) is { } delivery:
+                    settings = settings with { Delivery = delivery };
+                    break;
+                case "delivery":
+                    problem = $"unknown delivery \"{value}\" (use {string.Join(" or ", BinaryDeliveries.Names.Select(n => n.Name))})";
+                    break;
                 default:
-                    problem = $"unknown key{(Foundation.DidYouMean.Closest(key, ConfigKeys) is { } guess ? $" (did you mean \"{guess}\"?)" : "")} (functionConfig data takes {string.Join(" and ", ConfigKeys)})";
+                    problem = $"unknown key{(Foundation.DidYouMean.Closest(key, ConfigKeys) is { } guess ? $" (did you mean \"{guess}\"?)" : "")} (functionConfig data takes {string.Join(", ", ConfigKeys)})";
                     break;
             }
             if (problem is not null)

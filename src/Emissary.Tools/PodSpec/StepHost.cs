@@ -21,6 +21,12 @@ internal static class StepHostExtensions
     /// <summary>Whether paths a container declares (its termination message file) exist where the step runs.</summary>
     public static bool HasContainerPaths(this StepHost host) => host != StepHost.LocalProcess;
 
+    /// <summary>
+    /// Whether the binary may come from an image volume: a Kubernetes pod may; the podman pod of
+    /// <c>emissary local</c> fills its own named volume through the init container.
+    /// </summary>
+    public static bool MountsImageVolumes(this StepHost host) => host == StepHost.Kubernetes;
+
     /// <summary>Whether the arguments carry <c>--name</c> (a local process engine passes it, with its control directory).</summary>
     public static bool NamesSteps(this StepHost host) => host != StepHost.LocalProcess;
 }

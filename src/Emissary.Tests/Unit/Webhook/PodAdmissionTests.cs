@@ -81,6 +81,41 @@ public sealed class PodAdmissionTests
     }
 
     [Fact]
+    public void A_pod_wired_by_image_volume_is_left_alone_too()
+    {
+        string wired = RewriteOutput(WebhookFixtures.FiveContainerPod, Settings with { Delivery = BinaryDelivery.ImageVolume }).ToJsonString();
+        wired.Should().NotContain("emissary-init");
+
+        AdmissionDecision decision = Decide(wired);
+
+        decision.Outcome.Should().Be(AdmissionOutcome.AlreadyWired);
+        decision.Patch.Should().BeNull();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Image_volume_delivery_by_annotation_or_option_patches_in_the_image_volume_and_no_init_container(bool byAnnotation)
+    {
+        string pod = byAnnotation ? WebhookFixtures.Annotated(WebhookFixtures.FiveContainerPod, "emissary.dev/delivery", "image-volume") : WebhookFixtures.FiveContainerPod;
+        RewriteSettings settings = byAnnotation ? Settings : Settings with { Delivery = BinaryDelivery.ImageVolume, ImagePullPolicy = "Always" };
+
+        AdmissionDecision decision = PodAdmission.Decide(Request(WebhookFixtures.Review(pod)), OptIn.Namespace, settings);
+
+        decision.Outcome.Should().Be(AdmissionOutcome.Patched);
+        JsonNode patched = Patched(pod, decision)!;
+        JsonNode.DeepEquals(patched, RewriteOutput(pod, settings)).Should().BeTrue();
+        patched["spec"]!["initContainers"].Should().BeNull("no init container, and no empty list");
+        JsonNode binary = patched["spec"]!["volumes"]!.AsArray().Single(v => v!["name"]!.GetValue<string>() == "emissary-bin")!;
+        binary.ToJsonString().Should().Be($"{{\"name\":\"emissary-bin\",\"image\":{{\"reference\":\"registry.local/emissary:test\",\"pullPolicy\":\"{(byAnnotation ? "IfNotPresent" : "Always")}\"}}}}");
+        foreach (JsonNode? container in patched["spec"]!["containers"]!.AsArray())
+        {
+            container!["volumeMounts"]!.AsArray().Should().ContainSingle(m => m!["name"]!.GetValue<string>() == "emissary-bin"
+                && m["mountPath"]!.GetValue<string>() == "/var/run/emissary-bin" && m["readOnly"]!.GetValue<bool>());
+        }
+    }
+
+    [Fact]
     public void A_pod_with_an_invalid_graph_is_refused_with_the_lines_rewrite_prints()
     {
         AdmissionDecision decision = Decide(WebhookFixtures.InvalidGraphPod);

@@ -1,5 +1,8 @@
 using System.Net;
+using Emissary.Cli;
+using Emissary.Commands;
 using Emissary.Foundation;
+using Emissary.Tools.PodSpec;
 using Emissary.Webhook;
 
 namespace Emissary.Tests.Unit.Webhook;
@@ -26,5 +29,22 @@ public sealed class WebhookCliTests
     public void Anything_else_is_a_usage_error_naming_the_option(string text)
     {
         FluentActions.Invoking(() => WebhookCli.ParseEndPoint(text)).Should().Throw<UsageException>().WithMessage("--listen: *");
+    }
+
+    private static WebhookOptions Bind(params string[] args)
+    {
+        ParsedCommand parsed = CliParser.Parse(WebhookCli.Build(), OptionValues.Global, ["--tls-cert", "c.pem", "--tls-key", "k.pem", .. args], payload: null);
+        return WebhookCli.Bind(new OptionValues(parsed, _ => null));
+    }
+
+    [Fact]
+    public void Delivery_and_pull_policy_are_the_rewriters_as_for_rewrite()
+    {
+        Bind().Rewrite.Delivery.Should().BeNull("init unless a pod's emissary.dev/delivery says otherwise");
+        RewriteSettings settings = Bind("--delivery", "image-volume", "--image-pull-policy", "Always", "--image", "r/e:1").Rewrite;
+        settings.Delivery.Should().Be(BinaryDelivery.ImageVolume);
+        settings.ImagePullPolicy.Should().Be("Always");
+        settings.Image.Should().Be("r/e:1");
+        FluentActions.Invoking(() => Bind("--delivery", "oci")).Should().Throw<UsageException>().WithMessage("--delivery: 'oci' is not one of init, image-volume");
     }
 }
