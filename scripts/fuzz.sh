@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the parsers of bytes someone else wrote (docs/fuzzing.md):
 #   scripts/fuzz.sh --list             the targets, one a line
-#   scripts/fuzz.sh [TARGET] [SECONDS] afl-fuzz on TARGET (default: every target, one after the
-#                                      other) for SECONDS each (default 60), seeded from fuzz/TARGET/
+#   scripts/fuzz.sh [TARGET] [SECONDS] afl-fuzz on TARGET (default: every target; a,b,c: those), one
+#                                      after the other, SECONDS each (default 60), seeded from fuzz/TARGET/
 # Installs afl++ (Debian) and the sharpfuzz tool (NuGet, into artifacts/fuzz/tools) when missing,
 # builds src/Emissary.Fuzz (JIT, not NativeAOT) into artifacts/fuzz/bin and instruments the Emissary
 # assemblies there (and YamlDotNet, which the manifest targets parse with). New crashes and hangs are
@@ -47,8 +47,10 @@ done
 if [ "$target" = all ]; then
   mapfile -t targets < <("$bin/Emissary.Fuzz" --list)
 else
-  "$bin/Emissary.Fuzz" --list | grep -qx "$target" || { echo "fuzz.sh: no target '$target' (see: scripts/fuzz.sh --list)" >&2; exit 2; }
-  targets=("$target")
+  IFS=, read -ra targets <<<"$target"
+  for t in "${targets[@]}"; do
+    "$bin/Emissary.Fuzz" --list | grep -qx "$t" || { echo "fuzz.sh: no target '$t' (see: scripts/fuzz.sh --list)" >&2; exit 2; }
+  done
 fi
 
 export AFL_SKIP_BIN_CHECK=1          # a .NET app: no AFL instrumentation in the ELF, SharpFuzz reports coverage

@@ -32,8 +32,9 @@ internal static class Program
             {
                 try
                 {
-                    target.Run(File.ReadAllBytes(file));
-                    Console.Error.WriteLine($"{file}: ok");
+                    byte[] input = File.ReadAllBytes(file);
+                    long allocated = target.Run(input);
+                    Console.Error.WriteLine($"{file}: ok ({input.Length} bytes in, {allocated} bytes allocated, bound {target.AllocationBound(input.Length)})");
                 }
                 catch (Exception e)
                 {
