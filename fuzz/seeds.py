@@ -162,3 +162,9 @@ put("admission", "not-a-pod", review({"kind": "Deployment"}, kind="Deployment", 
 put("admission", "wrong-types", '{"apiVersion":1,"request":{"uid":[],"kind":"Pod","object":"x","dryRun":"yes"}}')
 put("admission", "object-not-pod", review([1, 2, 3]))
 json_hostile("admission")
+
+put("signal-lines", "requests", b"\x0515\n 2 \r\n9\n64\n")
+put("signal-lines", "out-of-range", b"\x010\n65\n-1\n+9\n0x0f\n99999999999\n")
+put("signal-lines", "long-line", b"\x20" + b"1" * 200 + b"\n15\n" + b"9" * 64 + b"\n")
+put("signal-lines", "no-newline", b"\x6015 15 15")
+put("signal-lines", "nul", b"\x021\x005\n\x00\n")

@@ -235,6 +235,33 @@ internal static class FuzzTargets
                 NameResolver.FromHosts(text, "otel-collector");
             }),
 
+        new("signal-lines", "Control/SignalLines.Feed: what anyone in the pod writes to a step's signal FIFO, in reads of any size (first byte: the read size)",
+            "throw at all; pass on anything but a signal from 1 to 64, or more requests than lines; keep more than 64 bytes of a line",
+            [],
+            // The reader holds one 64-byte line whatever comes: nothing per input byte.
+            n => Slack,
+            input =>
+            {
+                var lines = new SignalLines();
+                int chunk = input.IsEmpty ? 1 : input[0] % 97 + 1;
+                int requests = 0;
+                for (ReadOnlySpan<byte> rest = input; !rest.IsEmpty; rest = rest[Math.Min(chunk, rest.Length)..])
+                {
+                    lines.Feed(rest[..Math.Min(chunk, rest.Length)], signal =>
+                    {
+                        requests++;
+                        if (signal is < 1 or > 64)
+                        {
+                            throw new FuzzFinding($"signal {signal} passed on");
+                        }
+                    });
+                }
+                if (requests > input.Count((byte)'\n'))
+                {
+                    throw new FuzzFinding($"{requests} requests from {input.Count((byte)'\n')} lines");
+                }
+            }),
+
         new("step-fields", "Tools/StepFields.TryParse: a container's emissary fields and emissary.dev/ annotations (first byte: the field)",
             "throw at all (a bad value is an error text)",
             [],
