@@ -1,0 +1,35 @@
+using Emissary.Tekton;
+
+namespace Emissary.Tests.Unit.Fuzz;
+
+/// <summary>
+/// What the fuzzing campaign found (docs/fuzzing.md, "Findings"), as plain unit tests of the
+/// parsers next to the regression inputs in fuzz/TARGET/regression-*: each fails on the code before
+/// its fix.
+/// </summary>
+public sealed class FuzzFindingsTests
+{
+    [Theory]
+    [InlineData("5555555555555555555m")] // fuzz/go-duration/regression-decimal-overflow-minutes: an int64 count of minutes
+    [InlineData("9223372036854775807h")]
+    [InlineData("-9999999999999999999.5us")]
+    public void A_go_duration_whose_product_overflows_a_decimal_is_refused_not_thrown(string text) =>
+        GoDuration.TryParse(text, out _).Should().BeFalse("Go says: time: invalid duration (the build before threw OverflowException)");
+
+    [Theory]
+    [InlineData("99999999999999999999ns")] // the build before read 79.2 s: an over-long number became decimal.MaxValue / 1e18
+    [InlineData("9223372036854775809ns")]
+    [InlineData("2562048h")]
+    public void A_go_duration_past_int64_nanoseconds_is_refused(string text) =>
+        GoDuration.TryParse(text, out _).Should().BeFalse("Go refuses more than 1<<63 - 1 ns");
+
+    [Theory]
+    [InlineData("9223372036854775807ns", long.MaxValue / 100)]
+    [InlineData("-9223372036854775808ns", long.MinValue / 100)]
+    [InlineData("2562047h47m16.854775807s", long.MaxValue / 100)]
+    public void A_go_duration_at_the_int64_limits_is_read_as_Go_reads_it(string text, long ticks)
+    {
+        GoDuration.TryParse(text, out TimeSpan value).Should().BeTrue();
+        value.Ticks.Should().Be(ticks);
+    }
+}
