@@ -1,4 +1,7 @@
+using System.Text.Json;
 using Emissary.Tekton;
+using Emissary.Tools.PodSpec;
+using Emissary.Webhook;
 
 namespace Emissary.Tests.Unit.Fuzz;
 
@@ -31,5 +34,27 @@ public sealed class FuzzFindingsTests
     {
         GoDuration.TryParse(text, out TimeSpan value).Should().BeTrue();
         value.Ticks.Should().Be(ticks);
+    }
+
+    [Fact]
+    public void A_review_that_is_not_UTF8_is_a_JsonException_as_any_malformed_review_is()
+    {
+        // fuzz/admission/regression-invalid-utf8-in-a-review-field: JsonDocument parsed it, and
+        // reading "apiVersion" threw InvalidOperationException, which no handler of bad input caught.
+        byte[] body = File.ReadAllBytes(Path.Combine(BlackBox.Artifacts.RepoRoot, "fuzz/admission/regression-invalid-utf8-in-a-review-field"));
+        FluentActions.Invoking(() =>
+        {
+            using JsonDocument document = AdmissionReview.ParseBody(body);
+            AdmissionReview.Read(document.RootElement);
+        }).Should().Throw<JsonException>().WithMessage("the review is not UTF-8");
+    }
+
+    [Fact]
+    public void A_JSON_manifest_that_is_not_UTF8_is_a_read_error_with_its_position()
+    {
+        // What the webhook hands the rewriter: the pod's bytes as they came (fuzz/admission/regression-invalid-utf8-in-the-pod).
+        byte[] pod = [.. "{\"kind\": \"Pod\",\n \"metadata\": {\"name\": \""u8, 0xC3, (byte)'(', .. "\"}}"u8];
+        FluentActions.Invoking(() => JsonManifests.Read(pod, "pod.json")).Should().Throw<ManifestReadException>()
+            .WithMessage("pod.json: line 2, column 24: malformed JSON: not UTF-8");
     }
 }
