@@ -57,4 +57,20 @@ public sealed class FuzzFindingsTests
         FluentActions.Invoking(() => JsonManifests.Read(pod, "pod.json")).Should().Throw<ManifestReadException>()
             .WithMessage("pod.json: line 2, column 24: malformed JSON: not UTF-8");
     }
+
+    [Theory]
+    [InlineData("&b [*b]: 1\n", "line 1, column 5: malformed YAML: alias *b refers to a node that contains it or comes after it")] // fuzz/manifest-rewrite/regression-alias-cycle-as-mapping-key
+    [InlineData("a: &b [x, *b]\n", "line 1, column 11: malformed YAML: alias *b refers to a node that contains it or comes after it")]
+    [InlineData("a: *b\nb: &b 1\n", "line 1, column 4: malformed YAML: alias *b refers to a node that contains it or comes after it")]
+    public void A_YAML_alias_into_its_own_node_is_a_read_error_not_a_stack_overflow(string yaml, string message) =>
+        // The build before resolved the alias to the node that holds it: a cycle, which a sequence
+        // used as a mapping key hashes into a stack overflow (the process dies; so does this test).
+        FluentActions.Invoking(() => ManifestSet.Read(yaml, "pod.yaml")).Should().Throw<ManifestReadException>().WithMessage("pod.yaml: " + message);
+
+    [Fact]
+    public void Aliases_to_nodes_before_them_still_read()
+    {
+        ManifestSet set = ManifestSet.Read("x: &b [1]\ny: *b\nz: &b 2\nw: *b\n", "pod.yaml");
+        set.Documents.Should().HaveCount(1);
+    }
 }
