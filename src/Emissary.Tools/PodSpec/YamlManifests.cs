@@ -64,6 +64,15 @@ internal sealed class YamlDocumentReader(string text, string sourceName)
         {
             if (_parser is null)
             {
+                // YAML allows no NUL (c-printable), and YamlDotNet's scanner reads one as the end of
+                // its 1,024-character look-ahead: "%0\0" and 1,021 spaces kept it busy 36 s.
+                if (text.IndexOf('\0') is >= 0 and int nul)
+                {
+                    _ended = true;
+                    int lineStart = text.LastIndexOf('\n', Math.Max(nul - 1, 0)) + 1;
+                    int line = text.AsSpan(0, nul).Count('\n') + 1;
+                    throw ManifestReadException.Malformed(sourceName, "YAML", line, nul - lineStart + 1, "a NUL character (YAML allows none)");
+                }
                 _parser = new DepthLimitedParser(new Parser(_scanner), sourceName);
                 _parser.Consume<StreamStart>();
             }
