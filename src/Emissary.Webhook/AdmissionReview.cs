@@ -20,6 +20,22 @@ internal sealed class AdmissionReview
     public AdmissionResponse? Response { get; set; }
 
     /// <summary>
+    /// A review's body as one document over <paramref name="body"/> (not copied): what the endpoint
+    /// and the fuzz target parse alike. Anything that is not UTF-8 JSON, or nests deeper than 256, is a
+    /// <see cref="JsonException"/>.
+    /// </summary>
+    public static JsonDocument ParseBody(ReadOnlyMemory<byte> body)
+    {
+        // JsonDocument checks a string's UTF-8 only when it is read (an InvalidOperationException
+        // then, past every handler of bad input): RFC 8259 text is UTF-8, so the whole body is checked once.
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            throw new JsonException("the review is not UTF-8");
+        }
+        return JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 256 });
+    }
+
+    /// <summary>
     /// The review's fields from a parsed review, by the rules the serializer follows (exact camelCase
     /// names, unknown members ignored, null as absent). request.object stays an element of
     /// <paramref name="review"/>'s document, not a copy: the pod is parsed once per review. Throws

@@ -280,7 +280,7 @@ internal sealed class ReviewEndpoint(RewriteSettings settings, TimeSpan timeout,
                         break;
                     }
                 }
-                document = JsonDocument.Parse(body.Written, new JsonDocumentOptions { MaxDepth = 256 });
+                document = AdmissionReview.ParseBody(body.Written);
                 return new ReceivedReview(body, document, AdmissionReview.Read(document.RootElement));
             }
             catch

@@ -198,8 +198,12 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
         {
             return null;
         }
-        return int.TryParse(Encoding.ASCII.GetString(bytes).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int code) ? code : null;
+        return ParseExitCode(bytes);
     }
+
+    /// <summary>The code an exitcode marker's bytes hold (decimal, blanks around it allowed), or null when they hold none.</summary>
+    internal static int? ParseExitCode(ReadOnlySpan<byte> marker) =>
+        int.TryParse(Encoding.ASCII.GetString(marker).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int code) ? code : null;
 
     /// <summary>Whether `emissary start NAME` (or `skip`) asked for it: a regular file DIR/.start.NAME (DIR/.skip.NAME).</summary>
     public bool HasRequest(string name, bool start)

@@ -15,7 +15,7 @@ namespace Emissary.Control;
 /// </summary>
 internal sealed unsafe partial class SignalRequests : IDisposable
 {
-    public const int MaxLine = 64;
+    public const int MaxLine = SignalLines.MaxLine;
     private const int ChunkSize = 4096;
     private const int MaxBytesPerWakeup = 16 * ChunkSize;
     private const uint FifoMode = 0x192; // 0622: any uid of the pod may ask for a signal, only the step reads
@@ -25,9 +25,8 @@ internal sealed unsafe partial class SignalRequests : IDisposable
     private readonly IDisposable _registration;
     private readonly IEventLoop _reactor;
     private readonly ILogger _logger;
-    private readonly byte[] _line = new byte[MaxLine];
-    private int _length;
-    private bool _discarding;
+    private readonly SignalLines _lines = new();
+    private readonly Action<int> _post;
     private bool _warned;
 
     private SignalRequests(int fd, string path, IEventLoop reactor, ILogger logger)
@@ -36,6 +35,7 @@ internal sealed unsafe partial class SignalRequests : IDisposable
         _path = path;
         _reactor = reactor;
         _logger = logger;
+        _post = signal => _reactor.Post(new SupervisorEvent.SignalReceived(signal, SupervisorEvent.SignalReceived.ViaControlDirectory));
         _registration = reactor.Watch(fd, Libc.EPOLLIN, _ => Drain());
     }
 
@@ -85,50 +85,11 @@ internal sealed unsafe partial class SignalRequests : IDisposable
                 return;
             }
             total += (int)n;
-            for (int i = 0; i < n; i++)
-            {
-                Accept(buffer[i]);
-            }
-        }
-    }
-
-    private void Accept(byte b)
-    {
-        if (b == (byte)'\n')
-        {
-            if (!_discarding)
-            {
-                Handle(_line.AsSpan(0, _length));
-            }
-            _length = 0;
-            _discarding = false;
-        }
-        else if (_discarding)
-        {
-            return;
-        }
-        else if (_length == MaxLine)
-        {
-            _discarding = true;
-            _length = 0;
-            if (!_warned)
+            if (_lines.Feed(new ReadOnlySpan<byte>(buffer, (int)n), _post) && !_warned)
             {
                 _warned = true;
                 Log.LineTooLong(_logger, _path, MaxLine);
             }
-        }
-        else
-        {
-            _line[_length++] = b;
-        }
-    }
-
-    private void Handle(ReadOnlySpan<byte> line)
-    {
-        line = line.Trim(" \t\r"u8);
-        if (System.Buffers.Text.Utf8Parser.TryParse(line, out int signal, out int consumed) && consumed == line.Length && signal is > 0 and < 65)
-        {
-            _reactor.Post(new SupervisorEvent.SignalReceived(signal, SupervisorEvent.SignalReceived.ViaControlDirectory));
         }
     }
 
@@ -146,6 +107,62 @@ internal sealed unsafe partial class SignalRequests : IDisposable
             {
                 logger.Write(LogLevel.Warning, $"ignoring a line longer than {max} bytes written to {path} (requests are signal numbers); further ones are ignored silently");
             }
+        }
+    }
+}
+
+/// <summary>
+/// The signal FIFO's framing, apart from the FIFO (so that the bytes can be fuzzed): lines of at
+/// most <see cref="MaxLine"/> bytes, each a signal number from 1 to 64 (blanks around it allowed);
+/// a longer line is dropped whole, up to its newline, in however many reads it comes.
+/// </summary>
+internal sealed class SignalLines
+{
+    public const int MaxLine = 64;
+
+    private readonly byte[] _line = new byte[MaxLine];
+    private int _length;
+    private bool _discarding;
+
+    /// <summary>Takes the bytes of one read; <paramref name="signal"/> gets each request. True when a line was too long.</summary>
+    public bool Feed(ReadOnlySpan<byte> bytes, Action<int> signal)
+    {
+        bool tooLong = false;
+        foreach (byte b in bytes)
+        {
+            if (b == (byte)'\n')
+            {
+                if (!_discarding)
+                {
+                    Handle(_line.AsSpan(0, _length), signal);
+                }
+                _length = 0;
+                _discarding = false;
+            }
+            else if (_discarding)
+            {
+                continue;
+            }
+            else if (_length == MaxLine)
+            {
+                _discarding = true;
+                _length = 0;
+                tooLong = true;
+            }
+            else
+            {
+                _line[_length++] = b;
+            }
+        }
+        return tooLong;
+    }
+
+    private static void Handle(ReadOnlySpan<byte> line, Action<int> signal)
+    {
+        line = line.Trim(" \t\r"u8);
+        if (System.Buffers.Text.Utf8Parser.TryParse(line, out int number, out int consumed) && consumed == line.Length && number is > 0 and < 65)
+        {
+            signal(number);
         }
     }
 }

@@ -84,7 +84,13 @@ internal static unsafe partial class LoopbackHttp
                 received += (int)Math.Max(n, 0);
             }
         }
-        string[] parts = Encoding.ASCII.GetString(answer, 0, received).Split('\n')[0].Split(' ');
+        return ParseStatusLine(answer.AsSpan(0, received), peer);
+    }
+
+    /// <summary>The status code in the first line of an answer's bytes ("HTTP/1.1 200 OK"), or <see cref="IOException"/> when it is not one.</summary>
+    internal static int ParseStatusLine(ReadOnlySpan<byte> answer, string peer)
+    {
+        string[] parts = Encoding.ASCII.GetString(answer).Split('\n')[0].Split(' ');
         if (parts.Length < 2 || !parts[0].StartsWith("HTTP/", StringComparison.Ordinal) || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int status))
         {
             throw new IOException($"{peer} did not answer HTTP");

@@ -36,6 +36,7 @@ internal static class StepResultReferences
 {
     private const string Prefix = "$(steps.";
     private const string Middle = ".results.";
+    private const int MaxIndexLength = 9; // digits of an index: below int.MaxValue
 
     /// <summary>Every well-formed reference in <paramref name="text"/>, in order of appearance.</summary>
     public static IReadOnlyList<StepResultReference> Find(string text)
@@ -121,7 +122,9 @@ internal static class StepResultReferences
         int selectorStart = i;
         if (i < text.Length && text[i] == '[')
         {
-            int close = text.IndexOf(']', i);
+            // An index is at most 9 digits: look for its ']' only that far, or text with many an
+            // unclosed "[" would be scanned to its end once per reference (quadratic).
+            int close = text.IndexOf(']', i, Math.Min(text.Length - i, MaxIndexLength + 2));
             if (close < 0 || !IsIndex(text.AsSpan(i + 1, close - i - 1)))
             {
                 return false;
@@ -157,7 +160,7 @@ internal static class StepResultReferences
         {
             return true;
         }
-        if (inside.IsEmpty || inside.Length > 9)
+        if (inside.IsEmpty || inside.Length > MaxIndexLength)
         {
             return false;
         }

@@ -75,7 +75,9 @@ internal static class GoDuration
                 "h" => 3_600_000_000_000m,
                 _ => null,
             };
-            if (unit is null || number > MaxNanoseconds)
+            // Go's own check (v > 1<<63/unit on the integer part), before the product: a number
+            // within int64 times a unit can be past what a decimal holds (5.6e18 m, 3.3e29 ns).
+            if (unit is null || decimal.Truncate(number) > (MaxNanoseconds + 1) / unit.Value)
             {
                 return false;
             }
@@ -96,9 +98,9 @@ internal static class GoDuration
         foreach (char c in digits)
         {
             n = n * 10 + (c - '0');
-            if (n > MaxNanoseconds)
+            if (n > MaxNanoseconds + 1)
             {
-                return decimal.MaxValue / 1_000_000_000_000_000m; // over any unit's range; rejected by the caller
+                return n; // past 1<<63 is past any unit's range (rejected by the caller), and more digits would only overflow the decimal
             }
         }
         return n;

@@ -80,9 +80,12 @@ internal sealed class TektonStepResultResolver(TektonPaths paths)
 
     /// <summary>The value of one reference as a single string.</summary>
     /// <exception cref="StepResultMissingException">Not readable, or the selector does not fit the value.</exception>
-    public string Resolve(StepResultReference reference)
+    public string Resolve(StepResultReference reference) => Select(reference, Load(reference));
+
+    /// <summary>What <paramref name="reference"/>'s selector picks out of <paramref name="value"/>, as one string.</summary>
+    /// <exception cref="StepResultMissingException">The selector does not fit the value.</exception>
+    internal static string Select(StepResultReference reference, TektonResultValue value)
     {
-        TektonResultValue value = Load(reference);
         string selector = reference.Selector;
         if (selector.Length == 0)
         {

@@ -21,6 +21,17 @@ internal static class JsonManifests
     /// <summary>The same from UTF-8 text: the webhook passes the pod's bytes as they came in the review, with no string in between.</summary>
     public static IReadOnlyList<YamlNode> Read(ReadOnlySpan<byte> utf8, string sourceName)
     {
+        // Utf8JsonReader checks a string's UTF-8 only when it is read, with an InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            int at = 0;
+            while (System.Text.Rune.DecodeFromUtf8(utf8[at..], out _, out int length) == System.Buffers.OperationStatus.Done)
+            {
+                at += length;
+            }
+            int lineStart = utf8[..at].LastIndexOf((byte)'\n') + 1;
+            throw ManifestReadException.Malformed(sourceName, "JSON", utf8[..at].Count((byte)'\n') + 1, at - lineStart + 1, "not UTF-8");
+        }
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions
         {
             AllowMultipleValues = true,

@@ -64,6 +64,15 @@ internal sealed class YamlDocumentReader(string text, string sourceName)
         {
             if (_parser is null)
             {
+                // YAML allows no NUL (c-printable), and YamlDotNet's scanner reads one as the end of
+                // its 1,024-character look-ahead: "%0\0" and 1,021 spaces kept it busy 36 s.
+                if (text.IndexOf('\0') is >= 0 and int nul)
+                {
+                    _ended = true;
+                    int lineStart = text.LastIndexOf('\n', Math.Max(nul - 1, 0)) + 1;
+                    int line = text.AsSpan(0, nul).Count('\n') + 1;
+                    throw ManifestReadException.Malformed(sourceName, "YAML", line, nul - lineStart + 1, "a NUL character (YAML allows none)");
+                }
                 _parser = new DepthLimitedParser(new Parser(_scanner), sourceName);
                 _parser.Consume<StreamStart>();
             }
@@ -103,12 +112,17 @@ internal sealed class YamlDocumentReader(string text, string sourceName)
     }
 
     /// <summary>
-    /// Counts the nesting in the event stream, before the representation model recurses into it:
-    /// one level deeper than <see cref="YamlManifests.MaxDepth"/> is an error naming where it starts.
+    /// Checks the event stream before the representation model recurses into it. Nesting one level
+    /// deeper than <see cref="YamlManifests.MaxDepth"/> is an error naming where it starts. So is an
+    /// alias to a node that is still open (<c>&amp;a [*a]</c>) or not defined yet: YamlDotNet resolves
+    /// such an alias at the end of the document to the node itself, a cycle that its hash code (a
+    /// sequence as a mapping key) and every walk of the tree follow into a stack overflow.
     /// </summary>
     private sealed class DepthLimitedParser(IParser inner, string sourceName) : IParser
     {
         private int _depth;
+        private readonly Stack<string?> _open = new(); // the anchor of each open mapping or sequence
+        private readonly HashSet<string> _defined = new(StringComparer.Ordinal);
 
         public ParsingEvent? Current => inner.Current;
 
@@ -118,16 +132,37 @@ internal sealed class YamlDocumentReader(string text, string sourceName)
             {
                 return false;
             }
-            switch (inner.Current)
+            ParsingEvent current = inner.Current!;
+            switch (current)
             {
-                case MappingStart or SequenceStart when ++_depth > YamlManifests.MaxDepth:
-                    throw ManifestReadException.Malformed(sourceName, "YAML", (int)inner.Current.Start.Line, (int)inner.Current.Start.Column, $"nested more than {YamlManifests.MaxDepth} levels deep");
+                case DocumentStart:
+                    _defined.Clear(); // anchors are the document's own
+                    break;
+                case MappingStart or SequenceStart:
+                    if (++_depth > YamlManifests.MaxDepth)
+                    {
+                        throw Error(current, $"nested more than {YamlManifests.MaxDepth} levels deep");
+                    }
+                    _open.Push(((NodeEvent)current).Anchor is { IsEmpty: false } anchor ? anchor.Value : null);
+                    break;
                 case MappingEnd or SequenceEnd:
                     _depth--;
+                    if (_open.TryPop(out string? closed) && closed is not null)
+                    {
+                        _defined.Add(closed);
+                    }
                     break;
+                case Scalar { Anchor.IsEmpty: false } scalar:
+                    _defined.Add(scalar.Anchor.Value);
+                    break;
+                case AnchorAlias alias when !_defined.Contains(alias.Value.Value) || _open.Contains(alias.Value.Value):
+                    throw Error(current, $"alias *{alias.Value.Value} refers to a node that contains it or comes after it");
             }
             return true;
         }
+
+        private ManifestReadException Error(ParsingEvent at, string reason) =>
+            ManifestReadException.Malformed(sourceName, "YAML", (int)at.Start.Line, (int)at.Start.Column, reason);
     }
 
     /// <summary>

@@ -158,6 +158,20 @@ public sealed class WebhookServerTests : BlackBoxTest, IDisposable
             {
                 typeConfusion.StatusCode.Should().Be(HttpStatusCode.BadRequest);
             }
+            // Found by the admission fuzz target (docs/fuzzing.md): invalid UTF-8 inside a string
+            // was an unhandled InvalidOperationException (500 and a stack trace) in a review's
+            // field, and a 500 "internal error" in the pod.
+            byte[] review = Encoding.UTF8.GetBytes(WebhookFixtures.Review(WebhookFixtures.FiveContainerPod));
+            foreach (string field in new[] { "705ab4f5-6393-11e8-b7cc-42010a800002", "shop-7d9f8b6c5-" })
+            {
+                byte[] notUtf8 = review.ToArray();
+                int at = review.AsSpan().IndexOf(Encoding.UTF8.GetBytes(field));
+                notUtf8[at] = 0xC3;
+                notUtf8[at + 1] = (byte)'(';
+                using HttpResponseMessage answer = client.Post("/mutate", new ByteArrayContent(notUtf8) { Headers = { ContentType = new("application/json") } });
+                answer.StatusCode.Should().Be(HttpStatusCode.BadRequest, "invalid UTF-8 in {0} is a malformed review", field);
+                answer.Content.ReadAsStringAsync().Result.Should().StartWith("malformed AdmissionReview");
+            }
             JsonNode unknownKind = client.Review(WebhookFixtures.Review("""{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"}}""", kind: "Secret", resource: "secrets"));
             unknownKind["allowed"]!.GetValue<bool>().Should().BeTrue();
             unknownKind["patch"].Should().BeNull();
