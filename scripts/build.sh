@@ -44,7 +44,7 @@ fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "build.sh: installing ${need[*]}" >&2
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-remove "${need[@]}" >/dev/null
 fi
 
 # publish RID DIR PROJECT NAME: a static, stripped NativeAOT executable DIR/NAME for RID.
@@ -72,12 +72,16 @@ publish_all() { # RID DIR
 }
 
 if wants x64; then
+  start=$SECONDS
   publish_all linux-x64 artifacts
   clang -static -O2 -Wall -Werror -o artifacts/testchild tests/testchild/testchild.c
+  echo "build.sh: linux-x64 in $((SECONDS - start)) s" >&2
 fi
 if wants arm64; then
+  start=$SECONDS
   publish_all linux-arm64 artifacts/linux-arm64
   native-aot/cross/aarch64-linux-gnu-clang -static -O2 -Wall -Werror -fuse-ld=lld -s \
     -o artifacts/linux-arm64/testchild tests/testchild/testchild.c
   check_static artifacts/linux-arm64/testchild "ARM aarch64" "statically linked"
+  echo "build.sh: linux-arm64 in $((SECONDS - start)) s" >&2
 fi
