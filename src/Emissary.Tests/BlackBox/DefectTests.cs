@@ -30,7 +30,7 @@ public sealed class DefectTests : BlackBoxTest
         File.ReadAllText(file).Should().MatchRegex("^(y\n)+y?$");
     }
 
-    [BlackBoxFact]
+    [BlackBoxFact(NotUnderQemu = Qemu.SubreaperWarningInRawOutput)]
     public void Stderr_capture_gives_the_command_sigpipe_once_the_consoles_reader_is_gone()
     {
         string file = Path.Combine(TempDir("sigpipe"), "err");

@@ -54,7 +54,7 @@ public sealed class ReapingTests : BlackBoxTest
         result.StdoutLines.Should().Contain("zombies 0", "emissary as PID 1 reaps the orphans' zombies\n{0}", result);
     }
 
-    [BlackBoxFact]
+    [BlackBoxFact(NotUnderQemu = Qemu.NoSubreaper)]
     public void As_a_subreaper_adopts_and_reaps_every_orphan_of_its_child()
     {
         // $PPID of the shell is emissary: the orphans must be reparented to it, and reaped.

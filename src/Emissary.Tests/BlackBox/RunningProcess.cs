@@ -26,8 +26,8 @@ internal sealed record ProcessResult(
 [SupportedOSPlatform("linux")]
 internal sealed class RunningProcess : IDisposable
 {
-    public static readonly TimeSpan DefaultExitTimeout = TimeSpan.FromSeconds(20);
-    public static readonly TimeSpan DefaultLineTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan DefaultExitTimeout = Qemu.HangGuard(TimeSpan.FromSeconds(20));
+    public static readonly TimeSpan DefaultLineTimeout = Qemu.HangGuard(TimeSpan.FromSeconds(10));
 
     private readonly Process _process;
     private readonly Stopwatch _clock;
@@ -73,7 +73,7 @@ internal sealed class RunningProcess : IDisposable
 
     public string Stderr
     {
-        get { lock (_gate) return _stderr.ToString(); }
+        get { lock (_gate) return Qemu.WithoutEmulatorWarnings(_stderr.ToString()); }
     }
 
     /// <summary>Sends a signal to the started process itself (kill(2)).</summary>
@@ -135,7 +135,7 @@ internal sealed class RunningProcess : IDisposable
             Task.WaitAll(new[] { _stdoutPump, _stderrPump }, TimeSpan.FromSeconds(5));
         lock (_gate)
         {
-            _result = new ProcessResult(CommandLine, _process.ExitCode, _stdout.ToList(), string.Join('\n', _stdout), _stderr.ToString(), elapsed);
+            _result = new ProcessResult(CommandLine, _process.ExitCode, _stdout.ToList(), string.Join('\n', _stdout), Qemu.WithoutEmulatorWarnings(_stderr.ToString()), elapsed);
         }
         return _result;
     }

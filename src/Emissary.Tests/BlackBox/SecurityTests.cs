@@ -297,7 +297,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         AssertUntouched(s, result);
     }
 
-    [BlackBoxTheory(Needs = Needs.Root)]
+    [BlackBoxTheory(Needs = Needs.Root, NotUnderQemu = Qemu.RssIsTheEmulators)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Gigabyte_markers_and_dev_zero_are_not_read(int mode)
@@ -324,7 +324,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         AssertUntouched(s, result);
     }
 
-    [BlackBoxTheory(Needs = Needs.Root)]
+    [BlackBoxTheory(Needs = Needs.Root, NotUnderQemu = Qemu.RssIsTheEmulators)]
     [InlineData(KubeletEmptyDir)]
     [InlineData(EmissaryMade)]
     public void Two_hundred_megabytes_without_a_newline_on_the_signal_fifo_cost_nothing(int mode)

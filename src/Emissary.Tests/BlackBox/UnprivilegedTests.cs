@@ -32,7 +32,7 @@ public sealed class UnprivilegedTests : BlackBoxTest
         result.Stderr.Should().BeEmpty("{0}", result);
     }
 
-    [BlackBoxFact(Needs = Needs.Root)]
+    [BlackBoxFact(Needs = Needs.Root, NotUnderQemu = Qemu.NoSubreaper)]
     public void Reaps_orphans_as_an_unprivileged_user()
     {
         string bin = PublicBinaries();
