@@ -3,7 +3,7 @@
 # published static binaries (as PID 1, as non-root, in an empty root, under signals), the
 # black-box tests of the in-pod binaries again against the linux-arm64 build under qemu-user
 # (docs/platforms.md), and, as root, the end-to-end run of the examples in real containers
-# (scripts/e2e-podman.sh).
+# (scripts/e2e-podman.sh) and of the multi-arch images (scripts/images.sh --check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -101,8 +101,15 @@ if [ "$arm64" -eq 1 ]; then
 fi
 
 e2e=skipped
+images=skipped
 if [ "$podman" -eq 1 ]; then
   if scripts/e2e-podman.sh; then e2e=passed; else e2e=failed; status=1; fi
+  # The multi-arch images (scripts/images.sh): each architecture's image run, and an arm64 pod
+  # of two gated steps under qemu-user.
+  if [ "$arm64" -eq 1 ]; then
+    if scripts/images.sh --check; then images="passed"; else images="failed"; status=1; fi
+  fi
+
 fi
 
 # Count what ran from the TRX file (one <UnitTestResult ... outcome="..."> per test case run),
@@ -133,5 +140,5 @@ if [ ! -c /dev/null ]; then
   echo "test.sh: /dev/null is no longer a character device: a test replaced it" >&2
   status=1
 fi
-echo "$summary; end-to-end (podman): $e2e"
+echo "$summary; end-to-end (podman): $e2e; images amd64+arm64 (podman, qemu): $images"
 exit $status
