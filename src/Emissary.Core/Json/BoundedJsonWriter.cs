@@ -22,8 +22,14 @@ namespace Emissary.Json;
 ///
 /// The buffer grows as the document does, never past the limit: a small document costs little
 /// even under a large limit (<see cref="JsonWriter"/> uses this writer for status files and logs).
+///
+/// With <paramref name="goHtmlSafe"/> strings are escaped as Go's <c>json.Marshal</c> escapes them
+/// (its default HTMLEscape): also <c>&lt;</c>, <c>&gt;</c>, <c>&amp;</c>, U+2028 and U+2029 as
+/// <c>\u003c</c>, <c>\u003e</c>, <c>\u0026</c>, <c>\u2028</c>, <c>\u2029</c>. Tekton's termination
+/// message is written that way and its 4096-byte limit is measured on those bytes, so a message
+/// that must fit where Tekton's fits (and fail where it fails) is written the same.
 /// </summary>
-internal sealed class BoundedJsonWriter(int limit, bool indented = false)
+internal sealed class BoundedJsonWriter(int limit, bool indented = false, bool goHtmlSafe = false)
 {
     private readonly int _limit = Math.Max(limit, 0);
     private byte[] _buffer = new byte[Math.Min(Math.Max(limit, 0), 256)];
@@ -176,7 +182,8 @@ internal sealed class BoundedJsonWriter(int limit, bool indented = false)
         for (int i = 0; i < utf8.Length; i++)
         {
             byte b = utf8[i];
-            if (EscapedLength(b) == 1)
+            int length = goHtmlSafe ? GoEscapedLength(utf8, i) : EscapedLength(b);
+            if (length == 1)
             {
                 continue;
             }
@@ -191,6 +198,11 @@ internal sealed class BoundedJsonWriter(int limit, bool indented = false)
                 case (byte)'\t': Raw("\\t"u8); break;
                 case (byte)'\b': Raw("\\b"u8); break;
                 case (byte)'\f': Raw("\\f"u8); break;
+                case 0xE2: // U+2028 or U+2029 (E2 80 A8/A9), three bytes in, six out
+                    Raw(utf8[i + 2] == 0xA8 ? "\\u2028"u8 : "\\u2029"u8);
+                    run = i + 3;
+                    i += 2;
+                    break;
                 default:
                     Raw("\\u00"u8);
                     Raw("0123456789abcdef"u8[b >> 4]);
@@ -207,6 +219,14 @@ internal sealed class BoundedJsonWriter(int limit, bool indented = false)
         (byte)'"' or (byte)'\\' or (byte)'\n' or (byte)'\r' or (byte)'\t' or (byte)'\b' or (byte)'\f' => 2,
         < 0x20 => 6,
         _ => 1,
+    };
+
+    /// <summary>What Go's encoder writes for the byte at <paramref name="i"/>: 1 when copied, else the escape's length (6 for U+2028/U+2029, which start there).</summary>
+    private static int GoEscapedLength(ReadOnlySpan<byte> utf8, int i) => utf8[i] switch
+    {
+        (byte)'<' or (byte)'>' or (byte)'&' => 6,
+        0xE2 when i + 2 < utf8.Length && utf8[i + 1] == 0x80 && utf8[i + 2] is 0xA8 or 0xA9 => 6,
+        var b => EscapedLength(b),
     };
 
     private void Raw(byte b) => Raw([b]);

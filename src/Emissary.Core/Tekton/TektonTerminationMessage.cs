@@ -30,7 +30,8 @@ internal sealed class TektonMessageTooLongException() : Exception(
 /// <summary>
 /// Tekton's termination message (pkg/termination/write.go): a JSON array of RunResult entries,
 /// read–merged–rewritten on every write (new entries appended after what the file already holds;
-/// content that does not parse is overwritten), optionally <c>tknz:</c> + raw-std base64 of a raw
+/// content that does not parse is overwritten), written as Go's json.Marshal writes it (HTML-safe
+/// escapes included, which count against the limit), optionally <c>tknz:</c> + raw-std base64 of a raw
 /// DEFLATE stream when that is shorter, and never more than 4096 bytes: a write that would exceed
 /// it fails with <see cref="TektonMessageTooLongException"/> and leaves the file as it was, so
 /// what is there stays valid JSON. The controller (pkg/termination/parse.go) keeps the last entry
@@ -61,7 +62,8 @@ internal static class TektonTerminationMessage
     /// <summary>The bytes to write, or null when they exceed <see cref="MaxLength"/>.</summary>
     public static byte[]? Render(IReadOnlyList<TektonEntry> entries, bool compress)
     {
-        var json = new BoundedJsonWriter(compress ? MaxInflated : MaxLength);
+        // json.Marshal's escaping (<, >, & as \u003c...): the limit is on the bytes Tekton would write.
+        var json = new BoundedJsonWriter(compress ? MaxInflated : MaxLength, goHtmlSafe: true);
         json.StartArray();
         foreach (TektonEntry entry in entries)
         {

@@ -95,6 +95,17 @@ public sealed class TektonUnitTests
     }
 
     [Fact]
+    public void Write_escapes_as_json_Marshal_does_html_characters_and_line_separators_included()
+    {
+        // pkg/termination/write.go marshals with encoding/json: HTMLEscape on, \u2028/\u2029 escaped, other non-ASCII as is.
+        byte[] bytes = TektonTerminationMessage.Render([new("k", "<a href=\"x\">&\u2028\u2029\u00e9\U0001F600\b\f\u0001", 1)], compress: false)!;
+        Encoding.UTF8.GetString(bytes).Should().Be(
+            "[{\"key\":\"k\",\"value\":\"\\u003ca href=\\\"x\\\"\\u003e\\u0026\\u2028\\u2029\u00e9\U0001F600\\b\\f\\u0001\",\"type\":1}]");
+        // 683 '&' are 4098 escaped bytes of value: over the limit, as in Tekton.
+        TektonTerminationMessage.Render([new("k", new string('&', 683), 1)], compress: false).Should().BeNull();
+    }
+
+    [Fact]
     public void Compression_is_used_only_when_it_is_shorter_and_the_limit_applies_after_it()
     {
         // Tekton's own example: a 108-byte message is written plain (compressed it would be longer).

@@ -1,0 +1,69 @@
+using System.Runtime.Versioning;
+using System.Text;
+
+namespace Emissary.Tests.BlackBox;
+
+/// <summary>
+/// Differences from Tekton's entrypoint that issue #26 found by running cases derived from Tekton's
+/// Go code (pkg/termination/write.go, cmd/entrypoint/subcommands/cp.go, Go's flag package,
+/// pkg/entrypoint/entrypointer.go's Go()), each run against artifacts/entrypoint as a Tekton user
+/// would. Each test failed on the binary built before its fix.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class TektonConformanceTests : BlackBoxTest
+{
+    private readonly string _root;
+
+    public TektonConformanceTests()
+    {
+        _root = TempDir("tekton-conf");
+        foreach (string dir in new[] { "results", "run/0/status", "downward", "work" })
+            Directory.CreateDirectory(Path.Combine(_root, dir));
+        File.WriteAllText(Path.Combine(_root, "downward", "ready"), "READY");
+    }
+
+    private string Termination => Path.Combine(_root, "termination");
+
+    private Dictionary<string, string> Env => new() { ["EMISSARY_TEKTON_ROOT"] = _root };
+
+    /// <summary>Step 0 as pkg/pod/entrypoint.go renders it (with <c>-step_metadata_dir</c> unless told not to), then the command.</summary>
+    private ProcessResult RunStep(string[] extra, string[] command, bool stepMetadataDir = true, string? workingDirectory = null)
+    {
+        var args = new List<string>
+        {
+            "-wait_file", Path.Combine(_root, "downward", "ready"), "-wait_file_content",
+            "-post_file", Path.Combine(_root, "run", "0", "out"), "-termination_path", Termination,
+        };
+        if (stepMetadataDir)
+            args.AddRange(["-step_metadata_dir", Path.Combine(_root, "run", "0", "status")]);
+        args.AddRange(extra);
+        args.AddRange(["-entrypoint", command[0], "--", .. command[1..]]);
+        return Start(Artifacts.Entrypoint, args, Env, workingDirectory).WaitForExit();
+    }
+
+    private void Result(string name, string value) => File.WriteAllText(Path.Combine(_root, "results", name), value);
+
+    // ---- 1. the message as json.Marshal writes it (pkg/termination/write.go) ----
+
+    [BlackBoxFact]
+    public void Write_go_escapes_lt_gt_amp_as_json_Marshal_does()
+    {
+        Result("html", "a<b>&c");
+        var result = RunStep(["-results", "html"], ["/bin/true"]);
+        result.ExitCode.Should().Be(0, result.ToString());
+        string raw = File.ReadAllText(Termination);
+        raw.Should().Contain("""{"key":"html","value":"a\u003cb\u003e\u0026c","type":1}""");
+        TektonMessageChecker.CheckFile(Termination)["html"].Value.Should().Be("a<b>&c");
+    }
+
+    [BlackBoxFact]
+    public void Write_the_4096_byte_limit_is_measured_on_the_escaped_bytes()
+    {
+        // 750 bytes of <>& are 4500 once escaped: Tekton's MessageLengthError, exit 1.
+        Result("html", string.Concat(Enumerable.Repeat("<>&", 250)));
+        var result = RunStep(["-results", "html"], ["/bin/true"]);
+        result.ExitCode.Should().Be(1, result.ToString());
+        result.Stderr.Should().Contain("Termination message is above max allowed size 4096");
+        TektonMessageChecker.CheckFile(Termination).Keys.Should().Equal("StartedAt");
+    }
+}
