@@ -311,7 +311,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             return;
         }
         using var dir = new SafeFd(dirFd);
-        BoundedRead read = UntrustedFile.Read(dirFd, "provenance.json", TektonTerminationMessage.MaxLength);
+        BoundedRead read = UntrustedFile.Read(dirFd, "provenance.json", TektonTerminationMessage.MaxResultBytes(options.CompressTerminationMessage));
         if (read.Outcome == ReadOutcome.Read)
         {
             _output.Add(new TektonEntry(path, Encoding.UTF8.GetString(read.Bytes!), type));

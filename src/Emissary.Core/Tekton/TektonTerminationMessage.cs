@@ -45,6 +45,15 @@ internal static class TektonTerminationMessage
     /// <summary>What parse.go inflates at most (a decompression bomb is refused beyond it).</summary>
     public const int MaxInflated = 128 * 1024;
 
+    /// <summary>
+    /// How much of one result file is read. Tekton reads it whole (os.ReadFile) and only then
+    /// checks the message. Plain, a value longer than 4096 bytes can never fit, so that is the cap;
+    /// compressed, a value can fit only while its JSON is one the controller will inflate
+    /// (<see cref="MaxInflated"/>, 128 KiB): beyond it the step fails here as the message would be
+    /// unreadable there, and memory stays bounded whatever a step leaves in the file.
+    /// </summary>
+    public static int MaxResultBytes(bool compress) => compress ? MaxInflated : MaxLength;
+
     /// <summary>Appends <paramref name="entries"/> to the message at <paramref name="path"/>.</summary>
     /// <exception cref="TektonMessageTooLongException">The result would not fit; the file is unchanged.</exception>
     /// <exception cref="IOException">The file could not be written.</exception>

@@ -66,4 +66,31 @@ public sealed class TektonConformanceTests : BlackBoxTest
         result.Stderr.Should().Contain("Termination message is above max allowed size 4096");
         TektonMessageChecker.CheckFile(Termination).Keys.Should().Equal("StartedAt");
     }
+
+    // ---- 2. -compress_termination_message reads a result whole, then compresses ----
+
+    [BlackBoxTheory]
+    [InlineData(4200)]
+    [InlineData(8000)]
+    [InlineData(100_000)]
+    public void Compressed_a_large_compressible_result_is_read_whole_before_compressing(int size)
+    {
+        Result("big", new string('x', size));
+        var result = RunStep(["-results", "big", "-compress_termination_message"], ["/bin/true"]);
+        result.ExitCode.Should().Be(0, result.ToString());
+        byte[] raw = File.ReadAllBytes(Termination);
+        Encoding.ASCII.GetString(raw).Should().StartWith("tknz:");
+        TektonMessageChecker.Check(raw)["big"].Value.Should().Be(new string('x', size));
+    }
+
+    [BlackBoxFact]
+    public void Compressed_a_result_beyond_what_the_controller_inflates_fails_the_step()
+    {
+        // parse.go inflates at most 128 KiB: a longer result could never be read back, so it fails here.
+        Result("huge", new string('x', 128 * 1024 + 1));
+        var result = RunStep(["-results", "huge", "-compress_termination_message"], ["/bin/true"]);
+        result.ExitCode.Should().Be(1, result.ToString());
+        result.Stderr.Should().Contain("Termination message is above max allowed size 4096");
+        TektonMessageChecker.CheckFile(Termination).Keys.Should().Equal("StartedAt");
+    }
 }
