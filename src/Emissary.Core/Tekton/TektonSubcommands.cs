@@ -89,7 +89,10 @@ internal static class TektonSubcommands
         }
         catch (WritePathException e)
         {
-            throw new SubcommandException($"{verb} {path}: {e.Message}");
+            // os.Open's *PathError in Go's words where it is a plain errno; our own refusals
+            // (a planted link, a FIFO) keep the text that says why.
+            string reason = e.Errno != 0 && e.Message == Libc.Describe(e.Errno) ? GoErrors.Text(e.Errno) : e.Message;
+            throw new SubcommandException($"{verb} {path}: {reason}");
         }
     }
 

@@ -93,4 +93,15 @@ public sealed class TektonConformanceTests : BlackBoxTest
         result.Stderr.Should().Contain("Termination message is above max allowed size 4096");
         TektonMessageChecker.CheckFile(Termination).Keys.Should().Equal("StartedAt");
     }
+
+    // ---- 3. cp's error is Go's os.Open error ----
+
+    [BlackBoxFact]
+    public void Cp_of_a_missing_file_prints_gos_open_error()
+    {
+        string missing = Path.Combine(_root, "no-such-file");
+        var result = Start(Artifacts.Entrypoint, ["cp", missing, Path.Combine(_root, "copy")], Env).WaitForExit();
+        result.ExitCode.Should().Be(1, result.ToString());
+        result.Stderr.Should().MatchRegex(@"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} cp error: open " + System.Text.RegularExpressions.Regex.Escape(missing) + ": no such file or directory\n$");
+    }
 }
