@@ -78,7 +78,11 @@ internal sealed record TektonCredentialFlags
 /// </summary>
 internal static class TektonCommandLine
 {
-    public const string ProgramName = "entrypoint";
+    /// <summary>
+    /// What Go's flag package names the program in its usage: os.Args[0], as the process was
+    /// started (the controller runs <c>/tekton/bin/entrypoint</c>), not a fixed name.
+    /// </summary>
+    public static string ProgramName => Environment.GetCommandLineArgs() is [var argv0, ..] ? argv0 : "entrypoint";
     public const string ResultFromTerminationMessage = "termination-message";
 
     public static readonly GoFlag[] Flags =

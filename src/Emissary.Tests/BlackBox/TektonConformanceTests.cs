@@ -104,4 +104,19 @@ public sealed class TektonConformanceTests : BlackBoxTest
         result.ExitCode.Should().Be(1, result.ToString());
         result.Stderr.Should().MatchRegex(@"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} cp error: open " + System.Text.RegularExpressions.Regex.Escape(missing) + ": no such file or directory\n$");
     }
+
+    // ---- 4. the usage names argv[0], as Go's flag package does ----
+
+    [BlackBoxFact]
+    public void Help_names_the_program_by_argv0()
+    {
+        string renamed = Path.Combine(_root, "ko-app-entrypoint");
+        File.CreateSymbolicLink(renamed, Artifacts.Entrypoint);
+        var help = Start(renamed, ["-h"], Env).WaitForExit();
+        help.ExitCode.Should().Be(0, help.ToString());
+        help.StderrLines[0].Should().Be($"Usage of {renamed}:");
+        var bad = Start(renamed, ["-no_such_flag"], Env).WaitForExit();
+        bad.ExitCode.Should().Be(2, bad.ToString());
+        bad.StderrLines[1].Should().Be($"Usage of {renamed}:");
+    }
 }

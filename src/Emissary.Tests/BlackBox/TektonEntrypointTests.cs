@@ -65,7 +65,7 @@ public sealed class TektonEntrypointTests : BlackBoxTest
         var result = RunEntrypoint("-no_such_flag", "x", "--", "true");
         result.ExitCode.Should().Be(2, result.ToString());
         result.StderrLines[0].Should().Be("flag provided but not defined: -no_such_flag");
-        result.Stderr.Should().Contain("Usage of entrypoint:").And.Contain("-wait_file string");
+        result.Stderr.Should().Contain($"Usage of {Artifacts.Entrypoint}:").And.Contain("-wait_file string");
     }
 
     [BlackBoxFact]
