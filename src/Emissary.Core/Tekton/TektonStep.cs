@@ -82,11 +82,9 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
 
     private StepFailure? Steps(List<string> command, IReadOnlyList<TektonWhenExpression> when)
     {
-        if (options.StepMetadataDir.Length > 0)
-        {
-            Directory.CreateDirectory(options.StepMetadataDir + "/results");
-            Directory.CreateDirectory(options.StepMetadataDir + "/artifacts");
-        }
+        // filepath.Join(e.StepMetadataDir, "results"): without the flag, relative to the working directory.
+        Directory.CreateDirectory(Path.Join(options.StepMetadataDir, "results"));
+        Directory.CreateDirectory(Path.Join(options.StepMetadataDir, "artifacts"));
         foreach (string file in options.WaitFiles)
         {
             WaitOutcome waited = waiter.Wait(file, options.WaitFileContent, options.BreakpointOnFailure, detectVanished: true);
@@ -195,13 +193,13 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
 
         // Results are read whatever the outcome; a message over 4096 bytes replaces the outcome (exit 1).
         if (!ReadResults(paths.Results, options.Results, TektonResultType.TaskRunResult)
-            || !ReadResults(options.StepMetadataDir + "/results", options.StepResults, TektonResultType.StepResult))
+            || !ReadResults(Path.Join(options.StepMetadataDir, "results"), options.StepResults, TektonResultType.StepResult))
         {
             return new StepFailure.TooLong();
         }
         if (options.ResultsInTerminationMessage)
         {
-            AddArtifacts(options.StepMetadataDir + "/artifacts/provenance.json", TektonResultType.StepArtifacts);
+            AddArtifacts(Path.Join(options.StepMetadataDir, "artifacts", "provenance.json"), TektonResultType.StepArtifacts);
             AddArtifacts(paths.Artifacts + "/provenance.json", TektonResultType.TaskRunArtifacts);
         }
         return failure;
@@ -264,7 +262,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             {
                 break; // no results directory: no results
             }
-            BoundedRead read = UntrustedFile.Read(dirFd, name, TektonTerminationMessage.MaxLength);
+            BoundedRead read = UntrustedFile.Read(dirFd, name, TektonTerminationMessage.MaxResultBytes(options.CompressTerminationMessage));
             switch (read.Outcome)
             {
                 case ReadOutcome.Read:

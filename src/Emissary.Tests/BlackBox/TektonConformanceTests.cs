@@ -119,4 +119,27 @@ public sealed class TektonConformanceTests : BlackBoxTest
         bad.ExitCode.Should().Be(2, bad.ToString());
         bad.StderrLines[1].Should().Be($"Usage of {renamed}:");
     }
+
+    // ---- 5. Go() makes STEP_METADATA_DIR/results and /artifacts, relative when the flag is empty ----
+
+    [BlackBoxFact]
+    public void Without_step_metadata_dir_results_and_artifacts_are_made_in_the_working_directory()
+    {
+        string work = Path.Combine(_root, "work");
+        var result = RunStep([], ["/bin/true"], stepMetadataDir: false, workingDirectory: work);
+        result.ExitCode.Should().Be(0, result.ToString());
+        Directory.Exists(Path.Combine(work, "results")).Should().BeTrue();
+        Directory.Exists(Path.Combine(work, "artifacts")).Should().BeTrue();
+    }
+
+    [BlackBoxFact]
+    public void With_step_metadata_dir_they_are_made_there_and_not_in_the_working_directory()
+    {
+        string work = Path.Combine(_root, "work");
+        var result = RunStep([], ["/bin/true"], workingDirectory: work);
+        result.ExitCode.Should().Be(0, result.ToString());
+        Directory.Exists(Path.Combine(_root, "run", "0", "status", "results")).Should().BeTrue();
+        Directory.Exists(Path.Combine(_root, "run", "0", "status", "artifacts")).Should().BeTrue();
+        Directory.EnumerateFileSystemEntries(work).Should().BeEmpty();
+    }
 }

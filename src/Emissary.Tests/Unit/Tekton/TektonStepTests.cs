@@ -89,6 +89,7 @@ public sealed class TektonStepTests : IDisposable
             WaitFiles = [_root + "/run/0/0"],
             PostFile = PostFile,
             TerminationPath = _root + "/termination",
+            StepMetadataDir = _root + "/status", // else Go() makes results/ and artifacts/ in the test's working directory
         });
         var paths = new TektonPaths(_root);
         var waiter = new FakeTektonWaiter(_journal, new Dictionary<string, WaitOutcome>
@@ -110,7 +111,7 @@ public sealed class TektonStepTests : IDisposable
     public void Debug_before_step_fail_continue_skips_the_command()
     {
         // The user ran debug-beforestep-fail-continue: POST.beforestepexit.err, so the wait does not say Ready.
-        var options = new TektonStepOptions { PostFile = PostFile, DebugBeforeStep = true, TerminationPath = _root + "/termination" };
+        var options = new TektonStepOptions { PostFile = PostFile, DebugBeforeStep = true, TerminationPath = _root + "/termination", StepMetadataDir = _root + "/status" };
         var waiter = new FakeTektonWaiter(_journal, new Dictionary<string, WaitOutcome>
         {
             [PostFile + ".beforestepexit"] = new(WaitVerdict.PreviousFailed),
