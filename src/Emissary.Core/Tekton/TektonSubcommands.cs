@@ -89,10 +89,9 @@ internal static class TektonSubcommands
         }
         catch (WritePathException e)
         {
-            // os.Open's *PathError in Go's words where it is a plain errno; our own refusals
-            // (a planted link, a FIFO) keep the text that says why.
-            string reason = e.Errno != 0 && e.Message == Libc.Describe(e.Errno) ? GoErrors.Text(e.Errno) : e.Message;
-            throw new SubcommandException($"{verb} {path}: {reason}");
+            // os.Open's *PathError in Go's words where it is a plain errno (Go's syscall messages are
+            // the C library's, lower-cased); our own refusals (a planted link, a FIFO) keep the text that says why.
+            throw new SubcommandException($"{verb} {path}: {ErrorText.Reason(e)}");
         }
     }
 
