@@ -34,15 +34,15 @@ internal interface IGateView
 /// <summary>The view the waiter gives: the control directory (which reads untrusted records safely) and the file system.</summary>
 internal sealed class DiskGateView(ControlDirectory? controlDirectory) : IGateView
 {
-    public ControlDirectory Directory => controlDirectory ?? throw new InvalidOperationException("this gate needs the control directory");
+    private ControlDirectory Control => controlDirectory ?? throw new InvalidOperationException("this gate needs the control directory");
 
-    public int? ExitCode(string step) => Directory.ReadExitCode(step);
+    public int? ExitCode(string step) => Control.ReadExitCode(step);
 
-    public StepStatus? Status(string step) => Directory.ReadStatus(step);
+    public StepStatus? Status(string step) => Control.ReadStatus(step);
 
-    public bool IsRunning(string step) => Directory.IsLockHeld(step);
+    public bool IsRunning(string step) => Control.IsLockHeld(step);
 
-    public bool HasRequest(string step, bool start) => Directory.HasRequest(step, start);
+    public bool HasRequest(string step, bool start) => Control.HasRequest(step, start);
 
     public long? FileLength(string path)
     {
@@ -50,15 +50,15 @@ internal sealed class DiskGateView(ControlDirectory? controlDirectory) : IGateVi
         return info.Exists ? info.Length : null;
     }
 
-    public bool IsDirectory(string path) => System.IO.Directory.Exists(path);
+    public bool IsDirectory(string path) => Directory.Exists(path);
 
     /// <summary>The directories where a change can change <paramref name="gate"/>'s state (for inotify).</summary>
     public IEnumerable<string> DirectoriesToWatch(Gate gate) => gate switch
     {
-        Gate.AfterStep after => [Directory.Root, Directory.StepDirectory(after.Step)],
+        Gate.AfterStep after => [Control.Root, Control.StepDirectory(after.Step)],
         Gate.FileExists file => [Path.GetDirectoryName(Path.GetFullPath(file.Path)) ?? "/"],
-        Gate.ManualStart => [Directory.Root],
-        Gate.StreamFrom stream => [Directory.Root, Directory.StepDirectory(stream.Step)],
+        Gate.ManualStart => [Control.Root],
+        Gate.StreamFrom stream => [Control.Root, Control.StepDirectory(stream.Step)],
         _ => [],
     };
 }

@@ -130,7 +130,7 @@ internal sealed unsafe class TektonWaiter : ITektonWaiter, IDisposable
             return false;
         }
         _directories.WatchDirectoryAndParent(directory);
-        return !_fallback.Active;
+        return true; // a watch given up for good is the fallback's to say (Active), looked at first
     }
 
     private static WaitOutcome? Check(string file, bool expectContent, bool errorFileMeansReady)

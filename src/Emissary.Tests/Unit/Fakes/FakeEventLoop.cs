@@ -1,4 +1,5 @@
 using Emissary.Events;
+using Emissary.Interop;
 
 namespace Emissary.Tests.Unit.Fakes;
 
@@ -46,9 +47,9 @@ internal sealed class FakeEventLoop : IEventLoop
     {
         foreach (Registration registration in _registrations.Where(r => !r.Disposed).ToArray())
         {
-            if (Emissary.Interop.Libc.PollOne(registration.Fd, Emissary.Interop.Libc.POLLIN, 0))
+            if (Libc.PollOne(registration.Fd, Libc.POLLIN, 0))
             {
-                registration.OnReady(Emissary.Interop.Libc.EPOLLIN);
+                registration.OnReady(Libc.EPOLLIN);
             }
         }
         return _posted.TryDequeue(out SupervisorEvent? posted) ? posted
