@@ -124,12 +124,15 @@ count_run() { # results directory -> counted="N passed, N failed, N skipped"; st
   other=$(printf '%s\n' "$outcomes" | grep -cvxE 'Passed|Failed|NotExecuted|' || true)
   [ "$failed" -eq 0 ] && [ "$other" -eq 0 ] || status=1
   counted="$passed passed, $failed failed, $skipped skipped"
+  # Name what failed near the closing line: CI keeps only the tail of the output.
+  grep -o '<UnitTestResult [^>]*outcome="Failed"' "$trx" | sed 's/.*testName="\([^"]*\)".*/\1/' |
+    sed -e 's/&quot;/"/g' -e "s|^|test.sh: failed ($2): |" >&2 || true
   [ "$other" -eq 0 ] || counted+=", $other other (aborted, timed out, ...)"
 }
-count_run "$results/x64"
+count_run "$results/x64" x64
 summary="tests: $counted"
 if [ "$arm64" -eq 1 ]; then
-  count_run "$results/arm64"
+  count_run "$results/arm64" "arm64, qemu"
   summary+="; arm64 (qemu): $counted"
 else
   summary+="; arm64 (qemu): not run (cannot run aarch64 binaries here)"
