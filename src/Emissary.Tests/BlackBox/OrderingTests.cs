@@ -860,7 +860,9 @@ internal static partial class Steps
 
     public static void WaitUntil(Func<bool> condition, string description, TimeSpan? timeout = null)
     {
-        var limit = timeout ?? TimeSpan.FromSeconds(10);
+        // Without a timeout of the test's own this is a hang guard, so it is scaled under qemu-user
+        // (in CI, two producers started at once had not made their rendezvous within 10 s there).
+        var limit = timeout ?? RunningProcess.DefaultLineTimeout;
         var clock = Stopwatch.StartNew();
         while (!condition())
         {
