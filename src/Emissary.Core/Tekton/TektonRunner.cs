@@ -20,7 +20,7 @@ internal sealed class TektonRunner(TektonStepOptions options, TektonPaths paths,
     {
         if (argv.Count == 0 || argv[0].Length == 0)
         {
-            // Go's exec fails the same way ("exec: no command"); main.go never gets here without a command.
+            // Go's exec fails an empty command too (exec: no command); Go() hands the runner whatever it has.
             throw new LaunchException("no command to run: neither -entrypoint nor arguments after --", ExitCodes.NotFound);
         }
         string? path = environment.TryGetValue("PATH", out string? changed) ? changed : Environment.GetEnvironmentVariable("PATH");
