@@ -16,8 +16,13 @@ namespace Emissary.Tekton;
 /// </summary>
 internal sealed class TektonRunner(TektonStepOptions options, TektonPaths paths, IEventLoop loop, IClock clock, ILogger logger) : ITektonRunner
 {
-    public ChildOutcome Run(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment)
+    public ChildOutcome Run(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment, TimeSpan? deadline)
     {
+        if (argv.Count == 0 || argv[0].Length == 0)
+        {
+            // Go's exec fails an empty command too (exec: no command); Go() hands the runner whatever it has.
+            throw new LaunchException("no command to run: neither -entrypoint nor arguments after --", ExitCodes.NotFound);
+        }
         string? path = environment.TryGetValue("PATH", out string? changed) ? changed : Environment.GetEnvironmentVariable("PATH");
         ResolvedCommand command = CommandResolver.Resolve(argv, path, FileProbe.Probe);
         var launch = new LaunchSettings { ExtraEnvironment = environment };
@@ -30,7 +35,7 @@ internal sealed class TektonRunner(TektonStepOptions options, TektonPaths paths,
         var policy = new SupervisionPolicy
         {
             // Tekton kills the command with SIGKILL at the deadline; here the group gets SIGTERM and SIGKILL at once.
-            Timeout = options.Timeout > TimeSpan.Zero ? options.Timeout : null,
+            Timeout = deadline,
             Grace = TimeSpan.Zero,
             StopSignal = Signals.KILL,
         };

@@ -18,20 +18,23 @@ internal interface ITektonRunner
 {
     /// <summary>
     /// Resolves and starts <paramref name="argv"/> with <paramref name="environment"/> added, waits
-    /// for it (timeout, cancel file, forwarded signals); throws <see cref="LaunchException"/> when it
-    /// cannot start.
+    /// for it (cancel file, forwarded signals) and kills it at <paramref name="deadline"/> (none when
+    /// null, as Go() sets no context deadline for a zero -timeout); throws <see cref="LaunchException"/>
+    /// when it cannot start, an empty argv included.
     /// </summary>
-    ChildOutcome Run(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment);
+    ChildOutcome Run(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment, TimeSpan? deadline);
 }
 
 /// <summary>What the step leaves behind for the next step and the controller.</summary>
 internal interface ITektonPostWriter
 {
-    /// <summary>The post file, or POST.err when <paramref name="failed"/>: what the next step waits for.</summary>
-    void WritePostFile(bool failed);
-
-    /// <summary>STEP_METADATA_DIR/exitCode: "0", the code, or "killed".</summary>
-    void WriteExitCode(string code);
+    /// <summary>
+    /// Writes <paramref name="content"/> to <paramref name="file"/>, making its directory, as Tekton's
+    /// PostWriter does: the post file or POST.err (empty, what the next step waits for) and
+    /// STEP_METADATA_DIR/exitCode ("0", the code, or "killed"). Which file, and whether at all, is
+    /// <see cref="TektonStep"/>'s decision.
+    /// </summary>
+    void Write(string file, string content);
 
     /// <summary>Appends to the termination message; throws <see cref="TektonMessageTooLongException"/> past 4096 bytes.</summary>
     void AppendMessage(IReadOnlyList<TektonEntry> entries);

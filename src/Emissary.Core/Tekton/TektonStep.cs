@@ -49,6 +49,9 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
     private const string DebugContinueHelp = "debug before step breakpoint has taken effect, waiting for user's decision:";
     private readonly List<TektonEntry> _output = [];
 
+    /// <summary>What Go() returned (null: success), for the tests; the exit code is what main.go makes of it.</summary>
+    internal StepFailure? Failure { get; private set; }
+
     /// <summary>The step after main.go's refusals: returns the exit code, the termination message written.</summary>
     public int Go(List<string> command, IReadOnlyList<TektonWhenExpression> when)
     {
@@ -68,6 +71,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
                 _output.Add(StartedAt()); // whatever happened, the process lived: say when
             }
         }
+        Failure = failure;
         try
         {
             post.AppendMessage(_output);
@@ -94,7 +98,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             }
             if (!options.BreakpointOnFailure)
             {
-                post.WritePostFile(failed: true);
+                WritePostFile(failed: true);
             }
             _output.Add(StartedAt());
             switch (waited.Verdict)
@@ -131,7 +135,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
         }
         if (failure is null)
         {
-            var resolver = new TektonStepResultResolver(paths);
+            var resolver = new TektonStepResultResolver(paths, TektonTerminationMessage.MaxResultBytes(options.CompressTerminationMessage));
             Dictionary<string, string> environment = SubstituteEnvironment(resolver);
             try
             {
@@ -150,8 +154,8 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             {
                 GoLog.Print("Step was skipped due to when expressions were evaluated to false.");
                 _output.Add(Reason("Skipped"));
-                post.WritePostFile(failed: false);
-                post.WriteExitCode("0");
+                WritePostFile(failed: false);
+                WriteExitCodeFile("0");
                 return null;
             }
             else
@@ -163,15 +167,15 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
         switch (failure)
         {
             case StepFailure.DebugBeforeStep:
-                post.WritePostFile(failed: true);
+                WritePostFile(failed: true);
                 break;
             case StepFailure.Cancelled:
                 _output.Add(Reason("Cancelled"));
-                post.WritePostFile(failed: true);
-                post.WriteExitCode("killed");
+                WritePostFile(failed: true);
+                WriteExitCodeFile("killed");
                 break;
             case StepFailure.TimedOut:
-                post.WritePostFile(failed: true);
+                WritePostFile(failed: true);
                 _output.Add(Reason("TimeoutExceeded"));
                 break;
             case not null when options.BreakpointOnFailure:
@@ -179,15 +183,15 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             case StepFailure.Exited exited when options.ContinueOnError:
                 string code = exited.Status.Signaled ? "-1" : exited.Status.Code.ToString(CultureInfo.InvariantCulture);
                 _output.Add(new TektonEntry("ExitCode", code, TektonResultType.InternalTektonResult));
-                post.WritePostFile(failed: false);
-                post.WriteExitCode(code);
+                WritePostFile(failed: false);
+                WriteExitCodeFile(code);
                 break;
             case null:
-                post.WritePostFile(failed: false);
-                post.WriteExitCode("0");
+                WritePostFile(failed: false);
+                WriteExitCodeFile("0");
                 break;
             default:
-                post.WritePostFile(failed: true);
+                WritePostFile(failed: true);
                 break;
         }
 
@@ -208,14 +212,11 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
     /// <summary>Runs the command: null on success, else how it ended (cancelled, timed out, exited non-zero, could not start).</summary>
     private StepFailure? RunCommand(List<string> argv, Dictionary<string, string> environment)
     {
-        if (argv.Count == 0 || argv[0].Length == 0)
-        {
-            return new StepFailure.Other("no command to run: neither -entrypoint nor arguments after --");
-        }
         ChildOutcome outcome;
         try
         {
-            outcome = runner.Run(argv, environment);
+            // Go() puts a deadline on the context only for a positive timeout (zero: none).
+            outcome = runner.Run(argv, environment, options.Timeout > TimeSpan.Zero ? options.Timeout : null);
         }
         catch (LaunchException e)
         {
@@ -391,6 +392,18 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             return 0;
         }
     }
+
+    /// <summary>WritePostFile: POST, or POST.err after a failure; nothing without -post_file.</summary>
+    private void WritePostFile(bool failed)
+    {
+        if (options.PostFile.Length > 0)
+        {
+            post.Write(failed ? options.PostFile + ".err" : options.PostFile, "");
+        }
+    }
+
+    /// <summary>WriteExitCodeFile: STEP_METADATA_DIR/exitCode (relative to the working directory without the flag).</summary>
+    private void WriteExitCodeFile(string code) => post.Write(Path.Join(options.StepMetadataDir, "exitCode"), code);
 
     private TektonEntry StartedAt() => new("StartedAt", Rfc3339.Format(clock.UtcNow), TektonResultType.InternalTektonResult);
 

@@ -70,12 +70,13 @@ internal sealed record TektonResultValue(string? String, IReadOnlyList<string>? 
 /// the string. Result files are written by other containers: read without following a link past
 /// <c>/tekton/steps/step-NAME</c> (see <see cref="OpenResultsDirectory"/>), bounded, regular files only.
 /// A value holding a NUL byte is substituted, and the launch then fails (EINVAL), as Go's exec does.
+/// Tekton reads a result whole; here at most <paramref name="maxResultBytes"/>, what one result can
+/// be and still fit the termination message (<see cref="TektonTerminationMessage.MaxResultBytes"/>:
+/// 4096 bytes plain, 128 KiB with -compress_termination_message), so memory stays bounded whatever
+/// a neighbour leaves in the file.
 /// </summary>
-internal sealed class TektonStepResultResolver(TektonPaths paths)
+internal sealed class TektonStepResultResolver(TektonPaths paths, int maxResultBytes)
 {
-    /// <summary>A step result is at most what fits a termination message.</summary>
-    private const int MaxResultBytes = TektonTerminationMessage.MaxLength;
-
     private readonly Dictionary<(string, string), TektonResultValue> _cache = new();
 
     /// <summary>The value of one reference as a single string.</summary>
@@ -199,7 +200,7 @@ internal sealed class TektonStepResultResolver(TektonPaths paths)
         string directory = $"{paths.Steps}/step-{reference.Step}/results";
         using SafeFd dir = OpenResultsDirectory(reference, directory);
         int dirFd = dir.Fd;
-        BoundedRead read = UntrustedFile.Read(dirFd, reference.Key, MaxResultBytes);
+        BoundedRead read = UntrustedFile.Read(dirFd, reference.Key, maxResultBytes);
         if (read.Outcome != ReadOutcome.Read)
         {
             throw new StepResultMissingException($"{reference}: {directory}/{reference.Key} {read.Problem ?? "does not exist"}");

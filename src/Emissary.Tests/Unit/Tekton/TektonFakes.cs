@@ -7,10 +7,17 @@ namespace Emissary.Tests.Unit.Tekton;
 /// <summary>Answers each wait from a table (Ready for a file it does not know), journalling "wait FILE".</summary>
 internal sealed class FakeTektonWaiter(List<string> journal, IReadOnlyDictionary<string, WaitOutcome> answers) : ITektonWaiter
 {
+    /// <summary>Every file waited for, in order, as given (Tekton's fakeWaiter.waited).</summary>
+    public List<string> Waited { get; } = [];
+
+    /// <summary>When set, every wait ends so (Tekton's fakeErrorWaiter, or fakeWaiter{skipStep}).</summary>
+    public WaitOutcome? Always { get; init; }
+
     public WaitOutcome Wait(string file, bool expectContent, bool errorFileMeansReady, bool detectVanished)
     {
         journal.Add("wait " + Path.GetFileName(file));
-        return answers.TryGetValue(file, out WaitOutcome outcome) ? outcome : new WaitOutcome(WaitVerdict.Ready);
+        Waited.Add(file);
+        return Always ?? (answers.TryGetValue(file, out WaitOutcome outcome) ? outcome : new WaitOutcome(WaitVerdict.Ready));
     }
 }
 
@@ -19,23 +26,57 @@ internal sealed class FakeTektonRunner(List<string> journal, FakeClock clock, Ch
 {
     public IReadOnlyDictionary<string, string>? Environment { get; private set; }
 
-    public ChildOutcome Run(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment)
+    /// <summary>The argv it was asked to run, null when it was not (Tekton's fakeRunner.args).</summary>
+    public IReadOnlyList<string>? Argv { get; private set; }
+
+    /// <summary>The deadline it was given (Tekton's runners look at ctx.Deadline()).</summary>
+    public TimeSpan? Deadline { get; private set; }
+
+    /// <summary>What the command does while it runs (Tekton's fakeResultsWriter writes result files).</summary>
+    public Action? WhileRunning { get; init; }
+
+    /// <summary>The message of the LaunchException thrown when there is no outcome.</summary>
+    public string? LaunchError { get; init; }
+
+    public ChildOutcome Run(IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment, TimeSpan? deadline)
     {
         journal.Add("run " + string.Join(' ', argv));
+        Argv = argv;
         Environment = environment;
+        Deadline = deadline;
+        WhileRunning?.Invoke();
         clock.Advance(takes);
-        return outcome ?? throw new LaunchException("exec: \"" + argv[0] + "\": executable file not found in $PATH", 127);
+        return outcome ?? throw new LaunchException(LaunchError ?? "exec: \"" + argv.FirstOrDefault() + "\": executable file not found in $PATH", 127);
     }
 }
 
-/// <summary>Journals "post", "post.err" and "exitCode X"; keeps the termination message's entries.</summary>
+/// <summary>
+/// Journals "post", "post.err" and "exitCode X" and keeps what Tekton's fakePostWriter keeps: the
+/// last post file written, the exitCode file and its content; keeps the termination message's entries.
+/// </summary>
 internal sealed class FakeTektonPostWriter(List<string> journal) : ITektonPostWriter
 {
     public List<TektonEntry> Message { get; } = [];
 
-    public void WritePostFile(bool failed) => journal.Add(failed ? "post.err" : "post");
+    public string? Wrote { get; private set; }
 
-    public void WriteExitCode(string code) => journal.Add("exitCode " + code);
+    public string? ExitCodeFile { get; private set; }
+
+    public string? ExitCode { get; private set; }
+
+    public void Write(string file, string content)
+    {
+        if (content.Length == 0)
+        {
+            Wrote = file;
+            journal.Add(file.EndsWith(".err", StringComparison.Ordinal) ? "post.err" : "post");
+        }
+        else
+        {
+            (ExitCodeFile, ExitCode) = (file, content);
+            journal.Add("exitCode " + content);
+        }
+    }
 
     public void AppendMessage(IReadOnlyList<TektonEntry> entries) => Message.AddRange(entries);
 }
