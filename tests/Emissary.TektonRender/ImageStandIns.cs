@@ -5,7 +5,7 @@ namespace Emissary.TektonRender;
 /// image (scripts/e2e-tekton.sh builds it: busybox's applets, <c>bash</c> as busybox's ash, and
 /// the small entrypoints below). What the controller reads from the registry for a step without
 /// <c>command</c> (the image's ENTRYPOINT and CMD, pkg/pod/entrypoint_lookup_impl.go) is the real
-/// image's config, from this table; an image not in it is refused (node, python, perl: no stand-in).
+/// image's config, from this table; an image not in it is refused (node, perl: no stand-in).
 /// </summary>
 internal static class ImageStandIns
 {
@@ -21,6 +21,9 @@ internal static class ImageStandIns
         ["bash"] = new(["docker-entrypoint.sh"], ["bash"]),
         // Tekton's nop image (ko-built): /ko-app/nop, which exits 0.
         ["nop"] = new(["/ko-app/nop"], []),
+        // Rendered but not runnable here: the stand-in has no python3, so such a step fails with
+        // 127 and the e2e leaves it unchecked (produce-consume-artifacts' last step).
+        ["python"] = new([], ["python3"]),
     };
 
     public static string Repository(string image)

@@ -92,6 +92,14 @@ internal static class PodBuilder
             {
                 if (!mounts.Any(m => Path.TrimEndingDirectorySeparator(m.MountPath) == implicitMount.MountPath)) mounts.Add(implicitMount);
             }
+            if (config.PodmanVolumes && MissingWorkingDir(s.WorkingDir, mounts) is { } dir)
+            {
+                // The kubelet's runtimes make a missing workingDir; podman 4.3's kube play refuses to
+                // start the container instead, so under podman an empty volume makes it.
+                string volume = $"podman-workingdir-{i}";
+                mounts.Add(new VolumeMount(volume, dir, false));
+                volumes.Add((volume, M(("emptyDir", new YamlMappingNode()))));
+            }
             containers.Add(StepContainer(spec, i, s, command, env, mounts, common, config));
         }
         if (placeScripts.Length > 0)
@@ -273,6 +281,11 @@ internal static class PodBuilder
         return M(("name", Q("working-dir-initializer")), ("image", Q(config.ShellImage)), ("command", L(["mkdir", "-p", .. dirs])), ("workingDir", Q("/workspace")),
             ("volumeMounts", S(ImplicitMounts.Skip(1).Select(Mount).ToArray())));
     }
+
+    /// <summary>An absolute workingDir on no volume (the image may not have it), or null.</summary>
+    private static string? MissingWorkingDir(string? dir, List<VolumeMount> mounts) =>
+        dir is { Length: > 1 } && dir.StartsWith('/') && !mounts.Any(m => dir == m.MountPath || dir.StartsWith(m.MountPath + "/", StringComparison.Ordinal))
+            ? dir.TrimEnd('/') : null;
 
     public static string StepName(Step s, int i) => s.Name.Length > 0 ? "step-" + s.Name : $"step-unnamed-{i}";
 
