@@ -546,7 +546,7 @@ public sealed class TektonPodmanTests : BlackBoxTest
         Requirements.Podman();
         string outDir = TempDir("tekton-e2e");
         var script = Start("/bin/bash", [Path.Combine(Artifacts.RepoRoot, "scripts", "e2e-tekton.sh")], new Dictionary<string, string> { ["TEKTON_E2E_OUT"] = outDir })
-            .WaitForExit(TimeSpan.FromMinutes(5));
+            .WaitForExit(TimeSpan.FromMinutes(10)); // the demo pod and Tekton's 17 example TaskRuns, one pod after another (~2.5 min here)
         script.ExitCode.Should().Be(0, script.ToString());
 
         int Exit(string step) => int.Parse(File.ReadAllText(Path.Combine(outDir, step + ".exit")).Trim());
