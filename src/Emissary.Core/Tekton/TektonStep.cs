@@ -142,6 +142,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             {
                 GoLog.Print("Error while substituting step results: " + e.Message);
             }
+            command = new TektonArtifacts(paths).Substitute(command, environment);
             if (TektonWhenExpressions.FirstCel(when) is { } cel)
             {
                 failure = new StepFailure.Other($"CEL when-expression '{cel}' refused: this entrypoint (Emissary) does not evaluate CEL (see README, Tekton); the step fails rather than guess");
