@@ -12,8 +12,15 @@ namespace Emissary.Tekton;
 /// internal/artifactref StepArtifactRegex matches it: STEP any text without '.', NAME any text
 /// without '.' or ')', both non-empty.
 /// </summary>
-internal readonly record struct StepArtifactReference(string Step, bool Outputs, string Name)
+internal sealed class StepArtifactReference(string step, bool outputs, string name)
 {
+    public string Step => step;
+
+    /// <summary><c>outputs</c>, else <c>inputs</c>.</summary>
+    public bool Outputs => outputs;
+
+    public string Name => name;
+
     public override string ToString() => $"$(steps.{Step}.{(Outputs ? "outputs" : "inputs")}.{Name})";
 
     /// <summary>Every reference in <paramref name="text"/>, leftmost first, not overlapping (Go's FindAllString).</summary>
@@ -69,8 +76,12 @@ internal readonly record struct StepArtifactReference(string Step, bool Outputs,
         {
             return null;
         }
-        int nameEnd = text.IndexOfAny(['.', ')'], nameStart);
-        if (nameEnd <= nameStart || text[nameEnd] != ')')
+        int nameEnd = nameStart;
+        while (nameEnd < text.Length && text[nameEnd] is not ('.' or ')'))
+        {
+            nameEnd++;
+        }
+        if (nameEnd == nameStart || nameEnd == text.Length || text[nameEnd] != ')')
         {
             return null;
         }
@@ -78,60 +89,91 @@ internal readonly record struct StepArtifactReference(string Step, bool Outputs,
     }
 }
 
-/// <summary>One value of an artifact (v1.ArtifactValue): digests by algorithm and a URI.</summary>
-internal sealed record TektonArtifactValue(IReadOnlyList<KeyValuePair<string, string>> Digest, string Uri);
-
-/// <summary>One artifact (v1.Artifact); <see cref="Values"/> is null where the JSON had none (Go's nil slice).</summary>
-internal sealed record TektonArtifact(string Name, IReadOnlyList<TektonArtifactValue>? Values);
-
-/// <summary>A step's <c>artifacts/provenance.json</c> (v1.Artifacts), read as Go's json.Unmarshal reads it.</summary>
-internal sealed record TektonStepArtifacts(IReadOnlyList<TektonArtifact> Inputs, IReadOnlyList<TektonArtifact> Outputs)
+/// <summary>
+/// A step's <c>artifacts/provenance.json</c> read as Go's json.Unmarshal reads it into v1.Artifacts,
+/// and one artifact's values written as json.Marshal writes them, in one pass over the document
+/// (no object model: every kilobyte of the in-pod binary counts).
+/// </summary>
+internal static class TektonArtifactFile
 {
+    private static readonly JsonValue Null = JsonValue.Parse("null");
+
     /// <summary>
-    /// json.Unmarshal into v1.Artifacts: field names matched without regard to case, the last of a
-    /// repeated one wins, unknown ones ignored, null leaves a field empty; a value of the wrong
-    /// JSON type is an error, as it is in Go.
+    /// json.Marshal(values) of the first artifact named <paramref name="name"/> in outputs (or
+    /// inputs); null when there is none. Unmarshal's rules: field names matched without regard to
+    /// case, the last of a repeated one wins, unknown ones ignored, null leaves a field empty; a
+    /// known field of the wrong JSON type anywhere in the document is an error. Marshal's: a
+    /// missing list is <c>null</c>, digests in key order, empty fields left out, HTML escaped.
     /// </summary>
     /// <exception cref="FormatException">Not JSON, or not the shape of v1.Artifacts.</exception>
-    public static TektonStepArtifacts Parse(byte[] json)
+    public static string? Values(byte[] file, bool outputs, string name)
     {
-        JsonValue root = JsonValue.Parse(json);
+        JsonValue root = JsonValue.Parse(file);
         if (root.Kind == JsonKind.Null)
         {
-            return new TektonStepArtifacts([], []);
+            return null;
         }
-        return new TektonStepArtifacts(
-            List(Field(root, "inputs"), ArtifactOf) ?? [],
-            List(Field(root, "outputs"), ArtifactOf) ?? []);
+        string? found = null;
+        foreach (string list in (ReadOnlySpan<string>)["inputs", "outputs"])
+        {
+            foreach (JsonValue artifact in Items(Field(root, list)))
+            {
+                if (artifact.Kind == JsonKind.Null)
+                {
+                    continue;
+                }
+                // Every artifact is checked, as Unmarshal fails on any field of the wrong type.
+                string? marshalled = Marshal(Field(artifact, "values"));
+                string artifactName = StringOf(Field(artifact, "name"));
+                if (Field(artifact, "buildOutput").Kind is not (JsonKind.Null or JsonKind.True or JsonKind.False))
+                {
+                    throw Wrong("a bool");
+                }
+                if (found is null && (list == "outputs") == outputs && artifactName == name)
+                {
+                    found = marshalled ?? "null";
+                }
+            }
+        }
+        return found;
     }
 
-    /// <summary>json.Marshal(artifact.Values): <c>null</c> for none, digests in key order, empty fields left out.</summary>
-    public static string Marshal(IReadOnlyList<TektonArtifactValue>? values)
+    /// <summary>json.Marshal of a []ArtifactValue; null for a JSON null (Go's nil slice).</summary>
+    private static string? Marshal(JsonValue values)
     {
-        if (values is null)
+        if (values.Kind == JsonKind.Null)
         {
-            return "null";
+            return null;
         }
         var json = new BoundedJsonWriter(int.MaxValue, goHtmlSafe: true);
         json.StartArray();
-        foreach (TektonArtifactValue value in values)
+        foreach (JsonValue value in Items(values))
         {
             json.StartObject();
-            if (value.Digest.Count > 0)
+            if (value.Kind != JsonKind.Null)
             {
-                json.PropertyName("digest");
-                json.StartObject();
-                foreach (KeyValuePair<string, string> digest in value.Digest.OrderBy(d => d.Key, StringComparer.Ordinal))
+                var digest = new Dictionary<string, string>(StringComparer.Ordinal);
+                JsonValue digests = Field(value, "digest");
+                foreach (JsonProperty p in digests.Kind == JsonKind.Null ? [] : Expect(digests, JsonKind.Object, "an object").Properties)
                 {
-                    json.PropertyName(digest.Key);
-                    json.StringValue(digest.Value);
+                    digest[p.Name] = StringOf(p.Value);
                 }
-                json.EndObject();
-            }
-            if (value.Uri.Length > 0)
-            {
-                json.PropertyName("uri");
-                json.StringValue(value.Uri);
+                if (digest.Count > 0)
+                {
+                    json.PropertyName("digest");
+                    json.StartObject();
+                    foreach (string algorithm in Sorted(digest.Keys))
+                    {
+                        json.PropertyName(algorithm);
+                        json.StringValue(digest[algorithm]);
+                    }
+                    json.EndObject();
+                }
+                if (StringOf(Field(value, "uri")) is { Length: > 0 } uri)
+                {
+                    json.PropertyName("uri");
+                    json.StringValue(uri);
+                }
             }
             json.EndObject();
         }
@@ -139,34 +181,29 @@ internal sealed record TektonStepArtifacts(IReadOnlyList<TektonArtifact> Inputs,
         return json.ToString();
     }
 
-    private static TektonArtifact ArtifactOf(JsonValue item) => item.Kind == JsonKind.Null ? new TektonArtifact("", null)
-        : new TektonArtifact(StringOf(Field(item, "name")), List(Field(item, "values"), ValueOf));
-
-    private static TektonArtifactValue ValueOf(JsonValue item)
+    /// <summary>Go writes a map's keys in sorted order; an insertion sort (a digest has one or two).</summary>
+    private static List<string> Sorted(IEnumerable<string> keys)
     {
-        if (item.Kind == JsonKind.Null)
+        var sorted = new List<string>();
+        foreach (string key in keys)
         {
-            return new TektonArtifactValue([], "");
-        }
-        var digest = new Dictionary<string, string>(StringComparer.Ordinal);
-        JsonValue digests = Field(item, "digest");
-        if (digests.Kind != JsonKind.Null)
-        {
-            foreach (JsonProperty p in Expect(digests, JsonKind.Object).Properties)
+            int at = sorted.Count;
+            while (at > 0 && string.CompareOrdinal(sorted[at - 1], key) > 0)
             {
-                digest[p.Name] = StringOf(p.Value);
+                at--;
             }
+            sorted.Insert(at, key);
         }
-        return new TektonArtifactValue(digest.ToList(), StringOf(Field(item, "uri")));
+        return sorted;
     }
 
     /// <summary>A struct field as encoding/json finds it: the last key equal to <paramref name="name"/> ignoring ASCII case; null if none.</summary>
     private static JsonValue Field(JsonValue value, string name)
     {
-        IReadOnlyList<JsonProperty> properties = Expect(value, JsonKind.Object).Properties;
+        IReadOnlyList<JsonProperty> properties = Expect(value, JsonKind.Object, "an object").Properties;
         for (int i = properties.Count - 1; i >= 0; i--)
         {
-            if (string.Equals(properties[i].Name, name, StringComparison.OrdinalIgnoreCase))
+            if (AsciiEqualsIgnoringCase(properties[i].Name, name))
             {
                 return properties[i].Value;
             }
@@ -174,24 +211,30 @@ internal sealed record TektonStepArtifacts(IReadOnlyList<TektonArtifact> Inputs,
         return Null;
     }
 
-    private static readonly JsonValue Null = JsonValue.Parse("null");
-
-    private static List<T>? List<T>(JsonValue value, Func<JsonValue, T> item) =>
-        value.Kind == JsonKind.Null ? null : Expect(value, JsonKind.Array).Items.Select(item).ToList();
-
-    private static string StringOf(JsonValue value) => value.Kind == JsonKind.Null ? "" : Expect(value, JsonKind.String).GetString()!;
-
-    private static JsonValue Expect(JsonValue value, JsonKind kind) =>
-        value.Kind == kind ? value : throw new FormatException($"json: cannot unmarshal {KindName(value.Kind)} where {KindName(kind)} is expected");
-
-    private static string KindName(JsonKind kind) => kind switch
+    /// <summary>Go's EqualFold for the ASCII field names of v1.Artifacts (no casing tables in the binary).</summary>
+    private static bool AsciiEqualsIgnoringCase(string a, string b)
     {
-        JsonKind.Object => "an object",
-        JsonKind.Array => "an array",
-        JsonKind.String => "a string",
-        JsonKind.Number => "a number",
-        _ => "a bool",
-    };
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (a[i] != b[i] && ((a[i] | 0x20) != (b[i] | 0x20) || !char.IsAsciiLetter(a[i])))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static IReadOnlyList<JsonValue> Items(JsonValue value) => value.Kind == JsonKind.Null ? [] : Expect(value, JsonKind.Array, "an array").Items;
+
+    private static string StringOf(JsonValue value) => value.Kind == JsonKind.Null ? "" : Expect(value, JsonKind.String, "a string").GetString()!;
+
+    private static JsonValue Expect(JsonValue value, JsonKind kind, string what) => value.Kind == kind ? value : throw Wrong(what);
+
+    private static FormatException Wrong(string what) => new("json: cannot unmarshal a value where " + what + " is expected");
 }
 
 /// <summary>A reference that could not be resolved; its message is one line for stderr.</summary>
@@ -218,7 +261,6 @@ internal sealed class TektonArtifacts(TektonPaths paths)
     private const int MaxScriptBytes = 4 * 1024 * 1024;
 
     private readonly TektonStepResultResolver _steps = new(paths);
-    private readonly Dictionary<string, TektonStepArtifacts> _loaded = new(StringComparer.Ordinal);
 
     /// <summary>
     /// applyStepArtifactSubstitutions: returns the command to run and adds changed variables to
@@ -262,7 +304,7 @@ internal sealed class TektonArtifacts(TektonPaths paths)
         string result = text;
         foreach (StepArtifactReference reference in StepArtifactReference.FindAll(text))
         {
-            result = result.Replace(reference.ToString(), Values(reference.ToString()), StringComparison.Ordinal);
+            result = result.Replace(reference.ToString(), Values(reference.ToString()));
         }
         return result;
     }
@@ -277,56 +319,40 @@ internal sealed class TektonArtifacts(TektonPaths paths)
         }
         StepArtifactReference reference = StepArtifactReference.Parse(template)
             ?? throw new TektonArtifactException("invalid artifact template " + template);
-        TektonStepArtifacts artifacts = Load(reference.Step, template);
-        foreach (TektonArtifact artifact in reference.Outputs ? artifacts.Outputs : artifacts.Inputs)
+        string file = $"{paths.Steps}/step-{reference.Step}/artifacts/provenance.json";
+        try
         {
-            if (artifact.Name == reference.Name)
-            {
-                return TektonStepArtifacts.Marshal(artifact.Values);
-            }
+            return TektonArtifactFile.Values(Load(reference.Step, template, file), reference.Outputs, reference.Name)
+                ?? throw new TektonArtifactException($"values for template {template} not found");
         }
-        throw new TektonArtifactException($"values for template {template} not found");
+        catch (FormatException e)
+        {
+            throw new TektonArtifactException($"{template}: {file}: {e.Message}");
+        }
     }
 
-    /// <summary>loadStepArtifacts: <c>/tekton/steps/step-STEP/artifacts/provenance.json</c>, parsed.</summary>
-    /// <exception cref="TektonArtifactException">Missing, refused (a link, a FIFO, too large) or not v1.Artifacts.</exception>
-    public TektonStepArtifacts Load(string step, string what)
+    /// <summary>loadStepArtifacts' read: <c>/tekton/steps/step-STEP/artifacts/provenance.json</c>, read again for each reference as Go does.</summary>
+    /// <exception cref="TektonArtifactException">Missing, or refused (a link, a FIFO, too large).</exception>
+    private byte[] Load(string step, string what, string file)
     {
-        if (_loaded.TryGetValue(step, out TektonStepArtifacts? cached))
-        {
-            return cached;
-        }
-        string display = $"{paths.Steps}/step-{step}/artifacts";
         BoundedRead read;
         try
         {
-            using SafeFd dir = _steps.OpenStepDirectory(step, "artifacts", what, display);
+            using SafeFd dir = _steps.OpenStepDirectory(step, "artifacts", what, Path.GetDirectoryName(file)!);
             read = UntrustedFile.Read(dir.Fd, "provenance.json", MaxFileBytes);
         }
         catch (StepResultMissingException e)
         {
             throw new TektonArtifactException(e.Message);
         }
-        if (read.Outcome != ReadOutcome.Read)
-        {
-            throw new TektonArtifactException($"{what}: {display}/provenance.json {Problem(read)}");
-        }
-        try
-        {
-            return _loaded[step] = TektonStepArtifacts.Parse(read.Bytes!);
-        }
-        catch (FormatException e)
-        {
-            throw new TektonArtifactException($"{what}: {display}/provenance.json: {e.Message}");
-        }
+        return read.Outcome == ReadOutcome.Read ? read.Bytes!
+            : throw new TektonArtifactException($"{what}: {file} " + (read.Outcome switch
+            {
+                ReadOutcome.Missing => "does not exist",
+                ReadOutcome.TooLarge => "is larger than 1 MiB: refusing it",
+                _ => read.Problem + ": refusing it",
+            }));
     }
-
-    private static string Problem(BoundedRead read) => read.Outcome switch
-    {
-        ReadOutcome.Missing => "does not exist",
-        ReadOutcome.TooLarge => $"is larger than {MaxFileBytes} bytes: refusing it",
-        _ => (read.Problem ?? "cannot be read") + ": refusing it",
-    };
 
     /// <summary>filepath.Dir(command) == filepath.Clean(ScriptDir): the command is a script the init container placed.</summary>
     private bool IsScript(string command) =>

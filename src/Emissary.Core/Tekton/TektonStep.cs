@@ -315,6 +315,11 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
         {
             _output.Add(new TektonEntry(path, Encoding.UTF8.GetString(read.Bytes!), type));
         }
+        else if (read.Outcome != ReadOutcome.Missing)
+        {
+            // Tekton's log.Fatalf here leaves no message at all; a link or FIFO is left out instead.
+            GoLog.Print($"Error while handling artifacts: {path}: {read.Problem ?? "too large"}: left out");
+        }
     }
 
     /// <summary>main.go's switch on Go()'s error, including the breakpoint-on-failure pause.</summary>
