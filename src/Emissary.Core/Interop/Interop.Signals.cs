@@ -66,6 +66,9 @@ internal static partial class Shim
     /// <summary>argv[1] that makes the binary a runtime-less exec trampoline (Native/emissary_shim.c).</summary>
     internal const string ExecIgnoringFlag = "--emissary-exec-ignoring";
 
+    /// <summary>argv[1] that makes the binary Tekton's hermetic launcher: new user, mount, PID and network namespaces, then the command (Native/emissary_shim.c).</summary>
+    internal const string ExecHermeticFlag = "--emissary-exec-hermetic";
+
     [LibraryImport(Library, EntryPoint = "emissary_shim_release_signals")]
     private static partial void ReleaseSignalsNative();
 

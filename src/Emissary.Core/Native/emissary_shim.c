@@ -14,15 +14,22 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int emissary_shim_is_ignored_now(int sig);
 
 /* argv[1] of the trampoline mode below. Not a user-facing command: see exec_ignoring(). */
 #define EXEC_IGNORING "--emissary-exec-ignoring"
+
+/* argv[1] of the hermetic trampoline below (the Tekton entrypoint's TEKTON_HERMETIC=1). */
+#define EXEC_HERMETIC "--emissary-exec-hermetic"
 
 static sigset_t original_mask;
 static sigset_t original_ignored;
@@ -64,12 +71,106 @@ static void exec_ignoring(int argc, char **argv, char **envp)
     (void)argc;
 }
 
+/* Tekton's words for a command that could not start (Go's "fork/exec PATH: ERRNO"), then exit 1. */
+static void hermetic_fail(const char *path, int err)
+{
+    char msg[512], reason[128];
+    snprintf(reason, sizeof reason, "%s", strerror(err));
+    reason[0] = (char)(reason[0] >= 'A' && reason[0] <= 'Z' ? reason[0] + 32 : reason[0]); /* Go's errno words are lower-case */
+    int n = snprintf(msg, sizeof msg, "Error executing command: fork/exec %s: %s (TEKTON_HERMETIC=1: new user and network namespaces)\n",
+                     path, reason);
+    if (n > 0)
+        (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    _exit(1);
+}
+
+/* Writes "0 0 4294967295" to /proc/PID/NAME (uid_map, gid_map): every id mapped to itself. */
+static int write_map(pid_t pid, const char *name)
+{
+    char path[64];
+    static const char all[] = "0 0 4294967295\n";
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int err = write(fd, all, sizeof all - 1) == (ssize_t)(sizeof all - 1) ? 0 : errno;
+    close(fd);
+    return err;
+}
+
+/*
+ * Hermetic trampoline: `entrypoint --emissary-exec-hermetic PATH ARGV0 ARGS...` runs PATH as
+ * Tekton's dropNetworking (cmd/entrypoint/namespaces_linux.go) has Go's exec start it: in new
+ * user, mount, PID and network namespaces, every uid and gid mapped to itself (0 0 4294967295,
+ * setgroups left allowed), no interface configured (only lo, which stays down, as in Tekton).
+ * A multithreaded process cannot make a user namespace (EINVAL) and the .NET runtime has threads
+ * by Main: hence here, before it starts. The child is PID 1 of its PID namespace, as Tekton's
+ * command is. This process stays outside, as Go's forkExec parent does, to write the child's maps
+ * (which takes CAP_SETUID and CAP_SETGID here: a non-root step fails, as in Tekton) and then to
+ * end as the child ends. It blocks every signal: what the entrypoint forwards to the process
+ * group reaches the child; SIGKILL (timeout, cancel) ends both.
+ */
+static void exec_hermetic(char **argv, char **envp)
+{
+    sigset_t all, original;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &original);
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) != 0)
+        hermetic_fail(argv[2], errno);
+    long child = syscall(SYS_clone, (long)(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD), 0L, 0L, 0L, 0L);
+    if (child < 0)
+        hermetic_fail(argv[2], errno);
+    if (child == 0) {
+        char ok;
+        close(go[1]);
+        if (read(go[0], &ok, 1) != 1)
+            _exit(1); /* the parent could not write the maps and says why */
+        sigprocmask(SIG_SETMASK, &original, NULL);
+        execve(argv[2], argv + 3, envp);
+        int err = errno;
+        char msg[512];
+        int n = snprintf(msg, sizeof msg, "Error executing command: fork/exec %s: %s\n", argv[2], strerror(err));
+        if (n > 0)
+            (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+        _exit(err == ENOENT ? 127 : 126);
+    }
+    close(go[0]);
+    int err = write_map((pid_t)child, "uid_map");
+    if (err == 0)
+        err = write_map((pid_t)child, "gid_map");
+    if (err != 0) {
+        kill((pid_t)child, SIGKILL);
+        waitpid((pid_t)child, NULL, 0);
+        hermetic_fail(argv[2], err);
+    }
+    (void)!write(go[1], "x", 1);
+    close(go[1]);
+    int status;
+    while (waitpid((pid_t)child, &status, 0) < 0)
+        if (errno != EINTR)
+            _exit(1);
+    if (WIFEXITED(status))
+        _exit(WEXITSTATUS(status));
+    /* Killed by a signal: die of the same one, so the entrypoint sees what Tekton's would. */
+    int sig = WTERMSIG(status);
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    kill(getpid(), sig);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    _exit(128 + sig);
+}
+
 __attribute__((constructor)) static void emissary_shim_init(int argc, char **argv, char **envp)
 {
     struct sigaction sa;
 
     if (argc >= 5 && strcmp(argv[1], EXEC_IGNORING) == 0)
         exec_ignoring(argc, argv, envp);
+    if (argc >= 4 && strcmp(argv[1], EXEC_HERMETIC) == 0)
+        exec_hermetic(argv, envp);
 
     sigemptyset(&original_ignored);
     sigemptyset(&supervised);

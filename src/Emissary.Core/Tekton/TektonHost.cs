@@ -61,10 +61,6 @@ internal static class TektonHost
             // Never ignored: the controller asked for signed results and would get unsigned ones.
             return Refuse(options, "Error: -enable_spire: SPIRE signing of results is not supported by this entrypoint (Emissary); refusing to run the step unsigned. Use Tekton's own entrypoint image with enforce-nonfalsifiability: spire.");
         }
-        if (Environment.GetEnvironmentVariable("TEKTON_HERMETIC") == "1" && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TEKTON_RESOURCE_NAME")))
-        {
-            return Refuse(options, "Error: hermetic execution mode (TEKTON_HERMETIC=1: no network, new namespaces) is not supported by this entrypoint (Emissary); refusing to run the step without the isolation asked for.");
-        }
         TektonCredentials.CopyToHome(paths);
         return RunStep(options, paths, logger, command, when);
     }

@@ -24,6 +24,9 @@ internal sealed record TektonPaths(string Root)
 
     public string Artifacts => Root + "/artifacts";
 
+    /// <summary>The Task's scripts, placed by the init container (pipeline.ScriptDir).</summary>
+    public string Scripts => Root + "/scripts";
+
     /// <summary>Where the credential flags' files are written before the step waits.</summary>
     public string Creds => Root + "/creds";
 

@@ -25,6 +25,12 @@ internal sealed class TektonRunner(TektonStepOptions options, TektonPaths paths,
         }
         string? path = environment.TryGetValue("PATH", out string? changed) ? changed : Environment.GetEnvironmentVariable("PATH");
         ResolvedCommand command = CommandResolver.Resolve(argv, path, FileProbe.Probe);
+        if (Hermetic)
+        {
+            // Namespaces need a single-threaded process: the shim's trampoline makes them before .NET starts.
+            string self = SelfExecutable.Path();
+            command = new ResolvedCommand(self, command.Arguments) { Argv = [self, Shim.ExecHermeticFlag, command.Path, .. command.Argv] };
+        }
         var launch = new LaunchSettings { ExtraEnvironment = environment };
         using OutputCapture? capture = OutputCapture.StartAppending(
             new CaptureOptions(options.StdoutPath, options.StderrPath, false, 0), loop, logger);
@@ -50,6 +56,10 @@ internal sealed class TektonRunner(TektonStepOptions options, TektonPaths paths,
             capture?.Finish();
         }
     }
+
+    /// <summary>runner.go: TEKTON_HERMETIC=1 without TEKTON_RESOURCE_NAME runs the command without network (dropNetworking).</summary>
+    private static bool Hermetic => Environment.GetEnvironmentVariable("TEKTON_HERMETIC") == "1"
+        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TEKTON_RESOURCE_NAME"));
 
     /// <summary>keep-pod-on-cancel: the controller patches tekton.dev/cancel, the kubelet projects it; Tekton polls it every second too.</summary>
     private sealed class CancelFile(string path) : IStopCondition

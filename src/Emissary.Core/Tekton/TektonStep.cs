@@ -146,6 +146,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             {
                 GoLog.Print("Error while substituting step results: " + e.Message);
             }
+            command = new TektonArtifacts(paths).Substitute(command, environment);
             if (TektonWhenExpressions.FirstCel(when) is { } cel)
             {
                 failure = new StepFailure.Other($"CEL when-expression '{cel}' refused: this entrypoint (Emissary) does not evaluate CEL (see README, Tekton); the step fails rather than guess");
@@ -314,6 +315,11 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
         if (read.Outcome == ReadOutcome.Read)
         {
             _output.Add(new TektonEntry(path, Encoding.UTF8.GetString(read.Bytes!), type));
+        }
+        else if (read.Outcome != ReadOutcome.Missing)
+        {
+            // Tekton's log.Fatalf here leaves no message at all; a link or FIFO is left out instead.
+            GoLog.Print($"Error while handling artifacts: {path}: {read.Problem ?? "too large"}: left out");
         }
     }
 

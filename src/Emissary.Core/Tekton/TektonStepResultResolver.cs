@@ -128,15 +128,28 @@ internal sealed class TektonStepResultResolver(TektonPaths paths, int maxResultB
     /// that is step N's own volume, where step N may have planted a link (to a secret of the
     /// reading step's own file system, which would then pass for step N's result).
     /// </summary>
-    private SafeFd OpenResultsDirectory(StepResultReference reference, string display)
+    private SafeFd OpenResultsDirectory(StepResultReference reference, string display) =>
+        OpenStepDirectory(reference.Step, "results", reference.ToString(), display);
+
+    /// <summary>
+    /// <c>/tekton/steps/step-STEP/SUBDIRECTORY</c> with no link followed past <c>/tekton/steps</c>
+    /// (see <see cref="OpenResultsDirectory"/>); also what <see cref="TektonArtifacts"/> reads.
+    /// <paramref name="what"/> heads each error message.
+    /// </summary>
+    /// <exception cref="StepResultMissingException">Not there, or not step STEP's own directory.</exception>
+    internal SafeFd OpenStepDirectory(string step, string subdirectory, string what, string display)
     {
+        if (step.Contains('/') || step.Contains('\0'))
+        {
+            throw new StepResultMissingException($"{what}: a step name cannot hold '/' or NUL: refusing it");
+        }
         int stepsFd = Libc.OpenRetrying(paths.Steps, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
         if (stepsFd < 0)
         {
-            throw new StepResultMissingException($"{reference}: cannot open {display}: {Libc.Describe(Libc.LastErrno)}");
+            throw new StepResultMissingException($"{what}: cannot open {display}: {Libc.Describe(Libc.LastErrno)}");
         }
         using var steps = new SafeFd(stepsFd);
-        string link = "step-" + reference.Step;
+        string link = "step-" + step;
         int stepFd;
         if (Libc.ReadLinkAt(stepsFd, link) is { } target)
         {
@@ -144,7 +157,7 @@ internal sealed class TektonStepResultResolver(TektonPaths paths, int maxResultB
             string[] parts = target.StartsWith(prefix, StringComparison.Ordinal) ? target[prefix.Length..].Split('/') : [];
             if (parts is not [{ Length: > 0 } index, "status"] || !index.All(char.IsAsciiDigit))
             {
-                throw new StepResultMissingException($"{reference}: {paths.Steps}/{link} points to {ErrorText.Printable(target)}, not to {paths.Run}/N/status: refusing it");
+                throw new StepResultMissingException($"{what}: {paths.Steps}/{link} points to {ErrorText.Printable(target)}, not to {paths.Run}/N/status: refusing it");
             }
             stepFd = OpenWithoutLinks(paths.Run, [index, "status"]);
         }
@@ -158,16 +171,16 @@ internal sealed class TektonStepResultResolver(TektonPaths paths, int maxResultB
         }
         if (stepFd < 0)
         {
-            throw new StepResultMissingException($"{reference}: cannot open {display}: {Libc.Describe(Libc.LastErrno)}");
+            throw new StepResultMissingException($"{what}: cannot open {display}: {Libc.Describe(Libc.LastErrno)}");
         }
-        using var step = new SafeFd(stepFd);
-        int resultsFd = Libc.OpenAtRetrying(stepFd, "results", Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        using var stepDirectory = new SafeFd(stepFd);
+        int resultsFd = Libc.OpenAtRetrying(stepFd, subdirectory, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
         if (resultsFd < 0)
         {
             Errno errno = Libc.LastErrno;
             throw new StepResultMissingException(errno is Errno.ELOOP or Errno.ENOTDIR
-                ? $"{reference}: {display} is not a directory of step {reference.Step}'s own (a link or a file): refusing it"
-                : $"{reference}: cannot open {display}: {Libc.Describe(errno)}");
+                ? $"{what}: {display} is not a directory of step {step}'s own (a link or a file): refusing it"
+                : $"{what}: cannot open {display}: {Libc.Describe(errno)}");
         }
         return new SafeFd(resultsFd);
     }
