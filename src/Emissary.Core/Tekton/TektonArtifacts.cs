@@ -260,8 +260,6 @@ internal sealed class TektonArtifacts(TektonPaths paths)
     /// <summary>A script is at most what decode-script writes (the pod spec cannot carry more).</summary>
     private const int MaxScriptBytes = 4 * 1024 * 1024;
 
-    private readonly TektonStepResultResolver _steps = new(paths);
-
     /// <summary>
     /// applyStepArtifactSubstitutions: returns the command to run and adds changed variables to
     /// <paramref name="environment"/> (which already holds the step-result substitutions).
@@ -338,7 +336,7 @@ internal sealed class TektonArtifacts(TektonPaths paths)
         BoundedRead read;
         try
         {
-            using SafeFd dir = _steps.OpenStepDirectory(step, "artifacts", what, Path.GetDirectoryName(file)!);
+            using SafeFd dir = TektonStepResultResolver.OpenStepDirectory(paths, step, "artifacts", what, Path.GetDirectoryName(file)!);
             read = UntrustedFile.Read(dir.Fd, "provenance.json", MaxFileBytes);
         }
         catch (StepResultMissingException e)

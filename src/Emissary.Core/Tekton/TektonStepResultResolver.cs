@@ -129,7 +129,7 @@ internal sealed class TektonStepResultResolver(TektonPaths paths, int maxResultB
     /// reading step's own file system, which would then pass for step N's result).
     /// </summary>
     private SafeFd OpenResultsDirectory(StepResultReference reference, string display) =>
-        OpenStepDirectory(reference.Step, "results", reference.ToString(), display);
+        OpenStepDirectory(paths, reference.Step, "results", reference.ToString(), display);
 
     /// <summary>
     /// <c>/tekton/steps/step-STEP/SUBDIRECTORY</c> with no link followed past <c>/tekton/steps</c>
@@ -137,7 +137,7 @@ internal sealed class TektonStepResultResolver(TektonPaths paths, int maxResultB
     /// <paramref name="what"/> heads each error message.
     /// </summary>
     /// <exception cref="StepResultMissingException">Not there, or not step STEP's own directory.</exception>
-    internal SafeFd OpenStepDirectory(string step, string subdirectory, string what, string display)
+    internal static SafeFd OpenStepDirectory(TektonPaths paths, string step, string subdirectory, string what, string display)
     {
         if (step.Contains('/') || step.Contains('\0'))
         {
