@@ -1,3 +1,4 @@
+using Emissary.Foundation.Sequences;
 using Emissary.Json;
 
 namespace Emissary.Tekton;

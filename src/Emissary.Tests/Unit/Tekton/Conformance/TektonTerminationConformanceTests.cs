@@ -189,9 +189,9 @@ public sealed class TektonTerminationConformanceTests : IDisposable
     [Fact]
     public void Invalid_utf8_counts_six_bytes_per_bad_byte_toward_4096()
     {
-        // [{"key":"r","value":"…","type":1}] is 31 bytes around the value: 677 bad bytes are 4062 + 31 = 4093 (fits), 678 are 4099 (Go's MessageLengthError).
+        // [{"key":"r","value":"…","type":1}] is 33 bytes around the value: 677 bad bytes are 4062 + 33 = 4095 (fits), 678 are 4101 (Go's MessageLengthError).
         byte[] Bad(int n) => Enumerable.Repeat((byte)0xFF, n).ToArray();
-        TektonTerminationMessage.Render([Task("r", TektonTerminationMessage.ValueOf(Bad(677)))], compress: false)!.Length.Should().Be(4093);
+        TektonTerminationMessage.Render([Task("r", TektonTerminationMessage.ValueOf(Bad(677)))], compress: false)!.Length.Should().Be(4095);
         TektonTerminationMessage.Render([Task("r", TektonTerminationMessage.ValueOf(Bad(678)))], compress: false).Should().BeNull();
         TektonMessageChecker.Check(TektonTerminationMessage.Render([Task("r", TektonTerminationMessage.ValueOf(Bad(3)))], compress: false)!)["r"].Value
             .Should().Be("\uFFFD\uFFFD\uFFFD", "the controller reads each escape back as U+FFFD");
