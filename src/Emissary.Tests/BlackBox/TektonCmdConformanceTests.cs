@@ -264,6 +264,28 @@ public sealed class TektonCmdConformanceTests : BlackBoxTest
         File.ReadAllBytes(P("dir/sample.txt")).Should().BeEmpty();
     }
 
+    // ---- Go's encoding/json (encodeState.string): invalid UTF-8 in a result ----
+
+    [BlackBoxTheory]
+    [InlineData(677, 0)]
+    [InlineData(678, 1)]
+    public void Invalid_utf8_in_a_result_counts_as_json_Marshal_writes_it(int badBytes, int exitCode)
+    {
+        // readResultsFromDisk's write marshals each invalid byte as \ufffd: [{"key":"r","value":"…","type":1}]
+        // is 33 + 6 per byte, so 677 bytes fit (4095) and 678 fail (4101, MessageLengthError). One U+FFFD
+        // per byte (3 bytes) would let 678 pass. The later write of StartedAt re-marshals what it reads
+        // back, as Tekton's does, so the file ends with raw U+FFFD either way.
+        Directory.CreateDirectory(P("results"));
+        File.WriteAllBytes(P("results/r"), Enumerable.Repeat((byte)0xFF, badBytes).ToArray());
+        var result = StartStep(["-results", "r"], "/bin/true").WaitForExit();
+        result.ExitCode.Should().Be(exitCode, result.ToString());
+        var message = TektonMessageChecker.CheckFile(P("termination"));
+        if (exitCode == 0)
+            message["r"].Value.Should().Be(new string('\uFFFD', badBytes));
+        else
+            result.Stderr.Should().Contain("Termination message is above max allowed size 4096");
+    }
+
     // ---- subcommands/cp_test.go ----
 
     [BlackBoxFact]
