@@ -27,7 +27,10 @@ namespace Emissary.Json;
 /// (its default HTMLEscape): also <c>&lt;</c>, <c>&gt;</c>, <c>&amp;</c>, U+2028 and U+2029 as
 /// <c>\u003c</c>, <c>\u003e</c>, <c>\u0026</c>, <c>\u2028</c>, <c>\u2029</c>. Tekton's termination
 /// message is written that way and its 4096-byte limit is measured on those bytes, so a message
-/// that must fit where Tekton's fits (and fail where it fails) is written the same.
+/// that must fit where Tekton's fits (and fail where it fails) is written the same. In that mode
+/// a lone surrogate in a string value stands for one byte of invalid UTF-8 (see
+/// <see cref="DecodeKeepingInvalidBytes"/>) and is written as the six bytes <c>\ufffd</c>, as Go's encoder
+/// writes each invalid byte; without it a lone surrogate becomes a raw U+FFFD, as always.
 /// </summary>
 internal sealed class BoundedJsonWriter(int limit, bool indented = false, bool goHtmlSafe = false)
 {
@@ -74,7 +77,64 @@ internal sealed class BoundedJsonWriter(int limit, bool indented = false, bool g
         WriteQuoted(utf8);
     }
 
-    public void StringValue(string value) => StringValue(Utf8(value));
+    public void StringValue(string value)
+    {
+        if (!goHtmlSafe)
+        {
+            StringValue(Utf8(value));
+            return;
+        }
+        BeforeValue();
+        Raw((byte)'"');
+        int run = 0;
+        for (int i = 0; i < value.Length; i++)
+        {
+            if (!char.IsSurrogate(value[i]))
+            {
+                continue;
+            }
+            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++; // a pair: a valid rune, copied as UTF-8
+                continue;
+            }
+            WriteEscaped(Utf8(value[run..i]));
+            Raw("\\ufffd"u8);
+            run = i + 1;
+        }
+        WriteEscaped(Utf8(value[run..]));
+        Raw((byte)'"');
+    }
+
+    /// <summary>
+    /// The string a Go-mode writer writes for <paramref name="utf8"/> as Go's json.Marshal would:
+    /// valid UTF-8 decoded, each byte that is not part of a valid sequence (utf8.DecodeRune's
+    /// RuneError of size 1) kept as one lone surrogate, which <see cref="StringValue(string)"/>
+    /// writes as <c>\ufffd</c>. Decoding with Encoding.UTF8 instead would make one U+FFFD per bad
+    /// sequence and lose the count of bad bytes that the 4096-byte limit is measured on.
+    /// </summary>
+    public static string DecodeKeepingInvalidBytes(ReadOnlySpan<byte> utf8)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            return Encoding.UTF8.GetString(utf8);
+        }
+        var text = new StringBuilder(utf8.Length);
+        while (!utf8.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(utf8, out Rune rune, out int consumed) == System.Buffers.OperationStatus.Done)
+            {
+                text.Append(rune.ToString());
+            }
+            else
+            {
+                text.Append((char)(0xDC00 | utf8[0])); // one bad byte, one marker; the next byte is decoded afresh, as Go does
+                consumed = 1;
+            }
+            utf8 = utf8[consumed..];
+        }
+        return text.ToString();
+    }
 
     public void NumberValue(long value)
     {
@@ -178,6 +238,12 @@ internal sealed class BoundedJsonWriter(int limit, bool indented = false, bool g
     private void WriteQuoted(ReadOnlySpan<byte> utf8)
     {
         Raw((byte)'"');
+        WriteEscaped(utf8);
+        Raw((byte)'"');
+    }
+
+    private void WriteEscaped(ReadOnlySpan<byte> utf8)
+    {
         int run = 0;
         for (int i = 0; i < utf8.Length; i++)
         {
@@ -211,7 +277,6 @@ internal sealed class BoundedJsonWriter(int limit, bool indented = false, bool g
             }
         }
         Raw(utf8[run..]);
-        Raw((byte)'"');
     }
 
     private static int EscapedLength(byte b) => b switch

@@ -1,3 +1,6 @@
+using Emissary.Foundation.Sequences;
+using Emissary.Json;
+
 namespace Emissary.Tekton;
 
 /// <summary>Everything one step's entrypoint was asked to do (cmd/entrypoint/main.go's flags), after parsing.</summary>
@@ -157,6 +160,26 @@ internal static class TektonCommandLine
                 DockerCfg = values.All("docker-cfg"),
             },
         };
+    }
+
+    /// <summary>
+    /// main.go's selectCommandForPlatform: the command TEKTON_PLATFORM_COMMANDS (a JSON object of
+    /// "os/arch[/variant]" → argv) names for <paramref name="platform"/>, else for the platform
+    /// without its CPU variant (the controller resolves a single-platform image without one,
+    /// tektoncd/pipeline#10073); null when neither is there.
+    /// </summary>
+    public static string[]? SelectCommandForPlatform(JsonValue commands, string platform)
+    {
+        string withoutVariant = platform.Count(c => c == '/') > 1 ? platform[..platform.LastIndexOf('/')] : platform;
+        foreach (string key in new[] { platform, withoutVariant })
+        {
+            if (commands.Kind == JsonKind.Object && commands.TryGetProperty(key, out JsonValue argv)
+                && argv.Kind == JsonKind.Array && argv.Items.All(a => a.Kind == JsonKind.String))
+            {
+                return argv.Items.Select(a => a.GetString()!).ToArray();
+            }
+        }
+        return null;
     }
 
     /// <summary>strings.Split(s, ","): kept as Tekton keeps them, empty entries included (they are skipped where used).</summary>

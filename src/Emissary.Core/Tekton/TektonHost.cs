@@ -115,15 +115,9 @@ internal static class TektonHost
         string json = Environment.GetEnvironmentVariable("TEKTON_PLATFORM_COMMANDS") ?? "";
         try
         {
-            JsonValue document = JsonValue.Parse(json);
-            string withoutVariant = platform.Count(c => c == '/') > 1 ? platform[..platform.LastIndexOf('/')] : platform;
-            foreach (string key in new[] { platform, withoutVariant })
+            if (TektonCommandLine.SelectCommandForPlatform(JsonValue.Parse(json), platform) is { } command)
             {
-                if (document.Kind == JsonKind.Object && document.TryGetProperty(key, out JsonValue argv)
-                    && argv.Kind == JsonKind.Array && argv.Items.All(a => a.Kind == JsonKind.String))
-                {
-                    return argv.Items.Select(a => a.GetString()!).ToArray();
-                }
+                return command;
             }
             problem = $"could not find command for platform \"{platform}\"";
         }

@@ -1,7 +1,6 @@
 using Emissary.Foundation.Sequences;
 using System.Collections;
 using System.Globalization;
-using System.Text;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Interop;
@@ -268,7 +267,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
             switch (read.Outcome)
             {
                 case ReadOutcome.Read:
-                    entries.Add(new TektonEntry(name, Encoding.UTF8.GetString(read.Bytes!), type));
+                    entries.Add(new TektonEntry(name, TektonTerminationMessage.ValueOf(read.Bytes!), type));
                     break;
                 case ReadOutcome.TooLarge:
                     Libc.Close(dirFd);
@@ -314,7 +313,7 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
         BoundedRead read = UntrustedFile.Read(dirFd, "provenance.json", TektonTerminationMessage.MaxResultBytes(options.CompressTerminationMessage));
         if (read.Outcome == ReadOutcome.Read)
         {
-            _output.Add(new TektonEntry(path, Encoding.UTF8.GetString(read.Bytes!), type));
+            _output.Add(new TektonEntry(path, TektonTerminationMessage.ValueOf(read.Bytes!), type));
         }
         else if (read.Outcome != ReadOutcome.Missing)
         {

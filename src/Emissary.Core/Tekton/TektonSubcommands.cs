@@ -113,14 +113,15 @@ internal static class TektonSubcommands
         }
         catch (WritePathException e)
         {
-            throw new SubcommandException($"error decoding script file \"{path}\": error reading from script file \"{path}\": {e.Message}");
+            throw new SubcommandException($"error decoding script file \"{path}\": error reading from script file \"{path}\": open {path}: {ErrorText.Reason(e)}");
         }
         using (place)
         {
             BoundedRead read = UntrustedFile.Read(place.DirectoryFd, place.Name, MaxScriptBytes);
             if (read.Outcome != ReadOutcome.Read)
             {
-                string problem = read.Problem ?? Libc.Describe(Errno.ENOENT);
+                // A missing file in os.Open's words (as cp); our own refusals (a link, a FIFO, too large) say why.
+                string problem = read.Outcome == ReadOutcome.Missing ? $"open {path}: no such file or directory" : read.Problem ?? Libc.Describe(Errno.ENOENT);
                 throw new SubcommandException($"error decoding script file \"{path}\": error reading from script file \"{path}\": {problem}");
             }
             byte[] decoded = Decode(read.Bytes!, path);

@@ -54,6 +54,13 @@ internal static class TektonTerminationMessage
     /// </summary>
     public static int MaxResultBytes(bool compress) => compress ? MaxInflated : MaxLength;
 
+    /// <summary>
+    /// A result file's bytes as an entry's value. Go keeps them as bytes and json.Marshal writes
+    /// each invalid byte as <c>\ufffd</c> (six bytes toward the 4096); the value keeps one marker
+    /// per invalid byte so that <see cref="Render"/> writes and counts the same.
+    /// </summary>
+    public static string ValueOf(ReadOnlySpan<byte> resultFile) => BoundedJsonWriter.DecodeKeepingInvalidBytes(resultFile);
+
     /// <summary>Appends <paramref name="entries"/> to the message at <paramref name="path"/>.</summary>
     /// <exception cref="TektonMessageTooLongException">The result would not fit; the file is unchanged.</exception>
     /// <exception cref="IOException">The file could not be written.</exception>
