@@ -156,8 +156,7 @@ internal static class FuzzTargets
             input =>
             {
                 IReadOnlyList<TektonWhenExpression> expressions = TektonWhenExpressions.Parse(Text(input));
-                TektonWhenExpressions.FirstCel(expressions);
-                TektonWhenExpressions.AllowsExecution(expressions);
+                TektonWhenExpressions.AllowsExecution(expressions, out _);
             }),
 
         new("go-flags", "Tekton/GoFlags.Parse + TektonCommandLine.Split/Bind: the entrypoint's command line (one argument a line)",
