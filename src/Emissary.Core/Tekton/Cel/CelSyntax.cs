@@ -186,7 +186,13 @@ internal sealed class CelParser
             }
             if (Accept("."))
             {
-                string name = Identifier();
+                SkipSpace();
+                if (Peek('`'))
+                {
+                    operand = new CelNode.Select(operand, QuotedField(), false);
+                    continue;
+                }
+                string name = Identifier(allowReserved: true); // after a dot, `{'if': 1}.if` is a field
                 if (Accept("("))
                 {
                     operand = new CelNode.Call(name, operand, Arguments(")"));
@@ -317,7 +323,22 @@ internal sealed class CelParser
         return items.ToArray();
     }
 
-    private string Identifier()
+    /// <summary>A field name in backquotes (<c>m.`content-type`</c>): any characters but a backquote or newline.</summary>
+    private string QuotedField()
+    {
+        int start = ++_pos;
+        while (_pos < _text.Length && _text[_pos] is not ('`' or '\n'))
+        {
+            _pos++;
+        }
+        if (_pos >= _text.Length || _text[_pos] != '`' || _pos == start)
+        {
+            throw Error("Syntax error: unterminated quoted field");
+        }
+        return _text[start.._pos++];
+    }
+
+    private string Identifier(bool allowReserved = false)
     {
         SkipSpace();
         int start = _pos;
@@ -334,7 +355,7 @@ internal sealed class CelParser
             throw Error(_pos < _text.Length ? $"Syntax error: token recognition error at: '{_text[_pos]}'" : "Syntax error: mismatched input '<EOF>'");
         }
         string name = _text[start.._pos];
-        if (Array.IndexOf(Reserved, name) >= 0 || name == "in")
+        if (!allowReserved && (Array.IndexOf(Reserved, name) >= 0 || name == "in"))
         {
             throw Error($"Syntax error: reserved identifier: {name}");
         }

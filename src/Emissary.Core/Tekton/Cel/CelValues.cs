@@ -155,7 +155,7 @@ internal static class CelValues
 
     public static bool IsNumber(object value) => value is long or ulong or double;
 
-    /// <summary>-1, 0, 1 across int, uint and double by exact value; null when a NaN makes them unordered.</summary>
+    /// <summary>-1, 0, 1 across int, uint and double (int and uint exactly, against a double as a double); null when a NaN makes them unordered.</summary>
     public static int? CompareNumbers(object a, object b)
     {
         switch (a, b)
@@ -177,24 +177,9 @@ internal static class CelValues
         }
     }
 
-    private static int? CompareDouble(double d, object integer)
-    {
-        if (double.IsNaN(d))
-        {
-            return null;
-        }
-        double asDouble = integer is long l ? l : (ulong)integer;
-        if (d != asDouble)
-        {
-            return d.CompareTo(asDouble);
-        }
-        // Equal as doubles: an integral d within range compares exactly as an integer.
-        if (integer is long exact)
-        {
-            return d >= 9.223372036854775807e18 ? 1 : ((long)d).CompareTo(exact);
-        }
-        return d >= 1.8446744073709552e19 ? 1 : ((ulong)d).CompareTo((ulong)integer);
-    }
+    // As cel-go: the integer converted to a double (lossy above 2^53), so 2^63-1 and 2^63 compare equal.
+    private static int? CompareDouble(double d, object integer) =>
+        double.IsNaN(d) ? null : d.CompareTo(integer is long l ? (double)l : (double)(ulong)integer);
 
     /// <summary>Code point order (UTF-8 byte order), not UTF-16 unit order.</summary>
     public static int CompareStrings(string a, string b)
