@@ -159,6 +159,12 @@ internal static class FuzzTargets
                 TektonWhenExpressions.AllowsExecution(expressions, out _);
             }),
 
+        new("tekton-cel", "Tekton/Cel: CelProgram.Evaluate (parse, check, evaluate, matches) of a when-expression's cel text",
+            "throw anything (every failure is an error value or a CelCompileException turned into one)",
+            [],
+            n => 96 * n + Slack,
+            input => CelProgram.Evaluate(Text(input), out _)),
+
         new("go-flags", "Tekton/GoFlags.Parse + TektonCommandLine.Split/Bind: the entrypoint's command line (one argument a line)",
             "throw anything but GoFlagException",
             [typeof(GoFlagException)],

@@ -16,19 +16,31 @@ internal static class CelRegex
 {
     public const int MaxProgram = 10_000;
 
-    private abstract record Inst
+    // Plain classes, not records: a record's generated members cost size in the binary.
+    private abstract class Inst
     {
-        public sealed record Char(Func<int, bool> Test) : Inst;
+        public sealed class Char(Func<int, bool> test) : Inst
+        {
+            public Func<int, bool> Test { get; } = test;
+        }
 
-        public sealed record Split(int First, int Second) : Inst;
+        public sealed class Split(int first, int second) : Inst
+        {
+            public int First { get; } = first;
 
-        public sealed record Jump(int To) : Inst;
+            public int Second { get; } = second;
+        }
 
-        public sealed record Start : Inst;
+        public sealed class Jump(int to) : Inst
+        {
+            public int To { get; } = to;
+        }
 
-        public sealed record End : Inst;
+        public sealed class Start : Inst;
 
-        public sealed record Match : Inst;
+        public sealed class End : Inst;
+
+        public sealed class Match : Inst;
     }
 
     public static object Matches(string pattern, string text)

@@ -10,21 +10,50 @@ internal sealed class CelCompileException(string message) : Exception(message);
 /// A node of a parsed CEL expression. Operators are calls with cel-go's internal names
 /// (<c>_+_</c>, <c>!_</c>, <c>_?_:_</c>, <c>_[_]</c>, <c>@in</c>), so the evaluator has one dispatch.
 /// </summary>
-internal abstract record CelNode
+internal abstract class CelNode
 {
-    public sealed record Literal(object Value) : CelNode;
+    // Plain classes, not records: a record's generated equality and ToString cost size in the binary.
+    public sealed class Literal(object value) : CelNode
+    {
+        public object Value { get; } = value;
+    }
 
-    public sealed record Ident(string Name) : CelNode;
+    public sealed class Ident(string name) : CelNode
+    {
+        public string Name { get; } = name;
+    }
 
-    /// <summary><c>operand.field</c>; <paramref name="TestOnly"/> is <c>has(operand.field)</c>.</summary>
-    public sealed record Select(CelNode Operand, string Field, bool TestOnly) : CelNode;
+    /// <summary><c>operand.field</c>; <paramref name="testOnly"/> is <c>has(operand.field)</c>.</summary>
+    public sealed class Select(CelNode operand, string field, bool testOnly) : CelNode
+    {
+        public CelNode Operand { get; } = operand;
 
-    /// <summary><c>f(args)</c> or, with a <paramref name="Target"/>, <c>target.f(args)</c>.</summary>
-    public sealed record Call(string Function, CelNode? Target, CelNode[] Args) : CelNode;
+        public string Field { get; } = field;
 
-    public sealed record ListLiteral(CelNode[] Items) : CelNode;
+        public bool TestOnly { get; } = testOnly;
+    }
 
-    public sealed record MapLiteral(CelNode[] Keys, CelNode[] Values) : CelNode;
+    /// <summary><c>f(args)</c> or, with a <paramref name="target"/>, <c>target.f(args)</c>.</summary>
+    public sealed class Call(string function, CelNode? target, CelNode[] args) : CelNode
+    {
+        public string Function { get; } = function;
+
+        public CelNode? Target { get; } = target;
+
+        public CelNode[] Args { get; } = args;
+    }
+
+    public sealed class ListLiteral(CelNode[] items) : CelNode
+    {
+        public CelNode[] Items { get; } = items;
+    }
+
+    public sealed class MapLiteral(CelNode[] keys, CelNode[] values) : CelNode
+    {
+        public CelNode[] Keys { get; } = keys;
+
+        public CelNode[] Values { get; } = values;
+    }
 }
 
 /// <summary>
@@ -273,7 +302,7 @@ internal sealed class CelParser
                 {
                     throw Error("invalid argument to has() macro");
                 }
-                return select with { TestOnly = true };
+                return new CelNode.Select(select.Operand, select.Field, testOnly: true);
             }
             return new CelNode.Call(name, null, args);
         }
@@ -384,12 +413,13 @@ internal sealed class CelParser
                 return negative ? throw Error("Syntax error: a uint cannot be negative")
                     : new CelNode.Literal(ulong.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong u) ? u : throw Error("invalid uint literal"));
             }
-            if (!System.Numerics.BigInteger.TryParse("0" + hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var big)
-                || (negative ? -big : big) is var signed && (signed < long.MinValue || signed > long.MaxValue))
+            // The magnitude as a uint64, then the sign: -0x8000000000000000 is the one negative without a positive twin.
+            if (!ulong.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong magnitude)
+                || magnitude > (negative ? 9223372036854775808UL : long.MaxValue))
             {
                 throw Error("invalid int literal");
             }
-            return new CelNode.Literal((long)(negative ? -big : big));
+            return new CelNode.Literal(negative ? (long)(0 - magnitude) : (long)magnitude);
         }
         while (_pos < _text.Length && char.IsAsciiDigit(_text[_pos]))
         {
