@@ -156,9 +156,14 @@ internal static class FuzzTargets
             input =>
             {
                 IReadOnlyList<TektonWhenExpression> expressions = TektonWhenExpressions.Parse(Text(input));
-                TektonWhenExpressions.FirstCel(expressions);
-                TektonWhenExpressions.AllowsExecution(expressions);
+                TektonWhenExpressions.AllowsExecution(expressions, out _);
             }),
+
+        new("tekton-cel", "Tekton/Cel: CelProgram.Evaluate (parse, check, evaluate, matches) of a when-expression's cel text",
+            "throw anything (every failure is an error value or a CelCompileException turned into one)",
+            [],
+            n => 96 * n + Slack,
+            input => CelProgram.Evaluate(Text(input), out _)),
 
         new("go-flags", "Tekton/GoFlags.Parse + TektonCommandLine.Split/Bind: the entrypoint's command line (one argument a line)",
             "throw anything but GoFlagException",

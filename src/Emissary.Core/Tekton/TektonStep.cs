@@ -31,7 +31,7 @@ internal abstract record StepFailure
     /// <summary>A terminating signal while waiting: the pod is going away.</summary>
     public sealed record Interrupted(int Signal) : StepFailure;
 
-    /// <summary>Anything else (the command could not start, a refused CEL expression, a wait error): exit 1.</summary>
+    /// <summary>Anything else (the command could not start, a CEL expression that fails to compile or evaluate, a wait error): exit 1.</summary>
     public sealed record Other(string Message) : StepFailure;
 }
 
@@ -146,11 +146,12 @@ internal sealed class TektonStep(TektonStepOptions options, TektonPaths paths,
                 GoLog.Print("Error while substituting step results: " + e.Message);
             }
             command = new TektonArtifacts(paths).Substitute(command, environment);
-            if (TektonWhenExpressions.FirstCel(when) is { } cel)
+            bool allowed = TektonWhenExpressions.AllowsExecution(when, out string? celError);
+            if (celError is not null)
             {
-                failure = new StepFailure.Other($"CEL when-expression '{cel}' refused: this entrypoint (Emissary) does not evaluate CEL (see README, Tekton); the step fails rather than guess");
+                failure = new StepFailure.Other(celError);
             }
-            else if (!TektonWhenExpressions.AllowsExecution(when))
+            else if (!allowed)
             {
                 GoLog.Print("Step was skipped due to when expressions were evaluated to false.");
                 _output.Add(Reason("Skipped"));

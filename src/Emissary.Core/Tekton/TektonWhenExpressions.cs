@@ -12,9 +12,8 @@ internal sealed class TektonWhenException(string message) : Exception(message);
 /// <summary>
 /// Step when-expressions (pkg/apis/pipeline/v1/when_types.go), evaluated after step-result
 /// substitution. <c>in</c>/<c>notin</c> natively: an operator other than "in" means "not in", as
-/// isTrue has it. CEL is not evaluated: the C# implementation on NuGet (Cel 0.3.3) adds about
-/// 3 MB and a trim warning to a NativeAOT binary (README, "Tekton"), so a step with a CEL
-/// expression is refused — it fails with one line saying why, never runs or skips silently.
+/// isTrue has it. <c>cel</c> by our own evaluator (Tekton/Cel/, docs/tekton-cel.md): the C#
+/// implementation on NuGet (Cel 0.3.3) adds 3.1 MB and a trim warning to a NativeAOT binary.
 /// </summary>
 internal static class TektonWhenExpressions
 {
@@ -77,13 +76,23 @@ internal static class TektonWhenExpressions
         }
     }
 
-    /// <summary>Whether the step runs (AllowsExecution); CEL must have been refused before.</summary>
-    public static bool AllowsExecution(IReadOnlyList<TektonWhenExpression> expressions) =>
-        expressions.All(e => e.Values.Contains(e.Input, StringComparer.Ordinal) == (e.Operator == "in"));
-
-    /// <summary>The first CEL expression, which this entrypoint refuses to evaluate, or null.</summary>
-    public static string? FirstCel(IReadOnlyList<TektonWhenExpression> expressions) =>
-        expressions.FirstOrDefault(e => e.Cel.Length > 0)?.Cel;
+    /// <summary>
+    /// Whether the step runs, as Tekton's allowExec: the CEL expressions first, in order (the first
+    /// false skips, the first error or non-bool fails the step: <paramref name="error"/>), then
+    /// AllowsExecution over input/operator/values.
+    /// </summary>
+    public static bool AllowsExecution(IReadOnlyList<TektonWhenExpression> expressions, out string? error)
+    {
+        error = null;
+        foreach (TektonWhenExpression e in expressions)
+        {
+            if (e.Cel.Length > 0 && !CelProgram.Evaluate(e.Cel, out error))
+            {
+                return false;
+            }
+        }
+        return expressions.All(e => e.Values.Contains(e.Input, StringComparer.Ordinal) == (e.Operator == "in"));
+    }
 
     /// <summary>Each when-expression with step-result references in input, values (an exact <c>[*]</c> expands) and cel replaced.</summary>
     public static IReadOnlyList<TektonWhenExpression> Substitute(IReadOnlyList<TektonWhenExpression> expressions, TektonStepResultResolver resolver) =>

@@ -427,13 +427,46 @@ public sealed class TektonEntrypointTests : BlackBoxTest
     }
 
     [BlackBoxFact]
-    public void A_CEL_when_expression_is_refused_with_a_reason()
+    public void A_true_CEL_when_expression_runs_the_step()
     {
-        var result = RunStep(0, ["--when_expressions", "[{\"cel\":\"'a' == 'a'\"}]"], "/bin/sh", "-c", "echo must-not-run");
-        result.ExitCode.Should().Be(1, result.ToString());
+        // Before: every CEL expression was refused (exit 1, out.err).
+        var result = RunStep(0, ["--when_expressions", "[{\"cel\":\"'a' in ['a', 'b'] && size('abc') == 3 && 'v1.2'.matches(r'^v[0-9]+\\\\.')\"}]"],
+            "/bin/sh", "-c", "echo ran");
+        result.ExitCode.Should().Be(0, result.ToString());
+        result.Stdout.Trim().Should().Be("ran");
+        File.Exists(Run(0, "out")).Should().BeTrue();
+    }
+
+    [BlackBoxFact]
+    public void A_false_CEL_when_expression_on_a_step_result_skips_with_success()
+    {
+        // Tekton substitutes $(steps.s0.results.n) into the text first, then evaluates "2 > 5".
+        Directory.CreateDirectory(Run(0, "status/results"));
+        File.WriteAllText(Run(0, "status/results/n"), "2");
+        File.WriteAllText(Run(0, "out"), "");
+        var result = RunStep(1, ["--when_expressions", "[{\"cel\":\"$(steps.s0.results.n) > 5\"}]"], "/bin/sh", "-c", "echo must-not-run");
+        result.ExitCode.Should().Be(0, result.ToString());
         result.Stdout.Should().BeEmpty();
-        result.Stderr.Should().Contain("CEL");
+        File.ReadAllText(Run(1, "status/exitCode")).Should().Be("0");
+        TektonMessageChecker.CheckFile(Termination(1))["Reason"].Value.Should().Be("Skipped");
+    }
+
+    [BlackBoxFact]
+    public void A_CEL_when_expression_that_is_not_a_bool_fails_the_step()
+    {
+        var notBool = RunStep(0, ["--when_expressions", "[{\"cel\":\"'foo'\"}]"], "/bin/sh", "-c", "echo must-not-run");
+        notBool.ExitCode.Should().Be(1, notBool.ToString());
+        notBool.Stdout.Should().BeEmpty();
+        notBool.Stderr.Should().Contain("the CEL expression 'foo' is not evaluated to a boolean").And.NotContain("   at ");
         File.Exists(Run(0, "out.err")).Should().BeTrue();
+    }
+
+    [BlackBoxFact]
+    public void A_CEL_when_expression_that_does_not_compile_fails_the_step()
+    {
+        var undeclared = RunStep(0, ["--when_expressions", "[{\"cel\":\"foo == foo\"}]"], "/bin/sh", "-c", "echo must-not-run");
+        undeclared.ExitCode.Should().Be(1, undeclared.ToString());
+        undeclared.Stderr.Should().Contain("undeclared reference to 'foo'").And.NotContain("   at ");
     }
 
     [BlackBoxFact]

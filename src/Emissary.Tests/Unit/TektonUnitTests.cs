@@ -139,9 +139,10 @@ public sealed class TektonUnitTests
     public void When_expressions_in_and_notin_and_CEL_detection()
     {
         var when = TektonWhenExpressions.Parse("[{\"input\":\"a\",\"operator\":\"in\",\"values\":[\"a\",\"b\"]},{\"input\":\"c\",\"operator\":\"notin\",\"values\":[\"a\"]}]");
-        TektonWhenExpressions.AllowsExecution(when).Should().BeTrue();
-        TektonWhenExpressions.AllowsExecution(TektonWhenExpressions.Parse("[{\"input\":\"a\",\"operator\":\"notin\",\"values\":[\"a\"]}]")).Should().BeFalse();
-        TektonWhenExpressions.FirstCel(TektonWhenExpressions.Parse("[{\"cel\":\"1 == 1\"}]")).Should().Be("1 == 1");
+        TektonWhenExpressions.AllowsExecution(when, out _).Should().BeTrue();
+        TektonWhenExpressions.AllowsExecution(TektonWhenExpressions.Parse("[{\"input\":\"a\",\"operator\":\"notin\",\"values\":[\"a\"]}]"), out _).Should().BeFalse();
+        TektonWhenExpressions.AllowsExecution(TektonWhenExpressions.Parse("[{\"cel\":\"1 == 1\"}]"), out string? error).Should().BeTrue();
+        error.Should().BeNull();
         TektonWhenExpressions.Parse("null").Should().BeEmpty();
         FluentActions.Invoking(() => TektonWhenExpressions.Parse("{")).Should().Throw<TektonWhenException>();
     }
