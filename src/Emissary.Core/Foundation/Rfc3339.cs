@@ -12,23 +12,24 @@ internal static class Rfc3339
     public static string Format(DateTimeOffset time)
     {
         DateTime t = time.UtcDateTime;
-        return string.Create(24, t, static (span, t) =>
-        {
-            Digits(span[..4], t.Year);
-            span[4] = '-';
-            Digits(span.Slice(5, 2), t.Month);
-            span[7] = '-';
-            Digits(span.Slice(8, 2), t.Day);
-            span[10] = 'T';
-            Digits(span.Slice(11, 2), t.Hour);
-            span[13] = ':';
-            Digits(span.Slice(14, 2), t.Minute);
-            span[16] = ':';
-            Digits(span.Slice(17, 2), t.Second);
-            span[19] = '.';
-            Digits(span.Slice(20, 3), t.Millisecond);
-            span[23] = 'Z';
-        });
+        // Into a stack buffer, not string.Create: its SpanAction<char, DateTime> makes the
+        // compiler keep a boxed DateTime's formatting, and with it the time-zone code (28 KB).
+        Span<char> span = stackalloc char[24];
+        Digits(span[..4], t.Year);
+        span[4] = '-';
+        Digits(span.Slice(5, 2), t.Month);
+        span[7] = '-';
+        Digits(span.Slice(8, 2), t.Day);
+        span[10] = 'T';
+        Digits(span.Slice(11, 2), t.Hour);
+        span[13] = ':';
+        Digits(span.Slice(14, 2), t.Minute);
+        span[16] = ':';
+        Digits(span.Slice(17, 2), t.Second);
+        span[19] = '.';
+        Digits(span.Slice(20, 3), t.Millisecond);
+        span[23] = 'Z';
+        return new string(span);
     }
 
     /// <summary>
@@ -96,8 +97,10 @@ internal static class Rfc3339
         }
         try
         {
-            var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).AddTicks(ticks);
-            time = new DateTimeOffset(local, offset).ToUniversalTime();
+            // From ticks, not from a DateTime: DateTimeOffset(DateTime, TimeSpan) checks a Local
+            // kind against the machine's zone, which links TimeZoneInfo in (28 KB) for nothing.
+            long local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).Ticks + ticks;
+            time = new DateTimeOffset(local - offset.Ticks, TimeSpan.Zero);
             return true;
         }
         catch (ArgumentOutOfRangeException)
