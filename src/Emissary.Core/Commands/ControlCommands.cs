@@ -4,15 +4,16 @@ using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Json;
+using Emissary.Files;
 using Emissary.Supervision;
 using Emissary.Foundation.Sequences;
 
 namespace Emissary.Commands;
 
-/// <summary>Exit codes of the commandlets (signal, start, skip, status).</summary>
+/// <summary>Exit codes of the commandlets (signal, start, skip, status, debug).</summary>
 internal static class CommandletExitCodes
 {
-    /// <summary>The step exists but is in the wrong state (not running, already started, finished).</summary>
+    /// <summary>The step exists but is in the wrong state (not running, already started, finished, not paused).</summary>
     public const int WrongState = 1;
 
     /// <summary>No such step, or no control directory.</summary>
@@ -36,9 +37,91 @@ internal static class ControlCommands
     public static void Signal(ControlDirectory dir, string name, int signal)
     {
         RequireStep(dir, name);
+        Send(dir, name, signal.ToString(CultureInfo.InvariantCulture), "signal");
+    }
+
+    /// <summary>
+    /// <c>emissary debug continue|fail|rerun|pause NAME</c>: a word on step NAME's signal FIFO (the
+    /// one channel into a live step's event loop: writable through a read-only record mount,
+    /// bounded, never followed through a link), after checking that the request fits the step's
+    /// state as its status says. The step checks again: a request that does not fit is ignored.
+    /// </summary>
+    public static void Debug(ControlDirectory dir, string name, DebugRequest request)
+    {
+        RequireStep(dir, name);
+        StepStatus? status = dir.ReadStatus(name);
+        string word = request.Word();
+        if (request == DebugRequest.Pause
+            ? status is null || status.State is StepState.Paused || status.State.IsFinal()
+            : status?.State != StepState.Paused)
+        {
+            throw new CommandletException(request == DebugRequest.Pause
+                ? $"step '{name}' is {Describe(status)}: only a waiting or running step can be paused"
+                : $"step '{name}' is not paused ({Describe(status)}): nothing to {word}", CommandletExitCodes.WrongState);
+        }
+        Send(dir, name, word, word);
+    }
+
+    /// <summary>
+    /// <c>emissary debug env NAME [--values]</c>: the command line, working directory and
+    /// environment names step NAME's command runs with, as it recorded them when it paused
+    /// (untrusted text: printed escaped). Values only with <paramref name="values"/>, read from the
+    /// step's emissary in /proc: only in the step's own container, as its uid or root — the kernel's
+    /// rule for /proc/PID/environ, so no one sees a value they could not read anyway.
+    /// </summary>
+    public static string Env(ControlDirectory dir, string name, bool values)
+    {
+        RequireStep(dir, name);
+        StepContext context = dir.ReadContext(name)
+            ?? throw new CommandletException($"step '{name}' has not paused ({Describe(dir.ReadStatus(name))}): its command line is recorded when it pauses", CommandletExitCodes.WrongState);
+        var text = new StringBuilder();
+        text.Append("command:   ").Append(string.Join(' ', context.Argv.Select(ShellWord))).Append('\n');
+        text.Append("directory: ").Append(ShellWord(context.WorkingDirectory)).Append('\n');
+        Dictionary<string, string>? environ = null;
+        if (values)
+        {
+            string path = $"/proc/{context.Pid}/environ";
+            BoundedRead read = context.Pid > 0 ? UntrustedFile.Read(Libc.AT_FDCWD, path, 1 << 20) : default;
+            if (read.Outcome != ReadOutcome.Read)
+            {
+                throw new CommandletException($"cannot read the values from {path} ({read.Problem ?? "no such process"}): run this in step '{name}''s own container, as its user or root", CommandletExitCodes.WrongState);
+            }
+            environ = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (string entry in Encoding.UTF8.GetString(read.Bytes!).Split('\0', StringSplitOptions.RemoveEmptyEntries))
+            {
+                int eq = entry.IndexOf('=');
+                if (eq > 0)
+                {
+                    environ[entry[..eq]] = entry[(eq + 1)..];
+                }
+            }
+        }
+        text.Append(values ? "environment:\n" : "environment (names; --values shows the values):\n");
+        foreach (string variable in context.Names)
+        {
+            text.Append("  ").Append(Cell(variable));
+            if (environ is not null)
+            {
+                string? value = context.Added.TryGetValue(variable, out string? added) ? added : environ.TryGetValue(variable, out string? own) ? own : null;
+                text.Append(value is null ? " (not set in the step's emissary any more)" : "=" + ShellWord(value));
+            }
+            text.Append('\n');
+        }
+        return text.ToString();
+    }
+
+    /// <summary>A word as a POSIX shell reads it back (single quotes when needed), control characters escaped.</summary>
+    private static string ShellWord(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-' or '=' or ':' or ',' or '+' or '@')
+            ? word
+            : "'" + Cell(word.Replace("'", "'\\''")) + "'";
+
+    /// <summary>Writes one request line to step NAME's signal FIFO (only ever a FIFO, opened without following a link).</summary>
+    private static void Send(ControlDirectory dir, string name, string line, string what)
+    {
         string fifo = dir.PathOf(name, ControlDirectory.SignalFifo);
         using SafeFd? step = dir.OpenStep(name)
-            ?? throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to signal", CommandletExitCodes.WrongState);
+            ?? throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to {what}", CommandletExitCodes.WrongState);
         // Only ever a FIFO: a regular file, a device or a link put in its place is refused, not written to.
         if (Libc.StatAt(step.Fd, ControlDirectory.SignalFifo) is { Kind: not FileType.Fifo } planted)
         {
@@ -52,7 +135,7 @@ internal static class ControlCommands
             Errno errno = Libc.LastErrno;
             if (errno is Errno.ENXIO or Errno.ENOENT)
             {
-                throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to signal", CommandletExitCodes.WrongState);
+                throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to {what}", CommandletExitCodes.WrongState);
             }
             throw new CommandletException($"cannot reach step '{name}' through {fifo}: {Libc.Describe(errno)}", CommandletExitCodes.WrongState);
         }
@@ -61,7 +144,7 @@ internal static class ControlCommands
         {
             throw new CommandletException($"{fifo} is {Libc.Describe(kind)}, not the step's signal FIFO: refusing to write to it", CommandletExitCodes.WrongState);
         }
-        byte[] request = Encoding.ASCII.GetBytes(signal.ToString(CultureInfo.InvariantCulture) + "\n");
+        byte[] request = Encoding.ASCII.GetBytes(line + "\n");
         unsafe
         {
             fixed (byte* p = request)
@@ -177,7 +260,9 @@ internal static class ControlCommands
             string exit = s?.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";
             string started = s?.StartedAt is { } t ? Rfc3339.Format(t) : "-";
             string duration = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
-            string detail = s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
+            string detail = s is { State: StepState.Paused, Pause: { } p }
+                ? $"paused {p.At.Name()} since {Rfc3339.Format(p.Since)}{(s.Attempts > 0 ? $", attempt {s.Attempts}" : "")}: emissary debug continue|fail|rerun {name}"
+                : s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
             string cpu = s?.Usage is { Attempts: > 0 } u ? StepUsage.FormatMs(u.CpuMs) : "-";
             string memory = s?.Usage is { Attempts: > 0 } m ? StepUsage.FormatKiB(m.MaxRssKiB) : "-";
             // status.json is written by the step's own container, which may be hostile: its text is

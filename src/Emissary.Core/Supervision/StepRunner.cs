@@ -25,6 +25,14 @@ internal sealed record StepRules
     public int Retries { get; init; }
 
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>--breakpoint</c>: where the step pauses (before its command, after it, on its failure).</summary>
+    public PausePoint Breakpoints { get; init; }
+
+    /// <summary><c>--breakpoint-timeout</c>: how long one pause lasts at most; then the step goes on as after `debug continue`.</summary>
+    public TimeSpan BreakpointTimeout { get; init; } = DefaultBreakpointTimeout;
+
+    public static readonly TimeSpan DefaultBreakpointTimeout = TimeSpan.FromHours(1);
 }
 
 /// <summary>What one step is: its command, how it is started, and its rules.</summary>
@@ -65,6 +73,9 @@ internal sealed record StepPlan
 /// </summary>
 internal sealed partial class StepRunner(IGateWaiter gates, Supervisor supervisor, ISupervisorEvents events, IStepRecorder recorder, IClock clock, ILogger logger)
 {
+    /// <summary>Where `emissary debug` requests reach the step (its signal FIFO); none by default.</summary>
+    public IDebugRequests Debug { get; init; } = NoDebugRequests.Instance;
+
     /// <summary>Runs the step and returns the final status (ExitCode is what emissary exits with, before --on-error).</summary>
     public StepStatus Run(StepPlan plan)
     {
@@ -125,23 +136,70 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             return Fail(status with { StartedAt = clock.UtcNow }, problem.ExitCode, problem.Message);
         }
 
+        if (Debug.PauseAsked || (plan.Rules.Breakpoints & PausePoint.Before) != 0)
+        {
+            (DebugRequest? resume, int? signal, status) = Pause(plan, status, PausePoint.Before);
+            if (signal is { } s)
+            {
+                return Fail(status, ExitCodes.ForSignal(s), $"{Signals.Name(s)} received while paused before the command: it was not started");
+            }
+            if (resume == DebugRequest.Fail)
+            {
+                return Fail(status, ExitCodes.FailedByRequest, FailedByRequest);
+            }
+        }
+
         if (plan.AwaitConsumer?.WaitForConsumer() is Streams.ConsumerOutcome.GaveUp gaveUp)
         {
             return Fail(status, gaveUp.ExitCode, gaveUp.Message);
         }
 
-        DateTimeOffset startedAt = clock.UtcNow;
-        status = status with { StartedAt = startedAt };
+        status = status with { StartedAt = clock.UtcNow };
+        for (int attempts = 0; ; )
+        {
+            (StepStatus ended, bool pausable) = RunAttempts(plan, status, attempts, attempts == 0 ? plan.Rules.Retries : 0);
+            bool failed = ended.State == StepState.Failed;
+            if (!pausable || !(Debug.PauseAsked || (plan.Rules.Breakpoints & PausePoint.After) != 0 || (failed && (plan.Rules.Breakpoints & PausePoint.OnFailure) != 0)))
+            {
+                return ended;
+            }
+            (DebugRequest? resume, int? signal, ended) = Pause(plan, ended, failed ? PausePoint.OnFailure : PausePoint.After);
+            switch (resume)
+            {
+                case null when signal is { } s:
+                    return Fail(ended, ExitCodes.ForSignal(s), $"{Signals.Name(s)} received while paused after the command (exit code {ended.ExitCode})");
+                case DebugRequest.Fail when !failed || ended.ContinueOnError:
+                    return Fail(ended with { ContinueOnError = false }, failed ? ended.ExitCode ?? ExitCodes.FailedByRequest : ExitCodes.FailedByRequest, FailedByRequest);
+                case DebugRequest.Rerun:
+                    // A new attempt in place, numbered from 2: the first one is the one that paused.
+                    attempts = attempts == 0 ? 2 : attempts + 1;
+                    status = status with { Pause = ended.Pause, Attempts = attempts };
+                    continue;
+            }
+            return ended; // continue, or the pause's timeout: the recorded outcome stands
+        }
+    }
+
+    private const string FailedByRequest = "failed with 'emissary debug fail'";
+
+    /// <summary>
+    /// Runs the command (with up to <paramref name="retries"/> retries) and returns the status it
+    /// ended with, and whether a breakpoint may hold it there: not when the pod is going away
+    /// (a terminating signal) or a sidecar was stopped.
+    /// </summary>
+    private (StepStatus Ended, bool Pausable) RunAttempts(StepPlan plan, StepStatus status, int attempts, int retries)
+    {
+        DateTimeOffset startedAt = status.StartedAt ?? clock.UtcNow;
         ChildOutcome? outcome = null;
         for (int attempt = 0; ; attempt++)
         {
             try
             {
-                outcome = supervisor.Run(plan.Command, plan.Rules.Policy, WithAttemptEnvironment(plan.Launch), pid =>
+                outcome = supervisor.Run(plan.Command!, plan.Rules.Policy, WithAttemptEnvironment(plan.Launch), pid =>
                 {
                     status = status with { State = StepState.Running, Pid = pid };
                     plan.ReleaseAfterStart?.Dispose();
-                    recorder.MarkRunning(pid, startedAt);
+                    recorder.MarkRunning(pid, startedAt, attempts);
                     Observer.AttemptRunning();
                 }, plan.StopWhen);
                 Observer.AttemptEnded(outcome.Pid, outcome.ExitCode);
@@ -149,13 +207,13 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             catch (LaunchException e)
             {
                 Observer.AttemptEnded(0, e.ExitCode);
-                // Not found / not executable: a retry would not change that.
-                return Fail(status, e.ExitCode, e.Message);
+                // Not found / not executable: a retry would not change that (a pause might).
+                return (Fail(status, e.ExitCode, e.Message), true);
             }
 
             // A child killed by the forwarded terminating signal reports that signal itself.
             bool killedByIt = outcome.TerminatingSignal is { } stop && outcome.ExitCode == ExitCodes.ForSignal(stop);
-            if (outcome.ExitCode == ExitCodes.Success || killedByIt || outcome.Stopped || attempt >= plan.Rules.Retries)
+            if (outcome.ExitCode == ExitCodes.Success || killedByIt || outcome.Stopped || attempt >= retries)
             {
                 break;
             }
@@ -167,12 +225,12 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             int? giveUp = outcome.TerminatingSignal;
             if (giveUp is null)
             {
-                Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Duration.Format(plan.Rules.RetryDelay));
+                Log.Retrying(logger, attempt + 1, retries + 1, outcome.ExitCode, Duration.Format(plan.Rules.RetryDelay));
                 giveUp = WaitBeforeRetry(plan.Rules.RetryDelay);
             }
             if (giveUp is { } signal)
             {
-                return Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up");
+                return (Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up"), false);
             }
         }
 
@@ -186,14 +244,51 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             Log.ContinuingOnError(logger, code);
         }
-        return status with
+        return (status with
         {
             State = failed ? StepState.Failed : StepState.Succeeded,
             ExitCode = code,
             Reason = reason,
             FinishedAt = clock.UtcNow,
             ContinueOnError = failed && plan.Rules.ContinueOnError,
-        };
+        }, outcome.TerminatingSignal is null && !outcome.Stopped);
+    }
+
+    /// <summary>
+    /// The step's one pause, wherever it comes: recorded as paused (dependants keep waiting: no
+    /// exitcode, lock held), then waits in the event loop — no --timeout runs here — for a resume
+    /// from `emissary debug` (woken by the signal FIFO that carries it), a terminating signal, or
+    /// the breakpoint timeout (which goes on as `continue` would). Returns the request (null on a
+    /// signal or the timeout), the signal, and <paramref name="at"/>'s status with the pause and
+    /// how it ended (its own state, not Paused).
+    /// </summary>
+    private (DebugRequest? Resume, int? Signal, StepStatus Status) Pause(StepPlan plan, StepStatus status, PausePoint at)
+    {
+        Debug.Clear();
+        var pause = new StepPause(at, clock.UtcNow);
+        Log.Paused(logger, at.Name(), plan.Name, Duration.Format(plan.Rules.BreakpointTimeout));
+        ResolvedCommand? command = plan.Command;
+        recorder.MarkPaused(status with { State = StepState.Paused, Pause = pause },
+            StepContext.Here(command?.Argv ?? [], plan.Launch.WorkingDirectory, plan.Launch.ExtraEnvironment));
+        TimeSpan until = clock.Elapsed + plan.Rules.BreakpointTimeout;
+        while (true)
+        {
+            if (Debug.TakeResume() is { } resume)
+            {
+                Log.Resumed(logger, resume.Word());
+                return (resume, null, status with { Pause = pause with { ResumedBy = resume.Word() } });
+            }
+            TimeSpan left = until - clock.Elapsed;
+            if (left <= TimeSpan.Zero)
+            {
+                Log.Resumed(logger, "timeout");
+                return (null, null, status with { Pause = pause with { ResumedBy = "timeout" } });
+            }
+            if (events.Next(left) is SupervisorEvent.SignalReceived s && Signals.IsTerminating(s.Signal))
+            {
+                return (null, s.Signal, status with { Pause = pause with { ResumedBy = Signals.Name(s.Signal) } });
+            }
+        }
     }
 
     /// <summary>Sleeps through the retry delay, unless a terminating signal arrives (returned).</summary>
@@ -215,6 +310,22 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
 
     private static class Log
     {
+        public static void Paused(ILogger logger, string at, string name, string timeout)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"paused ({at}): go on with 'emissary debug continue|fail|rerun {name}' (see 'emissary debug env {name}'); it goes on by itself in {timeout}");
+            }
+        }
+
+        public static void Resumed(ILogger logger, string how)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"resumed by {how}");
+            }
+        }
+
         public static void SkippingStep(ILogger logger, string message)
         {
             if (logger.IsEnabled(LogLevel.Warning))
@@ -254,5 +365,19 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 logger.Write(LogLevel.Warning, $"the command failed with exit code {code}; continuing (--on-error continue)");
             }
         }
+    }
+}
+
+/// <summary>A step without a control directory: nobody can send it a debug request.</summary>
+internal sealed class NoDebugRequests : IDebugRequests
+{
+    public static readonly NoDebugRequests Instance = new();
+
+    public bool PauseAsked => false;
+
+    public DebugRequest? TakeResume() => null;
+
+    public void Clear()
+    {
     }
 }
