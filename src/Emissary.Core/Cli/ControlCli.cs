@@ -33,20 +33,20 @@ internal static class ControlCli
         }),
     };
 
-    private static readonly CliOption Values = CliOption.Flag("--values", "With env: the values too (in the step's own container, as its user or root)");
+    private static readonly CliOption Values = CliOption.Flag("--values", "env: show the values too (in the step's container)");
 
     public static CliCommand Debug() => new("debug",
-        "Debug step NAME: continue, fail or rerun it where it is paused (--breakpoint), pause it at its next decision point, or show what its command runs with (env).",
+        "Resume a paused step (continue, fail, rerun), pause one, or show its command (env).",
         "debug continue|fail|rerun|pause|env NAME [--values]")
     {
-        Arguments = { new CliArgument("ACTION", "continue, fail, rerun, pause or env"), new CliArgument("NAME", "The step") },
+        Arguments = { new CliArgument("ACTION", "continue|fail|rerun|pause|env"), new CliArgument("NAME", "The step") },
         Options = { ControlDir, Values },
         Action = parsed =>
         {
             (string action, string name) = (parsed.Arguments[0], parsed.Arguments[1]);
             bool values = new OptionValues(parsed, Environment.GetEnvironmentVariable).Flag(Values);
             DebugRequest? request = action == "env" ? null
-                : DebugRequests.Parse(System.Text.Encoding.ASCII.GetBytes(action)) ?? throw new UsageException($"debug: unknown action '{action}' (use continue, fail, rerun, pause or env)");
+                : DebugRequests.Parse(System.Text.Encoding.ASCII.GetBytes(action)) ?? throw new UsageException($"debug: unknown action '{action}'");
             if (values && request is not null)
             {
                 throw new UsageException("--values goes with 'debug env'");

@@ -66,8 +66,8 @@ internal static class RunCli
     internal static readonly CliOption StdinFrom = Text("--stdin-from", "STEP", "The command's stdin is step STEP's stdout (STEP runs with --stdout-to this step), through a pipe STEP hands to this step alone on its socket DIR/STEP/stdout");
     internal static readonly CliOption StdoutTo = Text("--stdout-to", "STEP", "The command's stdout goes to step STEP's stdin (STEP runs with --stdin-from this step) through a pipe handed to STEP alone on the socket DIR/NAME/stdout");
     internal static readonly CliOption StreamTimeout = Text("--stream-timeout", "DURATION", "With --stdout-to: give up when the consumer has not taken the stream after DURATION (default 10m; exit 125)");
-    internal static readonly CliOption Breakpoint = Repeatable("--breakpoint", "WHERE", "Pause the step, alive, at: before (its command), after (it, whatever its outcome) or on-failure; 'emissary debug continue|fail|rerun NAME' resumes it (repeatable, or comma-separated)");
-    internal static readonly CliOption BreakpointTimeout = Text("--breakpoint-timeout", "DURATION", "How long one pause lasts at most; then the step goes on as after 'emissary debug continue' (default 1h)");
+    internal static readonly CliOption Breakpoint = Repeatable("--breakpoint", "WHERE", "Pause before the command, after it or on-failure, until 'emissary debug' (repeatable)");
+    internal static readonly CliOption BreakpointTimeout = Text("--breakpoint-timeout", "DURATION", "End a pause after DURATION as 'debug continue' would (default 1h)");
     internal static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
     /// <summary>Every flag of <c>emissary run</c>, in the order <c>--help</c> lists them (declared after the flags: static fields initialise in order).</summary>
@@ -212,11 +212,11 @@ internal static class RunCli
         PausePoint breakpoints = PausePoint.None;
         foreach (string where in values.List(Breakpoint))
         {
-            breakpoints |= PausePoints.Parse(where) ?? throw new UsageException($"--breakpoint: '{where}' is not a breakpoint (use before, after or on-failure)");
+            breakpoints |= PausePoints.Parse(where) ?? throw new UsageException($"--breakpoint: '{where}' is not before, after or on-failure");
         }
         if ((breakpoints != PausePoint.None || values.String(BreakpointTimeout) is not null) && name is null)
         {
-            throw new UsageException("--breakpoint needs --name (it is what 'emissary debug continue NAME' names)");
+            throw new UsageException("--breakpoint needs --name");
         }
 
         return new RunOptions

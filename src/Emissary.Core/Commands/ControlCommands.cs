@@ -56,104 +56,65 @@ internal static class ControlCommands
             : status?.State != StepState.Paused)
         {
             throw new CommandletException(request == DebugRequest.Pause
-                ? $"step '{name}' is {Describe(status)}: only a waiting or running step can be paused"
-                : $"step '{name}' is not paused ({Describe(status)}): nothing to {word}", CommandletExitCodes.WrongState);
+                ? $"step '{name}' is {Describe(status)}: cannot pause it"
+                : $"step '{name}' is not paused ({Describe(status)})", CommandletExitCodes.WrongState);
         }
         Send(dir, name, word, word);
     }
 
     /// <summary>
-    /// <c>emissary debug env NAME [--values]</c>: the command line, working directory and
-    /// environment names step NAME's command runs with, as it recorded them when it paused
-    /// (untrusted text: printed escaped). Values only with <paramref name="values"/>, read from the
-    /// step's emissary in /proc: only in the step's own container, as its uid or root — the kernel's
-    /// rule for /proc/PID/environ, so no one sees a value they could not read anyway.
+    /// <c>emissary debug env NAME [--values]</c>: what step NAME's command runs with, as it recorded
+    /// it when it paused (untrusted text: printed escaped). Values only with <paramref name="values"/>,
+    /// read from the paused step's emissary in /proc: only in the step's own container, as its uid
+    /// or root — the kernel's rule for /proc/PID/environ, so no one sees a value they could not
+    /// read anyway.
     /// </summary>
     public static string Env(ControlDirectory dir, string name, bool values)
     {
         RequireStep(dir, name);
-        StepContext context = dir.ReadContext(name)
-            ?? throw new CommandletException($"step '{name}' has not paused ({Describe(dir.ReadStatus(name))}): its command line is recorded when it pauses", CommandletExitCodes.WrongState);
+        StepStatus? status = dir.ReadStatus(name);
+        string context = dir.ReadContext(name)
+            ?? throw new CommandletException($"step '{name}' has not paused ({Describe(status)})", CommandletExitCodes.WrongState);
         var text = new StringBuilder();
-        text.Append("command:   ").Append(string.Join(' ', context.Argv.Select(ShellWord))).Append('\n');
-        text.Append("directory: ").Append(ShellWord(context.WorkingDirectory)).Append('\n');
-        Dictionary<string, string>? environ = null;
+        foreach (string line in context.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            text.Append(Cell(line)).Append('\n');
+        }
         if (values)
         {
-            string path = $"/proc/{context.Pid}/environ";
-            BoundedRead read = context.Pid > 0 ? UntrustedFile.Read(Libc.AT_FDCWD, path, 1 << 20) : default;
-            if (read.Outcome != ReadOutcome.Read)
+            string path = "/proc/" + (status?.Pid ?? 0).ToString(CultureInfo.InvariantCulture) + "/environ";
+            BoundedRead read = UntrustedFile.Read(Libc.AT_FDCWD, path, 1 << 20);
+            if (status is not { State: StepState.Paused } || read.Outcome != ReadOutcome.Read)
             {
-                throw new CommandletException($"cannot read the values from {path} ({read.Problem ?? "no such process"}): run this in step '{name}''s own container, as its user or root", CommandletExitCodes.WrongState);
+                throw new CommandletException($"cannot read {path}: run this in step '{name}''s own container while it is paused, as its user or root", CommandletExitCodes.WrongState);
             }
-            environ = new Dictionary<string, string>(StringComparer.Ordinal);
+            text.Append("values:\n");
             foreach (string entry in Encoding.UTF8.GetString(read.Bytes!).Split('\0', StringSplitOptions.RemoveEmptyEntries))
             {
-                int eq = entry.IndexOf('=');
-                if (eq > 0)
-                {
-                    environ[entry[..eq]] = entry[(eq + 1)..];
-                }
+                text.Append("  ").Append(Cell(entry)).Append('\n');
             }
-        }
-        text.Append(values ? "environment:\n" : "environment (names; --values shows the values):\n");
-        foreach (string variable in context.Names)
-        {
-            text.Append("  ").Append(Cell(variable));
-            if (environ is not null)
-            {
-                string? value = context.Added.TryGetValue(variable, out string? added) ? added : environ.TryGetValue(variable, out string? own) ? own : null;
-                text.Append(value is null ? " (not set in the step's emissary any more)" : "=" + ShellWord(value));
-            }
-            text.Append('\n');
         }
         return text.ToString();
     }
 
-    /// <summary>A word as a POSIX shell reads it back (single quotes when needed), control characters escaped.</summary>
-    private static string ShellWord(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-' or '=' or ':' or ',' or '+' or '@')
-            ? word
-            : "'" + Cell(word.Replace("'", "'\\''")) + "'";
-
     /// <summary>Writes one request line to step NAME's signal FIFO (only ever a FIFO, opened without following a link).</summary>
-    private static void Send(ControlDirectory dir, string name, string line, string what)
+    private static unsafe void Send(ControlDirectory dir, string name, string line, string what)
     {
-        string fifo = dir.PathOf(name, ControlDirectory.SignalFifo);
-        using SafeFd? step = dir.OpenStep(name)
-            ?? throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to {what}", CommandletExitCodes.WrongState);
-        // Only ever a FIFO: a regular file, a device or a link put in its place is refused, not written to.
-        if (Libc.StatAt(step.Fd, ControlDirectory.SignalFifo) is { Kind: not FileType.Fifo } planted)
-        {
-            throw new CommandletException($"{fifo} is {Libc.Describe(planted.Kind)}, not the step's signal FIFO: refusing to write to it", CommandletExitCodes.WrongState);
-        }
-        // O_NONBLOCK: with no reader (the step's emissary is not running) open fails with ENXIO
-        // instead of blocking forever. O_NOFOLLOW: never through a link.
-        int fd = Libc.OpenAtRetrying(step.Fd, ControlDirectory.SignalFifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            Errno errno = Libc.LastErrno;
-            if (errno is Errno.ENXIO or Errno.ENOENT)
-            {
-                throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to {what}", CommandletExitCodes.WrongState);
-            }
-            throw new CommandletException($"cannot reach step '{name}' through {fifo}: {Libc.Describe(errno)}", CommandletExitCodes.WrongState);
-        }
-        using var handle = new SafeFd(fd);
-        if (Libc.KindOf(fd) is { } kind && kind != FileType.Fifo)
-        {
-            throw new CommandletException($"{fifo} is {Libc.Describe(kind)}, not the step's signal FIFO: refusing to write to it", CommandletExitCodes.WrongState);
-        }
+        using SafeFd? step = dir.OpenStep(name);
+        // Only ever a FIFO: a regular file, a device or a link put in its place is refused, not
+        // opened. O_NONBLOCK: with no reader (the step's emissary is not running) open fails with
+        // ENXIO instead of blocking forever. O_NOFOLLOW: never through a link.
+        int fd = step is not null && Libc.StatAt(step.Fd, ControlDirectory.SignalFifo) is { Kind: FileType.Fifo }
+            ? Libc.OpenAtRetrying(step.Fd, ControlDirectory.SignalFifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0)
+            : -1;
+        using var handle = fd >= 0 ? new SafeFd(fd) : null;
         byte[] request = Encoding.ASCII.GetBytes(line + "\n");
-        unsafe
+        fixed (byte* p = request)
         {
-            fixed (byte* p = request)
+            // A few bytes, less than PIPE_BUF: the kernel writes it whole or not at all.
+            if (fd < 0 || Libc.KindOf(fd) != FileType.Fifo || Libc.Write(fd, p, (nuint)request.Length) != request.Length)
             {
-                // A few bytes, less than PIPE_BUF: the kernel writes it whole or not at all.
-                if (Libc.Write(fd, p, (nuint)request.Length) != request.Length)
-                {
-                    throw new CommandletException($"cannot deliver the request to step '{name}': {Libc.Describe(Libc.LastErrno)}", CommandletExitCodes.WrongState);
-                }
+                throw new CommandletException($"cannot {what} step '{name}' ({Describe(dir.ReadStatus(name))}): {dir.PathOf(name, ControlDirectory.SignalFifo)} is not the FIFO of a live step", CommandletExitCodes.WrongState);
             }
         }
     }
@@ -261,7 +222,7 @@ internal static class ControlCommands
             string started = s?.StartedAt is { } t ? Rfc3339.Format(t) : "-";
             string duration = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
             string detail = s is { State: StepState.Paused, Pause: { } p }
-                ? $"paused {p.At.Name()} since {Rfc3339.Format(p.Since)}{(s.Attempts > 0 ? $", attempt {s.Attempts}" : "")}: emissary debug continue|fail|rerun {name}"
+                ? "paused " + p.At.Name() + " since " + Rfc3339.Format(p.Since) + (s.Attempts > 0 ? ", attempt " + s.Attempts.ToString(CultureInfo.InvariantCulture) : "")
                 : s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
             string cpu = s?.Usage is { Attempts: > 0 } u ? StepUsage.FormatMs(u.CpuMs) : "-";
             string memory = s?.Usage is { Attempts: > 0 } m ? StepUsage.FormatKiB(m.MaxRssKiB) : "-";

@@ -1,98 +1,78 @@
-using System.Collections;
-using Emissary.Json;
-using Emissary.Foundation.Sequences;
+using System.Text;
+using Emissary.Interop;
 
 namespace Emissary.Control;
 
 /// <summary>
-/// DIR/NAME/debug.json, written when the step pauses: what its command is run with, so that
-/// `emissary debug env NAME` can say how to run it again by hand. Environment names only — the
-/// record is world-readable and values may be secrets; `--values` reads them from the step's
-/// emissary in /proc, where the kernel decides who may. The variables emissary itself adds
-/// (EMISSARY_RESULTS, EMISSARY_CONTROL_DIR, TRACEPARENT: paths and a trace id) are kept with
-/// their values, since /proc does not show them.
+/// DIR/NAME/debug.txt, written when the step pauses: what its command runs with, as
+/// `emissary debug env NAME` prints it — the command line and working directory as a shell reads
+/// them back, and the environment's names. Names only: the record is world-readable and values
+/// may be secrets (`--values` reads them from the step's emissary in /proc, where the kernel
+/// decides who may). The variables emissary itself adds (EMISSARY_RESULTS, EMISSARY_CONTROL_DIR,
+/// TRACEPARENT: paths and a trace id) are shown with their values, since /proc does not hold them.
 /// </summary>
-internal sealed record StepContext(IReadOnlyList<string> Argv, string WorkingDirectory, IReadOnlyDictionary<string, string> Added)
+internal static class StepContext
 {
-    public const string File = "debug.json";
+    public const string File = "debug.txt";
 
-    /// <summary>The emissary that wrote it (in its own container's PID namespace).</summary>
-    public int Pid { get; init; }
-
-    /// <summary>The names of the command's environment: emissary's own and those it adds, sorted.</summary>
-    public IReadOnlyList<string> Names { get; init; } = [];
-
-    /// <summary>The context of a command about to run from this process, with <paramref name="added"/> over its environment.</summary>
-    public static StepContext Here(IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added)
+    /// <summary>The text for a command about to run from this process, with <paramref name="added"/> over its environment.</summary>
+    public static unsafe string Describe(IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added)
     {
-        var names = new List<string>(added.Keys);
-        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        var names = new List<string>();
+        foreach ((string name, string value) in added)
         {
-            if (!added.ContainsKey((string)entry.Key))
+            names.Add(name + "=" + ShellWord(value));
+        }
+        // The environment as the launcher passes it on (its bytes, not a parsed copy).
+        for (byte** env = Shim.Environ(); env != null && *env != null; env++)
+        {
+            int length = 0;
+            while ((*env)[length] != 0 && (*env)[length] != (byte)'=')
             {
-                names.Add((string)entry.Key);
+                length++;
+            }
+            string name = Encoding.UTF8.GetString(*env, length);
+            if (!added.ContainsKey(name))
+            {
+                names.Add(name);
             }
         }
         names.Sort(StringComparer.Ordinal);
-        return new StepContext(argv, directory ?? Environment.CurrentDirectory, added) { Pid = Environment.ProcessId, Names = [.. names] };
+        var text = new StringBuilder("command:   ");
+        foreach (string arg in argv)
+        {
+            text.Append(ShellWord(arg)).Append(' ');
+        }
+        text.Append("\ndirectory: ").Append(ShellWord(directory ?? Environment.CurrentDirectory)).Append("\nenvironment:\n");
+        foreach (string name in names)
+        {
+            text.Append("  ").Append(name).Append('\n');
+        }
+        return text.ToString();
     }
 
-    public string ToJson() => JsonText.Write(json =>
+    /// <summary>A word as a POSIX shell reads it back: bare when safe, else in single quotes.</summary>
+    private static string ShellWord(string word)
     {
-        json.WriteStartObject();
-        json.WriteNumber("pid", Pid);
-        json.WriteStartArray("argv");
-        foreach (string arg in Argv)
+        foreach (char c in word)
         {
-            json.WriteStringValue(arg);
-        }
-        json.WriteEndArray();
-        json.WriteString("workingDirectory", WorkingDirectory);
-        json.WriteStartArray("environment");
-        foreach (string name in Names)
-        {
-            json.WriteStringValue(name);
-        }
-        json.WriteEndArray();
-        json.WriteStartObject("added");
-        foreach ((string name, string value) in Added)
-        {
-            json.WriteString(name, value);
-        }
-        json.WriteEndObject();
-        json.WriteEndObject();
-    }) + "\n";
-
-    /// <summary>Parses debug.json (written by another container: never throws, null when it is not one).</summary>
-    public static StepContext? Parse(string text)
-    {
-        try
-        {
-            JsonValue root = JsonValue.Parse(text);
-            if (root.Kind != JsonKind.Object || !root.TryGetProperty("argv", out JsonValue argv) || argv.Kind != JsonKind.Array)
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('/' or '.' or '_' or '-' or '=' or ':' or ',' or '+' or '@'))
             {
-                return null;
-            }
-            var added = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (root.TryGetProperty("added", out JsonValue extra) && extra.Kind == JsonKind.Object)
-            {
-                foreach ((string name, JsonValue value) in extra.Properties)
+                var quoted = new StringBuilder("'");
+                foreach (char q in word)
                 {
-                    added[name] = value.GetString() ?? "";
+                    if (q == '\'')
+                    {
+                        quoted.Append("'\\''");
+                    }
+                    else
+                    {
+                        quoted.Append(q);
+                    }
                 }
+                return quoted.Append('\'').ToString();
             }
-            return new StepContext(
-                argv.Items.Select(a => a.GetString() ?? ""),
-                root.TryGetProperty("workingDirectory", out JsonValue wd) ? wd.GetString() ?? "" : "",
-                added)
-            {
-                Pid = root.TryGetProperty("pid", out JsonValue pid) ? pid.GetInt32() : 0,
-                Names = root.TryGetProperty("environment", out JsonValue env) && env.Kind == JsonKind.Array ? env.Items.Select(e => e.GetString() ?? "") : [],
-            };
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            return null;
-        }
+        return word.Length > 0 ? word : "''";
     }
 }

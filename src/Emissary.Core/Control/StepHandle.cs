@@ -279,13 +279,13 @@ internal sealed class StepHandle : IDisposable
     }
 
     /// <summary>
-    /// Records the step as paused: debug.json first (what `emissary debug env` shows), then the
+    /// Records the step as paused: debug.txt first (what `emissary debug env` shows), then the
     /// status, whose pid is this emissary's (the command is not running; /proc/PID is where
     /// `debug env --values` looks). Lock and alive FIFO stay held: to a waiter it is not finished.
     /// </summary>
-    public void MarkPaused(StepStatus paused, StepContext context)
+    public void MarkPaused(StepStatus paused, string context)
     {
-        Write(StepContext.File, context.ToJson());
+        Write(StepContext.File, context);
         _status = paused with { Pid = Environment.ProcessId, WaitingFor = null, WaitsForStart = _status.WaitsForStart, WaitingSince = _status.WaitingSince };
         Publish();
     }

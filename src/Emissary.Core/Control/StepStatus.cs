@@ -206,8 +206,17 @@ internal enum PausePoint
 }
 
 /// <summary>A step's pause as status.json records it: <c>{"at","since","resumedBy"}</c>.</summary>
-internal sealed record StepPause(PausePoint At, DateTimeOffset Since, string? ResumedBy = null)
+internal sealed class StepPause(PausePoint at, DateTimeOffset since, string? resumedBy = null)
 {
+    public PausePoint At { get; } = at;
+
+    public DateTimeOffset Since { get; } = since;
+
+    /// <summary>continue, fail, rerun, timeout or the signal that ended it; null while paused.</summary>
+    public string? ResumedBy { get; } = resumedBy;
+
+    public StepPause ResumedWith(string how) => new(At, Since, how);
+
     public static StepPause? Read(JsonValue pause) =>
         pause.Kind == JsonKind.Object && pause.TryGetProperty("at", out JsonValue at) && PausePoints.Parse(at.GetString()) is { } point
             ? new StepPause(point, StepStatus.ReadTime(pause, "since") ?? default, pause.TryGetProperty("resumedBy", out JsonValue by) ? by.GetString() : null)

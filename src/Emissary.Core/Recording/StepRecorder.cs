@@ -14,8 +14,8 @@ internal interface IStepRecorder
     /// <param name="attempts">The attempt in place (`emissary debug rerun`), 0 before any rerun.</param>
     void MarkRunning(int pid, DateTimeOffset startedAt, int attempts);
 
-    /// <summary>Records the step as paused (<paramref name="paused"/>'s state is Paused) and, for `emissary debug env`, what its command would be run with.</summary>
-    void MarkPaused(StepStatus paused, StepContext context);
+    /// <summary>Records the step as paused (<paramref name="paused"/>'s state is Paused) and, for `emissary debug env`, what its command runs with (<see cref="StepContext"/>).</summary>
+    void MarkPaused(StepStatus paused, string context);
 
     /// <summary>
     /// Records the end of the step, exactly once: collects results (which may turn a success into a
@@ -56,7 +56,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
 {
     public void MarkRunning(int pid, DateTimeOffset startedAt, int attempts) => handle?.MarkRunning(pid, startedAt, attempts);
 
-    public void MarkPaused(StepStatus paused, StepContext context) => handle?.MarkPaused(paused, context);
+    public void MarkPaused(StepStatus paused, string context) => handle?.MarkPaused(paused, context);
 
     public StepStatus Finish(StepStatus final)
     {

@@ -138,10 +138,10 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
 
         if (Debug.PauseAsked || (plan.Rules.Breakpoints & PausePoint.Before) != 0)
         {
-            (DebugRequest? resume, int? signal, status) = Pause(plan, status, PausePoint.Before);
+            DebugRequest? resume = Pause(plan, ref status, PausePoint.Before, out int? signal);
             if (signal is { } s)
             {
-                return Fail(status, ExitCodes.ForSignal(s), $"{Signals.Name(s)} received while paused before the command: it was not started");
+                return Fail(status, ExitCodes.ForSignal(s), Signals.Name(s) + " received while paused");
             }
             if (resume == DebugRequest.Fail)
             {
@@ -157,17 +157,17 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         status = status with { StartedAt = clock.UtcNow };
         for (int attempts = 0; ; )
         {
-            (StepStatus ended, bool pausable) = RunAttempts(plan, status, attempts, attempts == 0 ? plan.Rules.Retries : 0);
+            StepStatus ended = RunAttempts(plan, status, attempts, attempts == 0 ? plan.Rules.Retries : 0, out bool pausable);
             bool failed = ended.State == StepState.Failed;
             if (!pausable || !(Debug.PauseAsked || (plan.Rules.Breakpoints & PausePoint.After) != 0 || (failed && (plan.Rules.Breakpoints & PausePoint.OnFailure) != 0)))
             {
                 return ended;
             }
-            (DebugRequest? resume, int? signal, ended) = Pause(plan, ended, failed ? PausePoint.OnFailure : PausePoint.After);
+            DebugRequest? resume = Pause(plan, ref ended, failed ? PausePoint.OnFailure : PausePoint.After, out int? signal);
             switch (resume)
             {
                 case null when signal is { } s:
-                    return Fail(ended, ExitCodes.ForSignal(s), $"{Signals.Name(s)} received while paused after the command (exit code {ended.ExitCode})");
+                    return Fail(ended, ExitCodes.ForSignal(s), Signals.Name(s) + " received while paused");
                 case DebugRequest.Fail when !failed || ended.ContinueOnError:
                     return Fail(ended with { ContinueOnError = false }, failed ? ended.ExitCode ?? ExitCodes.FailedByRequest : ExitCodes.FailedByRequest, FailedByRequest);
                 case DebugRequest.Rerun:
@@ -180,15 +180,16 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         }
     }
 
-    private const string FailedByRequest = "failed with 'emissary debug fail'";
+    private const string FailedByRequest = "emissary debug fail";
 
     /// <summary>
     /// Runs the command (with up to <paramref name="retries"/> retries) and returns the status it
     /// ended with, and whether a breakpoint may hold it there: not when the pod is going away
     /// (a terminating signal) or a sidecar was stopped.
     /// </summary>
-    private (StepStatus Ended, bool Pausable) RunAttempts(StepPlan plan, StepStatus status, int attempts, int retries)
+    private StepStatus RunAttempts(StepPlan plan, StepStatus status, int attempts, int retries, out bool pausable)
     {
+        pausable = true;
         DateTimeOffset startedAt = status.StartedAt ?? clock.UtcNow;
         ChildOutcome? outcome = null;
         for (int attempt = 0; ; attempt++)
@@ -208,7 +209,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             {
                 Observer.AttemptEnded(0, e.ExitCode);
                 // Not found / not executable: a retry would not change that (a pause might).
-                return (Fail(status, e.ExitCode, e.Message), true);
+                return Fail(status, e.ExitCode, e.Message);
             }
 
             // A child killed by the forwarded terminating signal reports that signal itself.
@@ -230,7 +231,8 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             }
             if (giveUp is { } signal)
             {
-                return (Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up"), false);
+                pausable = false;
+                return Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up");
             }
         }
 
@@ -244,14 +246,15 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             Log.ContinuingOnError(logger, code);
         }
-        return (status with
+        pausable = outcome.TerminatingSignal is null && !outcome.Stopped;
+        return status with
         {
             State = failed ? StepState.Failed : StepState.Succeeded,
             ExitCode = code,
             Reason = reason,
             FinishedAt = clock.UtcNow,
             ContinueOnError = failed && plan.Rules.ContinueOnError,
-        }, outcome.TerminatingSignal is null && !outcome.Stopped);
+        };
     }
 
     /// <summary>
@@ -259,34 +262,37 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
     /// exitcode, lock held), then waits in the event loop — no --timeout runs here — for a resume
     /// from `emissary debug` (woken by the signal FIFO that carries it), a terminating signal, or
     /// the breakpoint timeout (which goes on as `continue` would). Returns the request (null on a
-    /// signal or the timeout), the signal, and <paramref name="at"/>'s status with the pause and
-    /// how it ended (its own state, not Paused).
+    /// signal or the timeout) and the <paramref name="signal"/>; <paramref name="status"/> gets the
+    /// pause and how it ended (and keeps its own state, not Paused).
     /// </summary>
-    private (DebugRequest? Resume, int? Signal, StepStatus Status) Pause(StepPlan plan, StepStatus status, PausePoint at)
+    private DebugRequest? Pause(StepPlan plan, ref StepStatus status, PausePoint at, out int? signal)
     {
+        signal = null;
         Debug.Clear();
         var pause = new StepPause(at, clock.UtcNow);
-        Log.Paused(logger, at.Name(), plan.Name, Duration.Format(plan.Rules.BreakpointTimeout));
+        Log.Paused(logger, at.Name(), plan.Name);
         ResolvedCommand? command = plan.Command;
         recorder.MarkPaused(status with { State = StepState.Paused, Pause = pause },
-            StepContext.Here(command?.Argv ?? [], plan.Launch.WorkingDirectory, plan.Launch.ExtraEnvironment));
+            StepContext.Describe(command?.Argv ?? [], plan.Launch.WorkingDirectory, plan.Launch.ExtraEnvironment));
         TimeSpan until = clock.Elapsed + plan.Rules.BreakpointTimeout;
         while (true)
         {
             if (Debug.TakeResume() is { } resume)
             {
-                Log.Resumed(logger, resume.Word());
-                return (resume, null, status with { Pause = pause with { ResumedBy = resume.Word() } });
+                status = status with { Pause = pause.ResumedWith(resume.Word()) };
+                return resume;
             }
             TimeSpan left = until - clock.Elapsed;
             if (left <= TimeSpan.Zero)
             {
-                Log.Resumed(logger, "timeout");
-                return (null, null, status with { Pause = pause with { ResumedBy = "timeout" } });
+                status = status with { Pause = pause.ResumedWith("timeout") };
+                return null;
             }
             if (events.Next(left) is SupervisorEvent.SignalReceived s && Signals.IsTerminating(s.Signal))
             {
-                return (null, s.Signal, status with { Pause = pause with { ResumedBy = Signals.Name(s.Signal) } });
+                signal = s.Signal;
+                status = status with { Pause = pause.ResumedWith(Signals.Name(s.Signal)) };
+                return null;
             }
         }
     }
@@ -310,21 +316,14 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
 
     private static class Log
     {
-        public static void Paused(ILogger logger, string at, string name, string timeout)
+        public static void Paused(ILogger logger, string at, string name)
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"paused ({at}): go on with 'emissary debug continue|fail|rerun {name}' (see 'emissary debug env {name}'); it goes on by itself in {timeout}");
+                logger.Write(LogLevel.Warning, "paused " + at + ": emissary debug continue|fail|rerun " + name);
             }
         }
 
-        public static void Resumed(ILogger logger, string how)
-        {
-            if (logger.IsEnabled(LogLevel.Warning))
-            {
-                logger.Write(LogLevel.Warning, $"resumed by {how}");
-            }
-        }
 
         public static void SkippingStep(ILogger logger, string message)
         {

@@ -43,7 +43,7 @@ internal sealed class FakeRecorder(List<string>? journal = null) : IStepRecorder
         journal?.Add(attempts > 0 ? $"running {pid} attempt {attempts}" : $"running {pid}");
     }
 
-    public void MarkPaused(StepStatus paused, StepContext context)
+    public void MarkPaused(StepStatus paused, string context)
     {
         Paused.Add(paused);
         journal?.Add($"paused {paused.Pause!.At.Name()} {paused.ExitCode}");
