@@ -15,7 +15,7 @@ internal interface IStepRecorder
     void MarkRunning(int pid, DateTimeOffset startedAt, int attempts);
 
     /// <summary>Records the step as paused (<paramref name="paused"/>'s state is Paused) and, for `emissary debug env`, what its command runs with (<see cref="StepContext"/>).</summary>
-    void MarkPaused(StepStatus paused, string context);
+    void MarkPaused(StepStatus paused, IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added);
 
     /// <summary>
     /// Records the end of the step, exactly once: collects results (which may turn a success into a
@@ -56,7 +56,8 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
 {
     public void MarkRunning(int pid, DateTimeOffset startedAt, int attempts) => handle?.MarkRunning(pid, startedAt, attempts);
 
-    public void MarkPaused(StepStatus paused, string context) => handle?.MarkPaused(paused, context);
+    public void MarkPaused(StepStatus paused, IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added) =>
+        handle?.MarkPaused(paused, StepContext.Describe(argv, directory, added));
 
     public StepStatus Finish(StepStatus final)
     {

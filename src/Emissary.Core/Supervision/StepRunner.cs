@@ -271,9 +271,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         Debug.Clear();
         var pause = new StepPause(at, clock.UtcNow);
         Log.Paused(logger, at.Name(), plan.Name);
-        ResolvedCommand? command = plan.Command;
-        recorder.MarkPaused(status with { State = StepState.Paused, Pause = pause },
-            StepContext.Describe(command?.Argv ?? [], plan.Launch.WorkingDirectory, plan.Launch.ExtraEnvironment));
+        recorder.MarkPaused(status with { State = StepState.Paused, Pause = pause }, plan.Command?.Argv ?? [], plan.Launch.WorkingDirectory, plan.Launch.ExtraEnvironment);
         TimeSpan until = clock.Elapsed + plan.Rules.BreakpointTimeout;
         while (true)
         {

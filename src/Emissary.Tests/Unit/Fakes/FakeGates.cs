@@ -43,7 +43,7 @@ internal sealed class FakeRecorder(List<string>? journal = null) : IStepRecorder
         journal?.Add(attempts > 0 ? $"running {pid} attempt {attempts}" : $"running {pid}");
     }
 
-    public void MarkPaused(StepStatus paused, string context)
+    public void MarkPaused(StepStatus paused, IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added)
     {
         Paused.Add(paused);
         journal?.Add($"paused {paused.Pause!.At.Name()} {paused.ExitCode}");
