@@ -16,6 +16,7 @@ internal static class Program
         new("start", "start NAME", "Open step NAME's --wait-start gate", ControlCli.Start),
         new("skip", "skip NAME", "Fail step NAME's --wait-start gate (recorded as skipped)", ControlCli.Skip),
         new("status", "status [--json]", "Show every step in the control directory", ControlCli.Status),
+        new("debug", "debug continue|fail|rerun|pause|env NAME", "Resume, fail, rerun or pause a step; show its command", ControlCli.Debug),
         new("rewrite", "rewrite [FILE...] [-o FILE]", "Turn pod specs into pods that use Emissary (emissary-tools)", null) { Forward = ExternalTools.Exec },
         new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a timeline (emissary-tools)", null) { Forward = ExternalTools.Exec },
         new("webhook", "webhook --tls-cert FILE --tls-key FILE [options]", "Serve the admission webhook that wires emissary into pods (emissary-webhook)", null) { Forward = ExternalTools.ExecWebhook },

@@ -6,7 +6,7 @@ using Emissary.Logging;
 
 namespace Emissary.Cli;
 
-/// <summary>The commandlets for `kubectl exec`: signal, start, skip, status.</summary>
+/// <summary>The commandlets for `kubectl exec`: signal, start, skip, status, debug.</summary>
 internal static class ControlCli
 {
     private static readonly CliOption ControlDir = CliOption.Value("--control-dir", "DIR", $"The shared control directory (default {ControlDirectory.DefaultRoot})");
@@ -31,6 +31,39 @@ internal static class ControlCli
             ControlCommands.Signal(Directory(parsed), parsed.Arguments[0], signal);
             return "";
         }),
+    };
+
+    private static readonly CliOption Values = CliOption.Flag("--values", "env: show the values too (in the step's container)");
+
+    public static CliCommand Debug() => new("debug",
+        "Resume a paused step (continue, fail, rerun), pause one, or show its command (env).",
+        "debug continue|fail|rerun|pause|env NAME [--values]")
+    {
+        Arguments = { new CliArgument("ACTION", "continue|fail|rerun|pause|env"), new CliArgument("NAME", "The step") },
+        Options = { ControlDir, Values },
+        Action = parsed =>
+        {
+            (string action, string name) = (parsed.Arguments[0], parsed.Arguments[1]);
+            bool values = new OptionValues(parsed, Environment.GetEnvironmentVariable).Flag(Values);
+            DebugRequest? request = action == "env" ? null
+                : DebugRequests.Parse(System.Text.Encoding.ASCII.GetBytes(action)) ?? throw new UsageException($"debug: unknown action '{action}'");
+            if (values && request is not null)
+            {
+                throw new UsageException("--values goes with 'debug env'");
+            }
+            return Guard(() =>
+            {
+                if (request is { } r)
+                {
+                    ControlCommands.Debug(Directory(parsed), name, r);
+                }
+                else
+                {
+                    StderrWriter.Write(1, ControlCommands.Env(Directory(parsed), name, values));
+                }
+                return "";
+            });
+        },
     };
 
     public static CliCommand Start() => Release("start", start: true, "Open the --wait-start gate of step NAME: it starts now.");

@@ -66,6 +66,8 @@ internal static class RunCli
     internal static readonly CliOption StdinFrom = Text("--stdin-from", "STEP", "The command's stdin is step STEP's stdout (STEP runs with --stdout-to this step), through a pipe STEP hands to this step alone on its socket DIR/STEP/stdout");
     internal static readonly CliOption StdoutTo = Text("--stdout-to", "STEP", "The command's stdout goes to step STEP's stdin (STEP runs with --stdin-from this step) through a pipe handed to STEP alone on the socket DIR/NAME/stdout");
     internal static readonly CliOption StreamTimeout = Text("--stream-timeout", "DURATION", "With --stdout-to: give up when the consumer has not taken the stream after DURATION (default 10m; exit 125)");
+    internal static readonly CliOption Breakpoint = Repeatable("--breakpoint", "WHERE", "Pause before the command, after it or on-failure, until 'emissary debug' (repeatable)");
+    internal static readonly CliOption BreakpointTimeout = Text("--breakpoint-timeout", "DURATION", "End a pause after DURATION as 'debug continue' would (default 1h)");
     internal static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
     /// <summary>Every flag of <c>emissary run</c>, in the order <c>--help</c> lists them (declared after the flags: static fields initialise in order).</summary>
@@ -76,6 +78,7 @@ internal static class RunCli
         SidecarOf, StopSignal, QuitUrl, Quit,
         ResultsDir, TerminationLog, TerminationBudget, TerminationFormat, StdoutPath, StderrPath, ResultFromStdout,
         SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
+        Breakpoint, BreakpointTimeout,
         StdinFrom, StdoutTo, StreamTimeout,
     ];
 
@@ -206,6 +209,16 @@ internal static class RunCli
 
         (string? stdinFrom, string? stdoutTo) = StreamSteps(values, name);
 
+        PausePoint breakpoints = PausePoint.None;
+        foreach (string where in values.List(Breakpoint))
+        {
+            breakpoints |= PausePoints.Parse(where) ?? throw new UsageException($"--breakpoint: '{where}' is not before, after or on-failure");
+        }
+        if ((breakpoints != PausePoint.None || values.String(BreakpointTimeout) is not null) && name is null)
+        {
+            throw new UsageException("--breakpoint needs --name");
+        }
+
         return new RunOptions
         {
             StdinFrom = stdinFrom,
@@ -232,6 +245,8 @@ internal static class RunCli
                 ContinueOnError = values.Choice(OnError, false, (OnErrorStopAndFail, false), (OnErrorContinue, true)),
                 Retries = values.Integer(Retries, 0, 1000) ?? 0,
                 RetryDelay = values.Duration(RetryDelay) ?? TimeSpan.FromSeconds(1),
+                Breakpoints = breakpoints,
+                BreakpointTimeout = values.Duration(BreakpointTimeout) ?? StepRules.DefaultBreakpointTimeout,
                 Policy = new SupervisionPolicy
                 {
                     StopSignal = stopSignal,

@@ -4,15 +4,16 @@ using Emissary.Control;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Json;
+using Emissary.Files;
 using Emissary.Supervision;
 using Emissary.Foundation.Sequences;
 
 namespace Emissary.Commands;
 
-/// <summary>Exit codes of the commandlets (signal, start, skip, status).</summary>
+/// <summary>Exit codes of the commandlets (signal, start, skip, status, debug).</summary>
 internal static class CommandletExitCodes
 {
-    /// <summary>The step exists but is in the wrong state (not running, already started, finished).</summary>
+    /// <summary>The step exists but is in the wrong state (not running, already started, finished, not paused).</summary>
     public const int WrongState = 1;
 
     /// <summary>No such step, or no control directory.</summary>
@@ -36,41 +37,84 @@ internal static class ControlCommands
     public static void Signal(ControlDirectory dir, string name, int signal)
     {
         RequireStep(dir, name);
-        string fifo = dir.PathOf(name, ControlDirectory.SignalFifo);
-        using SafeFd? step = dir.OpenStep(name)
-            ?? throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to signal", CommandletExitCodes.WrongState);
-        // Only ever a FIFO: a regular file, a device or a link put in its place is refused, not written to.
-        if (Libc.StatAt(step.Fd, ControlDirectory.SignalFifo) is { Kind: not FileType.Fifo } planted)
+        Send(dir, name, signal.ToString(CultureInfo.InvariantCulture), "signal");
+    }
+
+    /// <summary>
+    /// <c>emissary debug continue|fail|rerun|pause NAME</c>: a word on step NAME's signal FIFO (the
+    /// one channel into a live step's event loop: writable through a read-only record mount,
+    /// bounded, never followed through a link), after checking that the request fits the step's
+    /// state as its status says. The step checks again: a request that does not fit is ignored.
+    /// </summary>
+    public static void Debug(ControlDirectory dir, string name, DebugRequest request)
+    {
+        RequireStep(dir, name);
+        StepStatus? status = dir.ReadStatus(name);
+        string word = request.Word();
+        if (request == DebugRequest.Pause
+            ? status is null || status.State is StepState.Paused || status.State.IsFinal()
+            : status?.State != StepState.Paused)
         {
-            throw new CommandletException($"{fifo} is {Libc.Describe(planted.Kind)}, not the step's signal FIFO: refusing to write to it", CommandletExitCodes.WrongState);
+            throw new CommandletException(request == DebugRequest.Pause
+                ? $"step '{name}' is {Describe(status)}: cannot pause it"
+                : $"step '{name}' is not paused ({Describe(status)})", CommandletExitCodes.WrongState);
         }
-        // O_NONBLOCK: with no reader (the step's emissary is not running) open fails with ENXIO
-        // instead of blocking forever. O_NOFOLLOW: never through a link.
-        int fd = Libc.OpenAtRetrying(step.Fd, ControlDirectory.SignalFifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
-        if (fd < 0)
+        Send(dir, name, word, word);
+    }
+
+    /// <summary>
+    /// <c>emissary debug env NAME [--values]</c>: what step NAME's command runs with, as it recorded
+    /// it when it paused (untrusted text: printed escaped). Values only with <paramref name="values"/>,
+    /// read from the paused step's emissary in /proc: only in the step's own container, as its uid
+    /// or root — the kernel's rule for /proc/PID/environ, so no one sees a value they could not
+    /// read anyway.
+    /// </summary>
+    public static string Env(ControlDirectory dir, string name, bool values)
+    {
+        RequireStep(dir, name);
+        StepStatus? status = dir.ReadStatus(name);
+        string context = dir.ReadContext(name)
+            ?? throw new CommandletException($"step '{name}' has not paused ({Describe(status)})", CommandletExitCodes.WrongState);
+        var text = new StringBuilder();
+        foreach (string line in context.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            Errno errno = Libc.LastErrno;
-            if (errno is Errno.ENXIO or Errno.ENOENT)
+            text.Append(Cell(line)).Append('\n');
+        }
+        if (values)
+        {
+            string path = "/proc/" + (status?.Pid ?? 0).ToString(CultureInfo.InvariantCulture) + "/environ";
+            BoundedRead read = UntrustedFile.Read(Libc.AT_FDCWD, path, 1 << 20);
+            if (status is not { State: StepState.Paused } || read.Outcome != ReadOutcome.Read)
             {
-                throw new CommandletException($"step '{name}' is not running ({Describe(dir.ReadStatus(name))}): nothing to signal", CommandletExitCodes.WrongState);
+                throw new CommandletException($"cannot read {path}: run this in step '{name}''s own container while it is paused, as its user or root", CommandletExitCodes.WrongState);
             }
-            throw new CommandletException($"cannot reach step '{name}' through {fifo}: {Libc.Describe(errno)}", CommandletExitCodes.WrongState);
-        }
-        using var handle = new SafeFd(fd);
-        if (Libc.KindOf(fd) is { } kind && kind != FileType.Fifo)
-        {
-            throw new CommandletException($"{fifo} is {Libc.Describe(kind)}, not the step's signal FIFO: refusing to write to it", CommandletExitCodes.WrongState);
-        }
-        byte[] request = Encoding.ASCII.GetBytes(signal.ToString(CultureInfo.InvariantCulture) + "\n");
-        unsafe
-        {
-            fixed (byte* p = request)
+            text.Append("values:\n");
+            foreach (string entry in Encoding.UTF8.GetString(read.Bytes!).Split('\0', StringSplitOptions.RemoveEmptyEntries))
             {
-                // A few bytes, less than PIPE_BUF: the kernel writes it whole or not at all.
-                if (Libc.Write(fd, p, (nuint)request.Length) != request.Length)
-                {
-                    throw new CommandletException($"cannot deliver the request to step '{name}': {Libc.Describe(Libc.LastErrno)}", CommandletExitCodes.WrongState);
-                }
+                text.Append("  ").Append(Cell(entry)).Append('\n');
+            }
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Writes one request line to step NAME's signal FIFO (only ever a FIFO, opened without following a link).</summary>
+    private static unsafe void Send(ControlDirectory dir, string name, string line, string what)
+    {
+        using SafeFd? step = dir.OpenStep(name);
+        // Only ever a FIFO: a regular file, a device or a link put in its place is refused, not
+        // opened. O_NONBLOCK: with no reader (the step's emissary is not running) open fails with
+        // ENXIO instead of blocking forever. O_NOFOLLOW: never through a link.
+        int fd = step is not null && Libc.StatAt(step.Fd, ControlDirectory.SignalFifo) is { Kind: FileType.Fifo }
+            ? Libc.OpenAtRetrying(step.Fd, ControlDirectory.SignalFifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0)
+            : -1;
+        using var handle = fd >= 0 ? new SafeFd(fd) : null;
+        byte[] request = Encoding.ASCII.GetBytes(line + "\n");
+        fixed (byte* p = request)
+        {
+            // A few bytes, less than PIPE_BUF: the kernel writes it whole or not at all.
+            if (fd < 0 || Libc.KindOf(fd) != FileType.Fifo || Libc.Write(fd, p, (nuint)request.Length) != request.Length)
+            {
+                throw new CommandletException($"cannot {what} step '{name}' ({Describe(dir.ReadStatus(name))}): {dir.PathOf(name, ControlDirectory.SignalFifo)} is not the FIFO of a live step", CommandletExitCodes.WrongState);
             }
         }
     }
@@ -177,7 +221,9 @@ internal static class ControlCommands
             string exit = s?.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "-";
             string started = s?.StartedAt is { } t ? Rfc3339.Format(t) : "-";
             string duration = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st) : "-";
-            string detail = s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
+            string detail = s is { State: StepState.Paused, Pause: { } p }
+                ? "paused " + p.At.Name() + " since " + Rfc3339.Format(p.Since) + (s.Attempts > 0 ? ", attempt " + s.Attempts.ToString(CultureInfo.InvariantCulture) : "")
+                : s?.Message ?? (s?.WaitingFor is { Count: > 0 } w ? "waiting for " + string.Join(", ", w) : "");
             string cpu = s?.Usage is { Attempts: > 0 } u ? StepUsage.FormatMs(u.CpuMs) : "-";
             string memory = s?.Usage is { Attempts: > 0 } m ? StepUsage.FormatKiB(m.MaxRssKiB) : "-";
             // status.json is written by the step's own container, which may be hostile: its text is

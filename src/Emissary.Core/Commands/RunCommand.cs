@@ -184,6 +184,7 @@ internal static partial class RunCommand
         var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger)
         {
             Observer = measured ? telemetry : Telemetry.NoObserver.Instance,
+            Debug = requests is not null ? requests : NoDebugRequests.Instance,
         };
         StepStatus final = runner.Run(new StepPlan
         {

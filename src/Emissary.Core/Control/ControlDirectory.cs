@@ -190,6 +190,13 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
             : null;
     }
 
+    /// <summary>DIR/NAME/debug.txt: what the step's command runs with, recorded when it paused; null when it never paused.</summary>
+    public string? ReadContext(string name)
+    {
+        using SafeFd? step = OpenStep(name);
+        return step is not null && ReadMarker(step.Fd, name, StepContext.File, MaxStatusBytes) is { } bytes ? Encoding.UTF8.GetString(bytes) : null;
+    }
+
     /// <summary>The step's exitcode marker, or null when the step has not finished (or the marker is not valid).</summary>
     public int? ReadExitCode(string name)
     {

@@ -12,8 +12,10 @@ namespace Emissary.Control;
 /// Anyone in the pod may write to it, so what is read is bounded: a line is at most
 /// <see cref="MaxLine"/> bytes (a longer one is dropped whole), and one wake-up reads at most
 /// <see cref="MaxBytesPerWakeup"/>, so a writer that never stops cannot starve the loop.
+/// The same lines carry `emissary debug`'s requests (a word instead of a number): they are kept
+/// here for the step runner to take at its decision points, and wake the loop.
 /// </summary>
-internal sealed unsafe partial class SignalRequests : IDisposable
+internal sealed unsafe partial class SignalRequests : IDisposable, IDebugRequests
 {
     public const int MaxLine = SignalLines.MaxLine;
     private const int ChunkSize = 4096;
@@ -27,6 +29,8 @@ internal sealed unsafe partial class SignalRequests : IDisposable
     private readonly ILogger _logger;
     private readonly SignalLines _lines = new();
     private readonly Action<int> _post;
+    private readonly Action<DebugRequest> _debug;
+    private DebugRequest? _resume;
     private bool _warned;
 
     private SignalRequests(int fd, string path, IEventLoop reactor, ILogger logger)
@@ -36,6 +40,18 @@ internal sealed unsafe partial class SignalRequests : IDisposable
         _reactor = reactor;
         _logger = logger;
         _post = signal => _reactor.Post(new SupervisorEvent.SignalReceived(signal, SupervisorEvent.SignalReceived.ViaControlDirectory));
+        _debug = request =>
+        {
+            if (request == DebugRequest.Pause)
+            {
+                PauseAsked = true;
+            }
+            else
+            {
+                _resume = request;
+            }
+            _reactor.Post(SupervisorEvent.Changed);
+        };
         _registration = reactor.Watch(fd, Libc.EPOLLIN, _ => Drain());
     }
 
@@ -85,12 +101,27 @@ internal sealed unsafe partial class SignalRequests : IDisposable
                 return;
             }
             total += (int)n;
-            if (_lines.Feed(new ReadOnlySpan<byte>(buffer, (int)n), _post) && !_warned)
+            if (_lines.Feed(new ReadOnlySpan<byte>(buffer, (int)n), _post, _debug) && !_warned)
             {
                 _warned = true;
                 Log.LineTooLong(_logger, _path, MaxLine);
             }
         }
+    }
+
+    public bool PauseAsked { get; private set; }
+
+    public DebugRequest? TakeResume()
+    {
+        DebugRequest? resume = _resume;
+        _resume = null;
+        return resume;
+    }
+
+    public void Clear()
+    {
+        PauseAsked = false;
+        _resume = null;
     }
 
     public void Dispose()
@@ -105,7 +136,7 @@ internal sealed unsafe partial class SignalRequests : IDisposable
         {
             if (logger.IsEnabled(LogLevel.Warning))
             {
-                logger.Write(LogLevel.Warning, $"ignoring a line longer than {max} bytes written to {path} (requests are signal numbers); further ones are ignored silently");
+                logger.Write(LogLevel.Warning, $"ignoring a line longer than {max} bytes written to {path} (requests are signal numbers or debug words); further ones are ignored silently");
             }
         }
     }
@@ -113,8 +144,8 @@ internal sealed unsafe partial class SignalRequests : IDisposable
 
 /// <summary>
 /// The signal FIFO's framing, apart from the FIFO (so that the bytes can be fuzzed): lines of at
-/// most <see cref="MaxLine"/> bytes, each a signal number from 1 to 64 (blanks around it allowed);
-/// a longer line is dropped whole, up to its newline, in however many reads it comes.
+/// most <see cref="MaxLine"/> bytes, each a signal number from 1 to 64 or a debug request
+/// (continue, fail, rerun, pause), blanks around it allowed; anything else is ignored; a longer line is dropped whole, up to its newline, in however many reads it comes.
 /// </summary>
 internal sealed class SignalLines
 {
@@ -124,8 +155,8 @@ internal sealed class SignalLines
     private int _length;
     private bool _discarding;
 
-    /// <summary>Takes the bytes of one read; <paramref name="signal"/> gets each request. True when a line was too long.</summary>
-    public bool Feed(ReadOnlySpan<byte> bytes, Action<int> signal)
+    /// <summary>Takes the bytes of one read; <paramref name="signal"/> gets each signal request, <paramref name="debug"/> each debug request. True when a line was too long.</summary>
+    public bool Feed(ReadOnlySpan<byte> bytes, Action<int> signal, Action<DebugRequest>? debug = null)
     {
         bool tooLong = false;
         foreach (byte b in bytes)
@@ -134,7 +165,7 @@ internal sealed class SignalLines
             {
                 if (!_discarding)
                 {
-                    Handle(_line.AsSpan(0, _length), signal);
+                    Handle(_line.AsSpan(0, _length), signal, debug);
                 }
                 _length = 0;
                 _discarding = false;
@@ -157,12 +188,68 @@ internal sealed class SignalLines
         return tooLong;
     }
 
-    private static void Handle(ReadOnlySpan<byte> line, Action<int> signal)
+    private static void Handle(ReadOnlySpan<byte> line, Action<int> signal, Action<DebugRequest>? debug)
     {
         line = line.Trim(" \t\r"u8);
         if (System.Buffers.Text.Utf8Parser.TryParse(line, out int number, out int consumed) && consumed == line.Length && number is > 0 and < 65)
         {
             signal(number);
         }
+        else if (debug is not null && DebugRequests.Parse(line) is { } request)
+        {
+            debug(request);
+        }
     }
+}
+
+/// <summary>What `emissary debug` asks of a step, one word a line on its signal FIFO.</summary>
+internal enum DebugRequest
+{
+    /// <summary>Go on from a pause; the recorded outcome stands.</summary>
+    Continue,
+
+    /// <summary>Go on from a pause as failed.</summary>
+    Fail,
+
+    /// <summary>Run the command again in place, as a new attempt.</summary>
+    Rerun,
+
+    /// <summary>Pause at the next decision point (before the command, or when it ends).</summary>
+    Pause,
+}
+
+/// <summary>The one map between <see cref="DebugRequest"/> and its word.</summary>
+internal static class DebugRequests
+{
+    public static string Word(this DebugRequest request) => request switch
+    {
+        DebugRequest.Continue => "continue",
+        DebugRequest.Fail => "fail",
+        DebugRequest.Rerun => "rerun",
+        _ => "pause",
+    };
+
+    public static DebugRequest? Parse(ReadOnlySpan<byte> word) =>
+        word.SequenceEqual("continue"u8) ? DebugRequest.Continue
+        : word.SequenceEqual("fail"u8) ? DebugRequest.Fail
+        : word.SequenceEqual("rerun"u8) ? DebugRequest.Rerun
+        : word.SequenceEqual("pause"u8) ? DebugRequest.Pause
+        : null;
+}
+
+/// <summary>
+/// The debug requests that reached a step, as its runner takes them at its decision points: a
+/// pause asked for (kept until the next decision point), and the last resume (continue, fail,
+/// rerun). Only the step's own emissary reads them; anyone in the pod may send them.
+/// </summary>
+internal interface IDebugRequests
+{
+    /// <summary>Whether `emissary debug pause` came since the last <see cref="Clear"/>.</summary>
+    bool PauseAsked { get; }
+
+    /// <summary>The last continue, fail or rerun that came, taken (null when none).</summary>
+    DebugRequest? TakeResume();
+
+    /// <summary>Forgets what came so far: a pause starts afresh, a resume sent before it does not count.</summary>
+    void Clear();
 }

@@ -71,6 +71,7 @@ internal sealed class StepHandle : IDisposable
             // run has none yet. start/skip requests stay: `emissary start` may come before the step waits.
             Remove(stepFd.Fd, ControlDirectory.ExitCodeFile, dir.PathOf(name, ControlDirectory.ExitCodeFile));
             Remove(stepFd.Fd, ControlDirectory.TerminationFile, dir.PathOf(name, ControlDirectory.TerminationFile));
+            Remove(stepFd.Fd, StepContext.File, dir.PathOf(name, StepContext.File));
             RemoveTree(stepFd.Fd, ControlDirectory.ResultsDirectory, dir.PathOf(name, ControlDirectory.ResultsDirectory));
             // Before the status: a waiter that sees this step registered finds its FIFO in place.
             aliveFd = HoldAlive(stepFd.Fd);
@@ -270,9 +271,22 @@ internal sealed class StepHandle : IDisposable
         }
     }
 
-    public void MarkRunning(int pid, DateTimeOffset startedAt)
+    /// <param name="attempts">The attempt in place (`emissary debug rerun`), 0 before any rerun.</param>
+    public void MarkRunning(int pid, DateTimeOffset startedAt, int attempts = 0)
     {
-        _status = _status with { State = StepState.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null };
+        _status = _status with { State = StepState.Running, Pid = pid, StartedAt = startedAt, WaitingFor = null, Attempts = attempts };
+        Publish();
+    }
+
+    /// <summary>
+    /// Records the step as paused: debug.txt first (what `emissary debug env` shows), then the
+    /// status, whose pid is this emissary's (the command is not running; /proc/PID is where
+    /// `debug env --values` looks). Lock and alive FIFO stay held: to a waiter it is not finished.
+    /// </summary>
+    public void MarkPaused(StepStatus paused, string context)
+    {
+        Write(StepContext.File, context);
+        _status = paused with { Pid = Environment.ProcessId, WaitingFor = null, WaitsForStart = _status.WaitsForStart, WaitingSince = _status.WaitingSince };
         Publish();
     }
 

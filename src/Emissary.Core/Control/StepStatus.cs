@@ -9,6 +9,9 @@ internal enum StepState
 {
     Waiting,
     Running,
+
+    /// <summary>Held at a breakpoint (or by `emissary debug pause`): alive, not finished, waiting for `emissary debug`.</summary>
+    Paused,
     Succeeded,
     Failed,
     Skipped,
@@ -21,6 +24,7 @@ internal static class StepStates
     {
         StepState.Waiting => "waiting",
         StepState.Running => "running",
+        StepState.Paused => "paused",
         StepState.Succeeded => "succeeded",
         StepState.Failed => "failed",
         StepState.Skipped => "skipped",
@@ -31,6 +35,7 @@ internal static class StepStates
     {
         "waiting" => StepState.Waiting,
         "running" => StepState.Running,
+        "paused" => StepState.Paused,
         "succeeded" => StepState.Succeeded,
         "failed" => StepState.Failed,
         "skipped" => StepState.Skipped,
@@ -76,6 +81,12 @@ internal sealed record StepStatus
     /// <summary>What the step cost (measured resources, wait/run times, attempts), once it has ended.</summary>
     public StepUsage? Usage { get; init; }
 
+    /// <summary>The step's last pause: where, since when, and (once it went on) how it was resumed.</summary>
+    public StepPause? Pause { get; init; }
+
+    /// <summary>How many times the command was started in place with `emissary debug rerun` plus one; 0 when never rerun.</summary>
+    public int Attempts { get; init; }
+
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
     public bool LetsDependantsRun => State == StepState.Succeeded || (State == StepState.Failed && ContinueOnError);
 
@@ -109,6 +120,15 @@ internal sealed record StepStatus
             }
             json.WriteEndArray();
         }
+        if (Pause is { } pause)
+        {
+            json.WriteStartObject("pause");
+            json.WriteString("at", pause.At.Name());
+            WriteTime(json, "since", pause.Since);
+            if (pause.ResumedBy is not null) json.WriteString("resumedBy", pause.ResumedBy);
+            json.WriteEndObject();
+        }
+        if (Attempts > 0) json.WriteNumber("attempts", Attempts);
         if (Usage is not null)
         {
             json.WritePropertyName("usage");
@@ -144,6 +164,8 @@ internal sealed record StepStatus
                     ? gates.Items.Select(g => g.GetString() ?? "")
                     : null,
                 Usage = root.TryGetProperty("usage", out JsonValue usage) ? StepUsage.Read(usage) : null,
+                Pause = root.TryGetProperty("pause", out JsonValue pause) ? StepPause.Read(pause) : null,
+                Attempts = root.TryGetProperty("attempts", out JsonValue attempts) ? attempts.GetInt32() : 0,
             };
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)
@@ -160,9 +182,62 @@ internal sealed record StepStatus
         }
     }
 
-    private static DateTimeOffset? ReadTime(JsonValue root, string name) =>
+    internal static DateTimeOffset? ReadTime(JsonValue root, string name) =>
         root.TryGetProperty(name, out JsonValue value) && value.GetString() is { } text &&
         Rfc3339.TryParse(text, out DateTimeOffset t)
             ? t
             : null;
+}
+
+/// <summary>Where in its lifecycle a step pauses: the decision points of <c>--breakpoint</c> and <c>emissary debug pause</c> (flags: a step's breakpoints are a set of them).</summary>
+[Flags]
+internal enum PausePoint
+{
+    None = 0,
+
+    /// <summary>Its gates are open, its command not started.</summary>
+    Before = 1,
+
+    /// <summary>Its command ended (any outcome), its outcome not recorded yet.</summary>
+    After = 2,
+
+    /// <summary>Its command failed (after its retries), its outcome not recorded yet.</summary>
+    OnFailure = 4,
+}
+
+/// <summary>A step's pause as status.json records it: <c>{"at","since","resumedBy"}</c>.</summary>
+internal sealed class StepPause(PausePoint at, DateTimeOffset since, string? resumedBy = null)
+{
+    public PausePoint At { get; } = at;
+
+    public DateTimeOffset Since { get; } = since;
+
+    /// <summary>continue, fail, rerun, timeout or the signal that ended it; null while paused.</summary>
+    public string? ResumedBy { get; } = resumedBy;
+
+    public StepPause ResumedWith(string how) => new(At, Since, how);
+
+    public static StepPause? Read(JsonValue pause) =>
+        pause.Kind == JsonKind.Object && pause.TryGetProperty("at", out JsonValue at) && PausePoints.Parse(at.GetString()) is { } point
+            ? new StepPause(point, StepStatus.ReadTime(pause, "since") ?? default, pause.TryGetProperty("resumedBy", out JsonValue by) ? by.GetString() : null)
+            : null;
+}
+
+/// <summary>The one map between <see cref="PausePoint"/> and its name (flag value, status.json, termination message).</summary>
+internal static class PausePoints
+{
+    public static string Name(this PausePoint point) => point switch
+    {
+        PausePoint.Before => "before",
+        PausePoint.After => "after",
+        _ => "on-failure",
+    };
+
+    public static PausePoint? Parse(string? name) => name switch
+    {
+        "before" => PausePoint.Before,
+        "after" => PausePoint.After,
+        "on-failure" => PausePoint.OnFailure,
+        _ => null,
+    };
 }

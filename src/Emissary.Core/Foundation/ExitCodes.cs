@@ -17,6 +17,9 @@ internal static class ExitCodes
     /// </summary>
     public const int Skipped = 123;
 
+    /// <summary>`emissary debug fail` failed a paused step whose command had not failed (or had not run).</summary>
+    public const int FailedByRequest = 121;
+
     /// <summary>The command succeeded but its results are invalid or do not fit the termination message.</summary>
     public const int ResultsFailed = 122;
 

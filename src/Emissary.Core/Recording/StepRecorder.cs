@@ -11,7 +11,11 @@ namespace Emissary.Recording;
 /// <summary>Where a step's progress and outcome are recorded.</summary>
 internal interface IStepRecorder
 {
-    void MarkRunning(int pid, DateTimeOffset startedAt);
+    /// <param name="attempts">The attempt in place (`emissary debug rerun`), 0 before any rerun.</param>
+    void MarkRunning(int pid, DateTimeOffset startedAt, int attempts);
+
+    /// <summary>Records the step as paused (<paramref name="paused"/>'s state is Paused) and, for `emissary debug env`, what its command runs with (<see cref="StepContext"/>).</summary>
+    void MarkPaused(StepStatus paused, IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added);
 
     /// <summary>
     /// Records the end of the step, exactly once: collects results (which may turn a success into a
@@ -50,7 +54,10 @@ internal sealed record ReportSettings
 /// </summary>
 internal sealed partial class StepRecorder(StepHandle? handle, string? postFile, OutputCapture? capture, ReportSettings report, ILogger logger) : IStepRecorder
 {
-    public void MarkRunning(int pid, DateTimeOffset startedAt) => handle?.MarkRunning(pid, startedAt);
+    public void MarkRunning(int pid, DateTimeOffset startedAt, int attempts) => handle?.MarkRunning(pid, startedAt, attempts);
+
+    public void MarkPaused(StepStatus paused, IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added) =>
+        handle?.MarkPaused(paused, StepContext.Describe(argv, directory, added));
 
     public StepStatus Finish(StepStatus final)
     {
@@ -161,7 +168,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
     private StepReport ReportOf(StepStatus s)
     {
         DateTimeOffset started = s.StartedAt ?? s.WaitingSince ?? DateTimeOffset.UtcNow;
-        return new StepReport(s.Name, s.ExitCode ?? ExitCodes.EmissaryFailure, s.Reason ?? StepReasons.Error, started, s.FinishedAt ?? started) { Usage = s.Usage };
+        return new StepReport(s.Name, s.ExitCode ?? ExitCodes.EmissaryFailure, s.Reason ?? StepReasons.Error, started, s.FinishedAt ?? started) { Usage = s.Usage, Pause = s.Pause, Attempts = s.Attempts };
     }
 
     private void WriteMarkers(StepStatus final)

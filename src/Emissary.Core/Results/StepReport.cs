@@ -10,6 +10,12 @@ internal sealed record StepReport(string Name, int ExitCode, string Reason, Date
 {
     /// <summary>What the step cost; in the emissary format only, and the first thing left out when the budget is short.</summary>
     public Control.StepUsage? Usage { get; init; }
+
+    /// <summary>The step's last pause and how it was resumed (<c>--breakpoint</c>, <c>emissary debug</c>), or null.</summary>
+    public Control.StepPause? Pause { get; init; }
+
+    /// <summary>Attempts in place (<c>emissary debug rerun</c>); 0 when never rerun.</summary>
+    public int Attempts { get; init; }
 }
 
 /// <summary>The values of <see cref="StepReport.Reason"/>.</summary>

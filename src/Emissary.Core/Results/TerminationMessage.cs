@@ -1,3 +1,4 @@
+using Emissary.Control;
 using System.Globalization;
 using System.Text.Unicode;
 using Emissary.Foundation;
@@ -319,6 +320,22 @@ internal static partial class TerminationMessage
         {
             json.PropertyName("finishedAt");
             json.StringValue(Rfc3339.Format(report.FinishedAt));
+            // A debugging session's trace goes with the finish time, the first thing left out.
+            if (report.Pause is { } pause)
+            {
+                json.PropertyName("pause");
+                json.StartObject();
+                json.PropertyName("at");
+                json.StringValue(pause.At.Name());
+                json.PropertyName("resumedBy");
+                json.StringValue(pause.ResumedBy ?? "");
+                json.EndObject();
+            }
+            if (report.Attempts > 0)
+            {
+                json.PropertyName("attempts");
+                json.NumberValue(report.Attempts);
+            }
         }
         if (results.Length > 0)
         {

@@ -25,6 +25,14 @@ internal sealed record StepRules
     public int Retries { get; init; }
 
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>--breakpoint</c>: where the step pauses (before its command, after it, on its failure).</summary>
+    public PausePoint Breakpoints { get; init; }
+
+    /// <summary><c>--breakpoint-timeout</c>: how long one pause lasts at most; then the step goes on as after `debug continue`.</summary>
+    public TimeSpan BreakpointTimeout { get; init; } = DefaultBreakpointTimeout;
+
+    public static readonly TimeSpan DefaultBreakpointTimeout = TimeSpan.FromHours(1);
 }
 
 /// <summary>What one step is: its command, how it is started, and its rules.</summary>
@@ -65,6 +73,9 @@ internal sealed record StepPlan
 /// </summary>
 internal sealed partial class StepRunner(IGateWaiter gates, Supervisor supervisor, ISupervisorEvents events, IStepRecorder recorder, IClock clock, ILogger logger)
 {
+    /// <summary>Where `emissary debug` requests reach the step (its signal FIFO); none by default.</summary>
+    public IDebugRequests Debug { get; init; } = NoDebugRequests.Instance;
+
     /// <summary>Runs the step and returns the final status (ExitCode is what emissary exits with, before --on-error).</summary>
     public StepStatus Run(StepPlan plan)
     {
@@ -125,23 +136,71 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             return Fail(status with { StartedAt = clock.UtcNow }, problem.ExitCode, problem.Message);
         }
 
+        if (Debug.PauseAsked || (plan.Rules.Breakpoints & PausePoint.Before) != 0)
+        {
+            DebugRequest? resume = Pause(plan, ref status, PausePoint.Before, out int? signal);
+            if (signal is { } s)
+            {
+                return Fail(status, ExitCodes.ForSignal(s), Signals.Name(s) + " received while paused");
+            }
+            if (resume == DebugRequest.Fail)
+            {
+                return Fail(status, ExitCodes.FailedByRequest, FailedByRequest);
+            }
+        }
+
         if (plan.AwaitConsumer?.WaitForConsumer() is Streams.ConsumerOutcome.GaveUp gaveUp)
         {
             return Fail(status, gaveUp.ExitCode, gaveUp.Message);
         }
 
-        DateTimeOffset startedAt = clock.UtcNow;
-        status = status with { StartedAt = startedAt };
+        status = status with { StartedAt = clock.UtcNow };
+        for (int attempts = 0; ; )
+        {
+            StepStatus ended = RunAttempts(plan, status, attempts, attempts == 0 ? plan.Rules.Retries : 0, out bool pausable);
+            bool failed = ended.State == StepState.Failed;
+            if (!pausable || !(Debug.PauseAsked || (plan.Rules.Breakpoints & PausePoint.After) != 0 || (failed && (plan.Rules.Breakpoints & PausePoint.OnFailure) != 0)))
+            {
+                return ended;
+            }
+            DebugRequest? resume = Pause(plan, ref ended, failed ? PausePoint.OnFailure : PausePoint.After, out int? signal);
+            switch (resume)
+            {
+                case null when signal is { } s:
+                    return Fail(ended, ExitCodes.ForSignal(s), Signals.Name(s) + " received while paused");
+                case DebugRequest.Fail when !failed || ended.ContinueOnError:
+                    return Fail(ended with { ContinueOnError = false }, failed ? ended.ExitCode ?? ExitCodes.FailedByRequest : ExitCodes.FailedByRequest, FailedByRequest);
+                case DebugRequest.Rerun:
+                    // A new attempt in place, numbered from 2: the first one is the one that paused.
+                    attempts = attempts == 0 ? 2 : attempts + 1;
+                    status = status with { Pause = ended.Pause, Attempts = attempts };
+                    continue;
+            }
+            return ended; // continue, or the pause's timeout: the recorded outcome stands
+        }
+    }
+
+    private const string FailedByRequest = "emissary debug fail";
+
+    /// <summary>
+    /// Runs the command (with up to <paramref name="retries"/> retries) and returns the status it
+    /// ended with, and whether a breakpoint may hold it there: not when the pod is going away
+    /// (a terminating signal) or a sidecar was stopped.
+    /// </summary>
+    private StepStatus RunAttempts(StepPlan plan, StepStatus status, int attempts, int retries, out bool pausable)
+    {
+        pausable = true;
+        DateTimeOffset startedAt = status.StartedAt ?? clock.UtcNow;
         ChildOutcome? outcome = null;
         for (int attempt = 0; ; attempt++)
         {
             try
             {
-                outcome = supervisor.Run(plan.Command, plan.Rules.Policy, WithAttemptEnvironment(plan.Launch), pid =>
+                outcome = supervisor.Run(plan.Command!, plan.Rules.Policy, WithAttemptEnvironment(plan.Launch), pid =>
                 {
                     status = status with { State = StepState.Running, Pid = pid };
                     plan.ReleaseAfterStart?.Dispose();
-                    recorder.MarkRunning(pid, startedAt);
+                    recorder.MarkRunning(pid, startedAt, attempts);
                     Observer.AttemptRunning();
                 }, plan.StopWhen);
                 Observer.AttemptEnded(outcome.Pid, outcome.ExitCode);
@@ -149,13 +208,13 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             catch (LaunchException e)
             {
                 Observer.AttemptEnded(0, e.ExitCode);
-                // Not found / not executable: a retry would not change that.
+                // Not found / not executable: a retry would not change that (a pause might).
                 return Fail(status, e.ExitCode, e.Message);
             }
 
             // A child killed by the forwarded terminating signal reports that signal itself.
             bool killedByIt = outcome.TerminatingSignal is { } stop && outcome.ExitCode == ExitCodes.ForSignal(stop);
-            if (outcome.ExitCode == ExitCodes.Success || killedByIt || outcome.Stopped || attempt >= plan.Rules.Retries)
+            if (outcome.ExitCode == ExitCodes.Success || killedByIt || outcome.Stopped || attempt >= retries)
             {
                 break;
             }
@@ -167,11 +226,12 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             int? giveUp = outcome.TerminatingSignal;
             if (giveUp is null)
             {
-                Log.Retrying(logger, attempt + 1, plan.Rules.Retries + 1, outcome.ExitCode, Duration.Format(plan.Rules.RetryDelay));
+                Log.Retrying(logger, attempt + 1, retries + 1, outcome.ExitCode, Duration.Format(plan.Rules.RetryDelay));
                 giveUp = WaitBeforeRetry(plan.Rules.RetryDelay);
             }
             if (giveUp is { } signal)
             {
+                pausable = false;
                 return Fail(status, ExitCodes.ForSignal(signal), $"{Signals.Name(signal)} received before retrying: giving up");
             }
         }
@@ -186,6 +246,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         {
             Log.ContinuingOnError(logger, code);
         }
+        pausable = outcome.TerminatingSignal is null && !outcome.Stopped;
         return status with
         {
             State = failed ? StepState.Failed : StepState.Succeeded,
@@ -194,6 +255,44 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             FinishedAt = clock.UtcNow,
             ContinueOnError = failed && plan.Rules.ContinueOnError,
         };
+    }
+
+    /// <summary>
+    /// The step's one pause, wherever it comes: recorded as paused (dependants keep waiting: no
+    /// exitcode, lock held), then waits in the event loop — no --timeout runs here — for a resume
+    /// from `emissary debug` (woken by the signal FIFO that carries it), a terminating signal, or
+    /// the breakpoint timeout (which goes on as `continue` would). Returns the request (null on a
+    /// signal or the timeout) and the <paramref name="signal"/>; <paramref name="status"/> gets the
+    /// pause and how it ended (and keeps its own state, not Paused).
+    /// </summary>
+    private DebugRequest? Pause(StepPlan plan, ref StepStatus status, PausePoint at, out int? signal)
+    {
+        signal = null;
+        Debug.Clear();
+        var pause = new StepPause(at, clock.UtcNow);
+        Log.Paused(logger, at.Name(), plan.Name);
+        recorder.MarkPaused(status with { State = StepState.Paused, Pause = pause }, plan.Command?.Argv ?? [], plan.Launch.WorkingDirectory, plan.Launch.ExtraEnvironment);
+        TimeSpan until = clock.Elapsed + plan.Rules.BreakpointTimeout;
+        while (true)
+        {
+            if (Debug.TakeResume() is { } resume)
+            {
+                status = status with { Pause = pause.ResumedWith(resume.Word()) };
+                return resume;
+            }
+            TimeSpan left = until - clock.Elapsed;
+            if (left <= TimeSpan.Zero)
+            {
+                status = status with { Pause = pause.ResumedWith("timeout") };
+                return null;
+            }
+            if (events.Next(left) is SupervisorEvent.SignalReceived s && Signals.IsTerminating(s.Signal))
+            {
+                signal = s.Signal;
+                status = status with { Pause = pause.ResumedWith(Signals.Name(s.Signal)) };
+                return null;
+            }
+        }
     }
 
     /// <summary>Sleeps through the retry delay, unless a terminating signal arrives (returned).</summary>
@@ -215,6 +314,15 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
 
     private static class Log
     {
+        public static void Paused(ILogger logger, string at, string name)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, "paused " + at + ": emissary debug continue|fail|rerun " + name);
+            }
+        }
+
+
         public static void SkippingStep(ILogger logger, string message)
         {
             if (logger.IsEnabled(LogLevel.Warning))
@@ -254,5 +362,19 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 logger.Write(LogLevel.Warning, $"the command failed with exit code {code}; continuing (--on-error continue)");
             }
         }
+    }
+}
+
+/// <summary>A step without a control directory: nobody can send it a debug request.</summary>
+internal sealed class NoDebugRequests : IDebugRequests
+{
+    public static readonly NoDebugRequests Instance = new();
+
+    public bool PauseAsked => false;
+
+    public DebugRequest? TakeResume() => null;
+
+    public void Clear()
+    {
     }
 }

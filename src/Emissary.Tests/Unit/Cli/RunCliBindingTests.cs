@@ -69,6 +69,8 @@ public sealed class RunCliBindingTests
         ["--retries"] = new("4", "2", o => o.Rules.Retries, 4),
         ["--retry-delay"] = new("250ms", "2s", o => o.Rules.RetryDelay, TimeSpan.FromMilliseconds(250)),
         ["--post-file"] = new("/p/done", "/p/other", o => o.PostFile, "/p/done"),
+        ["--breakpoint"] = new("before", "after", o => o.Rules.Breakpoints, Emissary.Control.PausePoint.Before, ["--name", "build"]),
+        ["--breakpoint-timeout"] = new("5m", "1m", o => o.Rules.BreakpointTimeout, TimeSpan.FromMinutes(5), ["--name", "build"]),
         ["--stdin-from"] = new("gen", "other", o => o.StdinFrom, "gen", ["--name", "build"]),
         ["--stdout-to"] = new("sink", "other", o => o.StdoutTo, "sink", ["--name", "build"]),
         ["--stream-timeout"] = new("30s", "1m", o => o.StreamTimeout, TimeSpan.FromSeconds(30), ["--name", "build", "--stdout-to", "sink"]),

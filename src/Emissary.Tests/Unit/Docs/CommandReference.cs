@@ -31,6 +31,7 @@ internal static class CommandReference
         ("start", () => Command(ControlCli.Start())),
         ("skip", () => Command(ControlCli.Skip())),
         ("status", () => Command(ControlCli.Status())),
+        ("debug", () => Command(ControlCli.Debug())),
         ("rewrite", () => Command(RewriteCli.Build())),
         ("local", () => Command(LocalCli.Build())),
         ("webhook", () => Command(WebhookCli.Build())),

@@ -35,10 +35,18 @@ internal sealed class FakeRecorder(List<string>? journal = null) : IStepRecorder
     /// <summary>What Finish returns instead of the status it was given (as results collection may change it).</summary>
     public Func<StepStatus, StepStatus>? Rewrite { get; set; }
 
-    public void MarkRunning(int pid, DateTimeOffset startedAt)
+    public List<StepStatus> Paused { get; } = [];
+
+    public void MarkRunning(int pid, DateTimeOffset startedAt, int attempts)
     {
         Running.Add((pid, startedAt));
-        journal?.Add($"running {pid}");
+        journal?.Add(attempts > 0 ? $"running {pid} attempt {attempts}" : $"running {pid}");
+    }
+
+    public void MarkPaused(StepStatus paused, IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added)
+    {
+        Paused.Add(paused);
+        journal?.Add($"paused {paused.Pause!.At.Name()} {paused.ExitCode}");
     }
 
     public StepStatus Finish(StepStatus final)
