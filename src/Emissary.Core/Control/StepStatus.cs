@@ -87,6 +87,20 @@ internal sealed record StepStatus
     /// <summary>How many times the command was started in place with `emissary debug rerun` plus one; 0 when never rerun.</summary>
     public int Attempts { get; init; }
 
+    // Equality by reference and ToString as status.json: the record's own members compare and
+    // print its times through EqualityComparer<DateTimeOffset?> and DateTimeOffset.ToString, which
+    // keep .NET's date formatting and the time-zone code in the binary (about 230 KB); nothing
+    // compares two statuses by value.
+
+    /// <summary>By reference (see above).</summary>
+    public bool Equals(StepStatus? other) => ReferenceEquals(this, other);
+
+    /// <summary>By reference (see above).</summary>
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
+
+    /// <summary>status.json's text.</summary>
+    public override string ToString() => ToJson();
+
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
     public bool LetsDependantsRun => State == StepState.Succeeded || (State == StepState.Failed && ContinueOnError);
 

@@ -16,6 +16,18 @@ internal sealed record StepReport(string Name, int ExitCode, string Reason, Date
 
     /// <summary>Attempts in place (<c>emissary debug rerun</c>); 0 when never rerun.</summary>
     public int Attempts { get; init; }
+
+    // By reference, and printed without its times, as Control.StepStatus is, for the same reason:
+    // the record's own members format DateTimeOffset, which keeps the time-zone code in the binary.
+
+    /// <summary>By reference (see above).</summary>
+    public bool Equals(StepReport? other) => ReferenceEquals(this, other);
+
+    /// <summary>By reference (see above).</summary>
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
+
+    /// <summary>The step and its outcome, for messages.</summary>
+    public override string ToString() => Name + ": " + Reason + ", exit code " + ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>The values of <see cref="StepReport.Reason"/>.</summary>

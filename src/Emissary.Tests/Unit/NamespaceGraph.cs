@@ -30,7 +30,9 @@ internal sealed class NamespaceGraph
             foreach (ITypeDependency dependency in type.Dependencies)
             {
                 IType target = dependency.Target;
-                if (target.Assembly.Name.Split(',')[0] == assemblyName && Inside(target.Namespace.FullName, rootNamespace))
+                // A generic parameter or a function pointer (the CEL evaluator has both) has no
+                // assembly or namespace: not a type of the core.
+                if (target.Assembly?.Name.Split(',')[0] == assemblyName && target.Namespace is not null && Inside(target.Namespace.FullName, rootNamespace))
                 {
                     graph.Add(type.Namespace.FullName, target.Namespace.FullName, $"{Short(type)} → {Short(target)}");
                 }
