@@ -157,11 +157,12 @@ internal static class StatusGraph
         }
         foreach (string[] cells in table)
         {
+            var line = new StringBuilder();
             for (int c = 0; c < cells.Length; c++)
             {
-                text.Append(c == cells.Length - 1 ? cells[c] : cells[c].PadRight(widths[c] + 2));
+                line.Append(c == cells.Length - 1 ? cells[c] : cells[c].PadRight(widths[c] + 2));
             }
-            text.Append('\n');
+            text.Append(line.ToString().TrimEnd()).Append('\n');
         }
         return text.ToString();
     }
