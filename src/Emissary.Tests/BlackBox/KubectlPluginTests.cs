@@ -130,7 +130,7 @@ public sealed class KubectlPluginTests : BlackBoxTest
         AssertOnePluginErrorLine(timedOut);
         timedOut.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10));
 
-        using RunningProcess running = Start(plugin, ["debug", "env", "web", "build"], env);
+        RunningProcess running = Start(plugin, ["debug", "env", "web", "build"], env);
         WaitUntil(() => File.Exists(pids) && File.ReadAllLines(pids).Length == 2, "the second hanging kubectl started");
         running.Signal(15);
         ProcessResult terminated = running.WaitForExit(TimeSpan.FromSeconds(10));

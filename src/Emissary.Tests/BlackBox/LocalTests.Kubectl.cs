@@ -27,7 +27,7 @@ public sealed partial class LocalTests
                {"name": "second", "image": "busybox:1.36", "waitForTermination": ["first"], "command": ["sh", "-c", "echo never"]}]}}
             """, "pod.json");
         using IDisposable podRemoval = RemovesPod(name);
-        using RunningProcess local = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, pod, "--plain", "--grace", "2s");
+        RunningProcess local = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, pod, "--plain", "--grace", "2s");
         DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!(local.Stderr.Contains("] first: running") && local.Stderr.Contains("] second: waiting")) && DateTime.UtcNow < deadline && !local.HasExited)
             Thread.Sleep(50);
