@@ -1,5 +1,6 @@
 using Emissary.Cli;
 using Emissary.Tools.Cli;
+using Emissary.Tools.Kubectl;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -7,7 +8,8 @@ namespace Emissary.Tools;
 
 /// <summary>
 /// emissary-tools: the developer verbs. Normally reached as `emissary rewrite ...` /
-/// `emissary local ...` (emissary execs this binary with the same arguments), or run directly.
+/// `emissary local ...` (emissary execs this binary with the same arguments), or run directly;
+/// started under the name `kubectl-emissary` (a link or copy, as krew installs it), it is the kubectl plugin.
 /// </summary>
 internal static class ToolsProgram
 {
@@ -17,5 +19,6 @@ internal static class ToolsProgram
         new("local", "local FILE [options]", "Run a pod's step graph as local processes, with a live view and a timeline", LocalCli.Build) { Supervises = true },
     ];
 
-    private static int Main(string[] args) => CommandLine.Main(args, Verbs);
+    private static int Main(string[] args) =>
+        KubectlPlugin.StartedAsPlugin(Environment.GetCommandLineArgs().FirstOrDefault()) ? KubectlPlugin.Execute(args) : CommandLine.Main(args, Verbs);
 }

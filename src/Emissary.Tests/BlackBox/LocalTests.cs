@@ -15,7 +15,7 @@ namespace Emissary.Tests.BlackBox;
 /// terminal), crashed steps; and, where podman can run, --engine podman in real containers.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed class LocalTests : BlackBoxTest
+public sealed partial class LocalTests : BlackBoxTest
 {
     private const int SIGINT = 2;
 
