@@ -26,6 +26,10 @@ internal static class Qemu
     public const string RssIsTheEmulators =
         "qemu-user's translator and code cache (about 300 MiB) count in the process's peak RSS, so a bound on emissary's own memory cannot be checked";
 
+    /// <summary>A sub-second latency bound measures the translator, not the program.</summary>
+    public const string LatencyIsTheEmulators =
+        "qemu-user translates each code path on its first run, so a step's first wake-up after its wait took 0.7 s on busy cores where the native binary takes milliseconds: a sub-second hand-off bound measures the emulator (the native run checks it)";
+
     /// <summary>The one line of stderr that only the emulator causes (see <see cref="NoSubreaper"/>).</summary>
     private const string SubreaperWarning = "warning: cannot become a child subreaper (Invalid argument)";
 
