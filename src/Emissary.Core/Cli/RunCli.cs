@@ -40,7 +40,7 @@ internal static class RunCli
 
     // Sidecars
     internal static readonly CliOption SidecarOf = Repeatable("--sidecar-of", "STEP", "Run as a sidecar of these steps: stop the command (--stop-signal, then SIGKILL after --grace) once they are all over, and count that as success");
-    internal static readonly CliOption StopSignal = Text("--stop-signal", "SIGNAL", "What a sidecar is stopped with (default TERM)");
+    internal static readonly CliOption StopSignal = Text("--stop-signal", "SIGNAL", "What a sidecar is stopped with, and the container's stop signal: received, it counts as SIGTERM does (default TERM)");
     internal static readonly CliOption QuitUrl = Repeatable("--quit-url", "URL", "When the step ends (any outcome), POST to URL so an injected sidecar quits (repeatable)");
     internal static readonly CliOption Quit = Repeatable("--quit", "PRESET", "--quit-url presets: istio (http://127.0.0.1:15020/quitquitquit), linkerd (http://127.0.0.1:4191/shutdown)");
     internal static readonly CliOption WaitHttp = Repeatable("--wait-http", "URL", "Gate: wait until a GET of URL answers 2xx (repeatable)");
