@@ -79,6 +79,10 @@ public sealed class RestartTests : BlackBoxTest
             failed.ExitCode.Should().Be(1, "{0}", failed);
             Steps.Status(dir, "build")!.State.Should().Be("restarting");
             Restarts(dir, "build").Should().Be(run, "the restarts are counted in the control directory");
+            var table = RunEmissary("status", "--control-dir", dir);
+            table.StdoutLines.Should().Contain(l => l.StartsWith("build ", StringComparison.Ordinal) && l.Contains(" restarting") && !l.Contains("crashed"),
+                "a restarting step's emissary is gone on purpose
+{0}", table);
             Thread.Sleep(StillWaiting);
             dependant.HasExited.Should().BeFalse("deploy keeps waiting through build's restart\n{0}", dependant.Describe());
         }

@@ -15,21 +15,21 @@ public sealed class KubeletRestartTests : IDisposable
         new() { Policy = policy, Rules = rules is null ? [] : KubeletRestart.ParseRules(rules, "--restart-rules") };
 
     [Theory]
-    [InlineData(RestartPolicy.Never, null, 1, RestartVerdict.Final)]
-    [InlineData(RestartPolicy.Never, null, 0, RestartVerdict.Final)]
-    [InlineData(RestartPolicy.OnFailure, null, 1, RestartVerdict.Container)]
-    [InlineData(RestartPolicy.OnFailure, null, 0, RestartVerdict.Final)]
-    [InlineData(RestartPolicy.Always, null, 0, RestartVerdict.Container)]
-    [InlineData(RestartPolicy.Never, """[{"action":"Restart","exitCodes":{"operator":"In","values":[42,43]}}]""", 43, RestartVerdict.Container)]
-    [InlineData(RestartPolicy.Never, """[{"action":"Restart","exitCodes":{"operator":"In","values":[42,43]}}]""", 44, RestartVerdict.Final)]
-    [InlineData(RestartPolicy.OnFailure, """[{"action":"Restart","exitCodes":{"operator":"In","values":[42]}}]""", 1, RestartVerdict.Container)]
-    [InlineData(RestartPolicy.Never, """[{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0,3]}}]""", 3, RestartVerdict.Final)]
-    [InlineData(RestartPolicy.Never, """[{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0,3]}}]""", 137, RestartVerdict.Container)]
-    [InlineData(RestartPolicy.Never, """[{"action":"RestartAllContainers","exitCodes":{"operator":"In","values":[9]}},{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0]}}]""", 9, RestartVerdict.Pod)]
-    [InlineData(RestartPolicy.Never, """[{"action":"RestartAllContainers","exitCodes":{"operator":"In","values":[9]}},{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0]}}]""", 8, RestartVerdict.Container)]
-    public void The_first_matching_rule_decides_else_the_policy(RestartPolicy policy, string? rules, int exitCode, RestartVerdict expected)
+    [InlineData("Never", null, 1, "Final")]
+    [InlineData("Never", null, 0, "Final")]
+    [InlineData("OnFailure", null, 1, "Container")]
+    [InlineData("OnFailure", null, 0, "Final")]
+    [InlineData("Always", null, 0, "Container")]
+    [InlineData("Never", """[{"action":"Restart","exitCodes":{"operator":"In","values":[42,43]}}]""", 43, "Container")]
+    [InlineData("Never", """[{"action":"Restart","exitCodes":{"operator":"In","values":[42,43]}}]""", 44, "Final")]
+    [InlineData("OnFailure", """[{"action":"Restart","exitCodes":{"operator":"In","values":[42]}}]""", 1, "Container")]
+    [InlineData("Never", """[{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0,3]}}]""", 3, "Final")]
+    [InlineData("Never", """[{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0,3]}}]""", 137, "Container")]
+    [InlineData("Never", """[{"action":"RestartAllContainers","exitCodes":{"operator":"In","values":[9]}},{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0]}}]""", 9, "Pod")]
+    [InlineData("Never", """[{"action":"RestartAllContainers","exitCodes":{"operator":"In","values":[9]}},{"action":"Restart","exitCodes":{"operator":"NotIn","values":[0]}}]""", 8, "Container")]
+    public void The_first_matching_rule_decides_else_the_policy(string policy, string? rules, int exitCode, string expected)
     {
-        With(policy, rules).After(exitCode).Should().Be(expected);
+        With(KubeletRestart.ParsePolicy(policy, "--restart-policy"), rules).After(exitCode).ToString().Should().Be(expected);
     }
 
     [Theory]
