@@ -73,5 +73,6 @@ public sealed class RestartFieldsTests
         PodGraph graph = Graph(Text(Job));
 
         EmissaryRun.RunArguments(graph.Find("fetch")!, graph, StepHost.LocalProcess).Should().NotContain("--restart-policy");
+        EmissaryRun.RunArguments(graph.Find("fetch")!, graph, StepHost.Podman).Should().NotContain("--restart-policy", "emissary local's podman pod is restartPolicy Never");
     }
 }
