@@ -81,8 +81,7 @@ public sealed class RestartTests : BlackBoxTest
             Restarts(dir, "build").Should().Be(run, "the restarts are counted in the control directory");
             var table = RunEmissary("status", "--control-dir", dir);
             table.StdoutLines.Should().Contain(l => l.StartsWith("build ", StringComparison.Ordinal) && l.Contains(" restarting") && !l.Contains("crashed"),
-                "a restarting step's emissary is gone on purpose
-{0}", table);
+                "a restarting step's emissary is gone on purpose\n{0}", table);
             Thread.Sleep(StillWaiting);
             dependant.HasExited.Should().BeFalse("deploy keeps waiting through build's restart\n{0}", dependant.Describe());
         }

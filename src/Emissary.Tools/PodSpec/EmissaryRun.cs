@@ -128,7 +128,8 @@ internal static class EmissaryRun
             // The kubelet mounts the message file where the container says; emissary's default is its default.
             TerminationLog = host.HasContainerPaths() ? step.TerminationMessagePath : null,
             TerminationBudget = graph.TerminationBudget,
-            RestartPolicy = host.RestartsContainers() && step.Role == StepRole.Step ? step.RestartPolicy : null,
+            // Never is run's default: said only when it is not.
+            RestartPolicy = host.RestartsContainers() && step.Role == StepRole.Step && step.RestartPolicy != "Never" ? step.RestartPolicy : null,
             RestartRules = host.RestartsContainers() && step.Role == StepRole.Step ? step.RestartRules : null,
         };
     }

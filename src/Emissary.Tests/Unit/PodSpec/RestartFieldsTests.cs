@@ -44,7 +44,7 @@ public sealed class RestartFieldsTests
         EmissaryRun.RunArguments(graph.Find("fetch")!, graph).Should().Equal(
             "--name", "fetch", "--stop-signal", "USR1", "--termination-budget", "4096", "--restart-policy", "OnFailure");
         EmissaryRun.RunArguments(graph.Find("build")!, graph).Should().Equal(
-            "--name", "build", "--after", "fetch", "--termination-budget", "4096", "--restart-policy", "Never",
+            "--name", "build", "--after", "fetch", "--termination-budget", "4096",
             "--restart-rules", """[{"action":"Restart","exitCodes":{"operator":"In","values":[42,43]}}]""");
     }
 
