@@ -5,7 +5,8 @@
 # the order of steps, exit codes, skipped steps, stopped sidecars and termination messages
 # (read from each step's own volume: podman does not read terminationMessagePath), and, with
 # steps of different uids, that no container can write another's record while requests and
-# signals still cross containers; and image-volume delivery: the Emissary image mounted with
+# signals still cross containers; a Job whose first step fails once (restartPolicy OnFailure: no
+# 123 anywhere, issue #28); and image-volume delivery: the Emissary image mounted with
 # `podman run --mount type=image` instead of the init container, one step gating on another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,11 +37,13 @@ failures=0
 fail() { echo "e2e: FAIL: $*" >&2; failures=$((failures + 1)); }
 pass() { echo "e2e: ok: $*" >&2; }
 
-# run_example FILE POD: rewrite, play, wait until every container has exited.
+# run_example FILE POD [IMAGE TOOLS]: rewrite (FILE under examples/ unless absolute), play, wait
+# until every container has exited. IMAGE and TOOLS: another Emissary image and rewriter (a baseline).
 run_example() {
-  local file=$1 pod=$2 volume running
+  local file=$1 pod=$2 image=${3:-localhost/emissary:e2e} tools=${4:-$ROOT/artifacts/emissary} volume running
+  [[ $file == /* ]] || file=$ROOT/examples/$file
   podman volume rm -f emissary-bin >/dev/null 2>&1 || true
-  "$ROOT/artifacts/emissary" rewrite --as-pod --image localhost/emissary:e2e "$ROOT/examples/$file" \
+  "$tools" rewrite --as-pod --image "$image" "$file" \
     | sed 's#image: busybox:1.36#image: localhost/emissary-steps:e2e#' > "$work/$pod.yaml"
   # The control directory and the step volumes, fresh, and as the kubelet makes an emptyDir:
   # root's, mode 0777. Podman would make them 0755 and give each to the uid of the first container
@@ -166,6 +169,73 @@ expect_exit "$pod-vol-first" 0; expect_state vol-first succeeded
 expect_exit "$pod-vol-second" 3; expect_state vol-second failed
 expect_before vol-first vol-second
 logs_have "$pod-vol-second" 'second ran' && pass "vol-second ran its command from the image mount, which it could not overwrite" || fail "vol-second: $(podman logs "$pod-vol-second" 2>&1 | tail -3)"
+
+# Issue #28: a Job (restartPolicy OnFailure, which podman kube play applies by restarting the
+# container in place) whose first step fails once and then succeeds. The failure is recorded as
+# restarting (rewrite passes --restart-policy OnFailure on), so the dependant waits through the
+# restart instead of being skipped with 123 and restarted itself: the whole completes with no 123
+# anywhere. E2E_COMPARE_WITH=DIR (a directory holding an older emissary and emissary-tools) runs
+# the same Job with those first and prints both wall times.
+cat > "$work/flaky-job.yaml" <<'YAML'
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: flaky
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      volumes:
+        - name: scratch
+          emptyDir: {}
+      containers:
+        - name: fetch
+          image: busybox:1.36
+          command: [sh, -c, 'if [ -e /scratch/failed-once ]; then echo fetched; else touch /scratch/failed-once; echo "fetch: flaky failure"; exit 1; fi']
+          volumeMounts:
+            - {name: scratch, mountPath: /scratch}
+        - name: build
+          image: busybox:1.36
+          command: [sh, -c, 'echo built']
+          waitForTermination: [fetch]
+YAML
+# run_flaky IMAGE TOOLS: plays the Job, waits until both containers exited 0 (60 s at most), and
+# sets flaky_seconds, flaky_build_restarts and flaky_skips (how often build was skipped).
+run_flaky() {
+  local started now c
+  podman pod rm -f flaky >/dev/null 2>&1 || true
+  started=$(date +%s%N)
+  run_example "$work/flaky-job.yaml" flaky "$1" "$2"
+  for _ in $(seq 1 240); do
+    c=0
+    for step in fetch build; do
+      [ "$(podman inspect flaky-$step --format '{{.State.Running}} {{.State.ExitCode}}' 2>/dev/null)" = "false 0" ] && c=$((c + 1))
+    done
+    [ "$c" = 2 ] && break
+    sleep 0.25
+  done
+  now=$(date +%s%N)
+  flaky_seconds=$(awk -v ns=$((now - started)) 'BEGIN { printf "%.1f", ns / 1e9 }')
+  flaky_build_restarts=$(podman inspect flaky-build --format '{{.RestartCount}}' 2>/dev/null || echo '?')
+  flaky_skips=$( (podman logs flaky-build 2>&1 || true) | grep -c 'not running the command' || true)
+}
+if [ -n "${E2E_COMPARE_WITH:-}" ]; then
+  mkdir -p "$work/before/artifacts"
+  cp "$E2E_COMPARE_WITH/emissary" "$work/before/artifacts/emissary"
+  buildah bud --isolation chroot -q -f Dockerfile.scratch -t localhost/emissary:before "$work/before" >/dev/null
+  run_flaky localhost/emissary:before "$E2E_COMPARE_WITH/emissary-tools"
+  echo "e2e: before: the flaky Job took ${flaky_seconds}s; build restarted ${flaky_build_restarts} time(s), skipped ${flaky_skips} time(s)" >&2
+  podman pod rm -f flaky >/dev/null 2>&1 || true
+fi
+echo "e2e: a Job whose first step fails once (restartPolicy OnFailure)" >&2
+run_flaky localhost/emissary:e2e "$ROOT/artifacts/emissary"
+echo "e2e: the flaky Job took ${flaky_seconds}s; build restarted ${flaky_build_restarts} time(s), skipped ${flaky_skips} time(s)" >&2
+expect_exit flaky-fetch 0; expect_state fetch succeeded; expect_exit flaky-build 0; expect_state build succeeded
+expect_before fetch build
+[ "$(podman inspect flaky-fetch --format '{{.RestartCount}}')" = 1 ] && pass "fetch was restarted once by podman" || fail "fetch restarts: $(podman inspect flaky-fetch --format '{{.RestartCount}}')"
+[ "$flaky_build_restarts" = 0 ] && [ "$flaky_skips" = 0 ] && pass "build waited through fetch's restart: never skipped, never restarted" || fail "build was restarted $flaky_build_restarts time(s), skipped $flaky_skips time(s)"
+[ "$(field fetch restarts)" = 1 ] && pass "fetch's record counts its restart" || fail "fetch's record: $(cat "$(rec fetch)/status.json" 2>&1)"
+! grep -rq '123' "$(rec fetch)/exitcode" "$(rec build)/exitcode" && pass "no 123 in either record" || fail "a 123 in the records"
 
 if [ "$failures" -gt 0 ]; then echo "e2e: $failures check(s) failed" >&2; exit 1; fi
 echo "e2e: all checks passed" >&2

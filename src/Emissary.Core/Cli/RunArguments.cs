@@ -61,6 +61,12 @@ internal sealed class RunArguments
 
     public int? TerminationBudget { get; init; }
 
+    /// <summary><c>--restart-policy</c>: Never, OnFailure or Always, as the pod spec spells it.</summary>
+    public string? RestartPolicy { get; init; }
+
+    /// <summary><c>--restart-rules</c>: the container's restartPolicyRules as JSON.</summary>
+    public string? RestartRules { get; init; }
+
     /// <summary>The arguments, without the <c>--</c> and the command.</summary>
     public IReadOnlyList<string> Format()
     {
@@ -96,6 +102,8 @@ internal sealed class RunArguments
         Value(args, RunCli.Quit, Quit);
         Value(args, RunCli.TerminationLog, TerminationLog);
         Value(args, RunCli.TerminationBudget, TerminationBudget?.ToString(CultureInfo.InvariantCulture));
+        Value(args, RunCli.RestartPolicy, RestartPolicy);
+        Value(args, RunCli.RestartRules, RestartRules);
         return args;
     }
 

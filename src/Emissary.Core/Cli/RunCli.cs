@@ -40,7 +40,7 @@ internal static class RunCli
 
     // Sidecars
     internal static readonly CliOption SidecarOf = Repeatable("--sidecar-of", "STEP", "Run as a sidecar of these steps: stop the command (--stop-signal, then SIGKILL after --grace) once they are all over, and count that as success");
-    internal static readonly CliOption StopSignal = Text("--stop-signal", "SIGNAL", "What a sidecar is stopped with (default TERM)");
+    internal static readonly CliOption StopSignal = Text("--stop-signal", "SIGNAL", "What a sidecar is stopped with, and the container's stop signal: received, it counts as SIGTERM does (default TERM)");
     internal static readonly CliOption QuitUrl = Repeatable("--quit-url", "URL", "When the step ends (any outcome), POST to URL so an injected sidecar quits (repeatable)");
     internal static readonly CliOption Quit = Repeatable("--quit", "PRESET", "--quit-url presets: istio (http://127.0.0.1:15020/quitquitquit), linkerd (http://127.0.0.1:4191/shutdown)");
     internal static readonly CliOption WaitHttp = Repeatable("--wait-http", "URL", "Gate: wait until a GET of URL answers 2xx (repeatable)");
@@ -62,6 +62,8 @@ internal static class RunCli
     internal static readonly CliOption Grace = Text("--grace", "DURATION", "Time between SIGTERM and SIGKILL when stopping the command (default 10s)");
     internal static readonly CliOption OnError = Text("--on-error", "POLICY", "stopAndFail (default) or continue: record the failure, exit 0, let later steps run");
     internal static readonly CliOption Retries = Text("--retries", "N", "Run a failed command again up to N times (default 0)");
+    internal static readonly CliOption RestartPolicy = Text("--restart-policy", "POLICY", "The restartPolicy that applies to this container (the container's own, else the pod's): Never (default), OnFailure or Always; a failure the kubelet restarts is recorded as restarting, not failed");
+    internal static readonly CliOption RestartRules = Text("--restart-rules", "JSON", "The container's restartPolicyRules as JSON ([{\"action\":\"Restart\",\"exitCodes\":{\"operator\":\"In\",\"values\":[42]}}]): checked before --restart-policy");
     internal static readonly CliOption RetryDelay = Text("--retry-delay", "DURATION", "Wait DURATION between attempts (default 1s)");
     internal static readonly CliOption StdinFrom = Text("--stdin-from", "STEP", "The command's stdin is step STEP's stdout (STEP runs with --stdout-to this step), through a pipe STEP hands to this step alone on its socket DIR/STEP/stdout");
     internal static readonly CliOption StdoutTo = Text("--stdout-to", "STEP", "The command's stdout goes to step STEP's stdin (STEP runs with --stdin-from this step) through a pipe handed to STEP alone on the socket DIR/NAME/stdout");
@@ -77,7 +79,7 @@ internal static class RunCli
         After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitHttp, WaitTcp, WaitProxy, WaitTimeout, RunOnUpstreamFailure,
         SidecarOf, StopSignal, QuitUrl, Quit,
         ResultsDir, TerminationLog, TerminationBudget, TerminationFormat, StdoutPath, StderrPath, ResultFromStdout,
-        SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, PostFile,
+        SingleChild, Timeout, Grace, OnError, Retries, RetryDelay, RestartPolicy, RestartRules, PostFile,
         Breakpoint, BreakpointTimeout,
         StdinFrom, StdoutTo, StreamTimeout,
     ];
@@ -237,6 +239,11 @@ internal static class RunCli
             StderrPath = values.String(StderrPath),
             ResultFromStdout = ResultName(values.String(ResultFromStdout)),
             QuitUrls = quitUrls,
+            Restart = new KubeletRestart
+            {
+                Policy = values.String(RestartPolicy) is { } policy ? KubeletRestart.ParsePolicy(policy, RestartPolicy.Name) : Control.RestartPolicy.Never,
+                Rules = values.String(RestartRules) is { } rules ? KubeletRestart.ParseRules(rules, RestartRules.Name) : [],
+            },
             Rules = new StepRules
             {
                 Gates = gates,

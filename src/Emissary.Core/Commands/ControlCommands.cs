@@ -176,7 +176,8 @@ internal static class ControlCommands
             // as "pending".
             StepStatus? status = dir.ReadStatus(name);
             bool registered = status is not null || Libc.KindOf(dir.PathOf(name, ControlDirectory.LockFile)) is not null;
-            bool alive = !registered || status?.State.IsFinal() == true || dir.IsLockHeld(name);
+            // A restarting step's emissary is gone on purpose: its container runs again, not crashed.
+            bool alive = !registered || status?.State.IsFinal() == true || status?.State == StepState.Restarting || dir.IsLockHeld(name);
             rows.Add((name, status, alive, registered));
         }
         return json ? StatusJson(rows) : StatusTable(rows, now);

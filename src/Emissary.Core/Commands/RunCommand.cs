@@ -59,6 +59,9 @@ internal sealed record RunOptions
     /// <summary><c>--stream-timeout</c>: how long a producer waits for its consumer.</summary>
     public TimeSpan StreamTimeout { get; init; } = Streams.StreamProducer.DefaultTimeout;
 
+    /// <summary><c>--restart-policy</c>/<c>--restart-rules</c>: whether the kubelet restarts this container after a failure.</summary>
+    public KubeletRestart Restart { get; init; } = KubeletRestart.Never;
+
 }
 
 /// <summary><c>emissary run [options] -- COMMAND [ARGS...]</c>: wires the real OS pieces to the step runner.</summary>
@@ -99,6 +102,12 @@ internal static partial class RunCommand
             Log.NoSubreaper(logger, noSubreaper);
         }
         var clock = new SystemClock();
+        Events.Signals.UseContainerStopSignal(options.Rules.Policy.StopSignal);
+        if (Libc.GetPid() == 1)
+        {
+            // The container's init: nobody else will stop what the command leaves running.
+            options = options with { Rules = options.Rules with { Policy = options.Rules.Policy with { KillAfterStopSignal = true } } };
+        }
         var controlDirectory = new ControlDirectory(options.ControlDir, logger);
 
         // Resolve first, but report a missing command only once the gates have opened: a step
@@ -119,7 +128,7 @@ internal static partial class RunCommand
             [.. options.Rules.Gates.Select(g => g.ToString()),
              .. options.StdinFrom is { } producer ? [$"step '{producer}' to start streaming"] : Array.Empty<string>(),
              .. options.StdoutTo is { } reader ? [$"step '{reader}' to take the stream"] : Array.Empty<string>()],
-            options.Rules.Gates.Any(g => g is Gate.ManualStart)) : null;
+            options.Rules.Gates.Any(g => g is Gate.ManualStart), Incarnation.Read(controlDirectory)) : null;
         // A consumer's stdin: a descriptor reserved now, filled with the pipe's read end while the
         // waiter evaluates the stream's gate (which names the producer; the waiter is given the stream).
         using StreamConsumer? stdin = options.StdinFrom is not null ? new StreamConsumer(controlDirectory, options.StdinFrom, handle!, reactor) : null;
@@ -181,7 +190,7 @@ internal static partial class RunCommand
         var telemetry = new Telemetry.StepTelemetry(stepName, options.Command[0], Environment.GetEnvironmentVariable, logger);
         // Measured when the figures have somewhere to go: a step record, a termination log, spans.
         bool measured = handle is not null || report.TerminationLog is not null || telemetry.Exporting;
-        var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger), clock, logger)
+        var runner = new StepRunner(gates, supervisor, reactor, new StepRecorder(handle, options.PostFile, capture, report, logger) { Restart = options.Restart }, clock, logger)
         {
             Observer = measured ? telemetry : Telemetry.NoObserver.Instance,
             Debug = requests is not null ? requests : NoDebugRequests.Instance,

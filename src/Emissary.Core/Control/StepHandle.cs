@@ -54,7 +54,7 @@ internal sealed class StepHandle : IDisposable
     /// status is written only once the lock is held, so a reader that sees a status and a free
     /// lock knows the step's emissary is gone.
     /// </summary>
-    public static StepHandle Register(ControlDirectory dir, string name, DateTimeOffset now, IReadOnlyList<string> waitingFor, bool waitsForStart)
+    public static StepHandle Register(ControlDirectory dir, string name, DateTimeOffset now, IReadOnlyList<string> waitingFor, bool waitsForStart, string? incarnation = null)
     {
         SafeFd stepFd;
         using (SafeFd rootFd = dir.OpenRootCreating())
@@ -66,6 +66,7 @@ internal sealed class StepHandle : IDisposable
         try
         {
             lockFd = TakeLock(dir, name, stepFd.Fd);
+            int restarts = RestartsSoFar(stepFd.Fd, incarnation);
 
             // A previous incarnation (container restart) may have left an outcome and results: this
             // run has none yet. start/skip requests stay: `emissary start` may come before the step waits.
@@ -84,6 +85,8 @@ internal sealed class StepHandle : IDisposable
                 WaitingSince = now,
                 WaitingFor = waitingFor.Count > 0 ? waitingFor : null,
                 WaitsForStart = waitsForStart,
+                Restarts = restarts,
+                Incarnation = incarnation,
             });
             handle.Publish();
             return handle;
@@ -96,6 +99,27 @@ internal sealed class StepHandle : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// How many times this step's container ran before, in this pod incarnation: a record of its
+    /// own from the same incarnation means the kubelet restarted the container (its memory is
+    /// gone, its record is not), so one more than that record's count; none, or one from an
+    /// earlier incarnation, is a first run. The record is the step's own, in a directory only it
+    /// (or root) writes; still read bounded and without following links, and a count past
+    /// <see cref="MaxRestarts"/> is not believed.
+    /// </summary>
+    private static int RestartsSoFar(int stepFd, string? incarnation)
+    {
+        BoundedRead read = UntrustedFile.Read(stepFd, ControlDirectory.StatusFile, ControlDirectory.MaxStatusBytes);
+        if (read is not { Outcome: ReadOutcome.Read, Bytes: { } bytes } || StepStatus.Parse(Encoding.UTF8.GetString(bytes)) is not { } previous ||
+            !string.Equals(previous.Incarnation, incarnation, StringComparison.Ordinal))
+        {
+            return 0;
+        }
+        return previous.Restarts is >= 0 and < MaxRestarts ? previous.Restarts + 1 : MaxRestarts;
+    }
+
+    private const int MaxRestarts = 1_000_000;
 
     /// <summary>
     /// Makes DIR/NAME/alive afresh and holds it open read-write — a FIFO opened so never blocks —
@@ -286,7 +310,7 @@ internal sealed class StepHandle : IDisposable
     public void MarkPaused(StepStatus paused, string context)
     {
         Write(StepContext.File, context);
-        _status = paused with { Pid = Environment.ProcessId, WaitingFor = null, WaitsForStart = _status.WaitsForStart, WaitingSince = _status.WaitingSince };
+        _status = paused with { Pid = Environment.ProcessId, WaitingFor = null, WaitsForStart = _status.WaitsForStart, WaitingSince = _status.WaitingSince, Restarts = _status.Restarts, Incarnation = _status.Incarnation };
         Publish();
     }
 
@@ -307,6 +331,8 @@ internal sealed class StepHandle : IDisposable
             WaitsForStart = _status.WaitsForStart,
             WaitingSince = _status.WaitingSince ?? final.WaitingSince,
             Pid = final.Pid ?? _status.Pid,
+            Restarts = _status.Restarts,
+            Incarnation = _status.Incarnation,
         };
         Publish();
         Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? ExitCodes.EmissaryFailure).ToString(CultureInfo.InvariantCulture) + "\n");
@@ -315,6 +341,32 @@ internal sealed class StepHandle : IDisposable
         _lockFd.Dispose();
         _aliveFd?.Dispose();
     }
+
+    /// <summary>
+    /// Records a failure the kubelet answers with a restart: status.json says <c>restarting</c>,
+    /// and no exitcode is written — to a waiter the step has not finished, so its dependants keep
+    /// waiting for the next run instead of being skipped. Then lock and alive FIFO are let go, as
+    /// <see cref="Finish"/> does, which wakes the waiters to read that.
+    /// </summary>
+    public void MarkRestarting(StepStatus failed)
+    {
+        _status = failed with
+        {
+            State = StepState.Restarting,
+            WaitingFor = null,
+            WaitsForStart = _status.WaitsForStart,
+            WaitingSince = _status.WaitingSince ?? failed.WaitingSince,
+            Pid = failed.Pid ?? _status.Pid,
+            Restarts = _status.Restarts,
+            Incarnation = _status.Incarnation,
+        };
+        Publish();
+        _lockFd.Dispose();
+        _aliveFd?.Dispose();
+    }
+
+    /// <summary>Starts a new pod incarnation (<see cref="Incarnation"/>): this step's exit makes the kubelet restart every container.</summary>
+    public void BeginPodIncarnation() => Incarnation.Begin(_dir);
 
     /// <summary>DIR/NAME/termination.json: the step's termination message, as written to the termination log.</summary>
     public void WriteTermination(byte[] message) => AtomicFile.WriteAt(DirectoryFd, ControlDirectory.TerminationFile, message);

@@ -15,6 +15,9 @@ internal enum StepState
     Succeeded,
     Failed,
     Skipped,
+
+    /// <summary>Failed, and the kubelet restarts the container (<c>--restart-policy</c>, <c>--restart-rules</c>): not final, dependants keep waiting.</summary>
+    Restarting,
 }
 
 /// <summary>The one map between <see cref="StepState"/> and its name in status.json, events and tables.</summary>
@@ -28,6 +31,7 @@ internal static class StepStates
         StepState.Succeeded => "succeeded",
         StepState.Failed => "failed",
         StepState.Skipped => "skipped",
+        StepState.Restarting => "restarting",
         _ => throw new ArgumentOutOfRangeException(nameof(state)),
     };
 
@@ -39,6 +43,7 @@ internal static class StepStates
         "succeeded" => StepState.Succeeded,
         "failed" => StepState.Failed,
         "skipped" => StepState.Skipped,
+        "restarting" => StepState.Restarting,
         _ => null,
     };
 
@@ -86,6 +91,12 @@ internal sealed record StepStatus
 
     /// <summary>How many times the command was started in place with `emissary debug rerun` plus one; 0 when never rerun.</summary>
     public int Attempts { get; init; }
+
+    /// <summary>How many times the kubelet restarted this step's container before this run, in this pod incarnation (counted in the control directory: the container's memory is gone).</summary>
+    public int Restarts { get; init; }
+
+    /// <summary>The pod incarnation (DIR/.incarnation) the step registered under; null before any in-place restart of the whole pod.</summary>
+    public string? Incarnation { get; init; }
 
     // Equality by reference and ToString as status.json: the record's own members compare and
     // print its times through EqualityComparer<DateTimeOffset?> and DateTimeOffset.ToString, which
@@ -143,6 +154,8 @@ internal sealed record StepStatus
             json.WriteEndObject();
         }
         if (Attempts > 0) json.WriteNumber("attempts", Attempts);
+        if (Restarts > 0) json.WriteNumber("restarts", Restarts);
+        if (Incarnation is not null) json.WriteString("incarnation", Incarnation);
         if (Usage is not null)
         {
             json.WritePropertyName("usage");
@@ -180,6 +193,8 @@ internal sealed record StepStatus
                 Usage = root.TryGetProperty("usage", out JsonValue usage) ? StepUsage.Read(usage) : null,
                 Pause = root.TryGetProperty("pause", out JsonValue pause) ? StepPause.Read(pause) : null,
                 Attempts = root.TryGetProperty("attempts", out JsonValue attempts) ? attempts.GetInt32() : 0,
+                Restarts = root.TryGetProperty("restarts", out JsonValue restarts) && restarts.TryGetInt32(out int r) && r >= 0 ? r : 0,
+                Incarnation = root.TryGetProperty("incarnation", out JsonValue incarnation) && incarnation.Kind == JsonKind.String ? incarnation.GetString() : null,
             };
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)

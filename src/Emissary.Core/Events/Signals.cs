@@ -17,9 +17,19 @@ internal static class Signals
 
     /// <summary>
     /// The signals that mean "the pod is going away" (kubelet's TERM, a terminal's INT, HUP and
-    /// QUIT): forwarded, they end waiting and retrying instead of being ignored.
+    /// QUIT, and the container's own stop signal): forwarded, they end waiting and retrying
+    /// instead of being ignored.
     /// </summary>
-    public static bool IsTerminating(int signal) => signal is TERM or INT or HUP or QUIT;
+    public static bool IsTerminating(int signal) => signal is TERM or INT or HUP or QUIT || signal == s_containerStop;
+
+    private static int s_containerStop = TERM;
+
+    /// <summary>
+    /// The signal the runtime stops this container with (<c>lifecycle.stopSignal</c>, KEP-4960,
+    /// which <c>rewrite</c> passes on as <c>--stop-signal</c>): from now on it counts as
+    /// terminating, as TERM does. Set once, by the command that runs the step, before any wait.
+    /// </summary>
+    public static void UseContainerStopSignal(int signal) => s_containerStop = signal;
 
     public static string Name(int signal) =>
         signal > 0 && signal < s_names.Length ? "SIG" + s_names[signal] : $"signal {signal}";

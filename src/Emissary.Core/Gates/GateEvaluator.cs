@@ -112,13 +112,26 @@ internal sealed class GateEvaluator(IGateView view, IIncomingStream? incoming = 
     /// its emissary gone without finishing. A step that has not started is not over.
     /// </summary>
     public StepProgress IsOver(string step) =>
-        view.ExitCode(step) is not null ? StepProgress.Over
-        : view.Status(step) is null ? StepProgress.NotStarted
+        Stale(step) ? StepProgress.NotStarted
+        : view.ExitCode(step) is not null ? StepProgress.Over
+        : view.Status(step) is not { } status || status.State == StepState.Restarting ? StepProgress.NotStarted
         : view.IsRunning(step) ? StepProgress.Running
         : StepProgress.Over;
 
+    /// <summary>
+    /// Whether step NAME's record is from an earlier incarnation of the pod (all containers were
+    /// restarted in place since): it reads as "not yet run", whatever it says. Costs a look only
+    /// once an in-place restart of the pod happened (DIR/.incarnation exists).
+    /// </summary>
+    private bool Stale(string step) =>
+        view.Incarnation() is { } current && !Control.Incarnation.IsCurrent(view.Status(step)?.Incarnation, current);
+
     private GateVerdict EvaluateAfter(string step)
     {
+        if (Stale(step))
+        {
+            return GateVerdict.Closed(Wake.Directories); // the step has not registered in this incarnation yet
+        }
         if (Finished(step) is { } finished)
         {
             return finished;
@@ -127,6 +140,11 @@ internal sealed class GateEvaluator(IGateView view, IIncomingStream? incoming = 
         if (status is null)
         {
             return GateVerdict.Closed(Wake.Directories); // not started yet: that is not a failure
+        }
+        if (status.State == StepState.Restarting)
+        {
+            // Failed, and the kubelet runs it again: its next run registers (a change in its directory).
+            return GateVerdict.Closed(Wake.Directories);
         }
         if (!view.IsRunning(step))
         {
@@ -210,7 +228,7 @@ internal sealed class GateEvaluator(IGateView view, IIncomingStream? incoming = 
             return GateVerdict.Failed(problem);
         }
         StepStatus? status = view.Status(step);
-        if (status is null)
+        if (status is null || status.State == StepState.Restarting)
         {
             return GateVerdict.Closed(Wake.Directories);
         }

@@ -145,6 +145,11 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
                         again = true;
                         break;
                     case Wake.Directories:
+                        if (gates[i] is Gate.AfterStep notRunning)
+                        {
+                            // Not running (any more): a restarted container registers it again, to be watched afresh.
+                            _upstreams.Forget(notRunning.Step);
+                        }
                         watchedOnly = false;
                         unwatched |= !armed[i];
                         break;

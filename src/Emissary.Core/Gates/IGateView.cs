@@ -18,6 +18,9 @@ internal interface IGateView
     /// <summary>Whether step NAME's emissary holds its lock (is alive).</summary>
     bool IsRunning(string step);
 
+    /// <summary>The current pod incarnation (<see cref="Control.Incarnation"/>), or null when the pod never restarted in place.</summary>
+    string? Incarnation() => null;
+
     /// <summary>Whether `emissary start NAME` (<paramref name="start"/>) or `skip NAME` was asked for.</summary>
     bool HasRequest(string step, bool start);
 
@@ -41,6 +44,8 @@ internal sealed class DiskGateView(ControlDirectory? controlDirectory) : IGateVi
     public StepStatus? Status(string step) => Control.ReadStatus(step);
 
     public bool IsRunning(string step) => Control.IsLockHeld(step);
+
+    public string? Incarnation() => controlDirectory is null ? null : Emissary.Control.Incarnation.Read(controlDirectory);
 
     public bool HasRequest(string step, bool start) => Control.HasRequest(step, start);
 

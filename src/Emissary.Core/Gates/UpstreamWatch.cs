@@ -36,6 +36,17 @@ internal sealed class UpstreamWatch(ControlDirectory? controlDirectory, IEventLo
     }
 
     /// <summary>
+    /// Forgets how upstream <paramref name="step"/> was watched: it is not running now (restarting,
+    /// or a record of an earlier pod incarnation), and its next run, in a restarted container,
+    /// makes a new alive FIFO and holds its lock again — watched as a first run is.
+    /// </summary>
+    public void Forget(string step)
+    {
+        _aliveSpent.Remove(step);
+        _lockWatchers.Remove(step);
+    }
+
+    /// <summary>
     /// The upstream's alive FIFO, opened for reading in the reactor's epoll set: its emissary holds
     /// the only writer, so the hangup comes straight into this loop when it lets go or dies — no
     /// thread, one wake-up. Used once per upstream: after any event (the hangup, or bytes a

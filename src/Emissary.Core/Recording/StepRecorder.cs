@@ -54,6 +54,9 @@ internal sealed record ReportSettings
 /// </summary>
 internal sealed partial class StepRecorder(StepHandle? handle, string? postFile, OutputCapture? capture, ReportSettings report, ILogger logger) : IStepRecorder
 {
+    /// <summary><c>--restart-policy</c>/<c>--restart-rules</c>: whether the kubelet restarts the container after a failure, which makes it not final.</summary>
+    public KubeletRestart Restart { get; init; } = KubeletRestart.Never;
+
     public void MarkRunning(int pid, DateTimeOffset startedAt, int attempts) => handle?.MarkRunning(pid, startedAt, attempts);
 
     public void MarkPaused(StepStatus paused, IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added) =>
@@ -66,7 +69,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         (final, byte[]? message) = RenderTerminationMessage(final, results);
         try
         {
-            WriteMarkers(final);
+            final = WriteMarkers(final);
             if (message is not null && handle is not null)
             {
                 // A copy in the control directory: readable by the other steps, `emissary local`
@@ -171,8 +174,43 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         return new StepReport(s.Name, s.ExitCode ?? ExitCodes.EmissaryFailure, s.Reason ?? StepReasons.Error, started, s.FinishedAt ?? started) { Usage = s.Usage, Pause = s.Pause, Attempts = s.Attempts };
     }
 
-    private void WriteMarkers(StepStatus final)
+    /// <summary>
+    /// What the kubelet does after this outcome. Only a failure the container exits with can be
+    /// restarting: a skip (123) stays final, or its dependants would wait for a step that will
+    /// only be skipped again; a failure let through by --on-error exits 0.
+    /// </summary>
+    private RestartVerdict RestartAfter(StepStatus final) =>
+        Restart.MayRestart && final.State == StepState.Failed && !final.ContinueOnError
+            ? Restart.After(final.ExitCode ?? ExitCodes.EmissaryFailure)
+            : RestartVerdict.Final;
+
+    private StepStatus WriteMarkers(StepStatus final)
     {
+        if (RestartAfter(final) is not RestartVerdict.Final and var verdict)
+        {
+            int restarts = handle?.Status.Restarts ?? 0;
+            string message = verdict == RestartVerdict.Pod
+                ? $"exit code {final.ExitCode}: the kubelet restarts every container of the pod (RestartAllContainers)"
+                : $"exit code {final.ExitCode}: the kubelet restarts the container (run {restarts + 1} of this step)";
+            Log.Restarting(logger, message);
+            final = final with { State = StepState.Restarting, Message = final.Message ?? message };
+            if (verdict == RestartVerdict.Pod)
+            {
+                // Before this record says restarting: every record from now on, this one
+                // included, is of the old incarnation, which the restarted pod reads as not yet run.
+                try
+                {
+                    handle?.BeginPodIncarnation();
+                }
+                catch (IOException e)
+                {
+                    Log.NoIncarnation(logger, e.Message);
+                }
+            }
+            // No post file and no exitcode: nothing that a waiter would read as the end.
+            handle?.MarkRestarting(final);
+            return final;
+        }
         if (postFile is not null)
         {
             if (final.LetsDependantsRun)
@@ -186,6 +224,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         }
         // Last: the exitcode marker tells waiters that everything else is in place.
         handle?.Finish(final);
+        return final;
     }
 
     private static class Log
@@ -211,6 +250,22 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
             if (logger.IsEnabled(LogLevel.Warning))
             {
                 logger.Write(LogLevel.Warning, $"{path} not written ({failure}); the step's outcome is recorded");
+            }
+        }
+
+        public static void Restarting(ILogger logger, string message)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"{message}: recorded as restarting, dependants keep waiting");
+            }
+        }
+
+        public static void NoIncarnation(ILogger logger, string failure)
+        {
+            if (logger.IsEnabled(LogLevel.Warning))
+            {
+                logger.Write(LogLevel.Warning, $"cannot start a new pod incarnation ({failure}): records from before the restart may count");
             }
         }
 

@@ -16,8 +16,15 @@ internal sealed record SupervisionPolicy
 
     public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary><c>--stop-signal</c>: what a sidecar is stopped with when its steps are over.</summary>
+    /// <summary><c>--stop-signal</c>: what a sidecar is stopped with when its steps are over, and the container's stop signal.</summary>
     public int StopSignal { get; init; } = Signals.TERM;
+
+    /// <summary>
+    /// As PID 1: a terminating signal (the container's stop signal included) is forwarded as it
+    /// arrived, and the group gets SIGKILL if it is still there <see cref="Grace"/> later — so
+    /// the outcome is recorded by emissary, before the runtime's own KILL ends the whole container.
+    /// </summary>
+    public bool KillAfterStopSignal { get; init; }
 }
 
 /// <summary>How one run of the command ended.</summary>
@@ -79,11 +86,15 @@ internal sealed partial class Supervisor(IProcessLauncher launcher, ISupervisorE
             switch (events.Next(wait))
             {
                 case SupervisorEvent.SignalReceived received:
+                    Forward(pid, policy, received);
                     if (Signals.IsTerminating(received.Signal))
                     {
                         terminatingSignal = received.Signal;
+                        if (policy.KillAfterStopSignal && killAt is null)
+                        {
+                            killAt = clock.Elapsed + policy.Grace;
+                        }
                     }
-                    Forward(pid, policy, received);
                     break;
 
                 case SupervisorEvent.ChildExited exited when exited.Pid == pid:

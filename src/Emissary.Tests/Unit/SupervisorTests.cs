@@ -60,6 +60,36 @@ public sealed class SupervisorTests
     }
 
     [Fact]
+    public void As_pid_1_a_terminating_signal_is_forwarded_and_the_group_killed_after_the_grace()
+    {
+        // Issue #28: the container's stop signal (TERM here) goes to the group as it came; the
+        // group that is still there --grace later gets SIGKILL, so the outcome is emissary's to record.
+        _events
+            .Then(new SupervisorEvent.SignalReceived(Signals.TERM, 0))
+            .ThenWaitForDeadline()
+            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.KilledBy(Signals.KILL)));
+
+        ChildOutcome outcome = Run(new SupervisionPolicy { KillAfterStopSignal = true, Grace = TimeSpan.FromSeconds(3) });
+
+        outcome.ExitCode.Should().Be(137);
+        outcome.TerminatingSignal.Should().Be(Signals.TERM);
+        _launcher.Sent.Should().Equal((Child, true, Signals.TERM), (Child, true, Signals.KILL));
+        _events.Waits[1].Should().Be(TimeSpan.FromSeconds(3), "the grace starts when the signal came");
+    }
+
+    [Fact]
+    public void Not_as_pid_1_a_terminating_signal_is_only_forwarded()
+    {
+        _events
+            .Then(new SupervisorEvent.SignalReceived(Signals.TERM, 0))
+            .Then(new SupervisorEvent.ChildExited(Child, ExitStatus.Exited(0)));
+
+        Run(new SupervisionPolicy { Grace = TimeSpan.FromSeconds(3) }).ExitCode.Should().Be(0);
+
+        _events.Waits[1].Should().BeNull("no deadline: the caller of a non-init emissary stops what is left");
+    }
+
+    [Fact]
     public void With_single_child_signals_go_to_the_child_alone()
     {
         _events

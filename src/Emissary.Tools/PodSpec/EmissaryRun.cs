@@ -128,6 +128,9 @@ internal static class EmissaryRun
             // The kubelet mounts the message file where the container says; emissary's default is its default.
             TerminationLog = host.HasContainerPaths() ? step.TerminationMessagePath : null,
             TerminationBudget = graph.TerminationBudget,
+            // Never is run's default: said only when it is not.
+            RestartPolicy = host.RestartsContainers() && step.Role == StepRole.Step && step.RestartPolicy != "Never" ? step.RestartPolicy : null,
+            RestartRules = host.RestartsContainers() && step.Role == StepRole.Step ? step.RestartRules : null,
         };
     }
 
@@ -183,7 +186,7 @@ internal static class EmissaryRun
     }
 
     // What the rewrite computes from the pod (recomputed each time, never read back).
-    private static readonly HashSet<CliOption> DerivedOptions = [RunCli.Name, RunCli.WaitProxy, RunCli.Quit, RunCli.TerminationBudget, RunCli.TerminationLog, RunCli.StdoutTo];
+    private static readonly HashSet<CliOption> DerivedOptions = [RunCli.Name, RunCli.WaitProxy, RunCli.Quit, RunCli.TerminationBudget, RunCli.TerminationLog, RunCli.StdoutTo, RunCli.RestartPolicy, RunCli.RestartRules];
 }
 
 /// <summary>

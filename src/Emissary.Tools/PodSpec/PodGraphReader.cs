@@ -36,6 +36,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
     private readonly List<(string Key, string Value, string Path)> _annotations = [];
     private readonly List<(string Key, string Value)> _labels = [];
     private int _errorCount;
+    private string? _podRestartPolicy;
 
     public PodGraph? Read()
     {
@@ -53,6 +54,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
         {
             return null;
         }
+        _podRestartPolicy = spec.GetText("restartPolicy");
         ReadContainers(spec, specPath);
         if (_containers.Count == 0)
         {
@@ -925,7 +927,10 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             StdinFrom = container.StdinFrom,
             StdoutTo = container.StdoutTo,
             ResultSources = container.ResultSources?.ToArray() ?? [],
-            StopSignal = Setting<int>(StepField.StopSignal),
+            StopSignal = Setting<int>(StepField.StopSignal) ?? ContainerStopSignal(node),
+            // A native sidecar's restartPolicy (Always, among the init containers) is what makes it one, not a retry policy.
+            RestartPolicy = container.InInit ? null : node.GetText("restartPolicy") ?? _podRestartPolicy,
+            RestartRules = !container.InInit && node.Get("restartPolicyRules") is YamlSequenceNode rules ? CompactJson(rules) : null,
             Grace = Setting<TimeSpan>(StepField.Grace),
             Proxy = sidecar ? ProxyKind.None : proxy,
             ExtraRunArguments = container.Wrapped?.ExtraArguments ?? [],
@@ -952,6 +957,25 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
     }
 
     // ---- helpers -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The container's <c>lifecycle.stopSignal</c> (KEP-4960: what the runtime stops it with), kept
+    /// in the container and passed on as <c>--stop-signal</c>, so emissary as PID 1 treats it as
+    /// it treats SIGTERM; null when absent or not a signal (the API server refuses those).
+    /// </summary>
+    private static int? ContainerStopSignal(YamlMappingNode node) =>
+        node.Get("lifecycle") is YamlMappingNode lifecycle && lifecycle.GetText("stopSignal") is { } text &&
+        Emissary.Events.Signals.TryParse(text, out int signal) ? signal : null;
+
+    private static string CompactJson(YamlNode node)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            JsonManifests.WriteNode(writer, node);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     private void Error(string path, string message)
     {

@@ -27,6 +27,13 @@ internal static class StepHostExtensions
     /// </summary>
     public static bool MountsImageVolumes(this StepHost host) => host == StepHost.Kubernetes;
 
+    /// <summary>
+    /// Whether something restarts a failed container as its <c>restartPolicy</c> says (the kubelet): then the step is told the
+    /// policy. Not under <c>emissary local</c>, which runs each step once (its podman pod is made restartPolicy Never):
+    /// a failure told it will be restarted would keep its dependants waiting for a run that never comes.
+    /// </summary>
+    public static bool RestartsContainers(this StepHost host) => host == StepHost.Kubernetes;
+
     /// <summary>Whether the arguments carry <c>--name</c> (a local process engine passes it, with its control directory).</summary>
     public static bool NamesSteps(this StepHost host) => host != StepHost.LocalProcess;
 }

@@ -97,8 +97,14 @@ internal sealed record StepSpec
     /// <summary>The steps whose results its command, args or env take (<c>$(steps.NAME.results.KEY)</c>), in the pod's order.</summary>
     public IReadOnlyList<string> ResultSources { get; init; } = [];
 
-    /// <summary>The signal number a sidecar is stopped with (<c>--stop-signal</c>).</summary>
+    /// <summary>The signal number a sidecar is stopped with (<c>--stop-signal</c>): emissary's <c>stopSignal</c> field, else the container's <c>lifecycle.stopSignal</c>.</summary>
     public int? StopSignal { get; init; }
+
+    /// <summary>The <c>restartPolicy</c> that applies to the container as written (its own, else the pod's); null when neither says.</summary>
+    public string? RestartPolicy { get; init; }
+
+    /// <summary>The container's <c>restartPolicyRules</c> as compact JSON, or null.</summary>
+    public string? RestartRules { get; init; }
 
     public TimeSpan? Grace { get; init; }
 

@@ -195,8 +195,10 @@ public sealed class PodRewriterTests
         var spec = (YamlMappingNode)manifest.At(specPath)!;
         ((YamlMappingNode)((YamlSequenceNode)spec.Get("initContainers")!).Children[0]).GetText("name").Should().Be("emissary-init");
         var container = (YamlMappingNode)((YamlSequenceNode)spec.Get("containers")!).Children[0];
+        // The pod's restartPolicy is passed on where it is not run's default (issue #28).
+        string[] restart = text.Contains("restartPolicy: OnFailure", StringComparison.Ordinal) ? ["--restart-policy", "OnFailure"] : [];
         ((YamlSequenceNode)container.Get("command")!).Children.Select(c => ((YamlScalarNode)c).Value).Should().Equal(
-            "/var/run/emissary-bin/emissary", "run", "--name", "a", "--termination-budget", "4096", "--", "a");
+            ["/var/run/emissary-bin/emissary", "run", "--name", "a", "--termination-budget", "4096", .. restart, "--", "a"]);
         ((YamlSequenceNode)spec.Get("volumes")!).Children.Select(v => ((YamlMappingNode)v).GetText("name")).Should().Equal("emissary-bin", "emissary-control", "emissary-step-a");
         manifest.Node.Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().Equal(
             ManifestSet.Read(text, "f").Documents.Single().Objects.Single().Node.Children.Keys.Select(k => ((YamlScalarNode)k).Value),
