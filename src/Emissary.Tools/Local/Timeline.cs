@@ -18,7 +18,7 @@ internal static class Timeline
         double total = Math.Max((end - origin).TotalMilliseconds, 1);
         int nameWidth = Math.Max(4, steps.Max(s => s.Name.Length));
         var text = new StringBuilder();
-        bool anyPaused = steps.Any(s => s.Status?.Pause is not null);
+        bool anyPaused = steps.Any(s => Pauses(s, end).Any());
         text.Append("Timeline (").Append(Duration.Format(end - origin)).Append(", ░ waiting, █ running").Append(anyPaused ? ", ▒ paused" : "").Append(")\n");
         foreach (StepView step in steps)
         {
@@ -47,7 +47,7 @@ internal static class Timeline
                     bar[c] = '█';
                 }
             }
-            if (PausedSpan(s, end) is { } paused)
+            foreach ((DateTimeOffset From, DateTimeOffset To) paused in Pauses(step, end))
             {
                 for (int c = Column(paused.From); c < Math.Max(Column(paused.To), Column(paused.From) + 1) && c < BarWidth; c++)
                 {
@@ -60,20 +60,25 @@ internal static class Timeline
     }
 
     /// <summary>
-    /// The step's last pause (status.json keeps only that one): from its start to when the command
-    /// started after it (a `before` pause, or a rerun's new attempt), else to the step's end, or
-    /// to <paramref name="end"/> while it is still paused.
+    /// The step's pauses: those seen while following it (<see cref="StepView.Pauses"/>), one still
+    /// open lasting to <paramref name="end"/>; if none was seen (it paused and went on between two
+    /// looks), the last one its status records: to when the command started after it (a `before`
+    /// pause), else to the step's end.
     /// </summary>
-    internal static (DateTimeOffset From, DateTimeOffset To)? PausedSpan(StepStatus? s, DateTimeOffset end)
+    internal static IEnumerable<(DateTimeOffset From, DateTimeOffset To)> Pauses(StepView step, DateTimeOffset end)
     {
-        if (s?.Pause is not { } pause)
+        if (step.Pauses.Count > 0)
         {
-            return null;
+            return step.Pauses.Select(p => (p.From, p.To ?? end));
+        }
+        if (step.Status is not { Pause: { } pause } s)
+        {
+            return [];
         }
         DateTimeOffset to = s.State == StepState.Paused ? end
             : s.StartedAt is { } started && started > pause.Since ? started
             : s.FinishedAt ?? end;
-        return (pause.Since, to);
+        return [(pause.Since, to)];
     }
 
     /// <summary>"exit 0 Completed 1.2s", "skipped: step 'lint' failed with exit code 2".</summary>
@@ -138,9 +143,9 @@ internal static class Timeline
                 };
                 svg.Append(CultureInfo.InvariantCulture, $"    <rect x=\"{X(st)}\" y=\"{y + 4}\" width=\"{W(st, ft)}\" height=\"20\" fill=\"{color}\"><title>{Escape(Summary(step))}</title></rect>\n");
             }
-            if (PausedSpan(s, end) is { } paused)
+            foreach ((DateTimeOffset From, DateTimeOffset To) paused in Pauses(step, end))
             {
-                svg.Append(CultureInfo.InvariantCulture, $"    <rect class=\"paused\" x=\"{X(paused.From)}\" y=\"{y + 4}\" width=\"{W(paused.From, paused.To)}\" height=\"20\" fill=\"{PausedColor}\"><title>paused {Escape(s!.Pause!.At.Name())}</title></rect>\n");
+                svg.Append(CultureInfo.InvariantCulture, $"    <rect class=\"paused\" x=\"{X(paused.From)}\" y=\"{y + 4}\" width=\"{W(paused.From, paused.To)}\" height=\"20\" fill=\"{PausedColor}\"><title>paused {Escape(s?.Pause?.At.Name() ?? "")}</title></rect>\n");
             }
             svg.Append(CultureInfo.InvariantCulture, $"    <text x=\"{left + width + 10}\" y=\"{y + 18}\">{Escape(Summary(step) + UsageText(step))}</text>\n");
             svg.Append("  </g>\n");
@@ -148,7 +153,7 @@ internal static class Timeline
         svg.Append(CultureInfo.InvariantCulture, $"  <line x1=\"{left}\" y1=\"{height - 24}\" x2=\"{left + width}\" y2=\"{height - 24}\" stroke=\"#888\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"{left}\" y=\"{height - 8}\">0</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"{left + width}\" y=\"{height - 8}\" text-anchor=\"end\">{Escape(Duration.Format(end - origin))}</text>\n");
-        if (steps.Any(s => s.Status?.Pause is not null))
+        if (steps.Any(s => Pauses(s, end).Any()))
         {
             svg.Append(CultureInfo.InvariantCulture, $"  <g class=\"legend\"><rect x=\"{left + width + 10}\" y=\"12\" width=\"12\" height=\"12\" fill=\"{PausedColor}\"/><text x=\"{left + width + 28}\" y=\"23\">paused</text></g>\n");
         }
