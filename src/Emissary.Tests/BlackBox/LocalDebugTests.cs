@@ -40,6 +40,7 @@ public sealed class LocalDebugTests : BlackBoxTest
                   command: [sh, -c, "test -f marker || { echo build fails; exit 3; }; echo build ok"]
                 - name: publish
                   image: busybox
+                  waitForTermination: [build]
                   command: [sh, -c, "echo publish runs"]
             """);
         File.WriteAllText(Path.Combine(dir, "inner.sh"), $"""
