@@ -194,7 +194,7 @@ internal static partial class LocalCommand
             throw new UsageException($"--engine podman: {e.Message}");
         }
         string runId = Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 4).ToLowerInvariant();
-        PodmanPlan? plan = PodmanPod.Prepare(set, pod, graph, settings, runId, errors);
+        PodmanPlan? plan = PodmanPod.Prepare(set, pod, graph, settings, runId, errors, breakOnFailure: request.Debug);
         if (plan is null)
         {
             return null;
