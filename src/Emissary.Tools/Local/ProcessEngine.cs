@@ -176,7 +176,8 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
     private static unsafe int KillLeftovers()
     {
         int self = Libc.GetPid();
-        int killed = 0;
+        // By pid: one SIGKILLed but not yet a zombie when /proc is read again is killed again, not counted again.
+        var killed = new HashSet<int>();
         long deadline = Environment.TickCount64 + 2000;
         while (true)
         {
@@ -187,13 +188,13 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
             int[] alive = ChildrenOf(self);
             if (alive.Length == 0 || Environment.TickCount64 > deadline)
             {
-                return killed;
+                return killed.Count;
             }
             foreach (int pid in alive)
             {
                 if (Libc.Kill(pid, Signals.KILL) == 0)
                 {
-                    killed++;
+                    killed.Add(pid);
                 }
             }
             Thread.Sleep(5);
