@@ -17,13 +17,14 @@ internal static class LocalCli
     private static readonly CliOption Entrypoints = CliOption.Value("--entrypoints", "FILE", "Images' entrypoints, for containers without a command (as for rewrite)");
     private static readonly CliOption Keep = CliOption.Flag("--keep", "Keep the temporary control directory (with --engine podman: the pod and its volumes)");
     private static readonly CliOption Plain = CliOption.Flag("--plain", "Line-by-line progress even on a terminal");
+    private static readonly CliOption Debug = CliOption.Flag("--debug", "Every step pauses when it fails (--breakpoint on-failure): a shell opens in its context, then continue, fail or rerun it (needs a terminal)");
 
     public static CliCommand Build() => new("local",
         "Run a pod's step graph on this machine, in the declared order, with a live view and a timeline: each container's command as a local process supervised by 'emissary run', or (--engine podman) the rewritten pod in real containers.",
         "local FILE [options]")
     {
         Arguments = { new CliArgument("FILE", "A Pod, or a workload with a pod template (YAML or JSON; - for stdin)") },
-        Options = { Engine, Image, OutputDir, Events, TimelineSvg, Grace, Entrypoints, Keep, Plain },
+        Options = { Engine, Image, OutputDir, Events, TimelineSvg, Grace, Entrypoints, Keep, Plain, Debug },
         Action = parsed =>
         {
             var values = new OptionValues(parsed, Environment.GetEnvironmentVariable);
@@ -43,5 +44,6 @@ internal static class LocalCli
         EntrypointsFile = values.String(Entrypoints),
         KeepControlDirectory = values.Flag(Keep),
         Plain = values.Flag(Plain),
+        Debug = values.Flag(Debug),
     };
 }

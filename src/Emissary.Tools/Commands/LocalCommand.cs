@@ -47,6 +47,9 @@ internal sealed record LocalRequest
 
     /// <summary>--plain: line-by-line progress even on a terminal.</summary>
     public bool Plain { get; init; }
+
+    /// <summary>--debug: every step breaks on failure, and a shell opens in each step that pauses.</summary>
+    public bool Debug { get; init; }
 }
 
 /// <summary>
@@ -106,8 +109,15 @@ internal static partial class LocalCommand
             Log.Note(logger, warning.ToString());
         }
 
+        bool debug = request.Debug && Libc.IsATty(0) == 1;
+        if (request.Debug && !debug)
+        {
+            Log.Note(logger, "--debug needs a terminal on stdin to open shells in: running without it");
+        }
+        request = request with { Debug = debug };
         var options = new LocalOptions
         {
+            Debug = debug,
             OutputDirectory = request.OutputDirectory,
             EventsFile = request.EventsFile,
             TimelineSvg = request.TimelineSvg,
@@ -154,9 +164,10 @@ internal static partial class LocalCommand
                 Log.Note(logger, $"{step.Name}: workingDir {workingDir} does not exist here: running in the current directory");
                 workingDir = null;
             }
+            IReadOnlyList<string> run = EmissaryRun.RunArguments(step, local, StepHost.LocalProcess);
             steps.Add(new LocalStep(
                 step.Name,
-                EmissaryRun.RunArguments(step, local, StepHost.LocalProcess),
+                request.Debug ? [.. run, "--breakpoint", "on-failure"] : run,
                 step.Command!.Select(UnescapeKubernetes).ToArray(),
                 step.Env.Select(e => new KeyValuePair<string, string>(e.Name, e.Value)).ToArray(),
                 workingDir,
@@ -183,7 +194,7 @@ internal static partial class LocalCommand
             throw new UsageException($"--engine podman: {e.Message}");
         }
         string runId = Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 4).ToLowerInvariant();
-        PodmanPlan? plan = PodmanPod.Prepare(set, pod, graph, settings, runId, errors);
+        PodmanPlan? plan = PodmanPod.Prepare(set, pod, graph, settings, runId, errors, breakOnFailure: request.Debug);
         if (plan is null)
         {
             return null;

@@ -35,6 +35,9 @@ internal interface ILocalEngine : IDisposable
     /// <summary>The grace is over (or a second Ctrl-C came): end everything now.</summary>
     void Kill();
 
+    /// <summary>`local --debug`: the shell to open in paused step <paramref name="step"/>'s context (its directory, its environment with <paramref name="context"/>'s additions).</summary>
+    DebugShell ShellFor(string step, PausedStepContext context);
+
     /// <summary>After the last look at the control directory: hand over any output not shown yet, then clean up (unless <paramref name="keep"/>).</summary>
     void Finish(IStepOutput output, bool keep);
 }

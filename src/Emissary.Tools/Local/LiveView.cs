@@ -9,7 +9,8 @@ namespace Emissary.Tools.Local;
 
 /// <summary>
 /// The live view on a terminal: one line per step (mark, name, state, time in it), redrawn in
-/// place at the bottom of stderr with ANSI cursor movements.
+/// place at the bottom of stderr with ANSI cursor movements. A paused step shows how long it has
+/// been paused, where (before, after, on-failure) and its attempt.
 /// </summary>
 internal sealed class LiveView(IReadOnlyList<StepView> views)
 {
@@ -22,21 +23,32 @@ internal sealed class LiveView(IReadOnlyList<StepView> views)
         DateTimeOffset now = DateTimeOffset.UtcNow;
         foreach (StepView view in views)
         {
-            StepStatus? s = view.Status;
-            string elapsed = s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st)
-                : s?.WaitingSince is { } ws ? Duration.Format((s.FinishedAt ?? now) - ws) : "";
-            string mark = view.State switch
-            {
-                StepState.Succeeded => "\u001b[32m✔\u001b[0m",
-                StepState.Failed => "\u001b[31m✘\u001b[0m",
-                StepState.Skipped => "\u001b[33m–\u001b[0m",
-                StepState.Running => "\u001b[34m▶\u001b[0m",
-                _ => "…",
-            };
-            block.Append(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State?.JsonName() ?? "pending",-10} {elapsed}\n");
+            block.Append(Line(view, now)).Append('\n');
         }
         StderrWriter.Write(2, block.ToString());
         _lines = views.Count;
+    }
+
+    /// <summary>" ▶ build                running    3.2s"; paused: " ‖ build   paused   12s  on-failure, attempt 2".</summary>
+    internal static string Line(StepView view, DateTimeOffset now)
+    {
+        StepStatus? s = view.Status;
+        string elapsed = s is { State: StepState.Paused, Pause: { } p } ? Duration.Format(now - p.Since)
+            : s?.StartedAt is { } st ? Duration.Format((s.FinishedAt ?? now) - st)
+            : s?.WaitingSince is { } ws ? Duration.Format((s.FinishedAt ?? now) - ws) : "";
+        string mark = view.State switch
+        {
+            StepState.Succeeded => "\u001b[32m✔\u001b[0m",
+            StepState.Failed => "\u001b[31m✘\u001b[0m",
+            StepState.Skipped => "\u001b[33m–\u001b[0m",
+            StepState.Running => "\u001b[34m▶\u001b[0m",
+            StepState.Paused => "\u001b[35m‖\u001b[0m",
+            _ => "…",
+        };
+        string where = s is { State: StepState.Paused, Pause: { } pause }
+            ? "  " + pause.At.Name() + (s.Attempts > 1 ? $", attempt {s.Attempts}" : "")
+            : "";
+        return string.Create(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State?.JsonName() ?? "pending",-10} {elapsed}{where}");
     }
 
     /// <summary>Removes the view (before a line is printed above it, and at the end).</summary>

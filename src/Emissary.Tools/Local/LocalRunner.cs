@@ -15,7 +15,8 @@ namespace Emissary.Tools.Local;
 /// routes the steps' output (<see cref="StepOutput"/>), and at the end prints the timeline and
 /// the <see cref="StepResults"/>, writes --timeline, and returns the <see cref="PodOutcome"/>.
 /// SIGINT, SIGTERM and SIGHUP behave like pod deletion (the engine stops every step; a second
-/// one kills at once).
+/// one kills at once). With --debug a <see cref="StepDebugger"/> opens a shell in each step that
+/// pauses, within the same loop.
 /// </summary>
 internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILogger logger) : IDisposable
 {
@@ -24,6 +25,8 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
     private OutputDirectory? _outputDirectory;
     private ControlDirectoryWatcher? _watcher;
     private EventsFile? _events;
+    private StepDebugger? _debugger;
+    private SafeFd? _terminal;
 
     /// <summary>Runs every step to its end; returns the pod's outcome as an exit code.</summary>
     public int Run()
@@ -32,7 +35,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
         // Created first: from here on Ctrl-C is queued for the loop below, even while the engine prepares.
         _reactor = new Reactor();
         DateTimeOffset origin = DateTimeOffset.UtcNow;
-        DetachStandardInput();
+        _terminal = DetachStandardInput(keepTerminal: options.Debug);
         if (options.EventsFile is { } eventsPath)
         {
             _events = new EventsFile(eventsPath);
@@ -53,12 +56,17 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
                 console.Print($"[{(at - origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State.JsonName()}{ErrorText.Printable(detail)}", toStderr: true);
             }
         });
+        if (_terminal is not null)
+        {
+            _debugger = new StepDebugger(views, layout, engine, _reactor, console, _terminal.Fd);
+        }
         engine.Start(output);
         tracker.Refresh();
+        _debugger?.Refresh();
 
         int? interruptedBy = null;
         long drainUntil = long.MaxValue;
-        while (engine.Running || (_pipes.Open > 0 && Environment.TickCount64 < drainUntil))
+        while (engine.Running || _debugger?.Active == true || (_pipes.Open > 0 && Environment.TickCount64 < drainUntil))
         {
             if (!engine.Running && drainUntil == long.MaxValue)
             {
@@ -80,23 +88,30 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
                     if (interruptedBy is null)
                     {
                         interruptedBy = s.Signal;
+                        _debugger?.Interrupt();
                         engine.Stop(s.Signal, output);
                     }
                     else
                     {
                         output.Note($"{Signals.Name(s.Signal)} again: killing every step now");
+                        _debugger?.Kill();
                         engine.Kill();
                     }
                     break;
                 case SupervisorEvent.ChildExited exited:
-                    engine.ChildExited(exited.Pid, exited.Status);
+                    if (_debugger?.ChildExited(exited.Pid) != true)
+                    {
+                        engine.ChildExited(exited.Pid, exited.Status);
+                    }
                     break;
             }
             if (engine.KillAt is { } killAt && Environment.TickCount64 >= killAt)
             {
+                _debugger?.Kill();
                 engine.Kill();
             }
             tracker.Refresh();
+            _debugger?.Refresh();
             console.Redraw();
         }
         tracker.Refresh();
@@ -117,20 +132,25 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
     /// Steps never read the terminal (a container has no stdin unless it asks): fd 0 becomes
     /// /dev/null, which every child inherits. This also keeps the launcher from handing the
     /// terminal's foreground to a step's process group, which would send Ctrl-C to that step
-    /// alone instead of to emissary local.
+    /// alone instead of to emissary local. With <paramref name="keepTerminal"/> (--debug) the
+    /// terminal is kept first, close-on-exec, for the debug shells; returned.
     /// </summary>
-    private static void DetachStandardInput()
+    private static SafeFd? DetachStandardInput(bool keepTerminal)
     {
+        int terminal = keepTerminal ? Libc.Fcntl(0, Libc.F_DUPFD_CLOEXEC, 3) : -1;
         Libc.Close(0);
         int fd = Libc.Open("/dev/null", Libc.O_RDONLY, 0);
         if (fd > 0)
         {
             Libc.Close(fd); // fd 0 was taken meanwhile: leave it, the child gets what it is
         }
+        return terminal >= 0 ? new SafeFd(terminal) : null;
     }
 
     public void Dispose()
     {
+        _debugger?.Dispose();
+        _terminal?.Dispose();
         _pipes?.Dispose();
         _outputDirectory?.Dispose();
         _watcher?.Dispose();

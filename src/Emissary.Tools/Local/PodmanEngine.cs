@@ -117,6 +117,27 @@ internal sealed class PodmanEngine(PodmanPlan plan, string podmanPath, TimeSpan 
     public void Start(IStepOutput output) =>
         _wait = _podman!.Start(["wait", .. plan.Steps.Select(s => s.Container)]);
 
+    /// <summary>
+    /// `podman exec -it` into the step's container: its image's sh (the container has its own
+    /// shell, not this machine's $SHELL), in the step's working directory, with the variables the
+    /// step's emissary added (the container has the rest).
+    /// </summary>
+    public DebugShell ShellFor(string step, PausedStepContext context)
+    {
+        string container = plan.Steps.First(s => s.Step == step).Container;
+        var argv = new List<string> { podmanPath, "exec", "-it" };
+        if (context.Directory is { } directory)
+        {
+            argv.AddRange(["--workdir", directory]);
+        }
+        foreach ((string name, string value) in context.Added)
+        {
+            argv.AddRange(["--env", name + "=" + value]);
+        }
+        argv.AddRange([container, "sh"]);
+        return new DebugShell(podmanPath, argv, new Dictionary<string, string>(), null);
+    }
+
     public void ChildExited(int pid, ExitStatus status)
     {
         if (_wait?.Pid == pid)

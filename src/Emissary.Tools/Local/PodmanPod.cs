@@ -21,8 +21,10 @@ internal static class PodmanPod
     /// restartPolicy Never (each step runs once), and volume names unique to this run (podman names
     /// a pod's emptyDir volumes after them, so two pods would share them). Null, with the problems
     /// in <paramref name="errors"/> (the same as rewrite's), when the pod cannot be rewritten.
+    /// With <paramref name="breakOnFailure"/> (`local --debug`) every step's `emissary run` also
+    /// gets <c>--breakpoint on-failure</c>.
     /// </summary>
-    public static PodmanPlan? Prepare(ManifestSet set, ManifestObject pod, PodGraph graph, RewriteSettings settings, string runId, ICollection<ManifestError> errors)
+    public static PodmanPlan? Prepare(ManifestSet set, ManifestObject pod, PodGraph graph, RewriteSettings settings, string runId, ICollection<ManifestError> errors, bool breakOnFailure = false)
     {
         if (graph.NativeSidecars && graph.Steps.Any(s => s.Role == StepRole.Sidecar))
         {
@@ -89,6 +91,10 @@ internal static class PodmanPod
             {
                 images.Add((image, containerName));
             }
+            if (breakOnFailure && graph.Steps.Any(s => s.Name == containerName))
+            {
+                BreakOnFailure(container);
+            }
         }
         // The rewrite above asked for no proxy flags; say so where a Kubernetes pod would have had them.
         if (graph.Steps.Any(s => EmissaryRun.ArgumentsFor(s, graph, StepHost.Kubernetes).WaitProxy is not null))
@@ -108,6 +114,21 @@ internal static class PodmanPod
             Steps = graph.Steps.Select(s => (s.Name, podName + "-" + s.Name, s.Role == StepRole.Sidecar)).ToArray(),
             Notes = notes,
         };
+    }
+
+    /// <summary>
+    /// `--breakpoint on-failure` right after `emissary run` in the step's rewritten command (the
+    /// flag, not EMISSARY_BREAKPOINT in the container's env, which its command would inherit).
+    /// </summary>
+    private static void BreakOnFailure(YamlMappingNode container)
+    {
+        if (container.Get("command") is YamlSequenceNode command && command.Children.Count > 1
+            && command.Children[0] is YamlScalarNode { Value: { } binary } && binary.EndsWith("/emissary", StringComparison.Ordinal)
+            && command.Children[1] is YamlScalarNode { Value: "run" })
+        {
+            command.Children.Insert(2, YamlNodes.String("--breakpoint"));
+            command.Children.Insert(3, YamlNodes.String("on-failure"));
+        }
     }
 
     private static IEnumerable<YamlMappingNode> Sequence(YamlMappingNode mapping, string key) =>

@@ -70,6 +70,20 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
         output.Note($"control directory: {_root}");
     }
 
+    /// <summary>$SHELL (else /bin/sh) as the step's command runs: the step's env from the pod spec and what its emissary added, over this process's environment, in its working directory.</summary>
+    public DebugShell ShellFor(string step, PausedStepContext context)
+    {
+        LocalStep local = steps.First(s => s.Name == step);
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string name, string value) in local.Environment.Concat(context.Added))
+        {
+            env[name] = value;
+        }
+        string shell = DebugShell.UserShell(Environment.GetEnvironmentVariable("SHELL"));
+        string? directory = context.Directory is { } d && Directory.Exists(d) ? d : local.WorkingDirectory;
+        return new DebugShell(shell, [shell], env, directory);
+    }
+
     public void ChildExited(int pid, ExitStatus status)
     {
         if (_views.FirstOrDefault(v => v.Pid == pid) is { } done)
@@ -162,7 +176,8 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
     private static unsafe int KillLeftovers()
     {
         int self = Libc.GetPid();
-        int killed = 0;
+        // By pid: one SIGKILLed but not yet a zombie when /proc is read again is killed again, not counted again.
+        var killed = new HashSet<int>();
         long deadline = Environment.TickCount64 + 2000;
         while (true)
         {
@@ -173,13 +188,13 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
             int[] alive = ChildrenOf(self);
             if (alive.Length == 0 || Environment.TickCount64 > deadline)
             {
-                return killed;
+                return killed.Count;
             }
             foreach (int pid in alive)
             {
                 if (Libc.Kill(pid, Signals.KILL) == 0)
                 {
-                    killed++;
+                    killed.Add(pid);
                 }
             }
             Thread.Sleep(5);

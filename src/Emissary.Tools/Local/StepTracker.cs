@@ -19,10 +19,11 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlLayout l
                 watcher.WatchStep(view.Name, layout.StepDirectory(view.Name));
             }
             StepStatus? status = dir.ReadStatus(name);
-            if (status is null || status.State == view.State && status.ExitCode == view.Status?.ExitCode)
+            if (status is null || status.State == view.State && status.ExitCode == view.Status?.ExitCode && !NewPause(view, status))
             {
                 continue;
             }
+            FollowPauses(view, status);
             // Fast steps go through several states between two looks: report each state once, in
             // order, at the time the step recorded for it.
             StepState? previous = view.State;
@@ -42,6 +43,24 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlLayout l
                 StepState.Running => status.StartedAt,
                 _ => status.FinishedAt,
             } ?? DateTimeOffset.UtcNow);
+        }
+    }
+
+    /// <summary>A rerun that paused again between two looks: the same state, but another pause.</summary>
+    internal static bool NewPause(StepView view, StepStatus status) =>
+        status.Pause is { } p && (view.Status?.Pause?.Since != p.Since || view.Status?.Attempts != status.Attempts);
+
+    /// <summary>Opens a pause when the step is seen paused, closes it when it is seen going on (at its end if it ended).</summary>
+    internal static void FollowPauses(StepView view, StepStatus status)
+    {
+        int last = view.Pauses.Count - 1;
+        if (last >= 0 && view.Pauses[last].To is null && (status.State != StepState.Paused || status.Pause?.Since != view.Pauses[last].From))
+        {
+            view.Pauses[last] = (view.Pauses[last].From, status.State.IsFinal() && status.FinishedAt is { } f ? f : DateTimeOffset.UtcNow);
+        }
+        if (status is { State: StepState.Paused, Pause: { } p } && (view.Pauses.Count == 0 || view.Pauses[^1].From != p.Since))
+        {
+            view.Pauses.Add((p.Since, null));
         }
     }
 

@@ -14,6 +14,12 @@ internal sealed class StepView(string name, bool isSidecar)
 
     public StepStatus? Status { get; set; }
 
+    /// <summary>
+    /// The pauses seen while following the step, in order: from the pause's own start to when
+    /// the step was seen going on (null while paused). status.json keeps only the last pause.
+    /// </summary>
+    public List<(DateTimeOffset From, DateTimeOffset? To)> Pauses { get; } = [];
+
     /// <summary>Results from the step's termination message (DIR/NAME/termination.json).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Results { get; set; } = [];
 

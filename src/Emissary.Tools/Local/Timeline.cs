@@ -10,12 +10,16 @@ internal static class Timeline
 {
     private const int BarWidth = 48;
 
+    /// <summary>A paused stretch in the SVG: amber, apart from waiting's grey and the outcomes' colours.</summary>
+    private const string PausedColor = "#e8a33d";
+
     public static string Text(IReadOnlyList<StepView> steps, DateTimeOffset origin, DateTimeOffset end)
     {
         double total = Math.Max((end - origin).TotalMilliseconds, 1);
         int nameWidth = Math.Max(4, steps.Max(s => s.Name.Length));
         var text = new StringBuilder();
-        text.Append("Timeline (").Append(Duration.Format(end - origin)).Append(", ░ waiting, █ running)\n");
+        bool anyPaused = steps.Any(s => Pauses(s, end).Any());
+        text.Append("Timeline (").Append(Duration.Format(end - origin)).Append(", ░ waiting, █ running").Append(anyPaused ? ", ▒ paused" : "").Append(")\n");
         foreach (StepView step in steps)
         {
             var bar = new char[BarWidth];
@@ -43,9 +47,38 @@ internal static class Timeline
                     bar[c] = '█';
                 }
             }
+            foreach ((DateTimeOffset From, DateTimeOffset To) paused in Pauses(step, end))
+            {
+                for (int c = Column(paused.From); c < Math.Max(Column(paused.To), Column(paused.From) + 1) && c < BarWidth; c++)
+                {
+                    bar[c] = '▒';
+                }
+            }
             text.Append("  ").Append(step.Name.PadRight(nameWidth)).Append(" |").Append(bar).Append("| ").Append(Summary(step)).Append(UsageText(step)).Append('\n');
         }
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The step's pauses: those seen while following it (<see cref="StepView.Pauses"/>), one still
+    /// open lasting to <paramref name="end"/>; if none was seen (it paused and went on between two
+    /// looks), the last one its status records: to when the command started after it (a `before`
+    /// pause), else to the step's end.
+    /// </summary>
+    internal static IEnumerable<(DateTimeOffset From, DateTimeOffset To)> Pauses(StepView step, DateTimeOffset end)
+    {
+        if (step.Pauses.Count > 0)
+        {
+            return step.Pauses.Select(p => (p.From, p.To ?? end));
+        }
+        if (step.Status is not { Pause: { } pause } s)
+        {
+            return [];
+        }
+        DateTimeOffset to = s.State == StepState.Paused ? end
+            : s.StartedAt is { } started && started > pause.Since ? started
+            : s.FinishedAt ?? end;
+        return [(pause.Since, to)];
     }
 
     /// <summary>"exit 0 Completed 1.2s", "skipped: step 'lint' failed with exit code 2".</summary>
@@ -65,9 +98,15 @@ internal static class Timeline
             _ when s.ExitCode is { } code => $"exit {code} {s.Reason}{duration}",
             // Its emissary (or container) ended without recording an outcome: SIGKILL, OOM, ...
             _ when step.ProcessExitCode is { } code => $"crashed while {s.State.JsonName()} (exit {code})",
+            StepState.Paused when s.Pause is { } p => $"paused {p.At.Name()}",
             _ => s.State.JsonName(),
-        };
+        } + PauseText(s);
     }
+
+    /// <summary>", paused on-failure, resumed by rerun, attempt 2": how a step that paused went on.</summary>
+    private static string PauseText(StepStatus s) =>
+        (s.Pause is { ResumedBy: { } by } p ? $", paused {p.At.Name()}, resumed by {by}" : "")
+        + (s.Attempts > 1 ? $", attempt {s.Attempts}" : "");
 
     public static string Svg(IReadOnlyList<StepView> steps, DateTimeOffset origin, DateTimeOffset end)
     {
@@ -104,12 +143,20 @@ internal static class Timeline
                 };
                 svg.Append(CultureInfo.InvariantCulture, $"    <rect x=\"{X(st)}\" y=\"{y + 4}\" width=\"{W(st, ft)}\" height=\"20\" fill=\"{color}\"><title>{Escape(Summary(step))}</title></rect>\n");
             }
+            foreach ((DateTimeOffset From, DateTimeOffset To) paused in Pauses(step, end))
+            {
+                svg.Append(CultureInfo.InvariantCulture, $"    <rect class=\"paused\" x=\"{X(paused.From)}\" y=\"{y + 4}\" width=\"{W(paused.From, paused.To)}\" height=\"20\" fill=\"{PausedColor}\"><title>paused {Escape(s?.Pause?.At.Name() ?? "")}</title></rect>\n");
+            }
             svg.Append(CultureInfo.InvariantCulture, $"    <text x=\"{left + width + 10}\" y=\"{y + 18}\">{Escape(Summary(step) + UsageText(step))}</text>\n");
             svg.Append("  </g>\n");
         }
         svg.Append(CultureInfo.InvariantCulture, $"  <line x1=\"{left}\" y1=\"{height - 24}\" x2=\"{left + width}\" y2=\"{height - 24}\" stroke=\"#888\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"{left}\" y=\"{height - 8}\">0</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"  <text x=\"{left + width}\" y=\"{height - 8}\" text-anchor=\"end\">{Escape(Duration.Format(end - origin))}</text>\n");
+        if (steps.Any(s => Pauses(s, end).Any()))
+        {
+            svg.Append(CultureInfo.InvariantCulture, $"  <g class=\"legend\"><rect x=\"{left + width + 10}\" y=\"12\" width=\"12\" height=\"12\" fill=\"{PausedColor}\"/><text x=\"{left + width + 28}\" y=\"23\">paused</text></g>\n");
+        }
         svg.Append("</svg>\n");
         return svg.ToString();
     }

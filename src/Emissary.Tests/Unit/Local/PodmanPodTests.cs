@@ -39,7 +39,7 @@ public sealed class PodmanPodTests
                   command: [sh, -c, "echo testing"]
         """;
 
-    private static (PodmanPlan? Plan, List<ManifestError> Errors) Prepare(string text, string image = "localhost/emissary:dev", string runId = "ab12cd34")
+    private static (PodmanPlan? Plan, List<ManifestError> Errors) Prepare(string text, string image = "localhost/emissary:dev", string runId = "ab12cd34", bool breakOnFailure = false)
     {
         ManifestSet set = ManifestSet.Read(text, ManifestSet.StandardInput);
         ManifestObject pod = set.Documents.SelectMany(d => d.Objects).Single(o => o.HasPod);
@@ -47,7 +47,7 @@ public sealed class PodmanPodTests
         var settings = new RewriteSettings { Image = image };
         PodGraph graph = PodGraph.Extract(pod, settings.GraphOptions, errors)!;
         errors.Should().BeEmpty();
-        return (PodmanPod.Prepare(set, pod, graph, settings, runId, errors), errors);
+        return (PodmanPod.Prepare(set, pod, graph, settings, runId, errors, breakOnFailure), errors);
     }
 
     private static YamlMappingNode Spec(PodmanPlan plan)
@@ -59,6 +59,22 @@ public sealed class PodmanPodTests
 
     private static IEnumerable<YamlMappingNode> Items(YamlMappingNode mapping, string key) =>
         ((YamlSequenceNode)mapping.Get(key)!).Children.Cast<YamlMappingNode>();
+
+    [Fact]
+    public void With_debug_every_steps_emissary_run_breaks_on_failure_and_only_then()
+    {
+        (PodmanPlan? debug, _) = Prepare(Job, breakOnFailure: true);
+        (PodmanPlan? plain, _) = Prepare(Job);
+
+        foreach (YamlMappingNode container in Items(Spec(debug!), "containers"))
+        {
+            string[] command = ((YamlSequenceNode)container.Get("command")!).Children.Cast<YamlScalarNode>().Select(c => c.Value!).ToArray();
+            command[..4].Should().Equal([EmissaryRun.Binary, "run", "--breakpoint", "on-failure"], "the flag, not an env var the step's command would inherit");
+        }
+        Items(Spec(debug!), "containers").Should().NotBeEmpty();
+        plain!.Yaml.Should().NotContain("--breakpoint");
+        Items(Spec(debug!), "initContainers").First().ToString().Should().NotContain("--breakpoint", "emissary-init is no step");
+    }
 
     [Fact]
     public void A_job_becomes_the_pod_rewrite_as_pod_writes_named_after_the_job()
