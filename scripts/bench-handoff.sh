@@ -95,7 +95,7 @@ start_emissary_pair() {
 # or execs `emissary debug continue A` ($release=commandlet, what a user's request costs).
 start_paused_pair() {
     local dir=$1 t
-    "$emissary" run --control-dir "$dir" --name A --breakpoint after -- /bin/true 2>>"$dir/../log" &
+    "$emissary" run --control-dir "$dir" --name A --breakpoint after --log-level error -- /bin/true 2>>"$dir/../log" &  # not its "paused" warning
     a=$!
     until [ "$(state_of "$dir" A)" = paused ]; do sleep 0.001; done
     "$emissary" run --control-dir "$dir" --name B --after A -- "$stamp" "$dir/b" 2>>"$dir/../log" &
