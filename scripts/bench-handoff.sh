@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Hand-off benchmarks: upstream child's exit -> downstream child's exec (steps already waiting),
-# beside its floor on this machine (the same hand-off in C, bench/handoff-floor),
+# beside its floor on this machine (the same hand-off in C, bench/handoff-floor), the hand-off
+# after `emissary debug continue` of an upstream paused at a breakpoint (issue #27),
 # a 20-step --after chain launched at once, and a 500-step chain with fs.inotify.max_user_instances=128.
 # Runs on ext4 (a directory under the repo's disk) and tmpfs (/dev/shm). Cleans up after itself.
 #   ROUNDS=200 CHAIN_RUNS=7 BIG=500 scripts/bench-handoff.sh [emissary]
@@ -33,14 +34,26 @@ trap cleanup EXIT INT TERM
 
 # stamp FILE: writes CLOCK_MONOTONIC (ns) to FILE. For the upstream, right before it exits; for
 # the downstream, first thing after exec (a static binary: nothing runs before main worth counting).
+# stamp FILE --write FIFO WORD: then writes "WORD\n" into FIFO (a debug request, as the commandlet
+# writes it); stamp FILE --exec CMD ARG...: then execs CMD (the commandlet itself).
 cat > "$work/stamp.c" <<'C'
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 int main(int argc, char **argv) {
     struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
     FILE *f = fopen(argv[1], "w"); if (!f) return 1;
     fprintf(f, "%lld\n", (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
-    return fclose(f) != 0;
+    if (fclose(f) != 0) return 1;
+    if (argc == 5 && strcmp(argv[2], "--write") == 0) {
+        char line[64]; int n = snprintf(line, sizeof line, "%s\n", argv[4]);
+        int fd = open(argv[3], O_WRONLY | O_NONBLOCK);
+        return fd < 0 || write(fd, line, n) != n;
+    }
+    if (argc > 3 && strcmp(argv[2], "--exec") == 0) { execv(argv[3], argv + 3); return 127; }
+    return 0;
 }
 C
 "$cc" -O2 -static -o "$work/stamp" "$work/stamp.c" 2>/dev/null || "$cc" -O2 -o "$work/stamp" "$work/stamp.c"
@@ -76,6 +89,32 @@ start_emissary_pair() {
     done
 }
 
+# The pair after `debug continue`: A's command has ended and A is paused at its `after`
+# breakpoint, B waits --after A (as above); the round's go is the continue request: "$release"
+# stamps a, then writes the word into A's signal FIFO ($release=write, what the step does with it)
+# or execs `emissary debug continue A` ($release=commandlet, what a user's request costs).
+start_paused_pair() {
+    local dir=$1 t
+    "$emissary" run --control-dir "$dir" --name A --breakpoint after --log-level error -- /bin/true 2>>"$dir/../log" &  # not its "paused" warning
+    a=$!
+    until [ "$(state_of "$dir" A)" = paused ]; do sleep 0.001; done
+    "$emissary" run --control-dir "$dir" --name B --after A -- "$stamp" "$dir/b" 2>>"$dir/../log" &
+    b=$!
+    pids=("$a" "$b")
+    until [ "$(state_of "$dir" B)" = waiting ]; do sleep 0.001; done
+    for ((t = 0; t < 50; t++)); do
+        { ls -l /proc/$b/fd 2>/dev/null | grep -q "/A/alive\$" || grep -qx "lock watcher A" /proc/$b/task/*/comm 2>/dev/null; } && break
+        sleep 0.001
+    done
+    rm -f "$dir/go"
+    if [ "$release" = write ]; then
+        "$stamp" "$dir/a" --write "$dir/A/signal" continue &
+    else
+        "$stamp" "$dir/a" --exec "$emissary" debug continue A --control-dir "$dir" &
+    fi
+    pids+=($!)
+}
+
 # The floor's pair: bench/handoff-floor in place of emissary, B blocked in flock on A's lock.
 start_floor_pair() {
     local dir=$1
@@ -99,8 +138,8 @@ handoff() {
         mkdir -p "$dir"
         mkfifo "$dir/go"
         "$start" "$dir"
-        echo go > "$dir/go"
-        wait "$a" "$b"
+        [ -p "$dir/go" ] && echo go > "$dir/go" # a starter that releases A itself takes the FIFO away
+        wait "${pids[@]}"
         pids=()
         echo $(( $(cat "$dir/b") - $(cat "$dir/a") )) >> "$samples"
         rm -rf "$dir"
@@ -166,6 +205,11 @@ for fs in tmpfs ext4; do
     read -r f50 f99 _ _ < <(handoff start_floor_pair "$base")
     printf '  hand-off p50 (%s, %d rounds)  %s ms  (floor, the same hand-off in C: %s ms)  target 0.5 ms  %s\n' "$fs" "$rounds" "$p50" "$f50" "$(verdict "$p50" 0.5)"
     printf '  hand-off p99 (%s)  %s ms  (min %s, max %s; floor %s ms)  target 2 ms  %s\n' "$fs" "$p99" "$lo" "$hi" "$f99" "$(verdict "$p99" 2)"
+    release=write; read -r c50 c99 _ _ < <(handoff start_paused_pair "$base")
+    release=commandlet; read -r u50 u99 _ _ < <(handoff start_paused_pair "$base")
+    printf '  hand-off after debug continue p50 (%s)  %s ms, p99 %s ms  (%sx the hand-off after an exit; through the commandlet %s ms, p99 %s ms)  target: ratio <= 1.2  %s\n' \
+        "$fs" "$c50" "$c99" "$(awk -v c="$c50" -v p="$p50" 'BEGIN { printf "%.2f", c / p }')" "$u50" "$u99" \
+        "$(awk -v c="$c50" -v p="$p50" 'BEGIN { print (c <= 1.2 * p) ? "OK" : "MISSED" }')"
     if grep -q . "$base/log"; then echo "    emissary said:"; sort "$base/log" | uniq -c | head -5 | sed 's/^/    /'; fi
 done
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Emissary.Control;
 using Emissary.Events;
 
 namespace Emissary.Cli;
@@ -44,6 +45,9 @@ internal sealed class RunArguments
     public bool? ContinueOnError { get; init; }
 
     public string? ResultFromStdout { get; init; }
+
+    /// <summary><c>--breakpoint</c>, written as one comma-separated value (before, after, on-failure, in this order).</summary>
+    public Control.PausePoint Breakpoints { get; init; }
 
     /// <summary><c>--stdin-from</c>: the producer step.</summary>
     public string? StdinFrom { get; init; }
@@ -96,6 +100,7 @@ internal sealed class RunArguments
             null => null,
         });
         Value(args, RunCli.ResultFromStdout, ResultFromStdout);
+        Value(args, RunCli.Breakpoint, FormatBreakpoints(Breakpoints));
         Value(args, RunCli.StdinFrom, StdinFrom);
         Value(args, RunCli.StdoutTo, StdoutTo);
         args.AddRange(Extra);
@@ -135,6 +140,20 @@ internal sealed class RunArguments
             text += seconds.ToString("0.#######", CultureInfo.InvariantCulture) + "s";
         }
         return text;
+    }
+
+    /// <summary>The kinds of <paramref name="points"/> as <c>--breakpoint</c> takes them (before,after,on-failure); null for none.</summary>
+    public static string? FormatBreakpoints(Control.PausePoint points)
+    {
+        var names = new List<string>(3);
+        foreach (Control.PausePoint kind in (ReadOnlySpan<Control.PausePoint>)[Control.PausePoint.Before, Control.PausePoint.After, Control.PausePoint.OnFailure])
+        {
+            if ((points & kind) != 0)
+            {
+                names.Add(kind.Name());
+            }
+        }
+        return names.Count > 0 ? string.Join(',', names) : null;
     }
 
     /// <summary>TERM, USR1, ... (run accepts them with or without SIG); real-time signals as numbers.</summary>

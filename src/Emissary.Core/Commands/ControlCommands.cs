@@ -74,7 +74,9 @@ internal static class ControlCommands
         RequireStep(dir, name);
         StepStatus? status = dir.ReadStatus(name);
         string context = dir.ReadContext(name)
-            ?? throw new CommandletException($"step '{name}' has not paused ({Describe(status)})", CommandletExitCodes.WrongState);
+            ?? throw new CommandletException(status?.State == StepState.Paused
+                ? $"step '{name}' is paused but {dir.PathOf(name, StepContext.File)} is not a regular file of at most {ControlDirectory.MaxStatusBytes} bytes"
+                : $"step '{name}' has not paused ({Describe(status)})", CommandletExitCodes.WrongState);
         var text = new StringBuilder();
         foreach (string line in context.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -108,15 +110,43 @@ internal static class ControlCommands
             ? Libc.OpenAtRetrying(step.Fd, ControlDirectory.SignalFifo, Libc.O_WRONLY | Libc.O_NONBLOCK | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0)
             : -1;
         using var handle = fd >= 0 ? new SafeFd(fd) : null;
-        byte[] request = Encoding.ASCII.GetBytes(line + "\n");
+        // The leading newline ends whatever partial line a neighbour left in the FIFO ("cont" with
+        // no newline would otherwise swallow this request as "contcontinue"); the step ignores
+        // the empty line it makes when there was none.
+        byte[] request = Encoding.ASCII.GetBytes("\n" + line + "\n");
         fixed (byte* p = request)
         {
             // A few bytes, less than PIPE_BUF: the kernel writes it whole or not at all.
-            if (fd < 0 || Libc.KindOf(fd) != FileType.Fifo || Libc.Write(fd, p, (nuint)request.Length) != request.Length)
+            bool sent = fd >= 0 && Libc.KindOf(fd) == FileType.Fifo && WriteWhole(fd, p, request.Length);
+            if (!sent)
             {
                 throw new CommandletException($"cannot {what} step '{name}' ({Describe(dir.ReadStatus(name))}): {dir.PathOf(name, ControlDirectory.SignalFifo)} is not the FIFO of a live step", CommandletExitCodes.WrongState);
             }
         }
+    }
+
+    /// <summary>
+    /// Writes a request of less than PIPE_BUF bytes whole. A FIFO that a neighbour keeps full (the
+    /// step drains a bounded amount per wake-up) gives EAGAIN: wait for room a while (the step
+    /// keeps draining), not for ever, since the step may be gone.
+    /// </summary>
+    private static unsafe bool WriteWhole(int fd, byte* bytes, int length)
+    {
+        const int Tries = 100, WaitMs = 20; // at most about 2 s
+        for (int i = 0; i < Tries; i++)
+        {
+            nint written = Libc.Write(fd, bytes, (nuint)length);
+            if (written == length)
+            {
+                return true;
+            }
+            if (written >= 0 || Libc.LastErrno != Errno.EAGAIN)
+            {
+                return false;
+            }
+            Libc.PollOne(fd, Libc.POLLOUT, WaitMs);
+        }
+        return false;
     }
 
     /// <summary>

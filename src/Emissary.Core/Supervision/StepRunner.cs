@@ -272,26 +272,19 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
         var pause = new StepPause(at, clock.UtcNow);
         Log.Paused(logger, at.Name(), plan.Name);
         recorder.MarkPaused(status with { State = StepState.Paused, Pause = pause }, plan.Command?.Argv ?? [], plan.Launch.WorkingDirectory, plan.Launch.ExtraEnvironment);
-        TimeSpan until = clock.Elapsed + plan.Rules.BreakpointTimeout;
-        while (true)
+        DebugRequest? resume = null;
+        switch (DecisionWait.Await(events, clock, () => (resume = Debug.TakeResume()) is not null, plan.Rules.BreakpointTimeout, out int received))
         {
-            if (Debug.TakeResume() is { } resume)
-            {
-                status = status with { Pause = pause.ResumedWith(resume.Word()) };
+            case DecisionEnd.Decided:
+                status = status with { Pause = pause.ResumedWith(resume!.Value.Word()) };
                 return resume;
-            }
-            TimeSpan left = until - clock.Elapsed;
-            if (left <= TimeSpan.Zero)
-            {
+            case DecisionEnd.TimedOut:
                 status = status with { Pause = pause.ResumedWith("timeout") };
                 return null;
-            }
-            if (events.Next(left) is SupervisorEvent.SignalReceived s && Signals.IsTerminating(s.Signal))
-            {
-                signal = s.Signal;
-                status = status with { Pause = pause.ResumedWith(Signals.Name(s.Signal)) };
+            default:
+                signal = received;
+                status = status with { Pause = pause.ResumedWith(Signals.Name(received)) };
                 return null;
-            }
         }
     }
 

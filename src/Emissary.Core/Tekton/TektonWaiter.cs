@@ -48,6 +48,7 @@ internal readonly record struct WaitOutcome(WaitVerdict Verdict, int Signal = 0,
 internal sealed unsafe class TektonWaiter : ITektonWaiter, IDisposable
 {
     private readonly IEventLoop _loop;
+    private readonly IClock _clock;
     private readonly PollingFallback _fallback;
     private readonly DirectoryWatchSet _directories;
     private readonly LockWatcher _locks;
@@ -55,6 +56,7 @@ internal sealed unsafe class TektonWaiter : ITektonWaiter, IDisposable
     public TektonWaiter(IEventLoop loop, IClock clock, ILogger logger)
     {
         _loop = loop;
+        _clock = clock;
         _fallback = new PollingFallback(clock, logger);
         _directories = new DirectoryWatchSet(loop, _fallback);
         _locks = new LockWatcher(loop);
@@ -70,51 +72,59 @@ internal sealed unsafe class TektonWaiter : ITektonWaiter, IDisposable
         }
         string directory = Path.GetDirectoryName(Path.GetFullPath(file)) ?? "/";
         bool lockWatched = false;
-        try
+        bool watched = false;
+        WaitOutcome? outcome = null;
+        // The file (or its .err, or the previous entrypoint's end) is the decision; the wait is run's (DecisionWait).
+        bool Decided()
         {
-            while (true)
+            // The lock watcher alone covers the wait, except in breakpoint-on-failure mode:
+            // there a step can write `out` and then wait for the user, alive.
+            bool lockCovers = lockWatched && !errorFileMeansReady;
+            watched = lockCovers || Watch(directory);
+
+            if ((outcome = Check(file, expectContent, errorFileMeansReady)) is not null)
             {
-                // The lock watcher alone covers the wait, except in breakpoint-on-failure mode:
-                // there a step can write `out` and then wait for the user, alive.
-                bool lockCovers = lockWatched && !errorFileMeansReady;
-                bool watched = lockCovers || Watch(directory);
-
-                if (Check(file, expectContent, errorFileMeansReady) is { } done)
+                return true;
+            }
+            if (detectVanished && !lockWatched)
+            {
+                switch (ProbeLock(directory, out SafeFd? held))
                 {
-                    return done;
-                }
-                if (detectVanished && !lockWatched)
-                {
-                    switch (ProbeLock(directory, out SafeFd? held))
-                    {
-                        case LockState.Held:
-                            _locks.Watch(held!, "previous step's lock");
-                            lockWatched = true;
-                            if (!errorFileMeansReady)
-                            {
-                                // It wakes us when that entrypoint ends, which it does right after writing its outcome.
-                                _directories.Stop();
-                            }
-                            break;
-                        case LockState.Released:
-                            // It may have written its outcome just before exiting: look again.
-                            return Check(file, expectContent, errorFileMeansReady) ?? new WaitOutcome(WaitVerdict.PreviousVanished);
-                    }
-                }
-                else if (lockWatched && ProbeLock(directory, out _) == LockState.Released)
-                {
-                    return Check(file, expectContent, errorFileMeansReady) ?? new WaitOutcome(WaitVerdict.PreviousVanished);
-                }
-
-                TimeSpan? timeout = lockWatched ? null
-                    : _fallback.Active ? PollingFallback.Interval
-                    : watched ? null
-                    : _fallback.WaitWithoutInstance();
-                if (_loop.Next(timeout) is SupervisorEvent.SignalReceived received && Signals.IsTerminating(received.Signal))
-                {
-                    return new WaitOutcome(WaitVerdict.Interrupted, received.Signal);
+                    case LockState.Held:
+                        _locks.Watch(held!, "previous step's lock");
+                        lockWatched = true;
+                        if (!errorFileMeansReady)
+                        {
+                            // It wakes us when that entrypoint ends, which it does right after writing its outcome.
+                            _directories.Stop();
+                        }
+                        break;
+                    case LockState.Released:
+                        // It may have written its outcome just before exiting: look again.
+                        outcome = Check(file, expectContent, errorFileMeansReady) ?? new WaitOutcome(WaitVerdict.PreviousVanished);
+                        return true;
                 }
             }
+            else if (lockWatched && ProbeLock(directory, out _) == LockState.Released)
+            {
+                outcome = Check(file, expectContent, errorFileMeansReady) ?? new WaitOutcome(WaitVerdict.PreviousVanished);
+                return true;
+            }
+            return false;
+        }
+
+        // How long to sleep when nothing can wake the loop: the polling fallback's interval, or until an instance frees up.
+        TimeSpan? Recheck() => lockWatched ? null
+            : _fallback.Active ? PollingFallback.Interval
+            : watched ? null
+            : _fallback.WaitWithoutInstance();
+
+        try
+        {
+            // Tekton's waits have no limit of their own (the TaskRun's timeout deletes the pod: SIGTERM).
+            return DecisionWait.Await(_loop, _clock, Decided, limit: null, out int signal, Recheck) == DecisionEnd.Signalled
+                ? new WaitOutcome(WaitVerdict.Interrupted, signal)
+                : outcome!.Value;
         }
         finally
         {

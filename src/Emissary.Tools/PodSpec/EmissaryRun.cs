@@ -109,6 +109,7 @@ internal static class EmissaryRun
             SidecarOf = graph.SidecarOf(step),
             StopSignal = step.StopSignal,
             Grace = step.Grace,
+            Breakpoints = step.Breakpoints,
             Timeout = step.Timeout,
             Retries = step.Retries,
             RetryDelay = step.RetryDelay,

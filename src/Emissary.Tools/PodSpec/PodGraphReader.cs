@@ -18,7 +18,8 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
 {
     private const string NativeSidecarsAnnotation = "native-sidecars";
     private const string ProxyAnnotation = "proxy";
-    private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation, PodInjection.InjectAnnotation, PodInjection.DeliveryAnnotation];
+    private const string BreakpointAnnotation = "breakpoint";
+    private static readonly string[] PodAnnotations = [NativeSidecarsAnnotation, ProxyAnnotation, PodInjection.InjectAnnotation, PodInjection.DeliveryAnnotation, BreakpointAnnotation];
 
     /// <summary>At most this many cycles are printed for one pod: enough to see the mistake, bounded whatever the pod.</summary>
     internal const int MaxCyclesShown = 10;
@@ -270,6 +271,12 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                     return null;
             }
         }
+        if (field == StepField.Breakpoint && node is YamlSequenceNode kinds && kinds.Children.All(k => k is YamlScalarNode))
+        {
+            // breakpoint: [before, on-failure] reads as "before,on-failure"
+            string joined = string.Join(",", kinds.Children.Select(k => ((YamlScalarNode)k).Value?.Trim() ?? ""));
+            return new Declaration([new Item(joined, path)], path, "[" + joined.Replace(",", ", ") + "]");
+        }
         if (node is not YamlScalarNode value || YamlNodes.IsNull(value))
         {
             Error(path, node is YamlScalarNode ? "expected a value" : "expected a single value");
@@ -291,6 +298,10 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             if (StepFields.IsList(field))
             {
                 items.AddRange(SplitList(value, path));
+            }
+            else if (field == StepField.Breakpoint && items.Count > 0)
+            {
+                items[0] = items[0] with { Text = items[0].Text + "," + value }; // repeated --breakpoint flags add up, as in emissary run
             }
             else
             {
@@ -356,6 +367,9 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                             Error(path, $"unknown delivery \"{value}\" (use {string.Join(" or ", BinaryDeliveries.Names.Select(n => n.Name))})");
                         }
                         break;
+                    case BreakpointAnnotation:
+                        ReadBreakpointAnnotation(key, value, path);
+                        break;
                     case PodInjection.InjectAnnotation:
                         if (!StepFields.TryParseBoolean(value, out _))
                         {
@@ -363,7 +377,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                         }
                         break;
                     default:
-                        Error(path, $"unknown annotation{Suggest(rest, PodAnnotations, StepFields.AnnotationPrefix)} (emissary.dev/ takes native-sidecars, proxy, inject, delivery and CONTAINER.FIELD)");
+                        Error(path, $"unknown annotation{Suggest(rest, PodAnnotations, StepFields.AnnotationPrefix)} (emissary.dev/ takes native-sidecars, proxy, inject, delivery, breakpoint and CONTAINER.FIELD)");
                         break;
                 }
                 continue;
@@ -384,7 +398,55 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
                 continue;
             }
             List<Item> items = StepFields.IsList(field) ? SplitList(value, path) : [new Item(value.Trim(), path)];
+            if (container.DeclarationsOf(field).Annotation is { } other && other.AnnotationKey != key)
+            {
+                // only breakpoint has a second annotation form (emissary.dev/breakpoint)
+                Error(path, $"the breakpoints of \"{containerName}\" are also given by annotation \"{other.AnnotationKey}\": give them once");
+                continue;
+            }
             container.DeclarationsOf(field).Annotation = new Declaration(items, path, Quote(value), key);
+        }
+    }
+
+    /// <summary>
+    /// <c>emissary.dev/breakpoint: "build=on-failure,test=before+after"</c>: the breakpoints of
+    /// several steps in one annotation, which is easier to add with <c>kubectl annotate</c> than one
+    /// <c>emissary.dev/STEP.breakpoint</c> each. Each entry is an annotation declaration of that step's
+    /// <c>breakpoint</c> field (so a container field that disagrees is an error, as for any annotation);
+    /// the same step in both annotation forms, or twice here, is an error rather than a silent choice.
+    /// </summary>
+    private void ReadBreakpointAnnotation(string key, string value, string path)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string entry in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = entry.IndexOf('=');
+            if (equals <= 0)
+            {
+                Error(path, $"\"{entry}\" is not STEP=KINDS (e.g. build=on-failure or build=before+on-failure)");
+                continue;
+            }
+            string step = entry[..equals].Trim();
+            string kinds = entry[(equals + 1)..].Trim();
+            if (!_byName.TryGetValue(step, out Container? container))
+            {
+                Error(path, _userInitContainers.ContainsKey(step)
+                    ? $"\"{step}\" is an init container: emissary settings apply to containers only"
+                    : $"unknown container \"{step}\"{SuggestStep(step)}");
+                continue;
+            }
+            if (!seen.Add(step))
+            {
+                Error(path, $"\"{step}\" is given twice: join its kinds with '+' (e.g. {step}=before+on-failure)");
+                continue;
+            }
+            Declarations declarations = container.DeclarationsOf(StepField.Breakpoint);
+            if (declarations.Annotation is { } other && other.AnnotationKey != key)
+            {
+                Error(path, $"the breakpoints of \"{step}\" are also given by annotation \"{other.AnnotationKey}\": give them once");
+                continue;
+            }
+            declarations.Annotation = new Declaration([new Item(kinds, path)], path, Quote(kinds), key);
         }
     }
 
@@ -932,6 +994,7 @@ internal sealed class PodGraphReader(ManifestObject manifest, PodGraphOptions op
             RestartPolicy = container.InInit ? null : node.GetText("restartPolicy") ?? _podRestartPolicy,
             RestartRules = !container.InInit && node.Get("restartPolicyRules") is YamlSequenceNode rules ? CompactJson(rules) : null,
             Grace = Setting<TimeSpan>(StepField.Grace),
+            Breakpoints = Setting<PausePoint>(StepField.Breakpoint) ?? PausePoint.None,
             Proxy = sidecar ? ProxyKind.None : proxy,
             ExtraRunArguments = container.Wrapped?.ExtraArguments ?? [],
             Path = container.Path,

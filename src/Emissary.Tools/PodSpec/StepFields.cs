@@ -1,5 +1,6 @@
 using System.Globalization;
 using Emissary.Cli;
+using Emissary.Control;
 using Emissary.Events;
 using Emissary.Foundation;
 using Emissary.Results;
@@ -22,6 +23,7 @@ internal enum StepField
     Grace,
     StdinFrom,
     Observes,
+    Breakpoint,
 }
 
 /// <summary>
@@ -35,7 +37,7 @@ internal static class StepFields
     public static readonly string[] Names =
     [
         "waitForTermination", "timeout", "retries", "retryDelay", "onError", "sidecar", "waitForStart",
-        "runOnUpstreamFailure", "resultFromStdout", "stopSignal", "grace", "stdinFrom", "observes",
+        "runOnUpstreamFailure", "resultFromStdout", "stopSignal", "grace", "stdinFrom", "observes", "breakpoint",
     ];
 
     public const int MaxRetries = 1000;
@@ -77,6 +79,7 @@ internal static class StepFields
         (RunCli.Grace, StepField.Grace),
         (RunCli.StdinFrom, StepField.StdinFrom),
         (RunCli.Observe, StepField.Observes),
+        (RunCli.Breakpoint, StepField.Breakpoint),
     ];
 
     /// <summary>The fields that take a list of container names (a YAML list, or a comma list in an annotation or flag).</summary>
@@ -154,10 +157,44 @@ internal static class StepFields
                 }
                 error = $"\"{text}\" is not a container name";
                 return false;
+            case StepField.Breakpoint:
+                if (TryParseBreakpoints(text, out PausePoint points))
+                {
+                    value = points;
+                    return true;
+                }
+                error = $"\"{text}\" is not a list of breakpoints (before, after, on-failure; joined by ',' or '+')";
+                return false;
             default:
                 value = text;
                 return true;
         }
+    }
+
+    /// <summary>
+    /// The characters that join breakpoint kinds: ',' as in <c>--breakpoint before,after</c>, and '+'
+    /// where ',' already separates steps (<c>emissary.dev/breakpoint: "build=before+on-failure,test=after"</c>).
+    /// </summary>
+    public static readonly char[] BreakpointSeparators = [',', '+'];
+
+    /// <summary>
+    /// A set of breakpoint kinds (<c>on-failure</c>, <c>before+after</c>, <c>after,on-failure</c>); at
+    /// least one, each known, repeats harmless (as <c>run</c> takes a repeated <c>--breakpoint</c>).
+    /// </summary>
+    public static bool TryParseBreakpoints(string text, out PausePoint points)
+    {
+        points = PausePoint.None;
+        string[] kinds = text.Split(BreakpointSeparators, StringSplitOptions.TrimEntries);
+        foreach (string kind in kinds)
+        {
+            if (PausePoints.Parse(kind) is not { } point)
+            {
+                points = PausePoint.None;
+                return false;
+            }
+            points |= point;
+        }
+        return points != PausePoint.None;
     }
 
     public static bool TryParseBoolean(string text, out bool value)

@@ -108,6 +108,9 @@ internal sealed record StepSpec
 
     public TimeSpan? Grace { get; init; }
 
+    /// <summary>Where the step pauses for <c>emissary debug</c> (<c>breakpoint</c>, <c>--breakpoint</c>); None: nowhere.</summary>
+    public Control.PausePoint Breakpoints { get; init; }
+
     /// <summary>The injected proxy this step waits for and, when it is a final step, tells to quit. None for sidecars.</summary>
     public ProxyKind Proxy { get; init; } = ProxyKind.None;
 

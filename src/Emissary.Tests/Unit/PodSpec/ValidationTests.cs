@@ -62,8 +62,8 @@ public sealed class ValidationTests
             "pod/p: spec.containers[0].timeot: unknown field \"timeot\" (did you mean \"timeout\"?)",
             "pod/p: spec.containers[0].waitForTermintion: unknown field \"waitForTermintion\" (did you mean \"waitForTermination\"?)",
             "pod/p: metadata.annotations[\"emissary.dev/a.retrys\"]: unknown field \"retrys\" (did you mean \"retries\"?)",
-            "pod/p: metadata.annotations[\"emissary.dev/proxi\"]: unknown annotation (did you mean \"emissary.dev/proxy\"?) (emissary.dev/ takes native-sidecars, proxy, inject, delivery and CONTAINER.FIELD)",
-            "pod/p: metadata.annotations[\"emissary.dev/whatever\"]: unknown annotation (emissary.dev/ takes native-sidecars, proxy, inject, delivery and CONTAINER.FIELD)");
+            "pod/p: metadata.annotations[\"emissary.dev/proxi\"]: unknown annotation (did you mean \"emissary.dev/proxy\"?) (emissary.dev/ takes native-sidecars, proxy, inject, delivery, breakpoint and CONTAINER.FIELD)",
+            "pod/p: metadata.annotations[\"emissary.dev/whatever\"]: unknown annotation (emissary.dev/ takes native-sidecars, proxy, inject, delivery, breakpoint and CONTAINER.FIELD)");
     }
 
     [Fact]
