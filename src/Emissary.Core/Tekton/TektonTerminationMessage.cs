@@ -1,4 +1,5 @@
 using Emissary.Foundation.Sequences;
+using System.IO.Compression;
 using System.Text;
 using Emissary.Control;
 using Emissary.Interop;
@@ -202,8 +203,20 @@ internal static class TektonTerminationMessage
         _ => TektonResultType.Unknown,
     };
 
-    /// <summary>"tknz:" + base64 (standard alphabet, no padding) of raw DEFLATE at the smallest size.</summary>
-    public static byte[] Compress(byte[] json) => DeflateText.Compress(CompressedPrefix, json);
+    /// <summary>
+    /// "tknz:" + base64 (standard alphabet, no padding) of raw DEFLATE at the smallest size, by
+    /// System.IO.Compression as before (the drop-in's bytes unchanged; the entrypoint binary has
+    /// room for its native zlib, the in-pod emissary does not and uses <see cref="Deflate"/>).
+    /// </summary>
+    public static byte[] Compress(byte[] json)
+    {
+        using var buffer = new MemoryStream();
+        using (var deflate = new DeflateStream(buffer, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            deflate.Write(json);
+        }
+        return DeflateText.Encode(CompressedPrefix, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+    }
 
     /// <summary>The JSON inside a compressed message, or null when it is not valid or inflates past <see cref="MaxInflated"/>.</summary>
     public static byte[]? Inflate(ReadOnlySpan<byte> base64NoPadding) => DeflateText.Inflate(base64NoPadding, MaxInflated);
