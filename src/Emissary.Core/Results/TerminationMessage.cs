@@ -176,7 +176,7 @@ internal static partial class TerminationMessage
             {
                 omitted = sorted.Length;
                 problems.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"results left out of the termination message: {needs}, budget is {budget}; they stay in the control directory for $(steps.{report.Name}.results.KEY) and emissary status --json"));
+                    $"{Named(sorted)} left out of the termination message: {needs}, budget is {budget}; kept in the control directory for $(steps.{report.Name}.results.NAME) and emissary status --json"));
             }
             else
             {
@@ -508,6 +508,20 @@ internal static partial class TerminationMessage
             }
         }
         return string.Join(", ", names);
+    }
+
+    /// <summary>"result 'a'", "results 'a', 'b'", at most five names: "results 'a', …, 'e' and 7 more".</summary>
+    private static string Named(Result[] results)
+    {
+        const int Shown = 5;
+        var quoted = new string[Math.Min(Shown, results.Length)];
+        for (int i = 0; i < quoted.Length; i++)
+        {
+            quoted[i] = "'" + results[i].Name + "'";
+        }
+        string names = string.Join(", ", quoted);
+        return (results.Length == 1 ? "result " : "results ") + names
+            + (results.Length > Shown ? string.Create(CultureInfo.InvariantCulture, $" and {results.Length - Shown} more") : "");
     }
 
     private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : string.Create(CultureInfo.InvariantCulture, $"{n} {noun}s");
