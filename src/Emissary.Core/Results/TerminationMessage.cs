@@ -169,20 +169,20 @@ internal static partial class TerminationMessage
             {
                 return new Rendering(compressed, false, Join(encodingNotes));
             }
-            string needs = string.Create(CultureInfo.InvariantCulture, $"{Count(sorted.Length, "result")} {(sorted.Length == 1 ? "needs" : "need")} {full.Length} bytes")
+            string needs = string.Create(CultureInfo.InvariantCulture, $"needs {full.Length} bytes")
                 + (compressed is not null ? string.Create(CultureInfo.InvariantCulture, $" ({compressed.Length} compressed)")
                     : format == TerminationFormat.Emissary ? string.Create(CultureInfo.InvariantCulture, $" (over the {MaxInflated} a reader inflates)") : "");
             if (resultsKept && format == TerminationFormat.Emissary)
             {
                 omitted = sorted.Length;
                 problems.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{Named(sorted)} left out of the termination message: {needs}, budget is {budget}; kept in the control directory for $(steps.{report.Name}.results.NAME) and emissary status --json"));
+                    $"{Named(sorted)} left out of the termination message, which {needs}, budget is {budget}; kept in the control directory for $(steps.{report.Name}.results.NAME) and emissary status --json"));
             }
             else
             {
                 tooLarge = true;
                 problems.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"termination message with {needs}, budget is {budget}: written without results, reason {StepReasons.ResultsTooLarge}"));
+                    $"{Named(sorted)}: the termination message {needs}, budget is {budget}: written without results, reason {StepReasons.ResultsTooLarge}"));
                 report = report with { Reason = StepReasons.ResultsTooLarge };
             }
         }
@@ -510,14 +510,14 @@ internal static partial class TerminationMessage
         return string.Join(", ", names);
     }
 
-    /// <summary>"result 'a'", "results 'a', 'b'", at most five names: "results 'a', …, 'e' and 7 more".</summary>
+    /// <summary>"result 'a' (5000 bytes)", "results 'a' (3 bytes), 'b' (1 byte)", at most five: "results 'a' (…), …, 'e' (…) and 7 more".</summary>
     private static string Named(Result[] results)
     {
         const int Shown = 5;
         var quoted = new string[Math.Min(Shown, results.Length)];
         for (int i = 0; i < quoted.Length; i++)
         {
-            quoted[i] = "'" + results[i].Name + "'";
+            quoted[i] = "'" + results[i].Name + "' (" + Count(results[i].Value.Length, "byte") + ")";
         }
         string names = string.Join(", ", quoted);
         return (results.Length == 1 ? "result " : "results ") + names

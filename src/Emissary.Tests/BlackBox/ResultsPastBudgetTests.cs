@@ -100,7 +100,7 @@ public sealed class ResultsPastBudgetTests : BlackBoxTest
         build.ExitCode.Should().Be(0, "the results stay readable: the step is not failed for them\n{0}", build);
         AssertNoStackTrace(build);
         EmissaryLines(build).Should().ContainSingle("what is dropped and why, in one line\n{0}", build)
-            .Which.Should().Contain("results 'big', 'small' left out of the termination message").And.Contain("budget is 4096")
+            .Which.Should().Contain("results 'big' (100000 bytes), 'small' (1 byte) left out of the termination message").And.Contain("budget is 4096")
             .And.Contain("$(steps.build.results.NAME)").And.Contain("status --json");
         byte[] message = File.ReadAllBytes(log);
         message.Length.Should().BeLessThanOrEqualTo(4096);

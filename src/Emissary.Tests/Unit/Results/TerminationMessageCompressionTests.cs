@@ -72,7 +72,7 @@ public sealed class TerminationMessageCompressionTests(ITestOutputHelper output)
         Text(rendering.Bytes).Should().Be(
             """{"name":"build","exitCode":0,"reason":"Completed","startedAt":"2026-11-28T07:04:37.123Z","finishedAt":"2026-11-28T07:04:39.123Z","resultsOmitted":2}""");
         rendering.Problem.Should().MatchRegex(
-            @"^results 'big', 'small' left out of the termination message: 2 results need \d+ bytes \(\d+ compressed\), budget is 4096; kept in the control directory for \$\(steps\.build\.results\.NAME\) and emissary status --json$");
+            @"^results 'big' \(6000 bytes\), 'small' \(1 byte\) left out of the termination message, which needs \d+ bytes \(\d+ compressed\), budget is 4096; kept in the control directory for \$\(steps\.build\.results\.NAME\) and emissary status --json$");
         TerminationMessageReader.Read(rendering.Bytes).Should().BeEquivalentTo(new MessageResults([], 2));
     }
 

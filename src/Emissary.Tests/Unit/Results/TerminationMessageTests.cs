@@ -166,8 +166,8 @@ public sealed class TerminationMessageTests
         Text(rendering).Should().NotContain("small").And.NotContain("big").And.Contain("\"ResultsTooLarge\"");
         using JsonDocument doc = JsonDocument.Parse(rendering.Bytes);
         rendering.Problem.Should().MatchRegex(format == TerminationFormat.Emissary
-            ? @"^termination message with 2 results need \d+ bytes \(\d+ compressed\), budget is 4096: written without results, reason ResultsTooLarge$"
-            : @"^termination message with 2 results need \d+ bytes, budget is 4096: written without results, reason ResultsTooLarge$");
+            ? @"^results 'big' \(6000 bytes\), 'small' \(1 byte\): the termination message needs \d+ bytes \(\d+ compressed\), budget is 4096: written without results, reason ResultsTooLarge$"
+            : @"^results 'big' \(6000 bytes\), 'small' \(1 byte\): the termination message needs \d+ bytes, budget is 4096: written without results, reason ResultsTooLarge$");
     }
 
     [Fact]
