@@ -9,7 +9,7 @@ using Emissary.Files;
 namespace Emissary.Results;
 
 /// <summary>A rendered termination message.</summary>
-/// <param name="Bytes">The message: always valid JSON, never longer than the budget.</param>
+/// <param name="Bytes">The message: valid JSON or, in the emissary format when only that fits, the JSON compressed (emz:); never longer than the budget.</param>
 /// <param name="TooLarge">The results did not fit and were left out (the reason says ResultsTooLarge).</param>
 /// <param name="Problem">One line for the log when something had to give (results or fields left out,
 /// a value written base64-encoded), otherwise null.</param>
@@ -48,8 +48,8 @@ internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem)
 /// last entry per key, so our internal entries, written last, win over a result named like one.
 /// We write, matching that byte for byte in field names and order:
 /// <code>[{"key":"digest","value":"sha256:…","type":1},{"key":"StartedAt","value":"2026-…Z","type":3},{"key":"ExitCode","value":"0","type":3},{"key":"Reason","value":"Completed","type":3}]</code>
-/// Results use type 1 (task results). Tekton's newer compressed "tknz:" messages are not produced:
-/// they are not JSON.
+/// Results use type 1 (task results). Tekton's compressed "tknz:" messages are not produced here
+/// (the Tekton drop-in, TektonTerminationMessage, writes them).
 ///
 /// <para><b>Values are bytes.</b> Valid UTF-8 is written as a JSON string, escaping only what JSON
 /// requires (quote, backslash, C0 controls). Invalid UTF-8 is never replaced with U+FFFD (Go's
@@ -58,8 +58,12 @@ internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem)
 /// string, so a reader can tell the two apart; in the Tekton format, whose value must be a string,
 /// as the base64 text, with a warning in <see cref="Rendering.Problem"/>.</para>
 ///
-/// <para><b>The budget is a hard limit.</b> If the results do not fit, the message is written with
-/// no results at all (never a partial set that looks complete), reason ResultsTooLarge, and
+/// <para><b>The budget is a hard limit.</b> If the results do not fit, the emissary format tries
+/// the same JSON compressed (<see cref="CompressedPrefix"/> + unpadded base64 of raw DEFLATE,
+/// Tekton's <c>tknz:</c> encoding; see <see cref="Deflate"/>). If that does not fit either, the
+/// message is written with no results at all (never a partial set that looks complete): with
+/// <c>"resultsOmitted":N</c> and the step's own reason when the caller keeps the results
+/// elsewhere (<see cref="Rendering.Omitted"/>), otherwise with reason ResultsTooLarge and
 /// <see cref="Rendering.TooLarge"/>. If even the message without results does not fit (a tiny
 /// budget, a very long step name), fields are left out one at a time, least useful first, because
 /// Kubernetes records the container's own start/finish times and name anyway: emissary format
