@@ -272,7 +272,7 @@ internal static class ControlCommands
         {
             foreach (Result result in results)
             {
-                text.Append(CultureInfo.InvariantCulture, $"result {Cell(name)}.{result.Name} = {ResultCell(result.Value)}\n");
+                text.Append(CultureInfo.InvariantCulture, $"result {Cell(name)}.{Cell(result.Name)} = {ResultCell(result.Value)}\n");
             }
         }
         return text.ToString();
