@@ -53,6 +53,24 @@ put("tekton-termination", "not-deflate", b"tknz:" + base64.b64encode(b"hello wor
 put("tekton-termination", "wrong-types", b'[{"key":1,"value":"v"},{"key":"k","value":"v","type":99999999999}]')
 json_hostile("tekton-termination")
 
+def emz(b):
+    return b"emz:" + base64.b64encode(raw_deflate(b)).rstrip(b"=")
+
+message = b'{"name":"build","exitCode":0,"reason":"Completed","startedAt":"2026-11-28T07:04:37.123Z","finishedAt":"2026-11-28T07:04:39.456Z","results":{"bin":{"base64":"//4AgA=="},"digest":"sha256:abc","note":"line\\n\\u00e9"}}'
+many = b'{"name":"build","exitCode":0,"reason":"Completed","results":{' + b",".join(b'"image-%03d":"registry.example.com/app@sha256:%064x"' % (i, i * 7919) for i in range(60)) + b"}}"
+put("termination", "plain", message)
+put("termination", "compressed", emz(message))
+put("termination", "compressed-60-results", emz(many))
+put("termination", "omitted", b'{"name":"build","exitCode":0,"reason":"Completed","resultsOmitted":3}')
+put("termination", "blank", " \n\t")
+put("termination", "bomb-1mib-of-spaces", emz(b'{"results":{"a":"' + b" " * (1 << 20) + b'"}}'))
+put("termination", "padding", emz(message) + b"==")
+put("termination", "bad-base64", b"emz:!!!!")
+put("termination", "not-deflate", b"emz:" + base64.b64encode(b"hello world").rstrip(b"="))
+put("termination", "stored-block", b"emz:" + base64.b64encode(b"\x01" + len(message).to_bytes(2, "little") + (len(message) ^ 0xFFFF).to_bytes(2, "little") + message).rstrip(b"="))
+put("termination", "wrong-shapes", b'{"results":{"a":1,"b":{"base64":"***"},"c":["x"]},"resultsOmitted":"many"}')
+json_hostile("termination")
+
 # --- the remaining targets ---
 put("exitcode", "zero", "0\n")
 put("exitcode", "negative", " -1 ")

@@ -70,6 +70,40 @@ internal static class FuzzTargets
                     }
                 }
             }),
+        new("termination", "Results/TerminationMessageReader.Read + TerminationMessage.Render: a step's termination.json (plain or emz: DEFLATE) as status and local read it, rendered again",
+            "throw at all; inflate past MaxInflated (128 KiB); render more than 4096 bytes; render results that do not read back the same; a DEFLATE stream of the input that does not inflate to it",
+            [],
+            // The inflated JSON is at most MaxInflated bytes and is parsed like the json target's
+            // input; compressing the input costs a few words a byte (the LZ77 symbols and chains).
+            n => 64 * (n + TerminationMessage.MaxInflated) + Slack,
+            input =>
+            {
+                ReadOnlySpan<byte> message = Bounded(input, ReportedResults.MaxMessageBytes);
+                ReadOnlySpan<byte> plain = Bounded(message, TerminationMessage.MaxInflated);
+                if (Deflate.Inflate(Deflate.Compress(plain), plain.Length) is not { } back || !back.AsSpan().SequenceEqual(plain))
+                {
+                    throw new FuzzFinding("Deflate.Compress wrote a stream that does not inflate to its input");
+                }
+                if (TerminationMessageReader.Read(message) is not { } read || !read.Results.All(r => ResultsCollector.IsValidName(r.Name)))
+                {
+                    return; // names emissary would never write (not valid result names) need not survive a rewrite
+                }
+                var report = new StepReport("fuzz", 0, StepReasons.Completed, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
+                foreach (bool kept in new[] { false, true })
+                {
+                    Rendering rendering = TerminationMessage.Render(report, read.Results, TerminationFormat.Emissary, TerminationMessage.DefaultBudget, kept);
+                    if (rendering.Bytes.Length > TerminationMessage.DefaultBudget)
+                    {
+                        throw new FuzzFinding($"rendered {rendering.Bytes.Length} bytes, over {TerminationMessage.DefaultBudget}");
+                    }
+                    if (!rendering.TooLarge && !rendering.Omitted && TerminationMessageReader.Read(rendering.Bytes) is var again
+                        && (again is null || !SameResults(again.Results, read.Results)))
+                    {
+                        throw new FuzzFinding("results rendered into a message do not read back the same");
+                    }
+                }
+            }),
+
         new("exitcode", "Control/ControlDirectory.ParseExitCode: DIR/NAME/exitcode of another step (read up to 4 KiB)",
             "throw at all (not a code is null)",
             [],
@@ -338,4 +372,15 @@ internal static class FuzzTargets
     private static string[] Lines(ReadOnlySpan<byte> input) => input.IsEmpty ? [] : Text(input).Split('\n');
 
     private static ReadOnlySpan<byte> Bounded(ReadOnlySpan<byte> input, int max) => input.Length > max ? input[..max] : input;
+
+    /// <summary>The same results, the last value of a name winning as Render keeps it, in name order.</summary>
+    private static bool SameResults(IReadOnlyList<Result> read, IReadOnlyList<Result> written)
+    {
+        var expected = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (Result result in written)
+        {
+            expected[result.Name] = result.Value;
+        }
+        return read.Count == expected.Count && read.Zip(expected).All(p => p.First.Name == p.Second.Key && p.First.Value.AsSpan().SequenceEqual(p.Second.Value));
+    }
 }

@@ -5,6 +5,7 @@ using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Json;
 using Emissary.Files;
+using Emissary.Results;
 using Emissary.Supervision;
 using Emissary.Foundation.Sequences;
 
@@ -198,7 +199,7 @@ internal static class ControlCommands
         {
             throw new CommandletException($"control directory {dir.Root} does not exist (set --control-dir or EMISSARY_CONTROL_DIR)", CommandletExitCodes.UnknownStep);
         }
-        var rows = new List<(string Name, StepStatus? Status, bool Alive, bool Registered)>();
+        var rows = new List<(string Name, StepStatus? Status, bool Alive, bool Registered, IReadOnlyList<Result> Results)>();
         foreach (string name in dir.StepNames())
         {
             // A step directory without a readable status.json shows as "unknown"; one its step never
@@ -208,7 +209,7 @@ internal static class ControlCommands
             bool registered = status is not null || Libc.KindOf(dir.PathOf(name, ControlDirectory.LockFile)) is not null;
             // A restarting step's emissary is gone on purpose: its container runs again, not crashed.
             bool alive = !registered || status?.State.IsFinal() == true || status?.State == StepState.Restarting || dir.IsLockHeld(name);
-            rows.Add((name, status, alive, registered));
+            rows.Add((name, status, alive, registered, ReportedResults.Read(dir, name)));
         }
         return json ? StatusJson(rows) : StatusTable(rows, now);
     }
@@ -217,10 +218,10 @@ internal static class ControlCommands
 
     private const string PendingState = "pending";
 
-    private static string StatusJson(List<(string Name, StepStatus? Status, bool Alive, bool Registered)> rows) => JsonText.Write(writer =>
+    private static string StatusJson(List<(string Name, StepStatus? Status, bool Alive, bool Registered, IReadOnlyList<Result> Results)> rows) => JsonText.Write(writer =>
     {
         writer.WriteStartArray();
-        foreach ((string name, StepStatus? status, bool alive, bool registered) in rows)
+        foreach ((string name, StepStatus? status, bool alive, bool registered, IReadOnlyList<Result> results) in rows)
         {
             writer.WriteStartObject();
             if (status is not null)
@@ -237,15 +238,34 @@ internal static class ControlCommands
                 // Waiting or running, but its emissary is gone: killed before it could record an end.
                 writer.WriteBoolean("crashed", true);
             }
+            if (results.Count > 0)
+            {
+                // As the termination message writes them: a string, or {"base64":…} for bytes that are not UTF-8.
+                writer.WriteStartObject("results");
+                foreach (Result result in results)
+                {
+                    if (System.Text.Unicode.Utf8.IsValid(result.Value))
+                    {
+                        writer.WriteString(result.Name, Encoding.UTF8.GetString(result.Value));
+                    }
+                    else
+                    {
+                        writer.WriteStartObject(result.Name);
+                        writer.WriteString("base64", Convert.ToBase64String(result.Value));
+                        writer.WriteEndObject();
+                    }
+                }
+                writer.WriteEndObject();
+            }
             writer.WriteEndObject();
         }
         writer.WriteEndArray();
     }, indented: true) + "\n";
 
-    private static string StatusTable(List<(string Name, StepStatus? Status, bool Alive, bool Registered)> rows, DateTimeOffset now)
+    private static string StatusTable(List<(string Name, StepStatus? Status, bool Alive, bool Registered, IReadOnlyList<Result> Results)> rows, DateTimeOffset now)
     {
         var table = new List<string[]> { new[] { "STEP", "STATE", "EXIT", "REASON", "STARTED", "DURATION", "CPU", "PEAK MEM", "DETAIL" } };
-        foreach ((string name, StepStatus? s, bool alive, bool registered) in rows)
+        foreach ((string name, StepStatus? s, bool alive, bool registered, _) in rows)
         {
             string stateName = s?.State.JsonName() ?? (registered ? UnknownState : PendingState);
             string state = alive ? stateName : stateName + " (crashed)";
@@ -279,10 +299,25 @@ internal static class ControlCommands
             }
             text.Append('\n');
         }
+        foreach ((string name, _, _, _, IReadOnlyList<Result> results) in rows)
+        {
+            foreach (Result result in results)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"result {Cell(name)}.{Cell(result.Name)} = {ResultCell(result.Value)}\n");
+            }
+        }
         return text.ToString();
     }
 
     private static string Cell(string text) => ErrorText.Printable(text);
+
+    /// <summary>A result's value on one line of the table's trailer: escaped like a cell, a long one shortened (its size said); --json has it whole.</summary>
+    private static string ResultCell(byte[] value)
+    {
+        const int Shown = 200;
+        string text = System.Text.Unicode.Utf8.IsValid(value) ? Encoding.UTF8.GetString(value) : "base64:" + Convert.ToBase64String(value);
+        return text.Length <= Shown ? Cell(text) : Cell(text[..Shown]) + string.Create(CultureInfo.InvariantCulture, $"… ({value.Length} bytes; status --json has it whole)");
+    }
 
     private static void RequireStep(ControlDirectory dir, string name)
     {

@@ -97,14 +97,27 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         return final;
     }
 
+    /// <summary>
+    /// Whether the results stay readable when the message cannot hold them: they are the files of
+    /// DIR/NAME/results (no --results-dir, no result taken from stdout, which exists only in
+    /// memory), where $(steps.NAME.results.KEY) and `emissary status --json` read them. Tekton's
+    /// controller knows no other place: its format keeps failing the step.
+    /// </summary>
+    private bool ResultsKept => handle is not null && report.ResultsDirectory is null && report.ResultFromStdout is null && report.Format == TerminationFormat.Emissary;
+
     private (IReadOnlyList<Result>, StepStatus) CollectResults(StepStatus final)
     {
         var results = new List<Result>();
         var problems = new List<string>();
         bool tooLarge = false;
+        // How much of one result is read: the budget in Tekton's format; what a compressed message
+        // can carry in ours; what $(steps...) references accept when the files stay readable.
+        (int cap, string limit) = report.Format == TerminationFormat.Tekton ? (report.Budget, ResultsCollector.BudgetLimit)
+            : ResultsKept ? (Math.Max(report.Budget, StepResultFiles.MaxValueBytes), "the limit for a result kept in the control directory")
+            : (Math.Max(report.Budget, TerminationMessage.MaxInflated), "the limit for a result in a compressed termination message");
         ResultsCollection? collected = report.ResultsDirectory is { } directory
-            ? ResultsCollector.Collect(directory, report.Budget)
-            : handle is null ? null : ResultsCollector.Collect(handle.DirectoryFd, ControlDirectory.ResultsDirectory, handle.DefaultResultsDirectory, report.Budget);
+            ? ResultsCollector.Collect(directory, cap, limit)
+            : handle is null ? null : ResultsCollector.Collect(handle.DirectoryFd, ControlDirectory.ResultsDirectory, handle.DefaultResultsDirectory, cap, limit);
         if (collected is not null)
         {
             results.AddRange(collected.Results);
@@ -144,7 +157,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         {
             return (final, null); // a plain `emissary run`: nowhere to put a message, nothing to check
         }
-        Rendering rendering = TerminationMessage.Render(ReportOf(final), results, report.Format, report.Budget);
+        Rendering rendering = TerminationMessage.Render(ReportOf(final), results, report.Format, report.Budget, ResultsKept);
         if (rendering.TooLarge)
         {
             Log.ResultProblem(logger, rendering.Problem ?? "results do not fit the termination message");

@@ -48,7 +48,7 @@ internal static class ResultsCollector
     /// error (and sets <see cref="ResultsCollection.AnyTooLarge"/>), never a truncated value.</item>
     /// </list>
     /// </summary>
-    public static ResultsCollection Collect(string directory, int maxBytesPerResult)
+    public static ResultsCollection Collect(string directory, int maxBytesPerResult, string limitName = BudgetLimit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytesPerResult);
         // A directory the user named (--results-dir), often on a shared volume: resolved without
@@ -64,7 +64,7 @@ internal static class ResultsCollector
         }
         int fd = handle.Fd;
         handle.SetHandleAsInvalid(); // the descriptor is handed on: Collect owns and closes it
-        return Collect(fd, directory, maxBytesPerResult);
+        return Collect(fd, directory, maxBytesPerResult, limitName);
     }
 
     /// <summary>
@@ -72,14 +72,17 @@ internal static class ResultsCollector
     /// <paramref name="parentFd"/> (the step's own directory): a symlink in its place is an error,
     /// never followed. <paramref name="display"/> names it in error lines.
     /// </summary>
-    public static ResultsCollection Collect(int parentFd, string name, string display, int maxBytesPerResult)
+    public static ResultsCollection Collect(int parentFd, string name, string display, int maxBytesPerResult, string limitName = BudgetLimit)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytesPerResult);
         int fd = Libc.OpenAtRetrying(parentFd, name, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
-        return Collect(fd, display, maxBytesPerResult);
+        return Collect(fd, display, maxBytesPerResult, limitName);
     }
 
-    private static ResultsCollection Collect(int fd, string directory, int maxBytesPerResult)
+    /// <summary>What the per-result limit is, in the error line, when it is the termination message budget.</summary>
+    public const string BudgetLimit = "the termination message budget";
+
+    private static ResultsCollection Collect(int fd, string directory, int maxBytesPerResult, string limitName)
     {
         if (fd < 0)
         {
@@ -119,7 +122,7 @@ internal static class ResultsCollector
                 errors.Add($"result '{name}': invalid name (allowed: letters, digits, '.', '_' and '-', starting with a letter or digit, at most {MaxNameLength} characters)");
                 continue;
             }
-            (byte[]? value, string? problem, bool tooLarge) = Read(fd, name, maxBytesPerResult);
+            (byte[]? value, string? problem, bool tooLarge) = Read(fd, name, maxBytesPerResult, limitName);
             if (value is not null)
             {
                 results.Add(new Result(name, value));
@@ -156,7 +159,7 @@ internal static class ResultsCollector
 
     private static bool IsAlphanumeric(byte b) => b is (>= (byte)'a' and <= (byte)'z') or (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'0' and <= (byte)'9');
 
-    private static (byte[]? Value, string? Problem, bool TooLarge) Read(int directoryFd, string name, int maxBytes)
+    private static (byte[]? Value, string? Problem, bool TooLarge) Read(int directoryFd, string name, int maxBytes, string limitName)
     {
         BoundedRead read = UntrustedFile.Read(directoryFd, name, maxBytes);
         return read.Outcome switch
@@ -165,8 +168,8 @@ internal static class ResultsCollector
             ReadOutcome.Missing => (null, "disappeared while it was being read", false),
             // The size named is what the file holds now (st_size); reading stopped at the limit.
             ReadOutcome.TooLarge => (null, read.Size > maxBytes
-                ? $"needs {read.Size} bytes, the termination message budget is {maxBytes}"
-                : $"is larger than the termination message budget of {maxBytes} bytes", true),
+                ? $"needs {read.Size} bytes, {limitName} is {maxBytes}"
+                : $"is larger than {limitName} of {maxBytes} bytes", true),
             _ => (null, read.Problem, false),
         };
     }

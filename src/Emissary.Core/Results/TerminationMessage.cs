@@ -9,11 +9,16 @@ using Emissary.Files;
 namespace Emissary.Results;
 
 /// <summary>A rendered termination message.</summary>
-/// <param name="Bytes">The message: always valid JSON, never longer than the budget.</param>
+/// <param name="Bytes">The message: valid JSON or, in the emissary format when only that fits, the JSON compressed (emz:); never longer than the budget.</param>
 /// <param name="TooLarge">The results did not fit and were left out (the reason says ResultsTooLarge).</param>
 /// <param name="Problem">One line for the log when something had to give (results or fields left out,
 /// a value written base64-encoded), otherwise null.</param>
-internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem);
+internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem)
+{
+    /// <summary>The results did not fit even compressed and were left out, but stay in the control
+    /// directory (the message counts them in "resultsOmitted"; the step is not failed for them).</summary>
+    public bool Omitted { get; init; }
+}
 
 /// <summary>
 /// The termination message: the one channel out of the pod that needs no API access. The kubelet
@@ -43,8 +48,8 @@ internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem);
 /// last entry per key, so our internal entries, written last, win over a result named like one.
 /// We write, matching that byte for byte in field names and order:
 /// <code>[{"key":"digest","value":"sha256:…","type":1},{"key":"StartedAt","value":"2026-…Z","type":3},{"key":"ExitCode","value":"0","type":3},{"key":"Reason","value":"Completed","type":3}]</code>
-/// Results use type 1 (task results). Tekton's newer compressed "tknz:" messages are not produced:
-/// they are not JSON.
+/// Results use type 1 (task results). Tekton's compressed "tknz:" messages are not produced here
+/// (the Tekton drop-in, TektonTerminationMessage, writes them).
 ///
 /// <para><b>Values are bytes.</b> Valid UTF-8 is written as a JSON string, escaping only what JSON
 /// requires (quote, backslash, C0 controls). Invalid UTF-8 is never replaced with U+FFFD (Go's
@@ -53,8 +58,12 @@ internal sealed record Rendering(byte[] Bytes, bool TooLarge, string? Problem);
 /// string, so a reader can tell the two apart; in the Tekton format, whose value must be a string,
 /// as the base64 text, with a warning in <see cref="Rendering.Problem"/>.</para>
 ///
-/// <para><b>The budget is a hard limit.</b> If the results do not fit, the message is written with
-/// no results at all (never a partial set that looks complete), reason ResultsTooLarge, and
+/// <para><b>The budget is a hard limit.</b> If the results do not fit, the emissary format tries
+/// the same JSON compressed (<see cref="CompressedPrefix"/> + unpadded base64 of raw DEFLATE,
+/// Tekton's <c>tknz:</c> encoding; see <see cref="Deflate"/>). If that does not fit either, the
+/// message is written with no results at all (never a partial set that looks complete): with
+/// <c>"resultsOmitted":N</c> and the step's own reason when the caller keeps the results
+/// elsewhere (<see cref="Rendering.Omitted"/>), otherwise with reason ResultsTooLarge and
 /// <see cref="Rendering.TooLarge"/>. If even the message without results does not fit (a tiny
 /// budget, a very long step name), fields are left out one at a time, least useful first, because
 /// Kubernetes records the container's own start/finish times and name anyway: emissary format
@@ -69,6 +78,21 @@ internal static partial class TerminationMessage
 
     /// <summary>The smallest budget that still holds valid JSON: <c>{}</c> or <c>[]</c>.</summary>
     public const int MinimumBudget = 2;
+
+    /// <summary>What starts a compressed emissary message (then DEFLATE in unpadded base64, as Tekton's <c>tknz:</c>).</summary>
+    public const string CompressedPrefix = "emz:";
+
+    private static ReadOnlySpan<byte> CompressedPrefixBytes => "emz:"u8;
+
+    /// <summary>
+    /// The most a compressed message inflates to, written or read (Tekton's controller uses the
+    /// same 128 KiB): a message whose JSON is longer is never written compressed, and a reader
+    /// refuses one that inflates past it.
+    /// </summary>
+    public const int MaxInflated = 128 * 1024;
+
+    /// <summary>The member that counts results left out of the message but kept in the control directory.</summary>
+    public const string OmittedProperty = "resultsOmitted";
 
     // Tekton's result.ResultType values (pkg/result/result.go).
     private const int TektonTaskRunResult = 1;
@@ -97,11 +121,17 @@ internal static partial class TerminationMessage
         Fields.None,
     ];
 
-    /// <summary>Renders the message for <paramref name="report"/> and <paramref name="results"/> (see the class comment).</summary>
+    /// <summary>
+    /// Renders the message for <paramref name="report"/> and <paramref name="results"/> (see the class
+    /// comment). <paramref name="resultsKept"/>: the results stay readable elsewhere (the step's
+    /// results directory in the control directory, where <c>$(steps.NAME.results.KEY)</c> and
+    /// <c>emissary status --json</c> read them), so results too large for any message are left out
+    /// of it (<see cref="Rendering.Omitted"/>) instead of failing the step.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="budget"/> is below <see cref="MinimumBudget"/>.</exception>
-    public static Rendering Render(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget)
+    public static Rendering Render(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget, bool resultsKept = false)
     {
-        Rendering rendering = RenderWithoutUsage(report with { Usage = null }, results, format, budget);
+        Rendering rendering = RenderWithoutUsage(report with { Usage = null }, results, format, budget, resultsKept);
         return report.Usage is not null && format == TerminationFormat.Emissary ? WithUsage(rendering, report, results, budget) : rendering;
     }
 
@@ -111,7 +141,7 @@ internal static partial class TerminationMessage
     /// </summary>
     private static Rendering WithUsage(Rendering without, StepReport report, IReadOnlyList<Result> results, int budget)
     {
-        if (without.TooLarge)
+        if (without.TooLarge || without.Omitted)
         {
             return without;
         }
@@ -121,7 +151,7 @@ internal static partial class TerminationMessage
         return full.Fits ? without with { Bytes = full.ToArray() } : without;
     }
 
-    private static Rendering RenderWithoutUsage(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget)
+    private static Rendering RenderWithoutUsage(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget, bool resultsKept)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, MinimumBudget);
         var problems = new List<string>();
@@ -129,6 +159,7 @@ internal static partial class TerminationMessage
         Array.Sort(sorted, (a, b) => string.CompareOrdinal(a.Name, b.Name));
 
         bool tooLarge = false;
+        int omitted = 0;
         if (sorted.Length > 0)
         {
             var encodingNotes = new List<string>(problems);
@@ -137,17 +168,34 @@ internal static partial class TerminationMessage
             {
                 return new Rendering(full.ToArray(), false, Join(encodingNotes));
             }
-            tooLarge = true;
-            problems.Add(string.Create(CultureInfo.InvariantCulture,
-                $"termination message with {Count(sorted.Length, "result")} needs {full.Length} bytes, budget is {budget}: written without results, reason {StepReasons.ResultsTooLarge}"));
-            report = report with { Reason = StepReasons.ResultsTooLarge };
+            byte[]? compressed = format == TerminationFormat.Emissary ? Compressed(report, sorted) : null;
+            if (compressed is not null && compressed.Length <= budget)
+            {
+                return new Rendering(compressed, false, Join(encodingNotes));
+            }
+            string needs = string.Create(CultureInfo.InvariantCulture, $"needs {full.Length} bytes")
+                + (compressed is not null ? string.Create(CultureInfo.InvariantCulture, $" ({compressed.Length} compressed)")
+                    : format == TerminationFormat.Emissary ? string.Create(CultureInfo.InvariantCulture, $" (over the {MaxInflated} a reader inflates)") : "");
+            if (resultsKept && format == TerminationFormat.Emissary)
+            {
+                omitted = sorted.Length;
+                problems.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{Named(sorted)} left out of the termination message, which {needs}, budget is {budget}; kept in the control directory for $(steps.{report.Name}.results.NAME) and emissary status --json"));
+            }
+            else
+            {
+                tooLarge = true;
+                problems.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{Named(sorted)}: the termination message {needs}, budget is {budget}: written without results, reason {StepReasons.ResultsTooLarge}"));
+                report = report with { Reason = StepReasons.ResultsTooLarge };
+            }
         }
 
         BoundedJsonWriter? bare = null;
         int bareLength = 0;
         foreach (Fields fields in Degradation)
         {
-            bare = Write(report, [], format, fields, budget, null);
+            bare = Write(report, [], format, fields, budget, null, omitted);
             if (fields == Fields.All)
             {
                 bareLength = bare.Length;
@@ -167,7 +215,37 @@ internal static partial class TerminationMessage
                 break;
             }
         }
-        return new Rendering(bare!.ToArray(), tooLarge, Join(problems));
+        if (!bare!.Fits)
+        {
+            // Not even {"resultsOmitted":N} fits a tiny budget: the results cannot be announced, so
+            // the step fails for them as it would without a place to keep them.
+            return RenderWithoutUsage(report, results, format, budget, resultsKept: false);
+        }
+        return new Rendering(bare.ToArray(), tooLarge, Join(problems)) { Omitted = omitted > 0 };
+    }
+
+    /// <summary>
+    /// The emissary message with every result, compressed (<see cref="CompressedPrefix"/>), or null
+    /// when its JSON is over <see cref="MaxInflated"/>: no reader would inflate it.
+    /// </summary>
+    private static byte[]? Compressed(StepReport report, Result[] sorted)
+    {
+        BoundedJsonWriter plain = Write(report, sorted, TerminationFormat.Emissary, Fields.All, MaxInflated, null);
+        return plain.Fits ? DeflateText.Compress(CompressedPrefix, plain.ToArray()) : null;
+    }
+
+    /// <summary>
+    /// The JSON of a message as read back: a compressed one (<see cref="CompressedPrefix"/>)
+    /// inflated, within <see cref="MaxInflated"/>; anything else as it is (a JSON parser judges
+    /// it). Null when a compressed message is not valid or inflates past the bound — a
+    /// decompression bomb another container planted costs no more than a 128 KiB message.
+    /// </summary>
+    public static byte[]? Decode(ReadOnlySpan<byte> message)
+    {
+        ReadOnlySpan<byte> trimmed = message.TrimStart(" \t\r\n"u8);
+        return trimmed.StartsWith(CompressedPrefixBytes)
+            ? DeflateText.Inflate(trimmed[CompressedPrefixBytes.Length..].TrimEnd(" \t\r\n"u8), MaxInflated)
+            : message.ToArray();
     }
 
     /// <summary>
@@ -279,7 +357,7 @@ internal static partial class TerminationMessage
             ? $"cannot write the termination message to {path}: {reason}"
             : $"cannot write the termination message to {path}: {reason} (replacing it atomically failed too: {atomicProblem})";
 
-    private static BoundedJsonWriter Write(StepReport report, Result[] results, TerminationFormat format, Fields fields, int budget, List<string>? notes)
+    private static BoundedJsonWriter Write(StepReport report, Result[] results, TerminationFormat format, Fields fields, int budget, List<string>? notes, int omitted = 0)
     {
         var json = new BoundedJsonWriter(budget);
         if (format == TerminationFormat.Tekton)
@@ -288,12 +366,12 @@ internal static partial class TerminationMessage
         }
         else
         {
-            WriteEmissary(json, report, results, fields);
+            WriteEmissary(json, report, results, fields, omitted);
         }
         return json;
     }
 
-    private static void WriteEmissary(BoundedJsonWriter json, StepReport report, Result[] results, Fields fields)
+    private static void WriteEmissary(BoundedJsonWriter json, StepReport report, Result[] results, Fields fields, int omitted)
     {
         json.StartObject();
         if (fields.HasFlag(Fields.Name))
@@ -357,6 +435,11 @@ internal static partial class TerminationMessage
                 }
             }
             json.EndObject();
+        }
+        if (omitted > 0)
+        {
+            json.PropertyName(OmittedProperty);
+            json.NumberValue(omitted);
         }
         if (report.Usage is { } usage)
         {
@@ -429,6 +512,20 @@ internal static partial class TerminationMessage
             }
         }
         return string.Join(", ", names);
+    }
+
+    /// <summary>"result 'a' (5000 bytes)", "results 'a' (3 bytes), 'b' (1 byte)", at most five: "results 'a' (…), …, 'e' (…) and 7 more".</summary>
+    private static string Named(Result[] results)
+    {
+        const int Shown = 5;
+        var quoted = new string[Math.Min(Shown, results.Length)];
+        for (int i = 0; i < quoted.Length; i++)
+        {
+            quoted[i] = "'" + results[i].Name + "' (" + Count(results[i].Value.Length, "byte") + ")";
+        }
+        string names = string.Join(", ", quoted);
+        return (results.Length == 1 ? "result " : "results ") + names
+            + (results.Length > Shown ? string.Create(CultureInfo.InvariantCulture, $" and {results.Length - Shown} more") : "");
     }
 
     private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : string.Create(CultureInfo.InvariantCulture, $"{n} {noun}s");

@@ -203,7 +203,11 @@ internal static class TektonTerminationMessage
         _ => TektonResultType.Unknown,
     };
 
-    /// <summary>"tknz:" + base64 (standard alphabet, no padding) of raw DEFLATE at the smallest size.</summary>
+    /// <summary>
+    /// "tknz:" + base64 (standard alphabet, no padding) of raw DEFLATE at the smallest size, by
+    /// System.IO.Compression as before (the drop-in's bytes unchanged; the entrypoint binary has
+    /// room for its native zlib, the in-pod emissary does not and uses <see cref="Deflate"/>).
+    /// </summary>
     public static byte[] Compress(byte[] json)
     {
         using var buffer = new MemoryStream();
@@ -211,35 +215,9 @@ internal static class TektonTerminationMessage
         {
             deflate.Write(json);
         }
-        string encoded = Convert.ToBase64String(buffer.GetBuffer(), 0, (int)buffer.Length).TrimEnd('=');
-        return Encoding.ASCII.GetBytes(CompressedPrefix + encoded);
+        return DeflateText.Encode(CompressedPrefix, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
     }
 
     /// <summary>The JSON inside a compressed message, or null when it is not valid or inflates past <see cref="MaxInflated"/>.</summary>
-    public static byte[]? Inflate(ReadOnlySpan<byte> base64NoPadding)
-    {
-        try
-        {
-            string text = Encoding.ASCII.GetString(base64NoPadding);
-            if (text.Contains('='))
-            {
-                return null; // RawStdEncoding: padding is an error
-            }
-            text = text.PadRight(text.Length + (4 - text.Length % 4) % 4, '=');
-            byte[] raw = Convert.FromBase64String(text);
-            using var deflate = new DeflateStream(new MemoryStream(raw), CompressionMode.Decompress);
-            byte[] output = new byte[MaxInflated + 1];
-            int length = 0;
-            int n;
-            while (length < output.Length && (n = deflate.Read(output, length, output.Length - length)) > 0)
-            {
-                length += n;
-            }
-            return length > MaxInflated ? null : output[..length];
-        }
-        catch (Exception e) when (e is FormatException or InvalidDataException)
-        {
-            return null;
-        }
-    }
+    public static byte[]? Inflate(ReadOnlySpan<byte> base64NoPadding) => DeflateText.Inflate(base64NoPadding, MaxInflated);
 }
