@@ -154,8 +154,19 @@ steps_of() { sed -n 's/^  - name: "\(step-[^"]*\)"$/\1/p' "$work/$ex.yaml"; }
 exit_of() { podman inspect "$ex-pod-$1" --format '{{.State.ExitCode}}' 2>/dev/null || echo none; }
 logs_of() { podman logs "$ex-pod-$1" 2>&1 || true; }
 message_of() { # the step's termination message, read as the controller reads it: KEY TAB TYPE TAB VALUE lines
-  podman cp "$ex-pod-$1:/tekton/termination" "$work/$ex.$1.termination" >/dev/null 2>&1 || : > "$work/$ex.$1.termination"
+  # podman cp out of an exited container failed now and then while other tests used podman:
+  # a few tries before the message counts as missing.
+  local try
+  for try in 1 2 3; do
+    podman cp "$ex-pod-$1:/tekton/termination" "$work/$ex.$1.termination" >/dev/null 2>"$work/$ex.$1.cp.err" && break
+    : > "$work/$ex.$1.termination"; sleep 0.5
+  done
   tekton_render message "$work/$ex.$1.termination" 2>&1 || true
+}
+# Why a step counts as never started: what podman says of its container.
+container_facts() {
+  podman inspect "$ex-pod-$1" --format 'status={{.State.Status}} started={{.State.StartedAt}} error={{.State.Error}}' 2>&1 | head -1
+  tail -1 "$work/$ex.$1.cp.err" 2>/dev/null
 }
 # The controller's verdict: the TaskRun succeeded when every step ended with exit code 0
 # (a step with onError: continue exits 0 and records its own code).
@@ -164,7 +175,7 @@ succeeded() {
   for step in $(steps_of); do
     code=$(exit_of "$step"); [ "$code" = 0 ] || bad+=" $step=$code"
     # A container that never started exits "0" too: the entrypoint's StartedAt proves it ran.
-    grep -q '^StartedAt	3	' <<<"$(message_of "$step")" || bad+=" $step=never-started"
+    grep -q '^StartedAt	3	' <<<"$(message_of "$step")" || bad+=" $step=never-started ($(container_facts "$step" | tr '\n' ' '))"
   done
   [ -z "$bad" ] && pass "$ex: succeeded, $(steps_of | wc -l) step(s) exited 0" || fail "$ex: failed:$bad"
 }

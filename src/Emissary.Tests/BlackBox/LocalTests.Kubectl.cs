@@ -8,7 +8,8 @@ namespace Emissary.Tests.BlackBox;
 /// podman</c> (containers named POD-CONTAINER), and the kubectl test double maps
 /// <c>kubectl exec POD -c C -- ARGS</c> to <c>podman exec POD-C ARGS</c> and answers
 /// <c>kubectl get pod</c> with the pod as <c>emissary rewrite</c> wires it plus the status the
-/// kubelet would report. status and signal run for real; the debug verbs by what is run.
+/// kubelet would report. status and signal run for real, and so do the debug verbs on a step paused
+/// at its breakpoint (the second test).
 /// </summary>
 public sealed partial class LocalTests
 {
@@ -84,5 +85,60 @@ public sealed partial class LocalTests
         foreach (string action in actions)
             calls.Should().Contain($"--kubeconfig=/tmp/kc|exec|{name}|-c|second|--|{bin}|debug|{action}{(action == "env" ? "|--values" : "")}|second");
         calls.Should().Contain($"--namespace=team|exec|{name}|-c|first|--|{bin}|signal|first|TERM");
+    }
+
+    /// <summary>
+    /// The debug verbs for real: a step declared with <c>breakpoint: on-failure</c> fails and
+    /// pauses in its podman container; <c>kubectl emissary status</c> shows it paused, <c>debug
+    /// env</c> prints its command there, <c>debug continue</c> lets it go on with its recorded
+    /// failure, and its dependant is then skipped.
+    /// </summary>
+    [BlackBoxFact(Needs = Needs.Podman)]
+    [Trait("Needs", "podman")]
+    public void Kubectl_emissary_debug_acts_on_a_step_paused_in_its_container()
+    {
+        Requirements.Podman();
+        PodmanImages images = BuildImages();
+        string name = $"kd-{Token[..8]}";
+        string dir = TempDir("kubectl");
+        string pod = Manifest($$$"""
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "{{{name}}}"},
+             "spec": {"restartPolicy": "Never", "containers": [
+               {"name": "first", "image": "busybox:1.36", "breakpoint": "on-failure", "command": ["sh", "-c", "echo started; exit 3"]},
+               {"name": "second", "image": "busybox:1.36", "waitForTermination": ["first"], "command": ["sh", "-c", "echo never"]}]}}
+            """, "pod.json");
+        using IDisposable podRemoval = RemovesPod(name);
+        RunningProcess local = StartEmissary("local", "--engine", "podman", "--image", images.Emissary, pod, "--plain", "--grace", "2s");
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!local.Stderr.Contains("] first: paused") && DateTime.UtcNow < deadline && !local.HasExited)
+            Thread.Sleep(50);
+        local.Stderr.Should().Contain("] first: paused", "{0}", local.Describe());
+
+        ProcessResult rewritten = Run(ToolsPath, "rewrite", pod);
+        rewritten.ExitCode.Should().Be(0, "{0}", rewritten);
+        JsonNode live = JsonNode.Parse(rewritten.Stdout)!;
+        string now = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        live["status"] = JsonNode.Parse("""
+            {"phase": "Running",
+             "containerStatuses": [{"name": "first", "state": {"running": {"startedAt": "NOW"}}}, {"name": "second", "state": {"running": {"startedAt": "NOW"}}}]}
+            """.Replace("NOW", now));
+        string podJson = Path.Combine(dir, "live.json");
+        File.WriteAllText(podJson, live.ToJsonString());
+        var env = new Dictionary<string, string> { ["KUBECTL"] = KubectlPluginTests.Double, ["KUBECTL_DOUBLE_POD"] = podJson, ["KUBECTL_DOUBLE_LOG"] = Path.Combine(dir, "calls.log") };
+        string plugin = KubectlPluginTests.PluginLink(dir);
+
+        ProcessResult table = Start(plugin, ["status", name], env).WaitForExit();
+        table.ExitCode.Should().Be(0, "{0}", table);
+        table.StdoutLines.Should().Contain(l => l.StartsWith("first ", StringComparison.Ordinal) && l.Contains("paused"), "first paused at its breakpoint\n{0}", table);
+
+        ProcessResult envNames = Start(plugin, ["debug", "env", name, "first"], env).WaitForExit();
+        envNames.ExitCode.Should().Be(0, "{0}", envNames);
+        envNames.Stdout.Should().Contain("echo started; exit 3", "debug env printed the paused step's command from its container\n{0}", envNames);
+
+        ProcessResult resumed = Start(plugin, ["debug", "continue", name, "first"], env).WaitForExit();
+        resumed.ExitCode.Should().Be(0, "{0}", resumed);
+        ProcessResult ended = local.WaitForExit(TimeSpan.FromSeconds(60));
+        ended.StdoutLines.Should().Contain(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^  first\s+\|.*\| exit 3 "), "continue kept first's recorded failure\n{0}", ended);
+        ended.StdoutLines.Should().NotContain("second | never");
     }
 }
