@@ -9,8 +9,8 @@ public sealed partial class LocalTests
 {
     /// <summary>
     /// A pod whose step `first` fails once (no marker yet: it makes it) and then succeeds, and whose `second`
-    /// waits for it and appends a line to RUNS/second each time it runs. <paramref name="firstFailure"/> is the
-    /// shell that fails (after the marker exists, `first` exits with <paramref name="laterExit"/>).
+    /// waits for it; each appends a line to DIR/NAME each time it runs. `first` exits <paramref name="firstExit"/>
+    /// on its first run and <paramref name="laterExit"/> on every later one.
     /// </summary>
     private string FlakyPod(string dir, string podPolicy, string containerExtra = "", int firstExit = 3, int laterExit = 0) => Manifest($$"""
         apiVersion: v1
@@ -110,6 +110,6 @@ public sealed partial class LocalTests
 
         result.ExitCode.Should().Be(125, "{0}", result);
         AssertNoStackTrace(result);
-        result.StderrLines.Should().ContainSingle().Which.Should().Contain("--max-restarts");
+        result.StderrLines.Should().ContainSingle().Which.Should().Be("emissary: --max-restarts: '-1' is not a whole number from 0 to 100");
     }
 }
