@@ -112,4 +112,27 @@ public sealed partial class LocalTests
         AssertNoStackTrace(result);
         result.StderrLines.Should().ContainSingle().Which.Should().Be("emissary: --max-restarts: '-1' is not a whole number from 0 to 100");
     }
+
+    [BlackBoxFact]
+    public void Ctrl_c_during_a_back_off_cancels_the_pending_restart_and_ends_at_once()
+    {
+        string dir = TempDir("runs");
+        var local = StartEmissary("local", FlakyPod(dir, "OnFailure", laterExit: 4), "--max-restarts", "100", "--plain");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (Runs(dir, "first") < 4 && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+        Runs(dir, "first").Should().BeGreaterThanOrEqualTo(4, "local restarts the step (back-off 100, 200, 400 ms)");
+
+        // The 4th run ends within milliseconds; its restart waits 800 ms: the signal comes in that back-off.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        local.Signal(SIGINT);
+        var result = local.WaitForExit(TimeSpan.FromSeconds(30));
+
+        result.ExitCode.Should().Be(130, "{0}", result);
+        clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(2), "nothing waits for the back-off to end");
+        int runs = Runs(dir, "first");
+        Thread.Sleep(1000);
+        Runs(dir, "first").Should().Be(runs, "no restart after the pod was stopped");
+        Runs(dir, "second").Should().Be(0);
+    }
 }
