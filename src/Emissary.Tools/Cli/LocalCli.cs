@@ -15,6 +15,7 @@ internal static class LocalCli
     private static readonly CliOption TimelineSvg = CliOption.Value("--timeline", "FILE.svg", "Write the timeline as an SVG picture");
     private static readonly CliOption Grace = CliOption.Value("--grace", "DURATION", "On Ctrl-C: time between SIGTERM and SIGKILL (default 10s)");
     private static readonly CliOption Entrypoints = CliOption.Value("--entrypoints", "FILE", "Images' entrypoints, for containers without a command (as for rewrite)");
+    private static readonly CliOption MaxRestarts = CliOption.Value("--max-restarts", "N", $"Process engine: restart a step whose restartPolicy or restartPolicyRules restart it at most N times (default {LocalRestarts.DefaultMaxRestarts}; back-off 100ms doubling to 2s), then leave it failed");
     private static readonly CliOption Keep = CliOption.Flag("--keep", "Keep the temporary control directory (with --engine podman: the pod and its volumes)");
     private static readonly CliOption Plain = CliOption.Flag("--plain", "Line-by-line progress even on a terminal");
     private static readonly CliOption Debug = CliOption.Flag("--debug", "Every step pauses when it fails (--breakpoint on-failure): a shell opens in its context, then continue, fail or rerun it (needs a terminal)");
@@ -24,7 +25,7 @@ internal static class LocalCli
         "local FILE [options]")
     {
         Arguments = { new CliArgument("FILE", "A Pod, or a workload with a pod template (YAML or JSON; - for stdin)") },
-        Options = { Engine, Image, OutputDir, Events, TimelineSvg, Grace, Entrypoints, Keep, Plain, Debug },
+        Options = { Engine, Image, OutputDir, Events, TimelineSvg, Grace, Entrypoints, MaxRestarts, Keep, Plain, Debug },
         Action = parsed =>
         {
             var values = new OptionValues(parsed, Environment.GetEnvironmentVariable);
@@ -42,6 +43,7 @@ internal static class LocalCli
         TimelineSvg = values.String(TimelineSvg),
         Grace = values.Duration(Grace) ?? TimeSpan.FromSeconds(10),
         EntrypointsFile = values.String(Entrypoints),
+        MaxRestarts = values.Integer(MaxRestarts, 0, 100) ?? LocalRestarts.DefaultMaxRestarts,
         KeepControlDirectory = values.Flag(Keep),
         Plain = values.Flag(Plain),
         Debug = values.Flag(Debug),

@@ -43,6 +43,9 @@ internal sealed record LocalRequest
 
     public string? EntrypointsFile { get; init; }
 
+    /// <summary>--max-restarts: how many times the process engine restarts a step its restart policy restarts.</summary>
+    public int MaxRestarts { get; init; } = LocalRestarts.DefaultMaxRestarts;
+
     public bool KeepControlDirectory { get; init; }
 
     /// <summary>--plain: line-by-line progress even on a terminal.</summary>
@@ -165,13 +168,24 @@ internal static partial class LocalCommand
                 workingDir = null;
             }
             IReadOnlyList<string> run = EmissaryRun.RunArguments(step, local, StepHost.LocalProcess);
+            StepSpec restarted = step;
+            if (step.RestartRules?.Contains("RestartAllContainers", StringComparison.Ordinal) == true)
+            {
+                // Restarting every container in place is not played locally: the step alone would run under a new
+                // pod incarnation, in which the finished steps read as not yet run and their dependants would wait for ever.
+                Log.Note(logger, $"{step.Name}: restartPolicyRules with RestartAllContainers are not played locally: only its restartPolicy applies");
+                restarted = step with { RestartRules = null };
+            }
             steps.Add(new LocalStep(
                 step.Name,
                 request.Debug ? [.. run, "--breakpoint", "on-failure"] : run,
                 step.Command!.Select(UnescapeKubernetes).ToArray(),
                 step.Env.Select(e => new KeyValuePair<string, string>(e.Name, e.Value)).ToArray(),
                 workingDir,
-                step.Role == StepRole.Sidecar));
+                step.Role == StepRole.Sidecar)
+            {
+                RestartArguments = EmissaryRun.LocalRestartArguments(restarted),
+            });
         }
 
         string emissary = Path.Combine(Path.GetDirectoryName(Environment.ProcessPath ?? "") ?? ".", "emissary");
@@ -179,7 +193,7 @@ internal static partial class LocalCommand
         {
             throw new UsageException($"emissary local runs each step with {emissary}, which is missing (scripts/build.sh builds both binaries into artifacts/)");
         }
-        return new ProcessEngine(emissary, steps, request.Grace);
+        return new ProcessEngine(emissary, steps, request.Grace, new LocalRestarts(request.MaxRestarts));
     }
 
     private static PodmanEngine? PodmanEngineFor(ManifestSet set, ManifestObject pod, PodGraph graph, RewriteSettings settings, LocalRequest request, List<ManifestError> errors, ILogger logger)

@@ -32,6 +32,14 @@ internal interface ILocalEngine : IDisposable
     /// <summary>When (<see cref="Environment.TickCount64"/>) <see cref="Kill"/> is due after <see cref="Stop"/>, or null.</summary>
     long? KillAt { get; }
 
+    /// <summary>When (<see cref="Environment.TickCount64"/>) <see cref="Tick"/> has something to do (a step's restart after its back-off), or null.</summary>
+    long? WakeAt => null;
+
+    /// <summary>Called on every turn of the runner's loop: starts what is due (<see cref="WakeAt"/>).</summary>
+    void Tick(IStepOutput output)
+    {
+    }
+
     /// <summary>The grace is over (or a second Ctrl-C came): end everything now.</summary>
     void Kill();
 

@@ -43,13 +43,25 @@ internal sealed class LiveView(IReadOnlyList<StepView> views)
             StepState.Skipped => "\u001b[33m–\u001b[0m",
             StepState.Running => "\u001b[34m▶\u001b[0m",
             StepState.Paused => "\u001b[35m‖\u001b[0m",
+            StepState.Restarting => "\u001b[33m↻\u001b[0m",
             _ => "…",
         };
         string where = s is { State: StepState.Paused, Pause: { } pause }
             ? "  " + pause.At.Name() + (s.Attempts > 1 ? $", attempt {s.Attempts}" : "")
-            : "";
+            : RestartText(s);
         return string.Create(CultureInfo.InvariantCulture, $" {mark} {view.Name,-20} {view.State?.JsonName() ?? "pending",-10} {elapsed}{where}");
     }
+
+    /// <summary>
+    /// "  (attempt 3)": restarting, the run that comes next (the record counts the runs before its own in
+    /// <c>restarts</c>); after a restart, the run under way or that ended.
+    /// </summary>
+    internal static string RestartText(StepStatus? s) => s switch
+    {
+        { State: StepState.Restarting } => $"  (attempt {s.Restarts + 2})",
+        { Restarts: > 0 } => $"  (attempt {s.Restarts + 1})",
+        _ => "",
+    };
 
     /// <summary>Removes the view (before a line is printed above it, and at the end).</summary>
     public void Erase()

@@ -53,7 +53,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
             if (!console.IsLive)
             {
                 string detail = status.ExitCode is { } c ? $" (exit {c}, {status.Reason})" : status.WaitingFor is { Count: > 0 } w ? $" for {string.Join(", ", w)}" : "";
-                console.Print($"[{(at - origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State.JsonName()}{ErrorText.Printable(detail)}", toStderr: true);
+                console.Print($"[{(at - origin).TotalSeconds,7:0.000}s] {view.Name}: {status.State.JsonName()}{ErrorText.Printable(detail)}{LiveView.RestartText(status)}", toStderr: true);
             }
         });
         if (_terminal is not null)
@@ -74,7 +74,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
                 // it a moment, not forever (the same rule as `emissary run`).
                 drainUntil = Environment.TickCount64 + 500;
             }
-            long? until = drainUntil != long.MaxValue ? drainUntil : engine.KillAt;
+            long? until = drainUntil != long.MaxValue ? drainUntil : Earliest(engine.KillAt, engine.WakeAt);
             TimeSpan? wait = console.IsLive ? TimeSpan.FromMilliseconds(100) : null;
             if (until is { } u)
             {
@@ -110,6 +110,7 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
                 _debugger?.Kill();
                 engine.Kill();
             }
+            engine.Tick(output);
             tracker.Refresh();
             _debugger?.Refresh();
             console.Redraw();
@@ -127,6 +128,8 @@ internal sealed class LocalRunner(LocalOptions options, ILocalEngine engine, ILo
         }
         return interruptedBy is { } signal ? PodOutcome.Interrupted(signal) : PodOutcome.Of(views);
     }
+
+    private static long? Earliest(long? a, long? b) => a is { } x && b is { } y ? Math.Min(x, y) : a ?? b;
 
     /// <summary>
     /// Steps never read the terminal (a container has no stdin unless it asks): fd 0 becomes

@@ -50,7 +50,7 @@ internal static class PodmanPod
         var spec = (YamlMappingNode)node.Get("spec")!;
         if (spec.GetText("restartPolicy") is { } policy && policy != "Never")
         {
-            notes.Add($"restartPolicy {policy} -> Never: emissary local runs each step once");
+            notes.Add($"restartPolicy {policy} -> Never: --engine podman runs each step once (the process engine plays restarts)");
         }
         spec.Set("restartPolicy", YamlNodes.String("Never"));
 

@@ -13,18 +13,27 @@ namespace Emissary.Tools.Local;
 /// directory, so gates, markers, results and timeouts behave exactly as in a pod; images are
 /// ignored. Stopping is pod deletion: SIGTERM to every step's emissary (which forwards it to its
 /// command's group), SIGKILL to everything after the grace; this process is a child subreaper,
-/// so nothing a step started is left running.
+/// so nothing a step started is left running. A step whose record says `restarting` when its
+/// emissary ends is started again as the kubelet would (<see cref="LocalRestarts"/>).
 /// </summary>
-internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep> steps, TimeSpan grace) : ILocalEngine
+internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep> steps, TimeSpan grace, LocalRestarts restarts) : ILocalEngine
 {
     private readonly StepView[] _views = steps.Select(s => new StepView(s.Name, s.IsSidecar)).ToArray();
+    private readonly PosixProcessLauncher _launcher = new();
+    /// <summary>Per step: how many times it was restarted, and when (<see cref="Environment.TickCount64"/>) its next restart is due.</summary>
+    private readonly int[] _restartsDone = new int[steps.Count];
+    private readonly long?[] _restartAt = new long?[steps.Count];
     private string? _root;
     private ControlDirectory? _dir;
+    private IStepOutput? _output;
+    private bool _stopping;
     private bool _finished;
 
     public IReadOnlyList<StepView> Views => _views;
 
-    public bool Running => _views.Any(v => v.Pid != 0);
+    public bool Running => _views.Any(v => v.Pid != 0) || _restartAt.Any(t => t is not null);
+
+    public long? WakeAt => _restartAt.Min();
 
     public long? KillAt { get; private set; }
 
@@ -44,30 +53,51 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
 
     public void Start(IStepOutput output)
     {
-        var launcher = new PosixProcessLauncher();
+        _output = output;
         for (int i = 0; i < steps.Count; i++)
         {
-            LocalStep step = steps[i];
-            (int stdout, int stderr) = output.OpenStreams(step.Name);
-            string[] argv = [emissaryPath, "run", "--control-dir", _root!, "--name", step.Name, .. step.RunArguments, "--", .. step.Command];
-            var env = step.Environment.GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Last().Value);
-            try
-            {
-                _views[i].Pid = launcher.Start(new ResolvedCommand(emissaryPath, argv[1..]) { Argv = argv }, new LaunchSettings
-                {
-                    OwnProcessGroup = true,
-                    ExtraEnvironment = env,
-                    StdoutFd = stdout,
-                    StderrFd = stderr,
-                    WorkingDirectory = step.WorkingDirectory,
-                });
-            }
-            finally
-            {
-                output.ChildStarted(stdout, stderr);
-            }
+            Launch(i, output);
         }
         output.Note($"control directory: {_root}");
+    }
+
+    /// <summary>Starts the restarts that are due (their back-off is over).</summary>
+    public void Tick(IStepOutput output)
+    {
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (_restartAt[i] is { } due && Environment.TickCount64 >= due)
+            {
+                _restartAt[i] = null;
+                _restartsDone[i]++;
+                Launch(i, output);
+            }
+        }
+    }
+
+    /// <summary>Step <paramref name="i"/>'s emissary, with its restart flags unless this is the last run allowed.</summary>
+    private void Launch(int i, IStepOutput output)
+    {
+        LocalStep step = steps[i];
+        (int stdout, int stderr) = output.OpenStreams(step.Name);
+        IReadOnlyList<string> restartFlags = restarts.IsLastRun(_restartsDone[i]) ? [] : step.RestartArguments;
+        string[] argv = [emissaryPath, "run", "--control-dir", _root!, "--name", step.Name, .. step.RunArguments, .. restartFlags, "--", .. step.Command];
+        var env = step.Environment.GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+        try
+        {
+            _views[i].Pid = _launcher.Start(new ResolvedCommand(emissaryPath, argv[1..]) { Argv = argv }, new LaunchSettings
+            {
+                OwnProcessGroup = true,
+                ExtraEnvironment = env,
+                StdoutFd = stdout,
+                StderrFd = stderr,
+                WorkingDirectory = step.WorkingDirectory,
+            });
+        }
+        finally
+        {
+            output.ChildStarted(stdout, stderr);
+        }
     }
 
     /// <summary>$SHELL (else /bin/sh) as the step's command runs: the step's env from the pod spec and what its emissary added, over this process's environment, in its working directory.</summary>
@@ -86,10 +116,25 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
 
     public void ChildExited(int pid, ExitStatus status)
     {
-        if (_views.FirstOrDefault(v => v.Pid == pid) is { } done)
+        int i = Array.FindIndex(_views, v => v.Pid == pid);
+        if (i < 0)
         {
-            done.Pid = 0;
-            done.ProcessExitCode = status.ToExitCode();
+            return;
+        }
+        StepView done = _views[i];
+        done.Pid = 0;
+        StepStatus? recorded = _dir?.ReadStatus(done.Name);
+        if (restarts.Next(recorded?.State, _restartsDone[i], _stopping) is { } backoff)
+        {
+            // Its record says restarting: its dependants wait for the next run, which comes after the back-off.
+            done.Restarts.Add(recorded?.FinishedAt ?? DateTimeOffset.UtcNow);
+            _restartAt[i] = Environment.TickCount64 + (long)backoff.TotalMilliseconds;
+            return;
+        }
+        done.ProcessExitCode = status.ToExitCode();
+        if (_restartsDone[i] > 0 && restarts.IsLastRun(_restartsDone[i]) && recorded?.State == StepState.Failed)
+        {
+            _output?.Note($"{done.Name}: failed after {_restartsDone[i]} restarts (--max-restarts {restarts.MaxRestarts}): left failed; the kubelet would go on restarting it");
         }
     }
 
@@ -97,6 +142,9 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
     {
         output.Note($"{Signals.Name(signal)}: stopping every step (SIGTERM, SIGKILL after {Duration.Format(grace)})");
         KillAt = Environment.TickCount64 + (long)grace.TotalMilliseconds;
+        // A deleted pod's containers are not restarted: the steps waiting for a restart stay as their record says.
+        _stopping = true;
+        Array.Clear(_restartAt);
         // Each step's emissary forwards SIGTERM to its command's process group.
         foreach (StepView view in _views.Where(v => v.Pid != 0))
         {

@@ -20,6 +20,9 @@ internal sealed class StepView(string name, bool isSidecar)
     /// </summary>
     public List<(DateTimeOffset From, DateTimeOffset? To)> Pauses { get; } = [];
 
+    /// <summary>When each run that ended <c>restarting</c> ended (the runs before the one <see cref="Status"/> records): local restarted the step then.</summary>
+    public List<DateTimeOffset> Restarts { get; } = [];
+
     /// <summary>Results from the step's termination message (DIR/NAME/termination.json).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Results { get; set; } = [];
 

@@ -13,13 +13,17 @@ internal static class Timeline
     /// <summary>A paused stretch in the SVG: amber, apart from waiting's grey and the outcomes' colours.</summary>
     private const string PausedColor = "#e8a33d";
 
+    /// <summary>A restart (local playing the kubelet's part) in the SVG: a thin purple tick where a run ended restarting.</summary>
+    private const string RestartColor = "#8e44ad";
+
     public static string Text(IReadOnlyList<StepView> steps, DateTimeOffset origin, DateTimeOffset end)
     {
         double total = Math.Max((end - origin).TotalMilliseconds, 1);
         int nameWidth = Math.Max(4, steps.Max(s => s.Name.Length));
         var text = new StringBuilder();
         bool anyPaused = steps.Any(s => Pauses(s, end).Any());
-        text.Append("Timeline (").Append(Duration.Format(end - origin)).Append(", ░ waiting, █ running").Append(anyPaused ? ", ▒ paused" : "").Append(")\n");
+        bool anyRestarted = steps.Any(s => s.Restarts.Count > 0);
+        text.Append("Timeline (").Append(Duration.Format(end - origin)).Append(", ░ waiting, █ running").Append(anyPaused ? ", ▒ paused" : "").Append(anyRestarted ? ", ↻ restarted" : "").Append(")\n");
         foreach (StepView step in steps)
         {
             var bar = new char[BarWidth];
@@ -53,6 +57,11 @@ internal static class Timeline
                 {
                     bar[c] = '▒';
                 }
+            }
+            // Drawn last: each restart stays visible over the bars of the run after it.
+            foreach (DateTimeOffset restart in step.Restarts)
+            {
+                bar[Math.Min(Column(restart), BarWidth - 1)] = '↻';
             }
             text.Append("  ").Append(step.Name.PadRight(nameWidth)).Append(" |").Append(bar).Append("| ").Append(Summary(step)).Append(UsageText(step)).Append('\n');
         }
@@ -100,7 +109,7 @@ internal static class Timeline
             _ when step.ProcessExitCode is { } code => $"crashed while {s.State.JsonName()} (exit {code})",
             StepState.Paused when s.Pause is { } p => $"paused {p.At.Name()}",
             _ => s.State.JsonName(),
-        } + PauseText(s);
+        } + PauseText(s) + (s.Restarts > 0 ? $", restarted {s.Restarts}×" : "");
     }
 
     /// <summary>", paused on-failure, resumed by rerun, attempt 2": how a step that paused went on.</summary>
@@ -147,6 +156,10 @@ internal static class Timeline
             {
                 svg.Append(CultureInfo.InvariantCulture, $"    <rect class=\"paused\" x=\"{X(paused.From)}\" y=\"{y + 4}\" width=\"{W(paused.From, paused.To)}\" height=\"20\" fill=\"{PausedColor}\"><title>paused {Escape(s?.Pause?.At.Name() ?? "")}</title></rect>\n");
             }
+            foreach (DateTimeOffset restart in step.Restarts)
+            {
+                svg.Append(CultureInfo.InvariantCulture, $"    <rect class=\"restart\" x=\"{X(restart)}\" y=\"{y + 1}\" width=\"3\" height=\"26\" fill=\"{RestartColor}\"><title>restarted</title></rect>\n");
+            }
             svg.Append(CultureInfo.InvariantCulture, $"    <text x=\"{left + width + 10}\" y=\"{y + 18}\">{Escape(Summary(step) + UsageText(step))}</text>\n");
             svg.Append("  </g>\n");
         }
@@ -156,6 +169,10 @@ internal static class Timeline
         if (steps.Any(s => Pauses(s, end).Any()))
         {
             svg.Append(CultureInfo.InvariantCulture, $"  <g class=\"legend\"><rect x=\"{left + width + 10}\" y=\"12\" width=\"12\" height=\"12\" fill=\"{PausedColor}\"/><text x=\"{left + width + 28}\" y=\"23\">paused</text></g>\n");
+        }
+        if (steps.Any(s => s.Restarts.Count > 0))
+        {
+            svg.Append(CultureInfo.InvariantCulture, $"  <g class=\"legend\"><rect x=\"{left + width + 110}\" y=\"12\" width=\"3\" height=\"12\" fill=\"{RestartColor}\"/><text x=\"{left + width + 118}\" y=\"23\">restarted</text></g>\n");
         }
         svg.Append("</svg>\n");
         return svg.ToString();

@@ -136,6 +136,18 @@ internal static class EmissaryRun
     }
 
     /// <summary>
+    /// The <c>--restart-policy</c>/<c>--restart-rules</c> arguments <c>emissary local</c> gives a step it restarts itself
+    /// (the kubelet's part, <see cref="Emissary.Tools.Local.LocalRestarts"/>): kept apart from <see cref="RunArguments"/>
+    /// because the last run local allows goes without them, so that its failure is final. Empty for sidecars
+    /// and when nothing restarts the step.
+    /// </summary>
+    public static IReadOnlyList<string> LocalRestartArguments(StepSpec step) => step.Role != StepRole.Step ? [] : new RunArguments
+    {
+        RestartPolicy = step.RestartPolicy != "Never" ? step.RestartPolicy : null,
+        RestartRules = step.RestartRules,
+    }.Format();
+
+    /// <summary>
     /// The <c>emissary run</c> arguments for <paramref name="step"/>, from <c>--name</c> to
     /// <c>--termination-budget</c>, without the <c>--</c> and the command (<see cref="Emissary.Cli.RunArguments.Format"/>).
     /// </summary>

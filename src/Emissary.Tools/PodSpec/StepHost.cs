@@ -29,8 +29,9 @@ internal static class StepHostExtensions
 
     /// <summary>
     /// Whether something restarts a failed container as its <c>restartPolicy</c> says (the kubelet): then the step is told the
-    /// policy. Not under <c>emissary local</c>, which runs each step once (its podman pod is made restartPolicy Never):
-    /// a failure told it will be restarted would keep its dependants waiting for a run that never comes.
+    /// policy. Not through these arguments under <c>emissary local</c>: its podman pod is made restartPolicy Never (a
+    /// failure told it will be restarted would keep its dependants waiting for a run that never comes), and the process
+    /// engine restarts steps itself, with the flags of <see cref="EmissaryRun.LocalRestartArguments"/>.
     /// </summary>
     public static bool RestartsContainers(this StepHost host) => host == StepHost.Kubernetes;
 

@@ -75,4 +75,16 @@ public sealed class RestartFieldsTests
         EmissaryRun.RunArguments(graph.Find("fetch")!, graph, StepHost.LocalProcess).Should().NotContain("--restart-policy");
         EmissaryRun.RunArguments(graph.Find("fetch")!, graph, StepHost.Podman).Should().NotContain("--restart-policy", "emissary local's podman pod is restartPolicy Never");
     }
+
+    [Fact]
+    public void Local_restart_arguments_are_the_same_flags_kept_apart_for_the_process_engine()
+    {
+        PodGraph graph = Graph(Text(Job));
+
+        EmissaryRun.LocalRestartArguments(graph.Find("fetch")!).Should().Equal("--restart-policy", "OnFailure");
+        EmissaryRun.LocalRestartArguments(graph.Find("build")!).Should().Equal(
+            "--restart-rules", """[{"action":"Restart","exitCodes":{"operator":"In","values":[42,43]}}]""");
+        PodGraph plain = Graph(Pod("    - {name: a, image: x, command: [a]}"));
+        EmissaryRun.LocalRestartArguments(plain.Find("a")!).Should().BeEmpty("a pod that does not say is not restarted locally");
+    }
 }

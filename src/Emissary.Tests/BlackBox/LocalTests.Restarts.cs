@@ -1,0 +1,138 @@
+namespace Emissary.Tests.BlackBox;
+
+/// <summary>
+/// Issue #28 item 5: `emissary local` (process engine) plays the kubelet's part for restarts. A step whose
+/// restartPolicy (the pod's, or its own) or restartPolicyRules restart it is started again after a back-off
+/// while its dependants keep waiting; the cap (--max-restarts) ends a step that always fails.
+/// </summary>
+public sealed partial class LocalTests
+{
+    /// <summary>
+    /// A pod whose step `first` fails once (no marker yet: it makes it) and then succeeds, and whose `second`
+    /// waits for it; each appends a line to DIR/NAME each time it runs. `first` exits <paramref name="firstExit"/>
+    /// on its first run and <paramref name="laterExit"/> on every later one.
+    /// </summary>
+    private string FlakyPod(string dir, string podPolicy, string containerExtra = "", int firstExit = 3, int laterExit = 0) => Manifest($$"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: flaky}
+        spec:
+          restartPolicy: {{podPolicy}}
+          containers:
+          - name: first
+            image: busybox
+            {{containerExtra}}
+            command: [sh, -c, 'echo run >> {{dir}}/first; if [ -e {{dir}}/marker ]; then exit {{laterExit}}; fi; touch {{dir}}/marker; exit {{firstExit}}']
+          - name: second
+            image: busybox
+            waitForTermination: [first]
+            command: [sh, -c, 'echo run >> {{dir}}/second']
+        """);
+
+    private static int Runs(string dir, string step) =>
+        File.Exists(Path.Combine(dir, step)) ? File.ReadAllLines(Path.Combine(dir, step)).Length : 0;
+
+    [BlackBoxFact]
+    public void Under_OnFailure_a_step_that_fails_once_is_restarted_and_its_dependant_runs_once_with_no_123()
+    {
+        string dir = TempDir("runs");
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+
+        var result = RunEmissary("local", FlakyPod(dir, "OnFailure"), "--events", events, "--plain");
+
+        result.ExitCode.Should().Be(0, "local restarts first as the kubelet would, and it then succeeds\n{0}", result);
+        AssertNoStackTrace(result);
+        Runs(dir, "first").Should().Be(2);
+        Runs(dir, "second").Should().Be(1, "the dependant waits through the restart and runs once");
+        List<Event> log = ReadEvents(events);
+        log.Should().Contain(e => e.Step == "first" && e.State == "restarting" && e.ExitCode == 3);
+        Final(log, "first").State.Should().Be("succeeded");
+        Final(log, "second").State.Should().Be("succeeded");
+        log.Should().NotContain(e => e.State == "skipped" || e.ExitCode == 123, "no 123 anywhere");
+        string restarting = log.Single(e => e.Step == "first" && e.State == "restarting").Time.ToString("O");
+        log.Where(e => e.Step == "second" && e.State == "running").Should().ContainSingle()
+            .Which.Time.Should().BeAfter(log.Single(e => e.Step == "first" && e.State == "restarting").Time, "second started after first's restart ({0})", restarting);
+        result.StderrLines.Should().Contain(l => l.Contains("first: restarting") && l.Contains("(attempt 2)"), "the progress says which attempt comes\n{0}", result);
+        result.StdoutLines.Should().Contain(l => l.Contains("↻ restarted"), "the timeline's legend has the restart mark\n{0}", result);
+        result.StdoutLines.Should().Contain(l => l.StartsWith("  first ") && l.Contains('↻') && l.Contains("restarted 1×"), "{0}", result);
+    }
+
+    [BlackBoxFact]
+    public void Under_Never_the_same_pod_fails_once_and_its_dependant_is_skipped()
+    {
+        string dir = TempDir("runs");
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+
+        var result = RunEmissary("local", FlakyPod(dir, "Never"), "--events", events, "--plain");
+
+        result.ExitCode.Should().Be(3, "{0}", result);
+        AssertNoStackTrace(result);
+        Runs(dir, "first").Should().Be(1);
+        Runs(dir, "second").Should().Be(0);
+        List<Event> log = ReadEvents(events);
+        log.Should().NotContain(e => e.State == "restarting");
+        Final(log, "second").State.Should().Be("skipped");
+    }
+
+    [BlackBoxFact]
+    public void A_container_restartPolicyRules_entry_restarts_its_step_in_a_Never_pod()
+    {
+        string dir = TempDir("runs");
+
+        var result = RunEmissary("local", FlakyPod(dir, "Never", containerExtra: "restartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [42]}}]", firstExit: 42), "--plain");
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        Runs(dir, "first").Should().Be(2);
+        Runs(dir, "second").Should().Be(1);
+    }
+
+    [BlackBoxFact]
+    public void A_step_that_always_fails_under_OnFailure_stops_after_the_cap_with_one_line_and_its_dependant_is_skipped()
+    {
+        string dir = TempDir("runs");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var result = RunEmissary("local", FlakyPod(dir, "OnFailure", laterExit: 4), "--max-restarts", "2", "--plain");
+
+        result.ExitCode.Should().Be(4, "the last run's failure is final\n{0}", result);
+        AssertNoStackTrace(result);
+        Runs(dir, "first").Should().Be(3, "one run and 2 restarts");
+        Runs(dir, "second").Should().Be(0);
+        result.StderrLines.Should().ContainSingle(l => l.Contains("--max-restarts")).Which.Should()
+            .Be("first: failed after 2 restarts (--max-restarts 2): left failed; the kubelet would go on restarting it");
+        clock.Elapsed.Should().BeGreaterThan(TimeSpan.FromMilliseconds(300), "back-off 100 ms then 200 ms");
+    }
+
+    [BlackBoxFact]
+    public void A_bad_max_restarts_is_a_usage_error_in_one_line()
+    {
+        var result = RunEmissary("local", FlakyPod(TempDir("runs"), "OnFailure"), "--max-restarts", "-1");
+
+        result.ExitCode.Should().Be(125, "{0}", result);
+        AssertNoStackTrace(result);
+        result.StderrLines.Should().ContainSingle().Which.Should().Be("emissary: --max-restarts: '-1' is not a whole number from 0 to 100");
+    }
+
+    [BlackBoxFact]
+    public void Ctrl_c_during_a_back_off_cancels_the_pending_restart_and_ends_at_once()
+    {
+        string dir = TempDir("runs");
+        var local = StartEmissary("local", FlakyPod(dir, "OnFailure", laterExit: 4), "--max-restarts", "100", "--plain");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (Runs(dir, "first") < 4 && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+        Runs(dir, "first").Should().BeGreaterThanOrEqualTo(4, "local restarts the step (back-off 100, 200, 400 ms)");
+
+        // The 4th run ends within milliseconds; its restart waits 800 ms: the signal comes in that back-off.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        local.Signal(SIGINT);
+        var result = local.WaitForExit(TimeSpan.FromSeconds(30));
+
+        result.ExitCode.Should().Be(130, "{0}", result);
+        clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(2), "nothing waits for the back-off to end");
+        int runs = Runs(dir, "first");
+        Thread.Sleep(1000);
+        Runs(dir, "first").Should().Be(runs, "no restart after the pod was stopped");
+        Runs(dir, "second").Should().Be(0);
+    }
+}
