@@ -72,13 +72,10 @@ verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "OK" : "MISSED" }'
 # command, which execs stamp: A's time is taken right before its command exits, B's right after
 # B's command is exec'ed. A starter puts A and B in place in DIR and sets a and b to their pids.
 
-# emissary's pair: B waits --after A, until it holds A's alive FIFO or runs a lock watcher thread
-# (or 50 ms when the emissary under test has neither).
-start_emissary_pair() {
+# B waits --after A: started, then given time until it holds A's alive FIFO or runs a lock
+# watcher thread (or 50 ms when the emissary under test has neither). Sets b and pids.
+start_waiting_b() {
     local dir=$1 t
-    "$emissary" run --control-dir "$dir" --name A -- /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" 2>>"$dir/../log" &
-    a=$!
-    until [ "$(state_of "$dir" A)" = running ]; do sleep 0.001; done
     "$emissary" run --control-dir "$dir" --name B --after A -- "$stamp" "$dir/b" 2>>"$dir/../log" &
     b=$!
     pids=("$a" "$b")
@@ -89,23 +86,25 @@ start_emissary_pair() {
     done
 }
 
+# emissary's pair: A runs, its command blocked on DIR/go; B waits --after A.
+start_emissary_pair() {
+    local dir=$1
+    "$emissary" run --control-dir "$dir" --name A -- /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" 2>>"$dir/../log" &
+    a=$!
+    until [ "$(state_of "$dir" A)" = running ]; do sleep 0.001; done
+    start_waiting_b "$dir"
+}
+
 # The pair after `debug continue`: A's command has ended and A is paused at its `after`
 # breakpoint, B waits --after A (as above); the round's go is the continue request: "$release"
 # stamps a, then writes the word into A's signal FIFO ($release=write, what the step does with it)
 # or execs `emissary debug continue A` ($release=commandlet, what a user's request costs).
 start_paused_pair() {
-    local dir=$1 t
+    local dir=$1
     "$emissary" run --control-dir "$dir" --name A --breakpoint after --log-level error -- /bin/true 2>>"$dir/../log" &  # not its "paused" warning
     a=$!
     until [ "$(state_of "$dir" A)" = paused ]; do sleep 0.001; done
-    "$emissary" run --control-dir "$dir" --name B --after A -- "$stamp" "$dir/b" 2>>"$dir/../log" &
-    b=$!
-    pids=("$a" "$b")
-    until [ "$(state_of "$dir" B)" = waiting ]; do sleep 0.001; done
-    for ((t = 0; t < 50; t++)); do
-        { ls -l /proc/$b/fd 2>/dev/null | grep -q "/A/alive\$" || grep -qx "lock watcher A" /proc/$b/task/*/comm 2>/dev/null; } && break
-        sleep 0.001
-    done
+    start_waiting_b "$dir"
     rm -f "$dir/go"
     if [ "$release" = write ]; then
         "$stamp" "$dir/a" --write "$dir/A/signal" continue &

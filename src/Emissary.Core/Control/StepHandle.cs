@@ -324,22 +324,10 @@ internal sealed class StepHandle : IDisposable
     /// </summary>
     public void Finish(StepStatus final)
     {
-        // Registration's own facts (when it began waiting, emissary's pid) stay when the runner has none.
-        _status = final with
-        {
-            WaitingFor = null,
-            WaitsForStart = _status.WaitsForStart,
-            WaitingSince = _status.WaitingSince ?? final.WaitingSince,
-            Pid = final.Pid ?? _status.Pid,
-            Restarts = _status.Restarts,
-            Incarnation = _status.Incarnation,
-        };
+        _status = KeepingRegistration(final);
         Publish();
         Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? ExitCodes.EmissaryFailure).ToString(CultureInfo.InvariantCulture) + "\n");
-        // The lock first: a waiter that opens the FIFO and then finds the lock held knows the
-        // FIFO was still held when it opened it, so its hangup will come.
-        _lockFd.Dispose();
-        _aliveFd?.Dispose();
+        LetGo();
     }
 
     /// <summary>
@@ -350,17 +338,32 @@ internal sealed class StepHandle : IDisposable
     /// </summary>
     public void MarkRestarting(StepStatus failed)
     {
-        _status = failed with
-        {
-            State = StepState.Restarting,
-            WaitingFor = null,
-            WaitsForStart = _status.WaitsForStart,
-            WaitingSince = _status.WaitingSince ?? failed.WaitingSince,
-            Pid = failed.Pid ?? _status.Pid,
-            Restarts = _status.Restarts,
-            Incarnation = _status.Incarnation,
-        };
+        _status = KeepingRegistration(failed with { State = StepState.Restarting });
         Publish();
+        LetGo();
+    }
+
+    /// <summary>
+    /// <paramref name="final"/> with registration's own facts (when it began waiting, emissary's
+    /// pid when the runner has none, the restarts counted and the incarnation registered under).
+    /// </summary>
+    private StepStatus KeepingRegistration(StepStatus final) => final with
+    {
+        WaitingFor = null,
+        WaitsForStart = _status.WaitsForStart,
+        WaitingSince = _status.WaitingSince ?? final.WaitingSince,
+        Pid = final.Pid ?? _status.Pid,
+        Restarts = _status.Restarts,
+        Incarnation = _status.Incarnation,
+    };
+
+    /// <summary>
+    /// Lets go of the lock, then the alive FIFO, which wakes the waiters. The lock first: a waiter
+    /// that opens the FIFO and then finds the lock held knows the FIFO was still held when it
+    /// opened it, so its hangup will come.
+    /// </summary>
+    private void LetGo()
+    {
         _lockFd.Dispose();
         _aliveFd?.Dispose();
     }
