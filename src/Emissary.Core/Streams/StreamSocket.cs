@@ -69,14 +69,18 @@ internal static class StreamSocket
             throw new SystemCallException("socket(AF_UNIX)", Libc.LastErrno);
         }
         var socket = new SafeFd(fd);
+        // Bound, opened up and listening under a temporary name, then renamed into place: a
+        // consumer of another uid that found it between bind(2) and the chmod got EACCES (the
+        // umask's mode) and gave up on the stream; now it never sees it before it can connect.
+        string temp = $".{FileName}.tmp-{TempNames.RandomHex()}";
         try
         {
-            if (Libc.BindUnix(fd, $"{ThroughDescriptor(dir)}/{FileName}") != 0)
+            if (Libc.BindUnix(fd, $"{ThroughDescriptor(dir)}/{temp}") != 0)
             {
                 throw new SystemCallException($"bind {path}{WithoutProc(Libc.LastErrno)}", Libc.LastErrno);
             }
             // The umask may have narrowed the mode; the consumer may be another uid.
-            if (Libc.FchmodAt(dir, FileName, Mode, 0) != 0)
+            if (Libc.FchmodAt(dir, temp, Mode, 0) != 0)
             {
                 throw new SystemCallException($"chmod {path}", Libc.LastErrno);
             }
@@ -84,10 +88,15 @@ internal static class StreamSocket
             {
                 throw new SystemCallException($"listen {path}", Libc.LastErrno);
             }
+            if (Libc.RenameAt(dir, temp, dir, FileName) != 0)
+            {
+                throw new SystemCallException($"rename into {path}", Libc.LastErrno);
+            }
             return socket;
         }
         catch
         {
+            Libc.UnlinkAt(dir, temp, 0);
             socket.Dispose();
             throw;
         }
