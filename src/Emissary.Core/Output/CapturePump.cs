@@ -11,13 +11,21 @@ namespace Emissary.Output;
 /// and to the capture file, and keeps the first bytes of stdout for a result.
 ///
 /// Overview. The command writes into the capture pipe S. When a copy is needed (a file or a
-/// result), tee(2) duplicates what is at the head of S into a private pipe T without consuming it;
-/// T is drained at once into the file (splice(2), or read(2) while the result still wants bytes),
-/// then exactly those bytes are consumed from S into the console with splice(2). The bytes already
-/// copied but not yet taken by the console are "owed" to it, so a second tee never copies them again.
+/// result) and the console is a pipe (a container runtime's log pipe: the usual case), tee(2)
+/// duplicates what is at the head of S straight into the console without consuming it, then
+/// exactly those bytes are taken out of S into the file (splice(2), or read(2) while the result
+/// still wants bytes): two calls per chunk, and the console's bytes are never copied by us.
+/// <code>
+///   command ──▶ S ──tee──▶ console (fd 1 / fd 2)
+///               └──splice──▶ capture file   (and read ──▶ result prefix)
+/// </code>
+/// Any other console (a terminal, a socket, a file) cannot be tee(2)'s target, so a private pipe T
+/// takes the copy: tee S into T, drain T at once into the file and the result, then consume exactly
+/// those bytes from S into the console. The bytes already copied but not yet taken by the console
+/// are "owed" to it, so a second tee never copies them again.
 /// <code>
 ///   command ──▶ S ──tee──▶ T ──splice──▶ capture file   (and read ──▶ result prefix)
-///               └────────splice───────▶ console (fd 1 / fd 2)
+///               └────────splice───────▶ console
 /// </code>
 /// Nothing is buffered in user space except one console chunk in the read/write fallback, so memory
 /// is bounded (two pipes of 256 KiB and two 64 KiB buffers per captured output) whatever the volume.
@@ -67,6 +75,7 @@ internal sealed partial class CapturePump : IDisposable
     private bool _consoleActive;
     private bool _consoleSplice;
     private bool _consolePoll;
+    private bool _consoleTee;
     private readonly byte[] _consoleBuffer = new byte[Chunk];
     private int _pendingOffset;
     private int _pendingCount;
@@ -112,6 +121,7 @@ internal sealed partial class CapturePump : IDisposable
         // and a blocking socket would block, so sockets and ttys go straight to read/write.
         _consoleSplice = kind is not null and not FileType.Socket && !tty;
         _consolePoll = kind is FileType.Fifo or FileType.Socket || tty;
+        _consoleTee = kind == FileType.Fifo;
 
         if (resultLimit >= 0)
         {
@@ -275,7 +285,7 @@ internal sealed partial class CapturePump : IDisposable
         }
         if (_owed == 0 && _consoleActive && CopyNeeded)
         {
-            return CopyThenConsole(ref allowance);
+            return _consoleTee ? TeeToConsole(ref allowance) : CopyThenConsole(ref allowance);
         }
         int available = Descriptors.BytesReadable(_source.Fd);
         int chunk = (int)Math.Min(Math.Min(Math.Max(available, 0), allowance), Chunk);
@@ -371,6 +381,49 @@ internal sealed partial class CapturePump : IDisposable
         return Outcome.Progress;
     }
 
+    /// <summary>
+    /// The usual case in a pod (the console is the runtime's log pipe): tee(2) from S straight into
+    /// the console, then the same bytes out of S into the file. Two calls a step instead of three and
+    /// no copy pipe; T stays for the other consoles and for when the console drops out.
+    /// </summary>
+    private Outcome TeeToConsole(ref long allowance)
+    {
+        int want = (int)Math.Min(allowance, _teeChunk);
+        if (want <= 0)
+        {
+            return Outcome.Idle;
+        }
+        nint copied = TeeRetrying(_source.Fd, _console, want);
+        if (copied <= 0)
+        {
+            if (copied == 0)
+            {
+                return Outcome.Idle; // S is empty and has no writer left
+            }
+            Errno errno = Libc.LastErrno;
+            if (errno == Errno.EAGAIN)
+            {
+                // Either side: S is empty, or the console is full.
+                return Descriptors.BytesReadable(_source.Fd) > 0 ? Outcome.Blocked : Outcome.Idle;
+            }
+            if (errno == Errno.EINVAL)
+            {
+                _consoleTee = false; // not a pipe after all (tee needs two): the copy pipe from now on
+                return Outcome.Progress;
+            }
+            ConsoleFailed(errno);
+            return Outcome.Progress;
+        }
+        int left = ToFileAndResult(_source.Fd, (int)copied, out _);
+        if (left > 0)
+        {
+            // Already on the console: they must leave S, or the console would get them twice.
+            Discard(left);
+        }
+        allowance -= copied;
+        return Outcome.Progress;
+    }
+
     /// <summary>Moves up to <paramref name="want"/> bytes from S to the console: the count, 0 when full, -1 when the console failed.</summary>
     private int ToConsole(int want)
     {
@@ -448,11 +501,24 @@ internal sealed partial class CapturePump : IDisposable
     /// <summary>Empties T, which holds exactly <paramref name="count"/> bytes, into the file and the result.</summary>
     private void DrainCopy(int count)
     {
+        if (ToFileAndResult(_copyRead!.Fd, count, out string? problem) > 0)
+        {
+            BreakCopy(problem!);
+        }
+    }
+
+    /// <summary>
+    /// Takes exactly <paramref name="count"/> bytes, which the pipe <paramref name="from"/> holds,
+    /// into the file and the result; returns how many could not be read (0 unless the kernel surprises us).
+    /// </summary>
+    private int ToFileAndResult(int from, int count, out string? problem)
+    {
+        problem = null;
         while (count > 0)
         {
             if (FileActive && _file!.SpliceWorks && !ResultWanted)
             {
-                nint n = SpliceRetrying(_copyRead!.Fd, _file.Fd, count, Libc.SPLICE_F_MOVE);
+                nint n = SpliceRetrying(from, _file.Fd, count, Libc.SPLICE_F_MOVE);
                 if (n > 0)
                 {
                     count -= (int)n;
@@ -470,11 +536,11 @@ internal sealed partial class CapturePump : IDisposable
                 continue; // the rest goes through read/write (or is discarded)
             }
 
-            int read = ReadInto(_copyRead!.Fd, _scratch, Math.Min(count, _scratch.Length));
+            int read = ReadInto(from, _scratch, Math.Min(count, _scratch.Length));
             if (read <= 0)
             {
-                BreakCopy(read < 0 ? Libc.Describe(Libc.LastErrno) : "unexpected end of input");
-                return;
+                problem = read < 0 ? Libc.Describe(Libc.LastErrno) : "unexpected end of input";
+                return count;
             }
             Keep(_scratch.AsSpan(0, read));
             if (FileActive)
@@ -483,6 +549,7 @@ internal sealed partial class CapturePump : IDisposable
             }
             count -= read;
         }
+        return 0;
     }
 
     /// <summary>Appends to the result prefix, up to the limit + 1 bytes.</summary>
