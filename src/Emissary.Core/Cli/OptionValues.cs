@@ -40,7 +40,9 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
         }
         else
         {
-            raw = [];
+            // Not even an enumerator: MoveNext on the shared empty one writes to the binary's data
+            // (a copy-on-write fault on every start, for nothing).
+            return [];
         }
         return raw.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
     }

@@ -68,6 +68,23 @@ public sealed class ExitCodeTests : BlackBoxTest
         result.Stdout.Should().BeEmpty("{0}", result);
     }
 
+    [BlackBoxFact]
+    public void A_dangling_link_is_not_found_as_execve_says_and_a_link_to_a_program_runs_it()
+    {
+        string dir = TempDir();
+        File.CreateSymbolicLink(Path.Combine(dir, "dangling"), Path.Combine(dir, "gone"));
+        File.CreateSymbolicLink(Path.Combine(dir, "child"), TestChildPath);
+
+        var dangling = RunEmissary("run", "--", Path.Combine(dir, "dangling"));
+        dangling.ExitCode.Should().Be(127, "{0}", dangling);
+        dangling.Stderr.Should().Contain("no such file or directory");
+        AssertOneEmissaryErrorLine(dangling);
+
+        // Found through PATH as well, the way execvp follows a link in a PATH directory.
+        var viaPath = Start(EmissaryPath, ["run", "--", "child", "exit", "7"], new Dictionary<string, string> { ["PATH"] = dir }).WaitForExit();
+        viaPath.ExitCode.Should().Be(7, "{0}", viaPath);
+    }
+
     [BlackBoxTheory]
     [InlineData("run --no-such-flag -- TESTCHILD exit 0")]
     [InlineData("run --log-format yaml -- TESTCHILD exit 0")]

@@ -4,17 +4,15 @@ namespace Emissary.Supervision.Posix;
 
 internal static class FileProbe
 {
-    /// <summary>Classifies a path for <see cref="CommandResolver"/> with access(2), as the kernel would judge exec.</summary>
-    public static FileKind Probe(string path)
+    /// <summary>
+    /// Classifies a path for <see cref="CommandResolver"/> as the kernel would judge exec: one
+    /// statx(2) following links (a dangling link is missing, as execve says ENOENT), then access(2)
+    /// for X_OK. Two calls for the command found, one for each PATH entry that lacks it.
+    /// </summary>
+    public static FileKind Probe(string path) => Libc.KindFollowing(path) switch
     {
-        if (Directory.Exists(path))
-        {
-            return FileKind.Directory;
-        }
-        if (!File.Exists(path))
-        {
-            return FileKind.Missing;
-        }
-        return Libc.Access(path, Libc.X_OK) == 0 ? FileKind.Executable : FileKind.NotExecutable;
-    }
+        null => FileKind.Missing,
+        FileType.Directory => FileKind.Directory,
+        _ => Libc.Access(path, Libc.X_OK) == 0 ? FileKind.Executable : FileKind.NotExecutable,
+    };
 }
