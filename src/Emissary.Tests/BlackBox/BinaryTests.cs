@@ -60,6 +60,45 @@ public sealed class BinaryTests : BlackBoxTest
             "artifacts/{0} is {1} B, {2} B over its budget: find what grew it (scripts/bench.sh reports sizes; an ILC map file says what is in it)", name, size, size - EmissarySizeBudget);
     }
 
+    /// <summary>
+    /// The pod binaries carry a managed heap limit (native-aot/StaticNativeAot.targets): the GC
+    /// then reserves its range and sizes its tables from 256 MiB, not from the node's memory (47 GiB
+    /// of address space on a 24 GiB machine without it), which is private memory charged to every
+    /// container. Seen from outside as the process's address space while its command runs.
+    /// </summary>
+    [BlackBoxTheory(NotUnderQemu = Qemu.AddressSpaceIsTheEmulators)]
+    [InlineData("emissary")]
+    [InlineData("entrypoint")]
+    public void Pod_binaries_size_their_heap_from_their_limit_not_from_the_node(string name)
+    {
+        string dir = TempDir();
+        var step = name == "emissary"
+            ? Start(EmissaryPath, "run", "--", TestChildPath, "sleep", "30")
+            : Start(Artifacts.Entrypoint, "-post_file", Path.Combine(dir, "out"), "-termination_path", Path.Combine(dir, "termination"),
+                "-step_metadata_dir", Path.Combine(dir, "status"), "-entrypoint", TestChildPath, "--", "sleep", "30");
+        long vmSizeKiB = 0;
+        Steps.WaitUntil(() => (vmSizeKiB = VmSizeKiB(step.Pid)) > 0 && HasChild(step.Pid), "the command to start");
+        step.Signal(15);
+        step.WaitForExit();
+        vmSizeKiB.Should().BeLessThan(4L << 20, "{0}'s GC reserves from its 256 MiB heap limit, not from the node's memory", name);
+    }
+
+    private static bool HasChild(int pid) =>
+        File.Exists($"/proc/{pid}/task/{pid}/children") && File.ReadAllText($"/proc/{pid}/task/{pid}/children").Trim().Length > 0;
+
+    private static long VmSizeKiB(int pid)
+    {
+        try
+        {
+            string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmSize:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line["VmSize:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     [BlackBoxTheory(Needs = Needs.Arm64Build)]
     [InlineData("emissary")]
     [InlineData("entrypoint")]

@@ -26,6 +26,10 @@ internal static class Qemu
     public const string RssIsTheEmulators =
         "qemu-user's translator and code cache (about 300 MiB) count in the process's peak RSS, so a bound on emissary's own memory cannot be checked";
 
+    /// <summary>The address space in /proc is the emulator's.</summary>
+    public const string AddressSpaceIsTheEmulators =
+        "qemu-user reserves the guest's whole address space in its own process, so VmSize in /proc says nothing of the GC's reservation";
+
     /// <summary>A sub-second latency bound measures the translator, not the program.</summary>
     public const string LatencyIsTheEmulators =
         "qemu-user translates each code path on its first run, so a step's first wake-up after its wait took 0.7 s on busy cores where the native binary takes milliseconds: a sub-second hand-off bound measures the emulator (the native run checks it)";
