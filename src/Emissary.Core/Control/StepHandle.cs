@@ -325,9 +325,13 @@ internal sealed class StepHandle : IDisposable
     public void Finish(StepStatus final)
     {
         _status = KeepingRegistration(final);
-        Publish();
-        Write(ControlDirectory.ExitCodeFile, (final.ExitCode ?? ExitCodes.EmissaryFailure).ToString(CultureInfo.InvariantCulture) + "\n");
+        var replaced = new List<string>(1);
+        Publish(replaced);
+        AtomicFile.WriteAt(DirectoryFd, ControlDirectory.ExitCodeFile,
+            Encoding.ASCII.GetBytes((final.ExitCode ?? ExitCodes.EmissaryFailure).ToString(CultureInfo.InvariantCulture) + "\n"), usuallyNew: true);
         LetGo();
+        // The old status.json goes only now: its unlink is not on the dependants' path.
+        AtomicFile.RemoveReplaced(DirectoryFd, replaced);
     }
 
     /// <summary>
@@ -339,8 +343,10 @@ internal sealed class StepHandle : IDisposable
     public void MarkRestarting(StepStatus failed)
     {
         _status = KeepingRegistration(failed with { State = StepState.Restarting });
-        Publish();
+        var replaced = new List<string>(1);
+        Publish(replaced);
         LetGo();
+        AtomicFile.RemoveReplaced(DirectoryFd, replaced);
     }
 
     /// <summary>
@@ -374,7 +380,8 @@ internal sealed class StepHandle : IDisposable
     /// <summary>DIR/NAME/termination.json: the step's termination message, as written to the termination log.</summary>
     public void WriteTermination(byte[] message) => AtomicFile.WriteAt(DirectoryFd, ControlDirectory.TerminationFile, message);
 
-    private void Publish() => Write(ControlDirectory.StatusFile, _status.ToJson() + "\n");
+    private void Publish(List<string>? replaced = null) =>
+        AtomicFile.WriteAt(DirectoryFd, ControlDirectory.StatusFile, Encoding.UTF8.GetBytes(_status.ToJson() + "\n"), replaced: replaced);
 
     private void Write(string file, string contents) => AtomicFile.WriteAt(DirectoryFd, file, Encoding.UTF8.GetBytes(contents));
 

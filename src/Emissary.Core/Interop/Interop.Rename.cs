@@ -5,6 +5,9 @@ namespace Emissary.Interop;
 /// <summary>rename(2), renameat(2), renameat2(2).</summary>
 internal static partial class Libc
 {
+    /// <summary>renameat2(2) flag: fail with EEXIST instead of replacing the target.</summary>
+    internal const uint RENAME_NOREPLACE = 0x1;
+
     /// <summary>renameat2(2) flag: swap the two names atomically (both must exist).</summary>
     internal const uint RENAME_EXCHANGE = 0x2;
 

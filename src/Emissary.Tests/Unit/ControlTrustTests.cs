@@ -63,6 +63,55 @@ public sealed class ControlTrustTests : IDisposable
     }
 
     [Fact]
+    public void A_replaced_file_can_be_left_for_later_and_is_removed_then()
+    {
+        using SafeFd dir = OpenRoot();
+        AtomicFile.WriteAt(dir.Fd, "status.json", "old"u8);
+        var replaced = new List<string>();
+
+        AtomicFile.WriteAt(dir.Fd, "status.json", "new"u8, replaced: replaced);
+
+        File.ReadAllText(Path.Combine(_root, "status.json")).Should().Be("new");
+        replaced.Should().ContainSingle().Which.Should().StartWith(".status.json.tmp-");
+        File.ReadAllText(Path.Combine(_root, replaced[0])).Should().Be("old", "the old file waits under its temporary name");
+        AtomicFile.RemoveReplaced(dir.Fd, replaced);
+        replaced.Should().BeEmpty();
+        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["status.json"]);
+    }
+
+    [Fact]
+    public void A_directory_in_the_way_is_not_swapped_away_when_the_removal_is_left_for_later_either()
+    {
+        string planted = Path.Combine(_root, "status.json");
+        Directory.CreateDirectory(planted);
+        using SafeFd dir = OpenRoot();
+        var replaced = new List<string>();
+
+        Action write = () => AtomicFile.WriteAt(dir.Fd, "status.json", "new"u8, replaced: replaced);
+
+        write.Should().Throw<IOException>().WithMessage("cannot write status.json: *");
+        replaced.Should().BeEmpty();
+        Directory.Exists(planted).Should().BeTrue();
+        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["status.json"]);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_usually_new_file_is_written_whether_or_not_it_exists(bool exists)
+    {
+        using SafeFd dir = OpenRoot();
+        if (exists)
+            AtomicFile.WriteAt(dir.Fd, "exitcode", "1\n"u8);
+
+        AtomicFile.WriteAt(dir.Fd, "exitcode", "0\n"u8, usuallyNew: true);
+
+        File.ReadAllText(Path.Combine(_root, "exitcode")).Should().Be("0\n");
+        ((int)File.GetUnixFileMode(Path.Combine(_root, "exitcode"))).Should().Be(0x1A4);
+        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["exitcode"]);
+    }
+
+    [Fact]
     public void Untrusted_reads_refuse_links_fifos_and_oversized_files_without_blocking()
     {
         File.WriteAllText(Path.Combine(_root, "ok"), "42\n");
