@@ -77,26 +77,10 @@ public sealed class BinaryTests : BlackBoxTest
             : Start(Artifacts.Entrypoint, "-post_file", Path.Combine(dir, "out"), "-termination_path", Path.Combine(dir, "termination"),
                 "-step_metadata_dir", Path.Combine(dir, "status"), "-entrypoint", TestChildPath, "--", "sleep", "30");
         long vmSizeKiB = 0;
-        Steps.WaitUntil(() => (vmSizeKiB = VmSizeKiB(step.Pid)) > 0 && HasChild(step.Pid), "the command to start");
+        Steps.WaitUntil(() => (vmSizeKiB = ProcTable.StatusKiB(step.Pid, "VmSize") ?? 0) > 0 && ProcTable.ChildrenOf(step.Pid).Count > 0, "the command to start");
         step.Signal(15);
         step.WaitForExit();
         vmSizeKiB.Should().BeLessThan(4L << 20, "{0}'s GC reserves from its 256 MiB heap limit, not from the node's memory", name);
-    }
-
-    private static bool HasChild(int pid) =>
-        File.Exists($"/proc/{pid}/task/{pid}/children") && File.ReadAllText($"/proc/{pid}/task/{pid}/children").Trim().Length > 0;
-
-    private static long VmSizeKiB(int pid)
-    {
-        try
-        {
-            string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmSize:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line["VmSize:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
     }
 
     [BlackBoxTheory(Needs = Needs.Arm64Build)]

@@ -74,6 +74,27 @@ internal static class ProcTable
         return new ProcInfo(pid, ppid, rest[0][0], comm);
     }
 
+    /// <summary>
+    /// A "Field: N kB" line of /proc/PID/status (VmHWM, VmSize, ...), in KiB; null when the
+    /// process is gone or has no such line.
+    /// </summary>
+    public static long? StatusKiB(int pid, string field)
+    {
+        string prefix = field + ":";
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith(prefix, StringComparison.Ordinal))
+                    return long.Parse(line[prefix.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return null;
+    }
+
     private static IEnumerable<int> AllPids()
     {
         foreach (string dir in Directory.EnumerateDirectories("/proc"))

@@ -120,11 +120,7 @@ public sealed class SecurityTests : BlackBoxTest, IDisposable
         return result;
     }
 
-    private static long PeakResidentBytes(int pid)
-    {
-        string line = File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0]) * 1024;
-    }
+    private static long PeakResidentBytes(int pid) => ProcTable.StatusKiB(pid, "VmHWM")!.Value * 1024;
 
     private static void WaitForStderr(RunningProcess p, string text) =>
         Steps.WaitUntil(() => p.Stderr.Contains(text, StringComparison.Ordinal), $"stderr to say '{text}'\n{p.Describe()}");

@@ -82,8 +82,7 @@ public sealed class WebhookLimitsTests : BlackBoxTest, IDisposable
     private static double PeakMiB(RunningProcess server)
     {
         File.ReadAllText($"/proc/{server.Pid}/comm").Trim().Should().Be("emissary-webhoo", "comm keeps 15 characters");
-        string line = File.ReadAllLines($"/proc/{server.Pid}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        return ProcTable.StatusKiB(server.Pid, "VmHWM")!.Value / 1024.0;
     }
 
     private static ProcessResult Stop(RunningProcess server)
