@@ -112,6 +112,22 @@ public sealed class ControlTrustTests : IDisposable
     }
 
     [Fact]
+    public void A_link_planted_where_a_usually_new_file_goes_is_replaced_not_written_through()
+    {
+        string victim = Path.Combine(_root, "victim");
+        File.WriteAllText(victim, "victim");
+        File.CreateSymbolicLink(Path.Combine(_root, "exitcode"), victim);
+        using SafeFd dir = OpenRoot();
+
+        AtomicFile.WriteAt(dir.Fd, "exitcode", "0\n"u8, usuallyNew: true);
+
+        File.ReadAllText(victim).Should().Be("victim");
+        new FileInfo(Path.Combine(_root, "exitcode")).LinkTarget.Should().BeNull();
+        File.ReadAllText(Path.Combine(_root, "exitcode")).Should().Be("0\n");
+        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["victim", "exitcode"], "the link is unlinked, not kept");
+    }
+
+    [Fact]
     public void Untrusted_reads_refuse_links_fifos_and_oversized_files_without_blocking()
     {
         File.WriteAllText(Path.Combine(_root, "ok"), "42\n");
