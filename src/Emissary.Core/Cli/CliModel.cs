@@ -30,8 +30,28 @@ internal sealed class CliOption(string name, ArgKind kind, string description, s
     /// <summary>An optional one-letter alias, e.g. "-o" for "--output" (no environment variable of its own).</summary>
     public string? ShortName { get; init; }
 
-    /// <summary>--wait-timeout → EMISSARY_WAIT_TIMEOUT.</summary>
-    public string EnvName { get; } = "EMISSARY_" + name.TrimStart('-').Replace('-', '_').ToUpperInvariant();
+    /// <summary>
+    /// --wait-timeout → EMISSARY_WAIT_TIMEOUT. Made when first asked for: a command builds its
+    /// whole option table at every start, and most starts read no variable at all.
+    /// </summary>
+    public string EnvName => _envName ??= EnvNameOf(Name);
+
+    private string? _envName;
+
+    private static string EnvNameOf(string name)
+    {
+        ReadOnlySpan<char> bare = name.AsSpan().TrimStart('-');
+        return string.Create(SettingVariables.Prefix.Length + bare.Length, name, static (text, name) =>
+        {
+            SettingVariables.Prefix.CopyTo(text);
+            ReadOnlySpan<char> bare = name.AsSpan().TrimStart('-');
+            for (int i = 0; i < bare.Length; i++)
+            {
+                char c = bare[i];
+                text[SettingVariables.Prefix.Length + i] = c == '-' ? '_' : char.ToUpperInvariant(c);
+            }
+        });
+    }
 
     public static CliOption Flag(string name, string description) => new(name, ArgKind.Flag, description);
 

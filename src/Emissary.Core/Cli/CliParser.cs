@@ -101,7 +101,8 @@ internal static class CliParser
     }
 
     private static CliOption? Find(CliCommand command, IReadOnlyList<CliOption> globalOptions, string name) =>
-        command.Options.Concat(globalOptions).FirstOrDefault(o => o.Name == name || o.ShortName == name);
+        command.Options.FirstOrDefault(o => o.Name == name || o.ShortName == name)
+        ?? globalOptions.FirstOrDefault(o => o.Name == name || o.ShortName == name);
 
     private static string Suggest(CliCommand command, IReadOnlyList<CliOption> globalOptions, string name)
     {

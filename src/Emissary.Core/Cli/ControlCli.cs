@@ -13,7 +13,7 @@ internal static class ControlCli
     private static readonly CliOption Json = CliOption.Flag("--json", "Print JSON instead of a table");
 
     private static ControlDirectory Directory(ParsedCommand parsed) =>
-        new(new OptionValues(parsed, Environment.GetEnvironmentVariable).String(ControlDir) ?? ControlDirectory.DefaultRoot);
+        new(new OptionValues(parsed, SettingVariables.Lookup()).String(ControlDir) ?? ControlDirectory.DefaultRoot);
 
     public static CliCommand Signal() => new("signal",
         "Send SIGNAL (name or number) to step NAME's process group, through the control directory.",
@@ -44,7 +44,7 @@ internal static class ControlCli
         Action = parsed =>
         {
             (string action, string name) = (parsed.Arguments[0], parsed.Arguments[1]);
-            bool values = new OptionValues(parsed, Environment.GetEnvironmentVariable).Flag(Values);
+            bool values = new OptionValues(parsed, SettingVariables.Lookup()).Flag(Values);
             DebugRequest? request = action == "env" ? null
                 : DebugRequests.Parse(System.Text.Encoding.ASCII.GetBytes(action)) ?? throw new UsageException($"debug: unknown action '{action}'");
             if (values && request is not null)
@@ -82,7 +82,7 @@ internal static class ControlCli
         Options = { ControlDir, Json },
         Action = parsed =>
         {
-            bool json = new OptionValues(parsed, Environment.GetEnvironmentVariable).Flag(Json);
+            bool json = new OptionValues(parsed, SettingVariables.Lookup()).Flag(Json);
             return Guard(() =>
             {
                 StderrWriter.Write(1, ControlCommands.Status(Directory(parsed), json, DateTimeOffset.UtcNow));

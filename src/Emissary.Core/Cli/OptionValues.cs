@@ -6,9 +6,10 @@ namespace Emissary.Cli;
 
 /// <summary>
 /// Reads an option from the command line, or else from its EMISSARY_* environment variable
-/// (pod specs set env vars more easily than args), validating both the same way.
+/// (pod specs set env vars more easily than args), validating both the same way. A null
+/// <paramref name="environment"/> means there is no such variable (<see cref="SettingVariables.Lookup"/>).
 /// </summary>
-internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> environment)
+internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?>? environment)
 {
     public ParsedCommand Parsed => parsed;
 
@@ -18,19 +19,19 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
         {
             return given;
         }
-        string? fromEnv = environment(option.EnvName);
+        string? fromEnv = FromEnvironment(option);
         return string.IsNullOrEmpty(fromEnv) ? null : fromEnv;
     }
 
     /// <summary>Repeatable options; each value, and the variable, may hold a comma-separated list.</summary>
-    public IReadOnlyList<string> List(CliOption option)
+    public string[] List(CliOption option)
     {
         IReadOnlyList<string> raw;
         if (parsed.IsGiven(option))
         {
             raw = parsed.All(option); // the parser refused empty values and items
         }
-        else if (environment(option.EnvName) is { Length: > 0 } fromEnv)
+        else if (FromEnvironment(option) is { Length: > 0 } fromEnv)
         {
             if (fromEnv.Split(',').Any(string.IsNullOrWhiteSpace))
             {
@@ -44,7 +45,7 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
             // (a copy-on-write fault on every start, for nothing).
             return [];
         }
-        return raw.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+        return raw.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     public bool Flag(CliOption option)
@@ -53,7 +54,7 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
         {
             return given == "true";
         }
-        string? fromEnv = environment(option.EnvName);
+        string? fromEnv = FromEnvironment(option);
         return fromEnv?.Trim().ToLowerInvariant() switch
         {
             null or "" or "0" or "false" or "no" => false,
@@ -86,6 +87,8 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
         throw new UsageException($"{Describe(option)}: '{text}' is not one of {string.Join(", ", choices.Select(c => c.Name).Distinct())}");
     }
 
+    private string? FromEnvironment(CliOption option) => environment?.Invoke(option.EnvName);
+
     private string Describe(CliOption option) => parsed.IsGiven(option) ? option.Name : $"{option.Name} (from {option.EnvName})";
 
     // The options every command accepts.
@@ -93,7 +96,7 @@ internal sealed class OptionValues(ParsedCommand parsed, Func<string, string?> e
 
     public static readonly CliOption LogFormatOption = CliOption.Value("--log-format", "FORMAT", "text (default) or json");
 
-    public static readonly IReadOnlyList<CliOption> Global = [LogLevelOption, LogFormatOption];
+    public static readonly CliOption[] Global = [LogLevelOption, LogFormatOption];
 
     public LogLevel LogLevel() => Choice(LogLevelOption, Logging.LogLevel.Warning,
         ("trace", Logging.LogLevel.Trace), ("debug", Logging.LogLevel.Debug),

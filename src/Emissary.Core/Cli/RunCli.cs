@@ -96,7 +96,7 @@ internal static class RunCli
             TakesCommand = true,
             Action = parsed =>
             {
-                var values = new OptionValues(parsed, Environment.GetEnvironmentVariable);
+                var values = new OptionValues(parsed, SettingVariables.Lookup());
                 RunOptions options = Bind(values, parsed.Payload);
                 return RunCommand.Execute(options, values.CreateLogger(options.Name));
             },
@@ -178,15 +178,32 @@ internal static class RunCli
             gates.Add(new Gate.AfterStep(step));
         }
         bool content = values.Flag(WaitContent);
-        gates.AddRange(values.List(WaitFile).Select(p => new Gate.FileExists(p, content)));
-        gates.AddRange(values.List(WaitFifo).Select(p => new Gate.Fifo(p)));
+        // One at a time rather than List.AddRange, which asks the array for its count and copy
+        // through interface calls (each resolved at its first call, at every start).
+        foreach (string path in values.List(WaitFile))
+        {
+            gates.Add(new Gate.FileExists(path, content));
+        }
+        foreach (string path in values.List(WaitFifo))
+        {
+            gates.Add(new Gate.Fifo(path));
+        }
         if (values.Flag(WaitStart))
         {
             gates.Add(new Gate.ManualStart(name ?? throw new UsageException("--wait-start needs --name (it is what 'emissary start NAME' names)")));
         }
-        gates.AddRange(values.List(WaitHttp).Select(u => new Gate.HttpReady(HttpTarget.Parse(u, "--wait-http"))));
-        gates.AddRange(values.List(WaitProxy).Select(p => new Gate.HttpReady(HttpTarget.Parse(Preset(SidecarQuit.ReadyPresets, p, "--wait-proxy"), "--wait-proxy"))));
-        gates.AddRange(values.List(WaitTcp).Select(e => new Gate.TcpReady(NetEndpoint.Parse(e, "--wait-tcp"))));
+        foreach (string url in values.List(WaitHttp))
+        {
+            gates.Add(new Gate.HttpReady(HttpTarget.Parse(url, "--wait-http")));
+        }
+        foreach (string preset in values.List(WaitProxy))
+        {
+            gates.Add(new Gate.HttpReady(HttpTarget.Parse(Preset(SidecarQuit.ReadyPresets, preset, "--wait-proxy"), "--wait-proxy")));
+        }
+        foreach (string endpoint in values.List(WaitTcp))
+        {
+            gates.Add(new Gate.TcpReady(NetEndpoint.Parse(endpoint, "--wait-tcp")));
+        }
         var quitUrls = values.List(QuitUrl).Select(u => HttpTarget.Parse(u, "--quit-url"))
             .Concat(values.List(Quit).Select(p => HttpTarget.Parse(Preset(SidecarQuit.QuitPresets, p, "--quit"), "--quit")))
             .ToArray();
@@ -204,7 +221,7 @@ internal static class RunCli
         {
             throw new UsageException($"--stop-signal: '{stopText}' is not a signal (use a name such as TERM or INT, or a number)");
         }
-        if (content && values.List(WaitFile).Count == 0)
+        if (content && values.List(WaitFile).Length == 0)
         {
             throw new UsageException("--wait-content needs --wait-file");
         }
