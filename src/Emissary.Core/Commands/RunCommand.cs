@@ -178,7 +178,8 @@ internal static partial class RunCommand
         {
             ResultsDirectory = options.ResultsDir,
             ResultFromStdout = options.ResultFromStdout,
-            TerminationLog = options.TerminationLog ?? (File.Exists(DefaultTerminationLog) ? DefaultTerminationLog : null),
+            // One statx (File.Exists normalises the path and stats it through the runtime's own layer).
+            TerminationLog = options.TerminationLog ?? (Libc.KindFollowing(DefaultTerminationLog) is { } kind && kind != FileType.Directory ? DefaultTerminationLog : null),
             Budget = options.TerminationBudget,
             Format = options.TerminationFormat,
         };
