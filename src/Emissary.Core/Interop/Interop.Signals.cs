@@ -53,6 +53,13 @@ internal static partial class Shim
     [LibraryImport(Library, EntryPoint = "emissary_shim_original_ignored")]
     internal static unsafe partial void OriginalIgnored(SigSet* set);
 
+    /// <summary>
+    /// The highest signal whose original disposition the shim read (<see cref="OriginalIgnored"/> covers
+    /// 1 to this): those this process may change before an exec. A command inherits the others as they were.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "emissary_shim_last_read_signal")]
+    internal static partial int LastReadSignal();
+
     [LibraryImport(Library, EntryPoint = "emissary_shim_supervised")]
     internal static unsafe partial void Supervised(SigSet* set);
 

@@ -35,6 +35,17 @@ static sigset_t original_mask;
 static sigset_t original_ignored;
 static sigset_t supervised;
 
+/* The last of the signals (1 to this one) whose disposition this process may change before it
+ * execs a command: the standard ones (the runtime catches SEGV and FPE and ignores PIPE; the fault
+ * forwarder catches six), glibc's two internal ones (32, 33: posix_spawn hands them to the child
+ * ignored unless told to default them) and SIGRTMIN (the runtime's activation signal). Nothing
+ * touches a real-time signal above it, so a command inherits those exactly as this process did,
+ * and their dispositions are not read at start (one system call each, 30 of them, at every start). */
+int emissary_shim_last_read_signal(void)
+{
+    return SIGRTMIN;
+}
+
 /* Signals the runtime owns (SEGV, FPE: null references and division), that cannot be caught
  * (KILL, STOP), or whose default action must stay for real faults raised in this process. */
 static int is_reserved(int sig)
@@ -176,7 +187,7 @@ __attribute__((constructor)) static void emissary_shim_init(int argc, char **arg
     sigemptyset(&supervised);
     sigprocmask(SIG_BLOCK, NULL, &original_mask);
 
-    for (int sig = 1; sig < NSIG; sig++) {
+    for (int sig = 1; sig <= emissary_shim_last_read_signal(); sig++) {
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
         if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)

@@ -21,6 +21,7 @@ public sealed class SignalMaskTests : BlackBoxTest
     [InlineData("-", "8,11")]          // FPE, SEGV ignored (the runtime catches both inside emissary)
     [InlineData("-", "17")]            // CHLD ignored
     [InlineData("14,28", "3,20,21,22")]
+    [InlineData("45", "34,40,64")]     // real-time: SIGRTMIN (the runtime catches it inside emissary) and two it never touches
     public void The_child_gets_the_callers_blocked_and_ignored_signals(string blocked, string ignored)
     {
         var direct = Run(TestChildPath, "exec-sigs", blocked, ignored, "--", TestChildPath, "status");

@@ -28,9 +28,10 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             Shim.OriginalIgnored(&originalIgnored);
 
             // Everything the caller did not ignore goes back to SIG_DFL, notably SIGPIPE, which the
-            // .NET runtime ignores (a child inheriting that breaks `yes | head`).
+            // .NET runtime ignores (a child inheriting that breaks `yes | head`). Signals this process
+            // never touches (the real-time ones above SIGRTMIN) are left as they are, ignored or not.
             var defaults = default(SigSet);
-            for (int signal = 1; signal < 65; signal++)
+            for (int signal = 1, last = Shim.LastReadSignal(); signal <= last; signal++)
             {
                 if (!originalIgnored.Contains(signal) && signal != Signals.KILL && signal != Signals.STOP)
                 {
