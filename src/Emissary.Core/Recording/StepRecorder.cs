@@ -66,18 +66,36 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
     {
         capture?.Finish();
         (IReadOnlyList<Result> results, final) = CollectResults(final);
-        (final, byte[]? message) = RenderTerminationMessage(final, results);
+        // Only results can be too large for the message (which fails the step): without any, the
+        // message cannot change the outcome and is rendered once the dependants are released, off
+        // their path (the same message: from the outcome as recorded before the markers).
+        byte[]? message = null;
+        bool rendered = results.Count > 0;
+        if (rendered)
+        {
+            (final, message) = RenderTerminationMessage(final, results);
+        }
+        StepStatus recorded = final;
+        byte[]? Message()
+        {
+            if (!rendered)
+            {
+                (_, message) = RenderTerminationMessage(recorded, results);
+                rendered = true;
+            }
+            return message;
+        }
         try
         {
             final = WriteMarkers(final);
-            if (message is not null && handle is not null)
+            if (Message() is { } copy && handle is not null)
             {
                 // A copy in the control directory: readable by the other steps, `emissary local`
                 // and runtimes that do not read terminationMessagePath (podman). The outcome is
                 // recorded already: a copy that cannot be written (a full disk) is said, not fatal.
                 try
                 {
-                    handle.WriteTermination(message);
+                    handle.WriteTermination(copy);
                 }
                 catch (IOException e)
                 {
@@ -88,7 +106,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         finally
         {
             // Written even when the markers could not be.
-            if (message is not null && report.TerminationLog is { } path && TerminationMessage.Write(path, message) is { } failure)
+            if (report.TerminationLog is { } path && Message() is { } bytes && TerminationMessage.Write(path, bytes) is { } failure)
             {
                 // The step's outcome is not changed by a missing or read-only log.
                 Log.NoTerminationLog(logger, failure);

@@ -77,6 +77,29 @@ public sealed class ResultsTests : BlackBoxTest
     // ---- the emissary format ----
 
     [BlackBoxFact]
+    public void The_commands_EMISSARY_RESULTS_and_EMISSARY_CONTROL_DIR_replace_inherited_ones_and_nothing_else()
+    {
+        string dir = NewControlDir();
+        var env = new Dictionary<string, string>
+        {
+            ["EMISSARY_RESULTS"] = "/inherited/results",
+            ["EMISSARY_CONTROL_DIR"] = "/inherited/control",
+            ["EMISSARY_RESULTSX"] = "kept",          // a longer name that starts with a replaced one
+            ["EMISSARY_RESULT"] = "kept too",        // a shorter one
+        };
+
+        ProcessResult result = Start(EmissaryPath, ["run", "--name", "envy", "--control-dir", dir, "--", "/usr/bin/env"], env).WaitForExit();
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        string[] lines = result.StdoutLines.ToArray();
+        lines.Where(l => l.StartsWith("EMISSARY_RESULTS=", StringComparison.Ordinal)).Should()
+            .Equal([$"EMISSARY_RESULTS={Path.Combine(dir, "envy", "results")}"], "the step's own results directory, once\n{0}", result);
+        lines.Where(l => l.StartsWith("EMISSARY_CONTROL_DIR=", StringComparison.Ordinal)).Should()
+            .Equal([$"EMISSARY_CONTROL_DIR={dir}"], "the control directory in use, once\n{0}", result);
+        lines.Should().Contain("EMISSARY_RESULTSX=kept").And.Contain("EMISSARY_RESULT=kept too");
+    }
+
+    [BlackBoxFact]
     public void Results_the_command_writes_reach_the_termination_message_with_name_exit_code_reason_and_times()
     {
         string dir = NewControlDir();

@@ -142,7 +142,8 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
 
     /// <summary>
     /// emissary's own environment in its original order and bytes (not round-tripped through
-    /// UTF-16, so odd bytes survive), with the extra variables applied.
+    /// UTF-16, so odd bytes survive), with the extra variables applied. Names are compared as bytes
+    /// in place: no string per variable on the way to the spawn (a hand-off's path).
     /// </summary>
     private static byte** BuildEnvironment(IReadOnlyDictionary<string, string> extra, List<IntPtr> native)
     {
@@ -151,9 +152,10 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
         {
             entries.Add((IntPtr)Utf8(key + "=" + value, native));
         }
+        int added = entries.Count;
         for (byte** env = Shim.Environ(); env != null && *env != null; env++)
         {
-            if (extra.Count == 0 || !extra.ContainsKey(KeyOf(*env)))
+            if (added == 0 || !IsReplaced(*env, entries, added))
             {
                 entries.Add((IntPtr)(*env));
             }
@@ -168,14 +170,21 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
         return array;
     }
 
-    private static string KeyOf(byte* entry)
+    /// <summary>Whether the variable <paramref name="entry"/> names is one of the first <paramref name="added"/> entries ("NAME=value").</summary>
+    private static bool IsReplaced(byte* entry, List<IntPtr> entries, int added)
     {
-        int length = 0;
-        while (entry[length] != 0 && entry[length] != (byte)'=')
+        ReadOnlySpan<byte> variable = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(entry);
+        int equals = variable.IndexOf((byte)'=');
+        ReadOnlySpan<byte> name = equals < 0 ? variable : variable[..equals];
+        for (int i = 0; i < added; i++)
         {
-            length++;
+            ReadOnlySpan<byte> other = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)entries[i]);
+            if (other.Length > name.Length && other[name.Length] == (byte)'=' && other.StartsWith(name))
+            {
+                return true;
+            }
         }
-        return Encoding.UTF8.GetString(entry, length);
+        return false;
     }
 
     private static byte** NullTerminated(IReadOnlyList<string> strings, List<IntPtr> native)
