@@ -390,7 +390,7 @@ internal sealed class StepHandle : IDisposable
     public void WriteTermination(byte[] message) => AtomicFile.WriteAt(DirectoryFd, ControlDirectory.TerminationFile, message);
 
     private void Publish(List<string>? replaced = null) =>
-        AtomicFile.WriteAt(DirectoryFd, ControlDirectory.StatusFile, Encoding.UTF8.GetBytes(_status.ToJson() + "\n"), replaced: replaced);
+        AtomicFile.WriteAt(DirectoryFd, ControlDirectory.StatusFile, _status.ToFileContents(), replaced: replaced);
 
     private void Write(string file, string contents) => AtomicFile.WriteAt(DirectoryFd, file, Encoding.UTF8.GetBytes(contents));
 

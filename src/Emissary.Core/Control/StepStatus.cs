@@ -115,12 +115,17 @@ internal sealed record StepStatus
     /// <summary>Whether a step waiting with <c>--after</c> on this one may start.</summary>
     public bool LetsDependantsRun => State == StepState.Succeeded || (State == StepState.Failed && ContinueOnError);
 
-    public string ToJson() => JsonText.Write(json =>
+    public string ToJson() => JsonText.Write(WriteObject);
+
+    /// <summary>status.json's contents: <see cref="ToJson"/> as UTF-8, and a newline.</summary>
+    public byte[] ToFileContents() => JsonText.WriteLine(WriteObject);
+
+    private void WriteObject(JsonWriter json)
     {
         json.WriteStartObject();
         WriteProperties(json);
         json.WriteEndObject();
-    });
+    }
 
     /// <summary>The properties of status.json, inside an object the caller opened (status --json adds its own).</summary>
     public void WriteProperties(JsonWriter json)

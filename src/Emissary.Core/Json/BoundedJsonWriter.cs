@@ -50,8 +50,20 @@ internal sealed class BoundedJsonWriter(int limit, bool indented = false, bool g
     public bool Fits => _length <= _limit;
 
     /// <summary>The document; only valid when it <see cref="Fits"/>.</summary>
-    public byte[] ToArray() => Fits
-        ? _buffer.AsSpan(0, _length).ToArray()
+    public byte[] ToArray() => Document().ToArray();
+
+    /// <summary>The document and a newline, as a file holds it; only valid when it <see cref="Fits"/>.</summary>
+    public byte[] ToLine()
+    {
+        ReadOnlySpan<byte> document = Document();
+        byte[] line = new byte[document.Length + 1];
+        document.CopyTo(line);
+        line[^1] = (byte)'\n';
+        return line;
+    }
+
+    private ReadOnlySpan<byte> Document() => Fits
+        ? _buffer.AsSpan(0, _length)
         : throw new InvalidOperationException($"the JSON document needs {_length} bytes, more than the limit of {_limit}");
 
     public void StartObject() => Open((byte)'{');

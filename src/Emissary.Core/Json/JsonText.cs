@@ -14,4 +14,12 @@ internal static class JsonText
         write(json);
         return json.ToString();
     }
+
+    /// <summary>As <see cref="Write"/>, as UTF-8 bytes with a newline after the document: a file's contents.</summary>
+    public static byte[] WriteLine(Action<JsonWriter> write)
+    {
+        var json = new JsonWriter();
+        write(json);
+        return json.ToLine();
+    }
 }

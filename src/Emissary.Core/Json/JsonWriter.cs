@@ -84,4 +84,7 @@ internal sealed class JsonWriter(bool indented = false)
     public void WriteNullValue() => _json.NullValue();
 
     public override string ToString() => _json.ToString();
+
+    /// <summary>The document as UTF-8 and a newline, as a file holds it (no round trip through a string).</summary>
+    public byte[] ToLine() => _json.ToLine();
 }

@@ -40,6 +40,14 @@ public sealed class UsageRecordTests
     }
 
     [Fact]
+    public void Status_json_as_written_to_its_file_is_the_same_document_in_UTF_8_and_a_newline()
+    {
+        var status = new StepStatus { Name = "bü<ild>", State = StepState.Failed, ExitCode = 2, Message = "line\n\"quoted\" ☃", Usage = Usage };
+
+        status.ToFileContents().Should().Equal(Encoding.UTF8.GetBytes(status.ToJson() + "\n"));
+    }
+
+    [Fact]
     public void The_termination_message_ends_with_the_usage_totals_when_everything_fits()
     {
         var report = new StepReport("build", 0, StepReasons.Completed, T0, T0.AddSeconds(4)) { Usage = Usage };
