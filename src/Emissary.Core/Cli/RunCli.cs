@@ -73,7 +73,7 @@ internal static class RunCli
     internal static readonly CliOption PostFile = Text("--post-file", "PATH", "When done, write PATH (empty) on success or PATH.err (the exit code) on failure");
 
     /// <summary>Every flag of <c>emissary run</c>, in the order <c>--help</c> lists them (declared after the flags: static fields initialise in order).</summary>
-    internal static readonly IReadOnlyList<CliOption> Options =
+    internal static readonly CliOption[] Options =
     [
         Name, ControlDir, Observe,
         After, WaitFile, WaitContent, WaitFifo, WaitStart, WaitHttp, WaitTcp, WaitProxy, WaitTimeout, RunOnUpstreamFailure,
@@ -101,7 +101,7 @@ internal static class RunCli
                 return RunCommand.Execute(options, values.CreateLogger(options.Name));
             },
         };
-        command.Options.AddRange(Options);
+        command.Options.AddRange(Options.AsSpan());
         return command;
     }
 
@@ -204,10 +204,12 @@ internal static class RunCli
         {
             gates.Add(new Gate.TcpReady(NetEndpoint.Parse(endpoint, "--wait-tcp")));
         }
-        var quitUrls = values.List(QuitUrl).Select(u => HttpTarget.Parse(u, "--quit-url"))
-            .Concat(values.List(Quit).Select(p => HttpTarget.Parse(Preset(SidecarQuit.QuitPresets, p, "--quit"), "--quit")))
-            .ToArray();
-        IReadOnlyList<string> sidecarOf = values.List(SidecarOf);
+        HttpTarget[] quitUrls = values.List(QuitUrl).Select(u => HttpTarget.Parse(u, "--quit-url"))
+            .Concat(values.List(Quit).Select(p => HttpTarget.Parse(Preset(SidecarQuit.QuitPresets, p, "--quit"), "--quit")));
+        // An array, walked as one: a foreach through an interface over an empty array moves the
+        // runtime's shared empty enumerator, which lives in the binary's data (a copy-on-write
+        // fault and a private page at every start).
+        string[] sidecarOf = values.List(SidecarOf);
         foreach (string step in sidecarOf)
         {
             ControlDirectory.ValidateName(step, "--sidecar-of step");

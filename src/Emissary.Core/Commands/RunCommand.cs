@@ -48,7 +48,7 @@ internal sealed record RunOptions
     public IReadOnlyList<string> SidecarOf { get; init; } = [];
 
     /// <summary><c>--quit-url</c>/<c>--quit</c>: injected sidecars to tell to quit when the step ends.</summary>
-    public IReadOnlyList<Net.HttpTarget> QuitUrls { get; init; } = [];
+    public Net.HttpTarget[] QuitUrls { get; init; } = [];
 
     /// <summary><c>--stdin-from</c>: the producer step whose stdout is the command's stdin.</summary>
     public string? StdinFrom { get; init; }

@@ -58,7 +58,7 @@ internal abstract record Gate
 internal abstract record GateOutcome
 {
     /// <summary>Every gate opened; <paramref name="UpstreamFailures"/> lists failures let through by --run-on-upstream-failure.</summary>
-    public sealed record Open(IReadOnlyList<string> UpstreamFailures) : GateOutcome;
+    public sealed record Open(string[] UpstreamFailures) : GateOutcome;
 
     /// <summary>An upstream step failed, was skipped, or died: this step must not run.</summary>
     public sealed record UpstreamFailed(string Message) : GateOutcome;

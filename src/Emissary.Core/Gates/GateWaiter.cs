@@ -132,7 +132,7 @@ internal sealed unsafe partial class GateWaiter : IGateWaiter, IDisposable
             }
             if (pending.Count == 0)
             {
-                return new GateOutcome.Open(failures);
+                return new GateOutcome.Open([.. failures]);
             }
             foreach (int i in pending)
             {

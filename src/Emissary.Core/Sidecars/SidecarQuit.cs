@@ -28,7 +28,7 @@ internal static partial class SidecarQuit
     public static readonly TimeSpan BetweenAttempts = TimeSpan.FromMilliseconds(200);
 
     /// <summary>POSTs to each URL: up to 3 attempts of 1 s each; logs the outcome.</summary>
-    public static void Notify(IReadOnlyList<HttpTarget> targets, ILogger logger)
+    public static void Notify(HttpTarget[] targets, ILogger logger)
     {
         foreach (HttpTarget target in targets)
         {
