@@ -1,4 +1,5 @@
 using Emissary.Control;
+using Emissary.Events;
 using Emissary.Recording;
 using Emissary.Foundation;
 using Emissary.Gates;
@@ -94,6 +95,16 @@ internal static partial class RunCommand
             return ExitCodes.EmissaryFailure;
         }
     }
+
+    /// <summary>
+    /// How long a step resumed by a debug request waits, once everything is recorded, before it
+    /// exits. The request reaches a paused step through <c>kubectl exec ... emissary debug
+    /// continue</c>, often in the step's own container; when this process exits the container ends,
+    /// and the runtime kills whatever still runs in it — the requester too, which then reports
+    /// exit 137 for a request that was carried out. Its dependants were released already (nobody
+    /// waits on this), and a terminating signal ends the wait.
+    /// </summary>
+    internal static readonly TimeSpan RequesterGrace = TimeSpan.FromMilliseconds(250);
 
     private static int ExecuteStep(RunOptions options, ILogger logger)
     {
@@ -213,6 +224,10 @@ internal static partial class RunCommand
         // After the step is recorded (dependants already released), before a proxy is told to quit.
         telemetry.Export(final);
         SidecarQuit.Notify(options.QuitUrls, logger);
+        if (requests is { Answered: true })
+        {
+            reactor.SleepUnlessTerminated(clock, RequesterGrace);
+        }
         return StepRunner.ExitCodeOf(final);
     }
 

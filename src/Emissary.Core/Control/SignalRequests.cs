@@ -111,10 +111,14 @@ internal sealed unsafe partial class SignalRequests : IDisposable, IDebugRequest
 
     public bool PauseAsked { get; private set; }
 
+    /// <summary>Whether a resume request (continue, fail, rerun) was taken and acted on.</summary>
+    public bool Answered { get; private set; }
+
     public DebugRequest? TakeResume()
     {
         DebugRequest? resume = _resume;
         _resume = null;
+        Answered |= resume is not null;
         return resume;
     }
 

@@ -1,3 +1,5 @@
+using Emissary.Foundation;
+
 namespace Emissary.Events;
 
 /// <summary>Something the run loop reacts to: what the event loop delivers.</summary>
@@ -47,4 +49,29 @@ internal interface IEventLoop : ISupervisorEvents
 
     /// <summary>Queues an event produced by a watcher, to be returned by <see cref="ISupervisorEvents.Next"/>.</summary>
     void Post(SupervisorEvent e);
+}
+
+/// <summary>Waits built on <see cref="ISupervisorEvents"/>.</summary>
+internal static class EventWaits
+{
+    /// <summary>
+    /// Lets <paramref name="delay"/> pass on the event loop (children are still reaped, other
+    /// signals taken), unless a terminating signal comes first: returns that signal, or null when
+    /// the delay ran out.
+    /// </summary>
+    public static int? SleepUnlessTerminated(this ISupervisorEvents events, IClock clock, TimeSpan delay)
+    {
+        TimeSpan until = clock.Elapsed + delay;
+        while (clock.Elapsed < until)
+        {
+            switch (events.Next(until - clock.Elapsed))
+            {
+                case SupervisorEvent.SignalReceived s when Signals.IsTerminating(s.Signal):
+                    return s.Signal;
+                case SupervisorEvent.DeadlineReached:
+                    return null;
+            }
+        }
+        return null;
+    }
 }

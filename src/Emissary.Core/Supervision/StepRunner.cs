@@ -227,7 +227,7 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
             if (giveUp is null)
             {
                 Log.Retrying(logger, attempt + 1, retries + 1, outcome.ExitCode, Duration.Format(plan.Rules.RetryDelay));
-                giveUp = WaitBeforeRetry(plan.Rules.RetryDelay);
+                giveUp = events.SleepUnlessTerminated(clock, plan.Rules.RetryDelay);
             }
             if (giveUp is { } signal)
             {
@@ -286,23 +286,6 @@ internal sealed partial class StepRunner(IGateWaiter gates, Supervisor superviso
                 status = status with { Pause = pause.ResumedWith(Signals.Name(received)) };
                 return null;
         }
-    }
-
-    /// <summary>Sleeps through the retry delay, unless a terminating signal arrives (returned).</summary>
-    private int? WaitBeforeRetry(TimeSpan delay)
-    {
-        TimeSpan until = clock.Elapsed + delay;
-        while (clock.Elapsed < until)
-        {
-            switch (events.Next(until - clock.Elapsed))
-            {
-                case SupervisorEvent.SignalReceived s when Signals.IsTerminating(s.Signal):
-                    return s.Signal;
-                case SupervisorEvent.DeadlineReached:
-                    return null;
-            }
-        }
-        return null;
     }
 
     private static class Log

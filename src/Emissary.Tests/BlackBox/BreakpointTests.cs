@@ -144,6 +144,30 @@ public sealed class BreakpointTests(ITestOutputHelper output) : BlackBoxTest
         result.ExitCode.Should().Be(0, "the pause is not counted against --timeout\n{0}", result);
     }
 
+    /// <summary>
+    /// A resumed step ends its container, and the runtime kills what still runs there: the
+    /// `kubectl exec` that sent the request would report 137 for a request carried out. The step
+    /// records everything first (its dependants go at once), then gives the requester a moment
+    /// (the wait itself, and a terminating signal ending it: <c>SleepUnlessTerminatedTests</c>).
+    /// </summary>
+    [BlackBoxFact]
+    public void A_step_resumed_by_a_request_records_at_once_then_waits_a_moment_before_it_exits()
+    {
+        string dir = NewControlDir();
+        var a = Shell(dir, "a", ["--breakpoint", "after"], "true");
+        WaitPaused(dir, "a");
+
+        var resume = Debug(dir, "continue", "a");
+        resume.ExitCode.Should().Be(0, "{0}", resume);
+        Steps.WaitForStatus(dir, "a", s => s.State == "succeeded", "a recorded");
+        a.WaitForExit().ExitCode.Should().Be(0);
+        // From the exitcode marker (written once the outcome is recorded, before the wait) to the
+        // process's end as the runtime saw it reaped: a lower bound, which load only lengthens.
+        TimeSpan waited = a.ExitTime - File.GetLastWriteTime(Steps.PathOf(dir, "a", "exitcode"));
+        output.WriteLine($"exitcode written {waited.TotalMilliseconds:F1} ms before the step exited");
+        waited.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(200), "the step waits 250 ms after recording before it exits");
+    }
+
     [BlackBoxFact]
     public void Sigterm_ends_a_paused_step_at_once_with_143()
     {

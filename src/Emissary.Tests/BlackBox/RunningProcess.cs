@@ -66,6 +66,9 @@ internal sealed class RunningProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>When the process exited (local time, as the runtime saw it reaped); only after it has.</summary>
+    public DateTime ExitTime => _process.ExitTime;
+
     public IReadOnlyList<string> StdoutLines
     {
         get { lock (_gate) return _stdout.ToList(); }

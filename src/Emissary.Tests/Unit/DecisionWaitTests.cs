@@ -54,3 +54,36 @@ public sealed class DecisionWaitTests
         _loop.Waits.Should().Equal([TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2)]);
     }
 }
+
+/// <summary>
+/// The wait a retry delay and a step resumed by a debug request (before it exits) share: the delay
+/// passes on the event loop, and only a terminating signal ends it early.
+/// </summary>
+public sealed class SleepUnlessTerminatedTests
+{
+    private readonly FakeEventLoop _loop = new();
+    private readonly FakeClock _clock = new();
+
+    [Fact]
+    public void The_delay_passes_through_other_signals_and_reaped_orphans_then_ends_on_its_deadline()
+    {
+        _loop.Then(t => { _clock.Advance(TimeSpan.FromMilliseconds(100)); return new SupervisorEvent.SignalReceived(Signals.WINCH, 0); })
+            .Then(t => { _clock.Advance(TimeSpan.FromMilliseconds(50)); return new SupervisorEvent.ChildExited(4242, ExitStatus.FromWaitStatus(0)); })
+            .Then(t => { _clock.Advance(t!.Value); return SupervisorEvent.Deadline; });
+
+        _loop.SleepUnlessTerminated(_clock, TimeSpan.FromMilliseconds(250)).Should().BeNull();
+
+        _loop.Waits.Should().Equal([TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(150), TimeSpan.FromMilliseconds(100)],
+            "each wait is for what is left of the delay");
+    }
+
+    [Fact]
+    public void A_terminating_signal_ends_it_at_once_and_is_returned()
+    {
+        _loop.Then(t => { _clock.Advance(TimeSpan.FromMilliseconds(10)); return new SupervisorEvent.SignalReceived(Signals.TERM, 1); });
+
+        _loop.SleepUnlessTerminated(_clock, TimeSpan.FromMilliseconds(250)).Should().Be(Signals.TERM);
+
+        _loop.Waits.Should().HaveCount(1);
+    }
+}
