@@ -304,24 +304,19 @@ internal sealed partial class CapturePump : IDisposable
 
         if (_owed == 0 && CopyNeeded)
         {
-            // With a console, copy (tee) and let the console consume; without one, move (splice).
-            nint copied = _consoleActive
-                ? TeeRetrying(_source.Fd, _copyWrite!.Fd, chunk)
-                : SpliceRetrying(_source.Fd, _copyWrite!.Fd, chunk, Libc.SPLICE_F_NONBLOCK | Libc.SPLICE_F_MOVE);
-            if (copied <= 0)
+            // No console any more (with one, the copy went through the first branch): the bytes
+            // are moved (spliced) through T into the copies, and are gone from S.
+            nint moved = SpliceRetrying(_source.Fd, _copyWrite!.Fd, chunk, Libc.SPLICE_F_NONBLOCK | Libc.SPLICE_F_MOVE);
+            if (moved <= 0)
             {
                 // T is emptied after every copy and S holds `chunk` bytes, so this is a kernel
-                // surprise: give up on the copies, keep the console flowing.
-                BreakCopy(copied < 0 ? Libc.Describe(Libc.LastErrno) : "unexpected end of input");
+                // surprise: give up on the copies.
+                BreakCopy(moved < 0 ? Libc.Describe(Libc.LastErrno) : "unexpected end of input");
                 return Outcome.Progress;
             }
-            DrainCopy((int)copied);
-            if (!_consoleActive)
-            {
-                allowance -= copied;
-                return Outcome.Progress;
-            }
-            _owed = (int)copied;
+            DrainCopy((int)moved);
+            allowance -= moved;
+            return Outcome.Progress;
         }
 
         if (_consoleActive)
