@@ -21,7 +21,7 @@ internal static unsafe class SettingVariables
     {
         for (byte** env = Shim.Environ(); env != null && *env != null; env++)
         {
-            if (MemoryMarshal.CreateReadOnlySpanFromNullTerminated(*env).StartsWith("EMISSARY_"u8))
+            if (MemoryMarshal.CreateReadOnlySpanFromNullTerminated(*env).StartsWith("EMISSARY_"u8)) // Prefix, as bytes
             {
                 return Environment.GetEnvironmentVariable;
             }

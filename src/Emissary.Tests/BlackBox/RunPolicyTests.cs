@@ -134,6 +134,24 @@ public sealed class RunPolicyTests : BlackBoxTest
         result.Stderr.Should().Contain("still running 300ms after being asked to stop", "the grace came from EMISSARY_GRACE\n{0}", result);
     }
 
+    /// <summary>
+    /// The usual pod: no <c>EMISSARY_*</c> variable at all (the harness's own marks every process
+    /// it starts, so this one runs under <c>env -i</c>). Then no variable is looked up, and the
+    /// command line alone decides.
+    /// </summary>
+    [BlackBoxFact]
+    public void Without_any_EMISSARY_variable_the_command_line_alone_decides()
+    {
+        string dir = NewControlDir();
+
+        var result = Start("/usr/bin/env", ["-i", "PATH=/usr/bin:/bin", EmissaryPath, "run", "--name", "plain", "--control-dir", dir,
+            "--timeout", "300ms", "--grace", "300ms", "--", TestChildPath, "ignore-term", "3600"]).WaitForExit();
+
+        result.ExitCode.Should().Be(124, "{0}", result);
+        result.Stderr.Should().Contain("still running 300ms after being asked to stop", "the grace came from --grace\n{0}", result);
+        Steps.Status(dir, "plain")!.State.Should().Be("failed", "the step recorded itself under the name the command line gave");
+    }
+
     [BlackBoxFact]
     public void A_bad_timeout_is_a_usage_error()
     {
