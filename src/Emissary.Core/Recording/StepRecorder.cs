@@ -70,21 +70,13 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
         // message cannot change the outcome and is rendered once the dependants are released, off
         // their path (the same message: from the outcome as recorded before the markers).
         byte[]? message = null;
-        bool rendered = results.Count > 0;
-        if (rendered)
+        if (results.Count > 0)
         {
             (final, message) = RenderTerminationMessage(final, results);
         }
         StepStatus recorded = final;
-        byte[]? Message()
-        {
-            if (!rendered)
-            {
-                (_, message) = RenderTerminationMessage(recorded, results);
-                rendered = true;
-            }
-            return message;
-        }
+        // Null until rendered; rendering again a message that goes nowhere (null) costs nothing.
+        byte[]? Message() => message ??= RenderTerminationMessage(recorded, results).Message;
         try
         {
             final = WriteMarkers(final);
@@ -169,7 +161,7 @@ internal sealed partial class StepRecorder(StepHandle? handle, string? postFile,
     }
 
     /// <summary>Renders the termination message (results that do not fit fail the step); null when it goes nowhere.</summary>
-    private (StepStatus, byte[]?) RenderTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
+    private (StepStatus Final, byte[]? Message) RenderTerminationMessage(StepStatus final, IReadOnlyList<Result> results)
     {
         if (report.TerminationLog is null && handle is null && results.Count == 0)
         {
