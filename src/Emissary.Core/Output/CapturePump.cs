@@ -409,10 +409,12 @@ internal sealed partial class CapturePump : IDisposable
             ConsoleFailed(errno);
             return Outcome.Progress;
         }
-        int left = ToFileAndResult(_source.Fd, (int)copied, out _);
+        int left = ToFileAndResult(_source.Fd, (int)copied, out string? problem);
         if (left > 0)
         {
-            // Already on the console: they must leave S, or the console would get them twice.
+            // The copies miss these bytes: said once and given up, as DrainCopy does. They are
+            // already on the console, so they must still leave S, or the console would get them twice.
+            BreakCopy(problem!);
             Discard(left);
         }
         allowance -= copied;
