@@ -15,21 +15,24 @@ public sealed class ControlTrustTests : IDisposable
 
     private SafeFd OpenRoot() => new(Emissary.Interop.Libc.Open(_root, Emissary.Interop.Libc.O_RDONLY | Emissary.Interop.Libc.O_DIRECTORY | Emissary.Interop.Libc.O_CLOEXEC, 0));
 
-    [Fact]
-    public void An_atomic_write_replaces_a_planted_link_instead_of_writing_through_it()
+    /// <summary>Both ways a record goes in: over an existing name (status.json), and as a usually new one (exitcode, rename without replacing first).</summary>
+    [Theory]
+    [InlineData("status.json", false)]
+    [InlineData("exitcode", true)]
+    public void An_atomic_write_replaces_a_planted_link_instead_of_writing_through_it(string name, bool usuallyNew)
     {
         string victim = Path.Combine(_root, "victim");
         File.WriteAllText(victim, "victim");
-        File.CreateSymbolicLink(Path.Combine(_root, "status.json"), victim);
+        File.CreateSymbolicLink(Path.Combine(_root, name), victim);
         using SafeFd dir = OpenRoot();
 
-        AtomicFile.WriteAt(dir.Fd, "status.json", "new"u8);
+        AtomicFile.WriteAt(dir.Fd, name, "new"u8, usuallyNew: usuallyNew);
 
         File.ReadAllText(victim).Should().Be("victim");
-        new FileInfo(Path.Combine(_root, "status.json")).LinkTarget.Should().BeNull();
-        File.ReadAllText(Path.Combine(_root, "status.json")).Should().Be("new");
-        ((int)File.GetUnixFileMode(Path.Combine(_root, "status.json"))).Should().Be(0x1A4, "exactly 0644, whatever the umask");
-        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["victim", "status.json"], "no temporary file is left");
+        new FileInfo(Path.Combine(_root, name)).LinkTarget.Should().BeNull();
+        File.ReadAllText(Path.Combine(_root, name)).Should().Be("new");
+        ((int)File.GetUnixFileMode(Path.Combine(_root, name))).Should().Be(0x1A4, "exactly 0644, whatever the umask");
+        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["victim", name], "the link is unlinked, not kept, and no temporary file is left");
     }
 
     [Fact]
@@ -109,22 +112,6 @@ public sealed class ControlTrustTests : IDisposable
         File.ReadAllText(Path.Combine(_root, "exitcode")).Should().Be("0\n");
         ((int)File.GetUnixFileMode(Path.Combine(_root, "exitcode"))).Should().Be(0x1A4);
         Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["exitcode"]);
-    }
-
-    [Fact]
-    public void A_link_planted_where_a_usually_new_file_goes_is_replaced_not_written_through()
-    {
-        string victim = Path.Combine(_root, "victim");
-        File.WriteAllText(victim, "victim");
-        File.CreateSymbolicLink(Path.Combine(_root, "exitcode"), victim);
-        using SafeFd dir = OpenRoot();
-
-        AtomicFile.WriteAt(dir.Fd, "exitcode", "0\n"u8, usuallyNew: true);
-
-        File.ReadAllText(victim).Should().Be("victim");
-        new FileInfo(Path.Combine(_root, "exitcode")).LinkTarget.Should().BeNull();
-        File.ReadAllText(Path.Combine(_root, "exitcode")).Should().Be("0\n");
-        Directory.EnumerateFileSystemEntries(_root).Select(Path.GetFileName).Should().BeEquivalentTo(["victim", "exitcode"], "the link is unlinked, not kept");
     }
 
     [Fact]
