@@ -116,19 +116,24 @@ start_paused_pair() {
     pids+=($!)
 }
 
-# The floor's pair: bench/handoff-floor in place of emissary, B blocked in flock on A's lock.
+# The floor's pair: bench/handoff-floor in place of emissary, B blocked in flock on A's lock;
+# with records=DIR/rec, the pair also writes and reads the records of the control directory's
+# contract (status.json, results/, exitcode: see the floor's source).
 start_floor_pair() {
     local dir=$1
-    "$floor" up "$dir/lock" /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" &
+    local rec=()
+    [ -z "${records:-}" ] || rec=(--records "$dir/rec")
+    "$floor" "${rec[@]}" up "$dir/lock" /bin/sh -c 'read x < "$0"; exec "$1" "$2"' "$dir/go" "$stamp" "$dir/a" &
     a=$!
     pids=("$a")
     until [ -e "$dir/lock" ]; do sleep 0.001; done
     sleep 0.005 # the upstream holds the lock once the file exists; give it that moment
-    "$floor" down "$dir/lock" "$stamp" "$dir/b" &
+    "$floor" "${rec[@]}" down "$dir/lock" "$stamp" "$dir/b" &
     b=$!
     pids=("$a" "$b")
     sleep 0.02 # the downstream is blocked in flock
 }
+start_records_floor_pair() { records=1 start_floor_pair "$@"; }
 
 # one_round STARTER DIR SAMPLES: one hand-off, its nanoseconds appended to SAMPLES.
 one_round() {
@@ -158,18 +163,22 @@ handoff() {
     stats "$2/samples"
 }
 
-# handoff_beside_floor DIR: emissary's pair and the C floor's, round-robin (the order flipped every
-# other round, as the start-up figures are taken), so that a machine whose speed drifts weighs on
-# both alike; leaves DIR/emissary.samples and DIR/floor.samples.
+# handoff_beside_floor DIR: emissary's pair and the two C floors' (bare, and with the contract's
+# records), round-robin (the order rotated every round, as the start-up figures are taken), so
+# that a machine whose speed drifts weighs on all alike; leaves DIR/emissary.samples,
+# DIR/floor.samples and DIR/records.samples.
 handoff_beside_floor() {
     local i
-    : > "$1/emissary.samples"; : > "$1/floor.samples"
+    : > "$1/emissary.samples"; : > "$1/floor.samples"; : > "$1/records.samples"
     for ((i = 0; i < rounds; i++)); do
-        if ((i % 2)); then
-            one_round start_floor_pair "$1/f$i" "$1/floor.samples"; one_round start_emissary_pair "$1/e$i" "$1/emissary.samples"
-        else
-            one_round start_emissary_pair "$1/e$i" "$1/emissary.samples"; one_round start_floor_pair "$1/f$i" "$1/floor.samples"
-        fi
+        case $((i % 3)) in
+            0) one_round start_emissary_pair "$1/e$i" "$1/emissary.samples"; one_round start_floor_pair "$1/f$i" "$1/floor.samples"
+               one_round start_records_floor_pair "$1/r$i" "$1/records.samples" ;;
+            1) one_round start_floor_pair "$1/f$i" "$1/floor.samples"; one_round start_records_floor_pair "$1/r$i" "$1/records.samples"
+               one_round start_emissary_pair "$1/e$i" "$1/emissary.samples" ;;
+            2) one_round start_records_floor_pair "$1/r$i" "$1/records.samples"; one_round start_emissary_pair "$1/e$i" "$1/emissary.samples"
+               one_round start_floor_pair "$1/f$i" "$1/floor.samples" ;;
+        esac
     done
 }
 
@@ -228,9 +237,13 @@ for fs in tmpfs ext4; do
     handoff_beside_floor "$base"
     read -r p50 p99 lo hi < <(stats "$base/emissary.samples")
     read -r f50 f99 _ _ < <(stats "$base/floor.samples")
+    read -r r50 _ _ _ < <(stats "$base/records.samples")
     ratio=$(awk -v e="$p50" -v f="$f50" 'BEGIN { printf "%.2f", e / f }')
-    printf '  hand-off p50 (%s, %d rounds, round-robin with the floor)  %s ms  (floor, the same hand-off in C: %s ms)  %sx the floor, target <= 1.10x  %s\n' \
+    printf '  hand-off p50 (%s, %d rounds, round-robin with the floors)  %s ms  (floor, the same hand-off in C: %s ms)  %sx the floor, target <= 1.10x  %s\n' \
         "$fs" "$rounds" "$p50" "$f50" "$ratio" "$(verdict "$ratio" 1.10)"
+    own=$(awk -v e="$p50" -v r="$r50" 'BEGIN { printf "%.2f", e / r }')
+    printf '    the same hand-off in C writing the records of the contract (status.json, exitcode): %s ms = %sx the floor; emissary %sx it (its own overhead on the same job), target <= 1.10x  %s\n' \
+        "$r50" "$(awk -v r="$r50" -v f="$f50" 'BEGIN { printf "%.2f", r / f }')" "$own" "$(verdict "$own" 1.10)"
     printf '  hand-off p99 (%s)  %s ms  (min %s, max %s; floor %s ms)  target 2 ms  %s\n' "$fs" "$p99" "$lo" "$hi" "$f99" "$(verdict "$p99" 2)"
     release=write; read -r c50 c99 _ _ < <(handoff start_paused_pair "$base")
     release=commandlet; read -r u50 u99 _ _ < <(handoff start_paused_pair "$base")
