@@ -172,7 +172,7 @@ internal sealed partial class ControlDirectory(string root, ILogger? logger = nu
                 names.Add(name);
             }
         }
-        names.Sort(StringComparer.Ordinal);
+        names.SortInPlace(StringComparer.Ordinal);
         return names;
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Emissary.Interop;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Control;
 
@@ -37,7 +38,7 @@ internal static class StepContext
                 names.Add(name);
             }
         }
-        names.Sort(StringComparer.Ordinal);
+        names.SortInPlace(StringComparer.Ordinal);
         var text = new StringBuilder("command:   ");
         foreach (string arg in argv)
         {

@@ -2,6 +2,7 @@ using System.Text;
 using Emissary.Foundation;
 using Emissary.Interop;
 using Emissary.Files;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Results;
 
@@ -106,7 +107,7 @@ internal static class ResultsCollector
         }
 
         // Byte order is ordinal order for the valid (ASCII) names: results and errors come out sorted.
-        entries.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        entries.SortInPlace((a, b) => a.AsSpan().SequenceCompareTo(b));
         var results = new List<Result>();
         var errors = new List<string>();
         bool anyTooLarge = false;

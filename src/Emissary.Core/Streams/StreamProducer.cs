@@ -4,6 +4,7 @@ using Emissary.Foundation;
 using Emissary.Gates;
 using Emissary.Interop;
 using Emissary.Logging;
+using Emissary.Foundation.Sequences;
 
 namespace Emissary.Streams;
 
@@ -236,7 +237,7 @@ internal sealed partial class StreamProducer : IConsumerWait, IDisposable
     {
         handshake.Watch?.Dispose();
         handshake.Connection.Dispose();
-        if (_handshakes.Remove(handshake) && _handedOver is null)
+        if (_handshakes.RemoveSame(handshake) && _handedOver is null)
         {
             Accept(true);
         }

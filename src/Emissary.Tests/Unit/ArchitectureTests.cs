@@ -125,6 +125,75 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void The_pod_code_never_calls_the_List_methods_that_give_every_list_static_state()
+    {
+        // List<T>'s shared code is compiled once for every reference T, and the compiler fills each
+        // List<T>'s generic dictionary with what any compiled method needs: one Sort gave all of the
+        // binary's lists a sort helper and a comparer, one Remove an equality comparer, each with
+        // static state allocated at every start (Foundation.Sequences: SortInPlace, RemoveSame).
+        // A list of a value type has code of its own and is not concerned.
+        string[] banned = ["Sort", "Remove", "IndexOf", "LastIndexOf", "Contains", "BinarySearch"];
+        var called = new List<string>();
+        foreach (Assembly assembly in new[] { Core, PodBinary })
+        {
+            using var file = File.OpenRead(assembly.Location);
+            using var pe = new System.Reflection.PortableExecutable.PEReader(file);
+            System.Reflection.Metadata.MetadataReader metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+            foreach (System.Reflection.Metadata.MemberReferenceHandle handle in metadata.MemberReferences)
+            {
+                System.Reflection.Metadata.MemberReference member = metadata.GetMemberReference(handle);
+                if (member.Parent.Kind == System.Reflection.Metadata.HandleKind.TypeSpecification
+                    && ListOfReferences(metadata, (System.Reflection.Metadata.TypeSpecificationHandle)member.Parent) is { } list)
+                {
+                    called.Add($"{list}.{metadata.GetString(member.Name)}");
+                }
+            }
+        }
+        called.Should().Contain(c => c.EndsWith(".Add", StringComparison.Ordinal), "the check reads real references");
+        called.Should().NotContain(c => banned.Any(b => c.EndsWith("." + b, StringComparison.Ordinal)));
+    }
+
+    /// <summary>"List&lt;ELEMENT&gt;" when a type specification is a <c>List&lt;T&gt;</c> of a reference type (or of a type parameter), else null.</summary>
+    private static string? ListOfReferences(System.Reflection.Metadata.MetadataReader metadata, System.Reflection.Metadata.TypeSpecificationHandle spec)
+    {
+        // ECMA-335 II.23.2.12: GENERICINST (CLASS|VALUETYPE) TypeDefOrRefOrSpecEncoded GenArgCount Type*
+        const byte GenericInstance = 0x15, Class = 0x12, String = 0x0e, Object = 0x1c, Array = 0x1d, TypeParameter = 0x13, MethodParameter = 0x1e;
+        System.Reflection.Metadata.BlobReader blob = metadata.GetBlobReader(metadata.GetTypeSpecification(spec).Signature);
+        if (blob.ReadByte() != GenericInstance || blob.ReadByte() != Class
+            || Name(metadata, blob.ReadTypeHandle()) != "System.Collections.Generic.List`1" || blob.ReadCompressedInteger() != 1)
+        {
+            return null;
+        }
+        byte element = blob.ReadByte();
+        if (element == GenericInstance)
+        {
+            element = blob.ReadByte(); // a constructed class is shared code, a constructed struct is not
+        }
+        return element switch
+        {
+            String => "List<string>",
+            Object => "List<object>",
+            Array => "List<array>",
+            // A list of a type's own parameter is the compiler's wrapper for a collection expression
+            // (<>z__ReadOnlyList<T>), whose IList<T> methods pass through and are compiled only when
+            // called through that interface; a generic method of ours is checked like any other.
+            TypeParameter => null,
+            MethodParameter => "List<T>",
+            Class => $"List<{Name(metadata, blob.ReadTypeHandle())}>",
+            _ => null,
+        };
+    }
+
+    private static string Name(System.Reflection.Metadata.MetadataReader metadata, System.Reflection.Metadata.EntityHandle type) => type.Kind switch
+    {
+        System.Reflection.Metadata.HandleKind.TypeReference => metadata.GetTypeReference((System.Reflection.Metadata.TypeReferenceHandle)type) is var r
+            ? metadata.GetString(r.Namespace) + "." + metadata.GetString(r.Name) : "",
+        System.Reflection.Metadata.HandleKind.TypeDefinition => metadata.GetTypeDefinition((System.Reflection.Metadata.TypeDefinitionHandle)type) is var d
+            ? metadata.GetString(d.Namespace) + "." + metadata.GetString(d.Name) : "",
+        _ => "",
+    };
+
+    [Fact]
     public void Only_the_webhook_depends_on_ASP_NET_Core_and_nothing_depends_on_the_webhook()
     {
         Types().That().ResideInAssembly(Core).Or().ResideInAssembly(PodBinary).Or().ResideInAssembly(Tools)

@@ -1,3 +1,5 @@
+using Emissary.Foundation.Sequences;
+
 namespace Emissary.Tekton;
 
 /// <summary>
@@ -22,7 +24,7 @@ internal sealed class CelChecker
             case CelNode.Literal literal:
                 return CelValues.TypeName(literal.Value);
             case CelNode.Ident ident:
-                if (_variables.Contains(ident.Name))
+                if (_variables.Contains(ident.Name, StringComparer.Ordinal))
                 {
                     return Dyn;
                 }

@@ -69,4 +69,35 @@ public class SequenceOperatorsTests
 
         items.Should().Equal("a", "b");
     }
+
+    [Fact]
+    public void SortInPlace_orders_the_list_as_List_Sort_does_with_a_comparison_or_a_comparer()
+    {
+        Gen.String["abc"].Array[0, 12].Sample(items =>
+        {
+            var expected = new List<string>(items);
+            expected.Sort(StringComparer.Ordinal);
+            var byComparer = new List<string>(items);
+            var byComparison = new List<string>(items);
+
+            Ops.SortInPlace(byComparer, StringComparer.Ordinal);
+            Ops.SortInPlace(byComparison, string.CompareOrdinal);
+
+            byComparer.Should().Equal(expected);
+            byComparison.Should().Equal(expected);
+        });
+    }
+
+    [Fact]
+    public void RemoveSame_removes_that_object_not_an_equal_one_and_says_whether_it_was_there()
+    {
+        var first = new Uri("http://a/");
+        var equal = new Uri("http://a/");
+        var list = new List<Uri> { equal, first, equal };
+
+        Ops.RemoveSame(list, first).Should().BeTrue();
+        list.Should().HaveCount(2).And.OnlyContain(u => ReferenceEquals(u, equal));
+        Ops.RemoveSame(list, first).Should().BeFalse();
+        list.Should().HaveCount(2);
+    }
 }
