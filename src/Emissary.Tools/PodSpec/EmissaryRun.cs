@@ -129,11 +129,17 @@ internal static class EmissaryRun
             // The kubelet mounts the message file where the container says; emissary's default is its default.
             TerminationLog = host.HasContainerPaths() ? step.TerminationMessagePath : null,
             TerminationBudget = graph.TerminationBudget,
-            // Never is run's default: said only when it is not.
-            RestartPolicy = host.RestartsContainers() && step.Role == StepRole.Step && step.RestartPolicy != "Never" ? step.RestartPolicy : null,
+            // Never is run's default: said only when it is not. A pod that does not say is Always
+            // to the kubelet: the API server writes that default before any admission webhook (ours
+            // included) sees the pod, so a rewritten manifest says what the webhook would.
+            RestartPolicy = host.RestartsContainers() && step.Role == StepRole.Step && (step.RestartPolicy ?? KubernetesDefaultRestartPolicy) is var policy
+                && policy != "Never" ? policy : null,
             RestartRules = host.RestartsContainers() && step.Role == StepRole.Step ? step.RestartRules : null,
         };
     }
+
+    /// <summary>What the API server makes of a pod spec without <c>restartPolicy</c> (a Job's must say, or it is refused).</summary>
+    public const string KubernetesDefaultRestartPolicy = "Always";
 
     /// <summary>
     /// The <c>--restart-policy</c>/<c>--restart-rules</c> arguments <c>emissary local</c> gives a step it restarts itself

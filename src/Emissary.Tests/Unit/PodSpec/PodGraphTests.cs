@@ -266,11 +266,11 @@ public sealed class PodGraphTests
     {
         PodGraph graph = Graph(EveryField);
 
-        EmissaryRun.RunArguments(graph.Find("fetch")!, graph).Should().Equal("--name", "fetch", "--termination-budget", "4096");
+        EmissaryRun.RunArguments(graph.Find("fetch")!, graph).Should().Equal("--name", "fetch", "--termination-budget", "4096", "--restart-policy", "Always");
         EmissaryRun.RunArguments(graph.Find("build")!, graph).Should().Equal(
             "--name", "build", "--after", "fetch", "--wait-start", "--run-on-upstream-failure",
             "--grace", "5s", "--timeout", "1m30s", "--retries", "2", "--retry-delay", "500ms", "--on-error", "continue",
-            "--result-from-stdout", "digest", "--termination-budget", "4096");
+            "--result-from-stdout", "digest", "--termination-budget", "4096", "--restart-policy", "Always");
         EmissaryRun.RunArguments(graph.Find("db")!, graph).Should().Equal(
             "--name", "db", "--sidecar-of", "fetch,build", "--stop-signal", "INT", "--termination-budget", "4096");
     }
@@ -292,9 +292,9 @@ public sealed class PodGraphTests
                 - {name: cache, image: a, command: [a], sidecar: true}
             """, "    sidecar.istio.io/inject: \"true\"\n"));
 
-        EmissaryRun.RunArguments(graph.Find("query")!, graph).Should().Equal("--name", "query", "--wait-proxy", "istio", "--termination-budget", "4096");
+        EmissaryRun.RunArguments(graph.Find("query")!, graph).Should().Equal("--name", "query", "--wait-proxy", "istio", "--termination-budget", "4096", "--restart-policy", "Always");
         EmissaryRun.RunArguments(graph.Find("send")!, graph).Should().Equal(
-            "--name", "send", "--after", "query", "--wait-proxy", "istio", "--quit", "istio", "--termination-budget", "4096");
+            "--name", "send", "--after", "query", "--wait-proxy", "istio", "--quit", "istio", "--termination-budget", "4096", "--restart-policy", "Always");
         // send waits for query alone, so it is over only once query is: the cache watches send.
         EmissaryRun.RunArguments(graph.Find("cache")!, graph).Should().Equal("--name", "cache", "--sidecar-of", "send", "--termination-budget", "4096");
         graph.Warnings.Should().BeEmpty();
@@ -321,7 +321,7 @@ public sealed class PodGraphTests
         PodGraph graph = Graph(EveryField);
 
         EmissaryRun.WrappedCommand(graph.Find("fetch")!, graph).Should().Equal(
-            "/var/run/emissary-bin/emissary", "run", "--name", "fetch", "--termination-budget", "4096", "--", "git", "clone", "https://example.com/repo");
+            "/var/run/emissary-bin/emissary", "run", "--name", "fetch", "--termination-budget", "4096", "--restart-policy", "Always", "--", "git", "clone", "https://example.com/repo");
     }
 
     [Theory]
@@ -374,7 +374,7 @@ public sealed class PodGraphTests
         a.Timeout.Should().Be(TimeSpan.FromSeconds(10));
         a.Command.Should().Equal(["sh", "-c", "echo hi"], "args added to a rewritten command still come after it");
         EmissaryRun.RunArguments(a, graph).Should().Equal(
-            "--name", "a", "--timeout", "10s", "--wait-file", "/tmp/go", "--single-child", "--post-file=/tmp/done", "--termination-budget", "4096");
+            "--name", "a", "--timeout", "10s", "--wait-file", "/tmp/go", "--single-child", "--post-file=/tmp/done", "--termination-budget", "4096", "--restart-policy", "Always");
     }
 
     [Fact]

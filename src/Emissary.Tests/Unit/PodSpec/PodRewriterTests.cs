@@ -195,8 +195,10 @@ public sealed class PodRewriterTests
         var spec = (YamlMappingNode)manifest.At(specPath)!;
         ((YamlMappingNode)((YamlSequenceNode)spec.Get("initContainers")!).Children[0]).GetText("name").Should().Be("emissary-init");
         var container = (YamlMappingNode)((YamlSequenceNode)spec.Get("containers")!).Children[0];
-        // The pod's restartPolicy is passed on where it is not run's default (issue #28).
-        string[] restart = text.Contains("restartPolicy: OnFailure", StringComparison.Ordinal) ? ["--restart-policy", "OnFailure"] : [];
+        // The pod's restartPolicy is passed on where it is not run's default (issue #28); a pod
+        // that does not say is Always, as the API server makes it.
+        string[] restart = text.Contains("restartPolicy: OnFailure", StringComparison.Ordinal) ? ["--restart-policy", "OnFailure"]
+            : text.Contains("restartPolicy: Never", StringComparison.Ordinal) ? [] : ["--restart-policy", "Always"];
         ((YamlSequenceNode)container.Get("command")!).Children.Select(c => ((YamlScalarNode)c).Value).Should().Equal(
             ["/var/run/emissary-bin/emissary", "run", "--name", "a", "--termination-budget", "4096", .. restart, "--", "a"]);
         ((YamlSequenceNode)spec.Get("volumes")!).Children.Select(v => ((YamlMappingNode)v).GetText("name")).Should().Equal("emissary-bin", "emissary-control", "emissary-step-a");
@@ -279,7 +281,7 @@ public sealed class PodRewriterTests
         rewritten.Should().Contain("    emissary.dev/b.timeout: \"1m\"\n");
         rewritten.Should().NotContain("waitForTermination").And.NotContain("retries:");
         CommandOf(rewritten, "b").Should().Equal(
-            "/var/run/emissary-bin/emissary", "run", "--name", "b", "--after", "a", "--timeout", "1m", "--retries", "2", "--termination-budget", "4096", "--", "b");
+            "/var/run/emissary-bin/emissary", "run", "--name", "b", "--after", "a", "--timeout", "1m", "--retries", "2", "--termination-budget", "4096", "--restart-policy", "Always", "--", "b");
     }
 
     [Fact]
@@ -335,9 +337,9 @@ public sealed class PodRewriterTests
             """, "    linkerd.io/inject: enabled\n"));
 
         CommandOf(rewritten, "query").Should().Equal(
-            "/var/run/emissary-bin/emissary", "run", "--name", "query", "--wait-proxy", "linkerd", "--termination-budget", "4096", "--", "q");
+            "/var/run/emissary-bin/emissary", "run", "--name", "query", "--wait-proxy", "linkerd", "--termination-budget", "4096", "--restart-policy", "Always", "--", "q");
         CommandOf(rewritten, "send").Should().Equal(
-            "/var/run/emissary-bin/emissary", "run", "--name", "send", "--after", "query", "--wait-proxy", "linkerd", "--quit", "linkerd", "--termination-budget", "4096", "--", "s");
+            "/var/run/emissary-bin/emissary", "run", "--name", "send", "--after", "query", "--wait-proxy", "linkerd", "--quit", "linkerd", "--termination-budget", "4096", "--restart-policy", "Always", "--", "s");
     }
 
     [Fact]

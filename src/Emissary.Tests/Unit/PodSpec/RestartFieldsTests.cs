@@ -60,11 +60,14 @@ public sealed class RestartFieldsTests
     }
 
     [Fact]
-    public void Nothing_is_passed_when_neither_the_pod_nor_the_container_says()
+    public void A_pod_that_does_not_say_is_Always_as_the_API_server_makes_it_for_the_webhook()
     {
         PodGraph graph = Graph(Pod("    - {name: a, image: x, command: [a]}"));
+        PodGraph never = Graph(Pod("    - {name: a, image: x, command: [a]}").Replace("spec:\n", "spec:\n  restartPolicy: Never\n"));
 
-        EmissaryRun.RunArguments(graph.Find("a")!, graph).Should().Equal("--name", "a", "--termination-budget", "4096");
+        EmissaryRun.RunArguments(graph.Find("a")!, graph).Should().Equal("--name", "a", "--termination-budget", "4096", "--restart-policy", "Always");
+        graph.Find("a")!.RestartPolicy.Should().BeNull("the step is read as written");
+        EmissaryRun.RunArguments(never.Find("a")!, never).Should().Equal(["--name", "a", "--termination-budget", "4096"], "Never is run's default");
     }
 
     [Fact]
