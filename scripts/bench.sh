@@ -49,10 +49,14 @@ echo "machine: $("$S" faults "$E")"
 echo "== start-up: median wall time of SUPERVISOR -- /bin/true ($RUNS rounds, the five commands round-robin)"
 # Round-robin, the order reversed every other round: on a machine whose speed drifts while it is
 # measured (a VM among others), every command sees the same drift; hyperfine runs them one after
-# the other.
+# the other. The floor alone runs from a copy of its file: run from the same file, right before
+# floor+spawn in every other round, it left floor+spawn's pages warm and made it ~3 % faster than
+# it is (five paired runs: emissary/floor+spawn 1.09-1.15x from the same file, 1.082-1.088x from
+# a copy; docs/benchmarks.md).
 tini=$(command -v tini)
 dumb_init=$(command -v dumb-init)
-"$S" rounds "$RUNS" "$E" run -- /bin/true :: "$tini" -s -- /bin/true :: "$dumb_init" /bin/true :: "$F" :: "$F" /bin/true \
+cp "$F" "$tmp/floor-alone"
+"$S" rounds "$RUNS" "$E" run -- /bin/true :: "$tini" -s -- /bin/true :: "$dumb_init" /bin/true :: "$tmp/floor-alone" :: "$F" /bin/true \
   > "$tmp/startup.txt"
 startup=$(python3 - "$tmp/startup.txt" <<'EOF'
 import sys
