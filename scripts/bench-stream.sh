@@ -5,7 +5,7 @@
 # write(2) each) and with 64 KiB writes (MB/s), then Emissary's stream (`stdinFrom`) between two
 # real containers of a podman pod (`emissary local --engine podman`), the same writer and reader.
 # The reader measures from its first byte to EOF (bench/stream/ipc.c).
-#   MSGS=2000000 BULK=16384 scripts/bench-stream.sh
+#   MSGS=2000000 BULK=16384 STREAM_ROUNDS=3 scripts/bench-stream.sh
 # Targets: Emissary's stream within 10% of the raw FIFO, and ahead of 265,823 msg/s.
 # Emissary's stream is also measured between two processes on this machine (two `emissary run`, no
 # containers: the rendezvous and the data path without podman's scheduling), beside the raw FIFO.
@@ -15,6 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 msgs=${MSGS:-2000000}
 bulk=${BULK:-16384}          # 64 KiB writes: 1 GiB
+rounds=${STREAM_ROUNDS:-3}   # alternating rounds of the raw FIFO and the stream between containers
 cc=$(command -v clang || command -v cc)
 work=$(mktemp -d)
 pod=""
@@ -86,11 +87,20 @@ YAML
         | sed -n 's/^consumer | //p' | grep '^bytes '
     pod=""
 }
-small=$(stream 100 "$msgs")
+# The target's two figures, the raw FIFO and the stream between containers, are taken in
+# alternation, $rounds rounds, and their medians compared: taken once each, a minute apart, a load
+# that came in between moved the ratio from 0.96-1.02x to 0.65x in one run.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+fifo_rates=(); stream_rates=()
+for ((r = 0; r < rounds; r++)); do
+    fifo_rates+=("$(field msgs_per_s <<<"$("$work/ipc" bench fifo 100 "$msgs")")")
+    stream_rates+=("$(field msgs_per_s <<<"$(stream 100 "$msgs")")")
+done
+fifo_rate=$(printf '%s\n' "${fifo_rates[@]}" | median)
+er=$(printf '%s\n' "${stream_rates[@]}" | median)
 big=$(stream 65536 "$bulk")
-er=$(field msgs_per_s <<<"$small")
 em=$(field mb_per_s <<<"$big")
-ratio=$(awk -v e="$er" -v f="${rate[fifo]}" 'BEGIN { printf "%.2f", e / f }')
+ratio=$(awk -v e="$er" -v f="$fifo_rate" 'BEGIN { printf "%.2f", e / f }')
 mratio=$(awk -v e="$em" -v f="${mbs[fifo]}" 'BEGIN { printf "%.2f", e / f }')
-verdict=$(awk -v e="$er" -v f="${rate[fifo]}" 'BEGIN { print (e >= 0.9 * f && e > 265823) ? "OK" : "MISSED" }')
-row "emissary stream, two containers" "$er" "$em" "= ${ratio}x raw FIFO msg/s, ${mratio}x MB/s; target >= 0.9x and > 265,823 msg/s: $verdict"
+verdict=$(awk -v e="$er" -v f="$fifo_rate" 'BEGIN { print (e >= 0.9 * f && e > 265823) ? "OK" : "MISSED" }')
+row "emissary stream, two containers" "$er" "$em" "= ${ratio}x raw FIFO msg/s (medians of $rounds alternating rounds: stream ${stream_rates[*]}, FIFO ${fifo_rates[*]}), ${mratio}x MB/s; target >= 0.9x and > 265,823 msg/s: $verdict"
