@@ -409,7 +409,17 @@ internal sealed partial class CapturePump : IDisposable
             ConsoleFailed(errno);
             return Outcome.Progress;
         }
-        int left = ToFileAndResult(_source.Fd, (int)copied, out string? problem);
+        // The bytes just teed leave S through T, ours alone: a splice from S straight into the file
+        // would hold S's lock for the whole write, and a write to a disk file can wait on writeback
+        // (the kernel's dirty-page throttling), during which the command could not write into S
+        // although S had room.
+        nint moved = SpliceRetrying(_source.Fd, _copyWrite!.Fd, (int)copied, Libc.SPLICE_F_NONBLOCK | Libc.SPLICE_F_MOVE);
+        string? problem = moved < 0 ? Libc.Describe(Libc.LastErrno) : "unexpected end of input";
+        if (moved > 0)
+        {
+            DrainCopy((int)moved);
+        }
+        int left = (int)copied - (int)Math.Max(moved, 0);
         if (left > 0)
         {
             // The copies miss these bytes: said once and given up, as DrainCopy does. They are
