@@ -152,6 +152,7 @@ public sealed class RunArgumentsRoundTripTests
                 metadata:
                   name: p
                 {{(proxy is null ? "" : $"  annotations:\n    emissary.dev/proxy: {proxy}\n")}}spec:
+                  restartPolicy: Never
                   containers:
                     - {name: fetch, image: x, command: [f]}
                     - {name: lint, image: x, command: [l]}

@@ -52,6 +52,8 @@ public sealed class DeliveryTests
                 - fetch
                 - --termination-budget
                 - "4096"
+                - --restart-policy
+                - Always
                 - --
                 - fetch
                 volumeMounts:
@@ -73,6 +75,8 @@ public sealed class DeliveryTests
                 - fetch
                 - --termination-budget
                 - "4096"
+                - --restart-policy
+                - Always
                 - --
                 - make
                 volumeMounts:
