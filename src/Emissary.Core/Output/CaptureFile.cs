@@ -33,9 +33,6 @@ internal sealed partial class CaptureFile : IDisposable
 
     public int Fd => _fd?.Fd ?? -1;
 
-    /// <summary>Whether splice(2) into it works; cleared on the first EINVAL (then read/write is used).</summary>
-    public bool SpliceWorks { get; set; } = true;
-
     /// <summary>
     /// Opens <paramref name="path"/> for writing, mode 0644 (minus umask), creating missing parent
     /// directories (0755), and empties it (appends instead with <paramref name="append"/>). The
