@@ -79,7 +79,7 @@ internal sealed partial class CaptureFile : IDisposable
     }
 
     /// <summary>Logs the failure once and closes the file: later output goes to the console only.</summary>
-    public void Fail(Errno errno, string output)
+    private void Fail(Errno errno, string output)
     {
         if (_fd is null)
         {

@@ -31,7 +31,8 @@ namespace Emissary.Output;
 ///               └────────splice───────▶ console
 /// </code>
 /// Nothing is buffered in user space but one chunk on its way to the file and one console chunk in
-/// the read/write fallback, so memory is bounded (two pipes of 256 KiB and two 64 KiB buffers per captured output) whatever the volume.
+/// the read/write fallback, so memory is bounded (two pipes of 256 KiB and two 64 KiB buffers per
+/// captured output) whatever the volume.
 ///
 /// Backpressure, never loss. All calls are non-blocking and run on the reactor's single thread. If
 /// the console is a pipe to a slow reader, splice fails with EAGAIN: the pump stops watching S and
