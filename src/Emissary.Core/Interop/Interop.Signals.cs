@@ -70,11 +70,16 @@ internal static partial class Shim
     [LibraryImport(Library, EntryPoint = "emissary_shim_is_ignored_now")]
     internal static partial int IsIgnoredNow(int signal);
 
-    /// <summary>argv[1] that makes the binary a runtime-less exec trampoline (Native/emissary_shim.c).</summary>
-    internal const string ExecIgnoringFlag = "--emissary-exec-ignoring";
+    /// <summary>
+    /// argv[1] that makes the binary a runtime-less exec trampoline (Native/emissary_shim.c):
+    /// <c>--emissary-exec REPORT_FD IGNORED MODE PATH ARGV0 ARGS...</c>.
+    /// </summary>
+    internal const string ExecTrampolineFlag = "--emissary-exec";
 
-    /// <summary>argv[1] that makes the binary Tekton's hermetic launcher: new user, mount, PID and network namespaces, then the command (Native/emissary_shim.c).</summary>
-    internal const string ExecHermeticFlag = "--emissary-exec-hermetic";
+    /// <summary>What the trampoline writes on its report pipe when the command did not start: the stage, then errno.</summary>
+    internal const int StartFailedExec = 1;
+
+    internal const int StartFailedNamespaces = 2;
 
     [LibraryImport(Library, EntryPoint = "emissary_shim_release_signals")]
     private static partial void ReleaseSignalsNative();

@@ -25,11 +25,8 @@
 
 int emissary_shim_is_ignored_now(int sig);
 
-/* argv[1] of the trampoline mode below. Not a user-facing command: see exec_ignoring(). */
-#define EXEC_IGNORING "--emissary-exec-ignoring"
-
-/* argv[1] of the hermetic trampoline below (the Tekton entrypoint's TEKTON_HERMETIC=1). */
-#define EXEC_HERMETIC "--emissary-exec-hermetic"
+/* argv[1] of the exec trampoline below. Not a user-facing command: see exec_trampoline(). */
+#define EXEC_TRAMPOLINE "--emissary-exec"
 
 static sigset_t original_mask;
 static sigset_t original_ignored;
@@ -56,44 +53,28 @@ static int is_reserved(int sig)
 }
 
 /*
- * Trampoline: `emissary --emissary-exec-ignoring 8,11,17 PATH ARGV0 ARGS...` sets those signals to
- * SIG_IGN and execs PATH, without ever starting the .NET runtime. posix_spawn cannot hand a child
- * a signal as ignored when the parent catches it, and the runtime catches SEGV and FPE while
- * emissary must not ignore CHLD; when the caller ignored one of those, the launcher spawns the
- * command through this trampoline so the child still inherits it ignored (tini's contract).
- * The signal mask set by posix_spawn is left as it is.
+ * The trampoline's report to the launcher that spawned it, on a pipe whose write end it inherits
+ * (argv[2]): when the command could not be started, one write of two ints (atomic on a pipe), the
+ * stage and errno; when it was, nothing, and the write end closes as the command is exec'd (it is
+ * close-on-exec from the trampoline's first instruction). Without it the launcher could only take
+ * the trampoline's exit status for the command's, and a command that never ran would look like
+ * one that exited 127, 126 or 1 (Tekton's `-on_error continue` would then record it and go on).
  */
-static void exec_ignoring(int argc, char **argv, char **envp)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    for (char *p = argv[2]; *p; ) {
-        char *end;
-        long sig = strtol(p, &end, 10);
-        if (end != p && sig > 0 && sig < NSIG)
-            sigaction((int)sig, &sa, NULL);
-        p = *end == ',' ? end + 1 : end + (*end != 0);
-    }
-    execve(argv[3], argv + 4, envp);
-    int err = errno;
-    static const char msg[] = "emissary: cannot run the command: exec failed\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    _exit(err == ENOENT ? 127 : 126);
-    (void)argc;
-}
+enum { START_FAILED_EXEC = 1, START_FAILED_NAMESPACES = 2 };
+static int start_report_fd = -1;
 
-/* Tekton's words for a command that could not start (Go's "fork/exec PATH: ERRNO"), then exit 1. */
-static void hermetic_fail(const char *path, int err)
+static void start_failed(int stage, int err)
 {
-    char msg[512], reason[128];
-    snprintf(reason, sizeof reason, "%s", strerror(err));
-    reason[0] = (char)(reason[0] >= 'A' && reason[0] <= 'Z' ? reason[0] + 32 : reason[0]); /* Go's errno words are lower-case */
-    int n = snprintf(msg, sizeof msg, "Error executing command: fork/exec %s: %s (TEKTON_HERMETIC=1: new user and network namespaces)\n",
-                     path, reason);
-    if (n > 0)
-        (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-    _exit(1);
+    int record[2] = { stage, err };
+    if (start_report_fd < 0 || write(start_report_fd, record, sizeof record) != (ssize_t)sizeof record) {
+        /* Started by hand, or the launcher is gone: say it here instead. */
+        char msg[256];
+        int n = snprintf(msg, sizeof msg, "emissary: cannot %s: %s\n",
+                         stage == START_FAILED_NAMESPACES ? "make the command's namespaces" : "run the command", strerror(err));
+        if (n > 0)
+            (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    }
+    _exit(stage == START_FAILED_EXEC ? (err == ENOENT ? 127 : 126) : 1);
 }
 
 /* Writes "0 0 4294967295" to /proc/PID/NAME (uid_map, gid_map): every id mapped to itself. */
@@ -111,53 +92,64 @@ static int write_map(pid_t pid, const char *name)
 }
 
 /*
- * Hermetic trampoline: `entrypoint --emissary-exec-hermetic PATH ARGV0 ARGS...` runs PATH as
- * Tekton's dropNetworking (cmd/entrypoint/namespaces_linux.go) has Go's exec start it: in new
- * user, mount, PID and network namespaces, every uid and gid mapped to itself (0 0 4294967295,
- * setgroups left allowed), no interface configured (only lo, which stays down, as in Tekton).
- * A multithreaded process cannot make a user namespace (EINVAL) and the .NET runtime has threads
- * by Main: hence here, before it starts. The child is PID 1 of its PID namespace, as Tekton's
- * command is. This process stays outside, as Go's forkExec parent does, to write the child's maps
- * (which takes CAP_SETUID and CAP_SETGID here: a non-root step fails, as in Tekton) and then to
- * end as the child ends. It blocks every signal: what the entrypoint forwards to the process
- * group reaches the child; SIGKILL (timeout, cancel) ends both.
+ * Hermetic mode: runs PATH as Tekton's dropNetworking (cmd/entrypoint/namespaces_linux.go) has
+ * Go's exec start it: in new user, mount, PID and network namespaces, every uid and gid mapped to
+ * itself (0 0 4294967295, setgroups left allowed), no interface configured (only lo, which stays
+ * down, as in Tekton). A multithreaded process cannot make a user namespace (EINVAL) and the .NET
+ * runtime has threads by Main: hence here, before it starts. The child is PID 1 of its PID
+ * namespace, as Tekton's command is. This process stays outside, as Go's forkExec parent does, to
+ * write the child's maps (which takes CAP_SETUID and CAP_SETGID here: a non-root step fails, as in
+ * Tekton), to learn whether the child's exec worked (a close-on-exec pipe, as Go's forkExec does),
+ * and then to end as the child ends. It blocks every signal: what the entrypoint forwards to the
+ * process group reaches the child; SIGKILL (timeout, cancel) ends both.
  */
-static void exec_hermetic(char **argv, char **envp)
+static void exec_hermetic(const char *path, char **args, char **envp)
 {
     sigset_t all, original;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &original);
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) != 0)
-        hermetic_fail(argv[2], errno);
+    int go[2], exec_result[2];
+    if (pipe2(go, O_CLOEXEC) != 0 || pipe2(exec_result, O_CLOEXEC) != 0)
+        start_failed(START_FAILED_NAMESPACES, errno);
     long child = syscall(SYS_clone, (long)(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD), 0L, 0L, 0L, 0L);
     if (child < 0)
-        hermetic_fail(argv[2], errno);
+        start_failed(START_FAILED_NAMESPACES, errno);
     if (child == 0) {
         char ok;
         close(go[1]);
+        close(exec_result[0]);
         if (read(go[0], &ok, 1) != 1)
-            _exit(1); /* the parent could not write the maps and says why */
+            _exit(1); /* the parent could not write the maps and reports why */
         sigprocmask(SIG_SETMASK, &original, NULL);
-        execve(argv[2], argv + 3, envp);
+        execve(path, args, envp);
         int err = errno;
-        char msg[512];
-        int n = snprintf(msg, sizeof msg, "Error executing command: fork/exec %s: %s\n", argv[2], strerror(err));
-        if (n > 0)
-            (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+        (void)!write(exec_result[1], &err, sizeof err);
         _exit(err == ENOENT ? 127 : 126);
     }
     close(go[0]);
+    close(exec_result[1]);
     int err = write_map((pid_t)child, "uid_map");
     if (err == 0)
         err = write_map((pid_t)child, "gid_map");
     if (err != 0) {
         kill((pid_t)child, SIGKILL);
         waitpid((pid_t)child, NULL, 0);
-        hermetic_fail(argv[2], err);
+        start_failed(START_FAILED_NAMESPACES, err);
     }
     (void)!write(go[1], "x", 1);
     close(go[1]);
+    int exec_err;
+    ssize_t got;
+    while ((got = read(exec_result[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR)
+        ;
+    if (got == (ssize_t)sizeof exec_err) {
+        waitpid((pid_t)child, NULL, 0);
+        start_failed(START_FAILED_EXEC, exec_err);
+    }
+    /* The command runs: the launcher reads the end of the report now, not when the command ends. */
+    close(exec_result[0]);
+    if (start_report_fd >= 0)
+        close(start_report_fd);
     int status;
     while (waitpid((pid_t)child, &status, 0) < 0)
         if (errno != EINTR)
@@ -175,14 +167,44 @@ static void exec_hermetic(char **argv, char **envp)
     _exit(128 + sig);
 }
 
+/*
+ * Trampoline: `emissary --emissary-exec REPORT_FD IGNORED MODE PATH ARGV0 ARGS...` starts PATH
+ * without ever starting the .NET runtime, for what posix_spawn cannot do from a .NET process:
+ *   IGNORED  signals to hand to the command as ignored ("8,11,17", or "-"). posix_spawn cannot
+ *            hand a child a signal as ignored when the parent catches it, and the runtime catches
+ *            SEGV and FPE while emissary must not ignore CHLD; when the caller ignored one of
+ *            those, the command still inherits it ignored (tini's contract).
+ *   MODE     "plain" (exec PATH) or "hermetic" (exec_hermetic above).
+ * The signal mask set by posix_spawn is left as it is. REPORT_FD is the report pipe above (-1:
+ * none).
+ */
+static void exec_trampoline(char **argv, char **envp)
+{
+    char *end;
+    long fd = strtol(argv[2], &end, 10);
+    if (end != argv[2] && *end == 0 && fd >= 0 && fd < 1 << 20 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0)
+        start_report_fd = (int)fd;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    for (char *p = argv[3]; *p; ) {
+        long sig = strtol(p, &end, 10);
+        if (end != p && sig > 0 && sig < NSIG)
+            sigaction((int)sig, &sa, NULL);
+        p = *end == ',' ? end + 1 : end + (*end != 0);
+    }
+    if (strcmp(argv[4], "hermetic") == 0)
+        exec_hermetic(argv[5], argv + 6, envp);
+    execve(argv[5], argv + 6, envp);
+    start_failed(START_FAILED_EXEC, errno);
+}
+
 __attribute__((constructor)) static void emissary_shim_init(int argc, char **argv, char **envp)
 {
     struct sigaction sa;
 
-    if (argc >= 5 && strcmp(argv[1], EXEC_IGNORING) == 0)
-        exec_ignoring(argc, argv, envp);
-    if (argc >= 4 && strcmp(argv[1], EXEC_HERMETIC) == 0)
-        exec_hermetic(argv, envp);
+    if (argc >= 7 && strcmp(argv[1], EXEC_TRAMPOLINE) == 0)
+        exec_trampoline(argv, envp);
 
     sigemptyset(&original_ignored);
     sigemptyset(&supervised);

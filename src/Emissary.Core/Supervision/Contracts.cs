@@ -30,6 +30,12 @@ internal sealed record LaunchSettings
 
     /// <summary>Directory the child starts in, or null for emissary's own.</summary>
     public string? WorkingDirectory { get; init; }
+
+    /// <summary>
+    /// Tekton's hermetic step (<c>TEKTON_HERMETIC=1</c>): the child starts in new user, mount, PID
+    /// and network namespaces, made by the shim's exec trampoline (a process with threads cannot).
+    /// </summary>
+    public bool Hermetic { get; init; }
 }
 
 /// <summary>Starting the command failed before it ran: the errno posix_spawn gave.</summary>

@@ -25,13 +25,7 @@ internal sealed class TektonRunner(TektonStepOptions options, TektonPaths paths,
         }
         string? path = environment.TryGetValue("PATH", out string? changed) ? changed : Environment.GetEnvironmentVariable("PATH");
         ResolvedCommand command = CommandResolver.Resolve(argv, path, FileProbe.Probe);
-        if (Hermetic)
-        {
-            // Namespaces need a single-threaded process: the shim's trampoline makes them before .NET starts.
-            string self = SelfExecutable.Path();
-            command = new ResolvedCommand(self, command.Arguments) { Argv = [self, Shim.ExecHermeticFlag, command.Path, .. command.Argv] };
-        }
-        var launch = new LaunchSettings { ExtraEnvironment = environment };
+        var launch = new LaunchSettings { ExtraEnvironment = environment, Hermetic = Hermetic };
         using OutputCapture? capture = OutputCapture.StartAppending(
             new CaptureOptions(options.StdoutPath, options.StderrPath, false, 0), loop, logger);
         if (capture is not null)

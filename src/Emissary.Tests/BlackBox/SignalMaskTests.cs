@@ -40,6 +40,44 @@ public sealed class SignalMaskTests : BlackBoxTest
             "the child's SigIgn is what the caller ignored (expected {0:x16}, got {1:x16})\n{2}", directIgnored, childIgnored, result);
     }
 
+    /// <summary>
+    /// When the caller ignored a signal the runtime catches (SEGV here), the command is started
+    /// through emissary's exec trampoline; a command that then cannot be exec'd must fail to start
+    /// exactly as it does when spawned directly, not look like a command that ran and exited 126.
+    /// </summary>
+    [BlackBoxTheory(NotUnderQemu = Qemu.SignalStateIsTheEmulators)]
+    [InlineData("-")]
+    [InlineData("11")]
+    public void A_command_that_cannot_be_executed_fails_to_start_through_the_trampoline_as_directly(string ignored)
+    {
+        string dir = TempDir("noexec");
+        string notAProgram = Path.Combine(dir, "not-a-program");
+        // Written by sh, not by this process: see CopyInto (ETXTBSY).
+        Run("/bin/sh", "-c", $"printf 'not a program\\n' > {notAProgram} && chmod 755 {notAProgram}").ExitCode.Should().Be(0);
+
+        var result = Run(TestChildPath, "exec-sigs", "-", ignored, "--", EmissaryPath, "run", "--", notAProgram);
+
+        result.ExitCode.Should().Be(126, "{0}", result);
+        result.Stderr.Should().Contain($"{notAProgram}: cannot run: not an executable format", "{0}", result);
+        result.Stderr.Should().NotContain("exec failed", "{0}", result);
+    }
+
+    /// <summary>
+    /// The trampoline's report pipe is close-on-exec: the command it starts holds exactly the
+    /// descriptors a command spawned directly holds (what the test runner itself passed down).
+    /// </summary>
+    [BlackBoxFact(NotUnderQemu = Qemu.SignalStateIsTheEmulators)]
+    public void A_command_started_through_the_trampoline_inherits_no_other_descriptor()
+    {
+        var direct = Run(TestChildPath, "exec-sigs", "-", "-", "--", EmissaryPath, "run", "--", "/bin/sh", "-c", "ls /proc/$$/fd");
+        var result = Run(TestChildPath, "exec-sigs", "-", "11", "--", EmissaryPath, "run", "--", "/bin/sh", "-c", "ls /proc/$$/fd");
+
+        direct.ExitCode.Should().Be(0, "{0}", direct);
+        result.ExitCode.Should().Be(0, "{0}", result);
+        direct.StdoutLines.Should().Contain(["0", "1", "2"], "{0}", direct);
+        result.StdoutLines.Should().Equal(direct.StdoutLines, "{0}\n{1}", result, direct);
+    }
+
     [BlackBoxFact(NotUnderQemu = Qemu.SignalStateIsTheEmulators)]
     public void A_shells_trap_to_ignore_reaches_the_child_but_SIGPIPE_stays_default()
     {

@@ -152,6 +152,39 @@ public sealed class TektonArtifactHermeticTests : BlackBoxTest
     }
 
     [BlackBoxFact(Needs = Needs.Root)]
+    public void Hermetic_where_the_namespaces_are_refused_the_step_fails_even_with_on_error_continue()
+    {
+        // Tekton: a command that could not start is no *exec.ExitError, so -on_error continue does
+        // not apply; the trampoline's own exit 1 must not be recorded as the command's code.
+        var args = new List<string> { "--user", "--map-root-user", Artifacts.Entrypoint,
+            "-wait_file", Path.Combine(_root, "run", "0", "out"), "-post_file", Path.Combine(_root, "run", "1", "out"),
+            "-termination_path", Path.Combine(_root, "termination"), "-step_metadata_dir", Path.Combine(_root, "run", "1", "status"),
+            "-on_error", "continue", "-entrypoint", "/bin/true", "--" };
+        var result = Start("unshare", args, Hermetic).WaitForExit();
+        result.ExitCode.Should().Be(1, result.ToString());
+        result.Stderr.Should().Contain("Error executing command: fork/exec /bin/true: operation not permitted");
+        File.Exists(Path.Combine(_root, "run", "1", "out.err")).Should().BeTrue(result.ToString());
+        File.Exists(Path.Combine(_root, "run", "1", "out")).Should().BeFalse(result.ToString());
+        File.Exists(Path.Combine(_root, "run", "1", "status", "exitCode")).Should().BeFalse(result.ToString());
+    }
+
+    [BlackBoxFact(Needs = Needs.Root)]
+    public void Hermetic_a_command_that_cannot_be_executed_fails_the_step_even_with_on_error_continue()
+    {
+        // Executable by its mode, not by its contents: the execve inside the new namespaces fails (ENOEXEC).
+        string notAProgram = Path.Combine(_root, "not-a-program");
+        Run("/bin/sh", "-c", $"printf 'not a program\\n' > {notAProgram} && chmod 755 {notAProgram}").ExitCode.Should().Be(0);
+        var result = Start(Artifacts.Entrypoint,
+            ["-wait_file", Path.Combine(_root, "run", "0", "out"), "-post_file", Path.Combine(_root, "run", "1", "out"),
+             "-termination_path", Path.Combine(_root, "termination"), "-step_metadata_dir", Path.Combine(_root, "run", "1", "status"),
+             "-on_error", "continue", "-entrypoint", notAProgram, "--"], Hermetic).WaitForExit();
+        result.ExitCode.Should().Be(1, result.ToString());
+        result.Stderr.Should().Contain($"Error executing command: {notAProgram}: cannot run: not an executable format");
+        File.Exists(Path.Combine(_root, "run", "1", "out.err")).Should().BeTrue(result.ToString());
+        File.Exists(Path.Combine(_root, "run", "1", "out")).Should().BeFalse(result.ToString());
+    }
+
+    [BlackBoxFact(Needs = Needs.Root)]
     public void Hermetic_is_off_when_TEKTON_RESOURCE_NAME_is_set_as_runner_go_decides()
     {
         var env = Hermetic;

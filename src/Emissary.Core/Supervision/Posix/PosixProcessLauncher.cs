@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Emissary.Events;
@@ -21,6 +22,7 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
         Libc.PosixSpawnAttrInit(&attr);
         Libc.PosixSpawnFileActionsInit(&actions);
         var native = new List<IntPtr>();
+        SafeFd? startReport = null, reportWriteEnd = null;
         try
         {
             SigSet originalMask, originalIgnored;
@@ -73,8 +75,9 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             }
 
             // A signal the caller ignored but this process catches (SEGV/FPE: the runtime; CHLD: we
-            // must reap) cannot be handed over ignored by posix_spawn: go through the shim's exec
-            // trampoline, which sets them to SIG_IGN and execs the command without starting .NET.
+            // must reap) cannot be handed over ignored by posix_spawn, and a process with threads
+            // cannot make a user namespace: both go through the shim's exec trampoline, which starts
+            // the command without starting .NET and reports on a pipe whether it did.
             var lost = new List<int>();
             for (int signal = 1; signal < 65; signal++)
             {
@@ -85,10 +88,18 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             }
             string spawnPath = command.Path;
             IReadOnlyList<string> spawnArgv = command.Argv;
-            if (lost.Count > 0)
+            if (lost.Count > 0 || settings.Hermetic)
             {
+                (startReport, SafeFd reportWrite) = SafeFd.Pipe(Libc.O_NONBLOCK);
+                reportWriteEnd = reportWrite;
+                // dup2 onto itself: the trampoline gets the write end without close-on-exec.
+                Libc.PosixSpawnFileActionsAddDup2(&actions, reportWrite.Fd, reportWrite.Fd);
                 spawnPath = SelfExecutable.Path();
-                spawnArgv = [spawnPath, Shim.ExecIgnoringFlag, string.Join(',', lost), command.Path, .. command.Argv];
+                spawnArgv =
+                [
+                    spawnPath, Shim.ExecTrampolineFlag, reportWrite.Fd.ToString(CultureInfo.InvariantCulture),
+                    lost.Count > 0 ? string.Join(',', lost) : "-", settings.Hermetic ? "hermetic" : "plain", command.Path, .. command.Argv,
+                ];
             }
 
             byte* path = Utf8(spawnPath, native);
@@ -101,6 +112,11 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             {
                 throw Failure(command.Path, (Errno)error);
             }
+            if (startReport is not null)
+            {
+                reportWriteEnd!.Dispose();
+                AwaitTrampoline(pid, startReport, command.Path);
+            }
             // The command runs on this CPU until the scheduler moves one of us; what emissary does
             // next (the running status, a cgroup read) can wait, the command should not: measured
             // here, it reaches its first instruction 80 µs sooner when emissary steps aside once.
@@ -109,6 +125,8 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
         }
         finally
         {
+            startReport?.Dispose();
+            reportWriteEnd?.Dispose();
             Libc.PosixSpawnFileActionsDestroy(&actions);
             Libc.PosixSpawnAttrDestroy(&attr);
             foreach (IntPtr p in native)
@@ -131,6 +149,55 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
         }
         throw new SystemCallException($"kill({(toGroup ? -pid : pid)}, {Signals.Name(signal)})", errno);
     }
+
+    /// <summary>
+    /// Waits until the trampoline has exec'd the command (its end of the report pipe closes) or has
+    /// said why it could not, and then throws as posix_spawn's own failure would: a command that
+    /// never ran must not be taken for one that exited 127, 126 or 1. The wait is the trampoline's
+    /// own bounded work (a few system calls and an execve, as posix_spawn waits for its child's);
+    /// the bound below is only a safety net, past which the command is taken as started.
+    /// </summary>
+    private static void AwaitTrampoline(int pid, SafeFd report, string path)
+    {
+        int* record = stackalloc int[2];
+        int got = 0;
+        long deadline = Environment.TickCount64 + TrampolineBound;
+        while (got < 2 * sizeof(int))
+        {
+            nint n = Libc.Read(report.Fd, (byte*)record + got, (nuint)(2 * sizeof(int) - got));
+            if (n > 0)
+            {
+                got += (int)n;
+                continue;
+            }
+            if (n == 0)
+            {
+                return;
+            }
+            Errno errno = Libc.LastErrno;
+            long left = deadline - Environment.TickCount64;
+            if (errno != Errno.EINTR && (errno != Errno.EAGAIN || left <= 0))
+            {
+                return;
+            }
+            Libc.PollOne(report.Fd, Libc.POLLIN, (int)Math.Max(left, 0));
+        }
+        // It exits right after the report: reaped here, so that nothing waits for a command that never ran.
+        int status;
+        while (Libc.WaitPid(pid, &status, 0) < 0 && Libc.LastErrno == Errno.EINTR)
+        {
+        }
+        var cause = (Errno)record[1];
+        throw record[0] == Shim.StartFailedNamespaces
+            ? new LaunchException($"fork/exec {path}: {GoWords(Libc.Describe(cause))} (TEKTON_HERMETIC=1: new user and network namespaces)", ExitCodes.CannotExecute)
+            : Failure(path, cause);
+    }
+
+    private const int TrampolineBound = 10_000;
+
+    /// <summary>Go's errno words are lower-case ("operation not permitted").</summary>
+    private static string GoWords(string description) =>
+        description.Length > 0 && char.IsAsciiLetterUpper(description[0]) ? char.ToLowerInvariant(description[0]) + description[1..] : description;
 
     private static LaunchException Failure(string path, Errno errno) => errno switch
     {
