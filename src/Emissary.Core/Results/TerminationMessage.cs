@@ -137,7 +137,9 @@ internal static partial class TerminationMessage
 
     /// <summary>
     /// The step's usage goes in only when everything else (every field, every result) fits with
-    /// it: it is left out, silently, before anything else would have to give.
+    /// it: it is left out, silently, before anything else would have to give. A message that is
+    /// compressed anyway carries it when the compressed message still fits with it; a message that
+    /// fits plain is never compressed for it.
     /// </summary>
     private static Rendering WithUsage(Rendering without, StepReport report, IReadOnlyList<Result> results, int budget)
     {
@@ -148,7 +150,13 @@ internal static partial class TerminationMessage
         Result[] sorted = Unique(results, []);
         Array.Sort(sorted, (a, b) => string.CompareOrdinal(a.Name, b.Name));
         BoundedJsonWriter full = Write(report, sorted, TerminationFormat.Emissary, Fields.All, budget, null);
-        return full.Fits ? without with { Bytes = full.ToArray() } : without;
+        if (full.Fits)
+        {
+            return without with { Bytes = full.ToArray() };
+        }
+        return without.Bytes.AsSpan().StartsWith(CompressedPrefixBytes) && Compressed(report, sorted) is { } compressed && compressed.Length <= budget
+            ? without with { Bytes = compressed }
+            : without;
     }
 
     private static Rendering RenderWithoutUsage(StepReport report, IReadOnlyList<Result> results, TerminationFormat format, int budget, bool resultsKept)

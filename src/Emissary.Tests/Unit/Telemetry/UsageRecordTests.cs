@@ -78,6 +78,31 @@ public sealed class UsageRecordTests
     }
 
     [Fact]
+    public void A_message_compressed_anyway_carries_the_usage_when_it_still_fits_with_it()
+    {
+        var report = new StepReport("build", 0, StepReasons.Completed, T0, T0.AddSeconds(4)) { Usage = Usage };
+        // 60 results alike in shape: ~7 KB of JSON, ~2 KB compressed.
+        Result[] results = Enumerable.Range(0, 60)
+            .Select(i => new Result($"image-{i:D3}", Encoding.UTF8.GetBytes($"registry.example.com/team/app-{i:D3}@sha256:{i * 7919 % 100000:D5}0123456789abcdef0123456789")))
+            .ToArray();
+
+        Rendering r = TerminationMessage.Render(report, results, TerminationFormat.Emissary, 4096);
+
+        r.Bytes.Length.Should().BeLessThanOrEqualTo(4096);
+        Encoding.UTF8.GetString(r.Bytes).Should().StartWith(TerminationMessage.CompressedPrefix);
+        using JsonDocument doc = JsonDocument.Parse(TerminationMessage.Decode(r.Bytes)!);
+        doc.RootElement.GetProperty("results").EnumerateObject().Should().HaveCount(60);
+        doc.RootElement.GetProperty("usage").GetProperty("runMs").GetInt64().Should().BeGreaterThan(0);
+
+        // With a budget that the compressed message fits only without it, it is left out, nothing else.
+        int withoutUsage = TerminationMessage.Render(report with { Usage = null }, results, TerminationFormat.Emissary, 4096).Bytes.Length;
+        Rendering tight = TerminationMessage.Render(report, results, TerminationFormat.Emissary, withoutUsage);
+        using JsonDocument tightDoc = JsonDocument.Parse(TerminationMessage.Decode(tight.Bytes)!);
+        tightDoc.RootElement.TryGetProperty("usage", out _).Should().BeFalse();
+        tightDoc.RootElement.GetProperty("results").EnumerateObject().Should().HaveCount(60);
+    }
+
+    [Fact]
     public void Cgroup_figures_are_read_only_in_the_root_of_a_cgroup_namespace()
     {
         CgroupUsage.OwnsNamespaceRoot("0::/\n").Should().BeTrue();
