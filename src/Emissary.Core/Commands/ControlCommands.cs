@@ -50,17 +50,28 @@ internal static class ControlCommands
     public static void Debug(ControlDirectory dir, string name, DebugRequest request)
     {
         RequireStep(dir, name);
-        StepStatus? status = dir.ReadStatus(name);
+        Debug(dir, name, name, request);
+    }
+
+    /// <summary>
+    /// The same for a record that `emissary local` located itself: <paramref name="entry"/> is the
+    /// record's directory in <paramref name="dir"/> and <paramref name="step"/> the step's name, for
+    /// the messages. They differ where a step's record is a volume of its own: podman keeps it on
+    /// this machine in <c>VOLUME/_data</c>, which is no step name.
+    /// </summary>
+    public static void Debug(ControlDirectory dir, string entry, string step, DebugRequest request)
+    {
+        StepStatus? status = dir.ReadStatus(entry);
         string word = request.Word();
         if (request == DebugRequest.Pause
             ? status is null || status.State is StepState.Paused || status.State.IsFinal()
             : status?.State != StepState.Paused)
         {
             throw new CommandletException(request == DebugRequest.Pause
-                ? $"step '{name}' is {Describe(status)}: cannot pause it"
-                : $"step '{name}' is not paused ({Describe(status)})", CommandletExitCodes.WrongState);
+                ? $"step '{step}' is {Describe(status)}: cannot pause it"
+                : $"step '{step}' is not paused ({Describe(status)})", CommandletExitCodes.WrongState);
         }
-        Send(dir, name, word, word);
+        Send(dir, entry, word, word, step);
     }
 
     /// <summary>
@@ -101,7 +112,7 @@ internal static class ControlCommands
     }
 
     /// <summary>Writes one request line to step NAME's signal FIFO (only ever a FIFO, opened without following a link).</summary>
-    private static unsafe void Send(ControlDirectory dir, string name, string line, string what)
+    private static unsafe void Send(ControlDirectory dir, string name, string line, string what, string? stepName = null)
     {
         using SafeFd? step = dir.OpenStep(name);
         // Only ever a FIFO: a regular file, a device or a link put in its place is refused, not
@@ -121,7 +132,7 @@ internal static class ControlCommands
             bool sent = fd >= 0 && Libc.KindOf(fd) == FileType.Fifo && WriteWhole(fd, p, request.Length);
             if (!sent)
             {
-                throw new CommandletException($"cannot {what} step '{name}' ({Describe(dir.ReadStatus(name))}): {dir.PathOf(name, ControlDirectory.SignalFifo)} is not the FIFO of a live step", CommandletExitCodes.WrongState);
+                throw new CommandletException($"cannot {what} step '{stepName ?? name}' ({Describe(dir.ReadStatus(name))}): {dir.PathOf(name, ControlDirectory.SignalFifo)} is not the FIFO of a live step", CommandletExitCodes.WrongState);
             }
         }
     }

@@ -17,10 +17,12 @@ internal sealed record ControlLayout(string Root, IReadOnlyDictionary<string, st
     public string StepDirectory(string step) => StepDirectories.TryGetValue(step, out string? directory) ? directory : Path.Combine(Root, step);
 
     /// <summary>
-    /// The record of <paramref name="step"/> as a <see cref="ControlDirectory"/> and the name in it,
-    /// so that it is read with the same care as in a pod (no link followed, bounded reads).
+    /// The record of <paramref name="step"/> as a <see cref="ControlDirectory"/> and its entry in it,
+    /// so that it is read with the same care as in a pod (no link followed, bounded reads). The
+    /// entry is the step's name in the shared layout, and <c>_data</c> for a podman volume: not a
+    /// step name, so whatever reports on it names the step itself.
     /// </summary>
-    public (ControlDirectory Directory, string Name) Record(string step)
+    public (ControlDirectory Directory, string Entry) Record(string step)
     {
         string directory = StepDirectory(step);
         return (new ControlDirectory(Path.GetDirectoryName(directory) ?? "/"), Path.GetFileName(directory));

@@ -106,8 +106,8 @@ internal sealed class StepDebugger(IReadOnlyList<StepView> views, ControlLayout 
         _step = view;
         _pause = pause;
         console.Hold();
-        (ControlDirectory dir, string name) = layout.Record(view.Name);
-        PausedStepContext context = dir.ReadContext(name) is { } text ? PausedStepContext.Parse(text) : new PausedStepContext("", null, new Dictionary<string, string>());
+        (ControlDirectory dir, string entry) = layout.Record(view.Name);
+        PausedStepContext context = dir.ReadContext(entry) is { } text ? PausedStepContext.Parse(text) : new PausedStepContext("", null, new Dictionary<string, string>());
         StepStatus status = view.Status!;
         var banner = new StringBuilder();
         banner.Append("\n── ").Append(view.Name).Append(": paused ").Append(status.Pause!.At.Name());
@@ -210,10 +210,10 @@ internal sealed class StepDebugger(IReadOnlyList<StepView> views, ControlLayout 
         }
         _answer?.Dispose();
         _answer = null;
-        (ControlDirectory dir, string name) = layout.Record(_step!.Name);
+        (ControlDirectory dir, string entry) = layout.Record(_step!.Name);
         try
         {
-            ControlCommands.Debug(dir, name, chosen);
+            ControlCommands.Debug(dir, entry, _step.Name, chosen);
             StderrWriter.Write(2, $"── {_step.Name}: {chosen.Word()}\n");
         }
         catch (CommandletException e)

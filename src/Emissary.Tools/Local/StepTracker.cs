@@ -13,12 +13,12 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlLayout l
     {
         foreach (StepView view in views)
         {
-            (ControlDirectory dir, string name) = layout.Record(view.Name);
-            if (!watcher.IsWatching(view.Name) && dir.StepExists(name))
+            (ControlDirectory dir, string entry) = layout.Record(view.Name);
+            if (!watcher.IsWatching(view.Name) && dir.StepExists(entry))
             {
                 watcher.WatchStep(view.Name, layout.StepDirectory(view.Name));
             }
-            StepStatus? status = dir.ReadStatus(name);
+            StepStatus? status = dir.ReadStatus(entry);
             if (status is null || status.State == view.State && status.ExitCode == view.Status?.ExitCode && !NewPause(view, status))
             {
                 continue;
@@ -74,8 +74,8 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlLayout l
         {
             if (view.State?.IsFinal() == true)
             {
-                (ControlDirectory dir, string name) = layout.Record(view.Name);
-                view.Results = StepResults.Read(dir, name);
+                (ControlDirectory dir, string entry) = layout.Record(view.Name);
+                view.Results = StepResults.Read(dir, entry);
             }
         }
     }
