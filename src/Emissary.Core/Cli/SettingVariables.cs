@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Emissary.Interop;
 
 namespace Emissary.Cli;
@@ -8,7 +7,7 @@ namespace Emissary.Cli;
 /// Most starts have none, and then no option's variable name is made or looked up: a command reads
 /// every one of its options (50 for <c>run</c>) at every start.
 /// </summary>
-internal static unsafe class SettingVariables
+internal static class SettingVariables
 {
     public const string Prefix = "EMISSARY_";
 
@@ -19,9 +18,9 @@ internal static unsafe class SettingVariables
     /// </summary>
     public static Func<string, string?>? Lookup()
     {
-        for (byte** env = Shim.Environ(); env != null && *env != null; env++)
+        foreach (ReadOnlySpan<byte> entry in ProcessEnvironment.Entries)
         {
-            if (MemoryMarshal.CreateReadOnlySpanFromNullTerminated(*env).StartsWith("EMISSARY_"u8)) // Prefix, as bytes
+            if (entry.StartsWith("EMISSARY_"u8)) // Prefix, as bytes
             {
                 return Environment.GetEnvironmentVariable;
             }

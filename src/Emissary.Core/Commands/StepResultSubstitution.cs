@@ -15,28 +15,29 @@ namespace Emissary.Commands;
 /// is inserted as it is, never scanned again (no injection through a result); a command whose
 /// first word held a reference is looked up on PATH again.
 /// </summary>
-internal static unsafe class StepResultSubstitution
+internal static class StepResultSubstitution
 {
     /// <summary>
     /// The variables of emissary's own environment (read from <c>environ</c>, as the launcher
     /// does: Environment.GetEnvironmentVariables() would pull a Hashtable into the binary) whose
     /// value holds a reference; <c>EMISSARY_*</c> are emissary's settings and stay as they are.
     /// </summary>
-    private static unsafe List<(string Name, string Value)> ReferringVariables()
+    private static List<(string Name, string Value)> ReferringVariables()
     {
         var found = new List<(string, string)>();
-        for (byte** env = Shim.Environ(); env != null && *env != null; env++)
+        foreach (ReadOnlySpan<byte> entry in ProcessEnvironment.Entries)
         {
-            ReadOnlySpan<byte> entry = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(*env);
-            int equals = entry.IndexOf((byte)'=');
-            if (equals <= 0 || entry.StartsWith("EMISSARY_"u8) || entry[equals..].IndexOf("$(steps."u8) < 0)
+            ReadOnlySpan<byte> name = ProcessEnvironment.NameOf(entry);
+            ReadOnlySpan<byte> bytes = ProcessEnvironment.ValueOf(entry);
+            // An entry without '=' or with an empty name is no variable to substitute.
+            if (name.Length == 0 || name.Length == entry.Length || name.StartsWith("EMISSARY_"u8) || bytes.IndexOf("$(steps."u8) < 0)
             {
                 continue;
             }
-            string value = Encoding.UTF8.GetString(entry[(equals + 1)..]);
+            string value = Encoding.UTF8.GetString(bytes);
             if (value.Contains("$(steps.", StringComparison.Ordinal))
             {
-                found.Add((Encoding.UTF8.GetString(entry[..equals]), value));
+                found.Add((Encoding.UTF8.GetString(name), value));
             }
         }
         return found;

@@ -17,7 +17,7 @@ internal static class StepContext
     public const string File = "debug.txt";
 
     /// <summary>The text for a command about to run from this process, with <paramref name="added"/> over its environment.</summary>
-    public static unsafe string Describe(IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added)
+    public static string Describe(IReadOnlyList<string> argv, string? directory, IReadOnlyDictionary<string, string> added)
     {
         var names = new List<string>();
         foreach ((string name, string value) in added)
@@ -25,14 +25,9 @@ internal static class StepContext
             names.Add(name + "=" + ShellWord(value));
         }
         // The environment as the launcher passes it on (its bytes, not a parsed copy).
-        for (byte** env = Shim.Environ(); env != null && *env != null; env++)
+        foreach (ReadOnlySpan<byte> entry in ProcessEnvironment.Entries)
         {
-            int length = 0;
-            while ((*env)[length] != 0 && (*env)[length] != (byte)'=')
-            {
-                length++;
-            }
-            string name = Encoding.UTF8.GetString(*env, length);
+            string name = Encoding.UTF8.GetString(ProcessEnvironment.NameOf(entry));
             if (!added.ContainsKey(name))
             {
                 names.Add(name);

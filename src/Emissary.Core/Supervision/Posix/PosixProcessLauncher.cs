@@ -240,13 +240,10 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
     /// <summary>Whether the variable <paramref name="entry"/> names is one of the first <paramref name="added"/> entries ("NAME=value").</summary>
     private static bool IsReplaced(byte* entry, List<IntPtr> entries, int added)
     {
-        ReadOnlySpan<byte> variable = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(entry);
-        int equals = variable.IndexOf((byte)'=');
-        ReadOnlySpan<byte> name = equals < 0 ? variable : variable[..equals];
+        ReadOnlySpan<byte> name = ProcessEnvironment.NameOf(ProcessEnvironment.At(entry));
         for (int i = 0; i < added; i++)
         {
-            ReadOnlySpan<byte> other = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)entries[i]);
-            if (other.Length > name.Length && other[name.Length] == (byte)'=' && other.StartsWith(name))
+            if (ProcessEnvironment.NameOf(ProcessEnvironment.At((byte*)entries[i])).SequenceEqual(name))
             {
                 return true;
             }
