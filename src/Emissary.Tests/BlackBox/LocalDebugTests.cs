@@ -57,8 +57,8 @@ public sealed class LocalDebugTests : BlackBoxTest
 
     private Tmux Terminal(string dir) => new((file, args) => Run(file, args), $"cd {dir} && sh ./run.sh");
 
-    /// <summary>emissary local's exit code, once it has ended (written by run.sh).</summary>
-    private static int ExitCode(string dir, Tmux terminal, double seconds = 20)
+    /// <summary>emissary local's exit code, once it has ended (run.sh writes it to DIR/exit).</summary>
+    internal static int ExitCode(string dir, Tmux terminal, double seconds = 20)
     {
         string path = Path.Combine(dir, "exit");
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -50,15 +50,8 @@ public sealed partial class LocalTests
         File.Exists(marker).Should().BeFalse("the marker was made in the container, not here");
         terminal.Type("r");
 
-        string exitFile = Path.Combine(dir, "exit");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!File.Exists(exitFile) || File.ReadAllText(exitFile).Trim().Length == 0)
-        {
-            clock.Elapsed.TotalSeconds.Should().BeLessThan(90, "emissary local ends after the rerun\n{0}", terminal.Screen());
-            Thread.Sleep(100);
-        }
+        LocalDebugTests.ExitCode(dir, terminal, seconds: 90).Should().Be(0, "the rerun in the container succeeded, and so did the dependant\n{0}", terminal.Screen());
         screen = terminal.Screen();
-        File.ReadAllText(exitFile).Trim().Should().Be("0", "the rerun in the container succeeded, and so did the dependant\n{0}", screen);
         List<Event> log = ReadEvents(Path.Combine(dir, "events.jsonl"));
         Final(log, "build").Should().Match<Event>(e => e.State == "succeeded" && e.ExitCode == 0);
         Final(log, "publish").Should().Match<Event>(e => e.State == "succeeded" && e.ExitCode == 0);
