@@ -86,6 +86,62 @@ public sealed partial class LocalTests
         Runs(dir, "second").Should().Be(1);
     }
 
+    /// <summary>
+    /// KEP-5532 locally: `work` exits 42 once, which its RestartAllContainers rule answers by
+    /// restarting every container: `setup` (finished) and `work` run again under a new pod
+    /// incarnation, and `publish` (waiting for work) is stopped, started again, and runs once,
+    /// after the second run of `work`.
+    /// </summary>
+    [BlackBoxFact]
+    public void A_RestartAllContainers_rule_restarts_every_step_and_the_dependant_runs_once_after_the_new_run()
+    {
+        string dir = TempDir("runs");
+        string events = Path.Combine(TempDir("ev"), "events.jsonl");
+        string pod = Manifest($$"""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: podrestart}
+            spec:
+              restartPolicy: Never
+              containers:
+              - name: setup
+                image: busybox
+                command: [sh, -c, 'echo run >> {{dir}}/setup']
+              - name: work
+                image: busybox
+                waitForTermination: [setup]
+                restartPolicyRules:
+                - action: RestartAllContainers
+                  exitCodes: {operator: In, values: [42]}
+                command: [sh, -c, 'echo run >> {{dir}}/work; if [ -e {{dir}}/marker ]; then exit 0; fi; touch {{dir}}/marker; exit 42']
+              - name: publish
+                image: busybox
+                waitForTermination: [work]
+                command: [sh, -c, 'echo run >> {{dir}}/publish']
+            """);
+
+        var result = RunEmissary("local", pod, "--events", events, "--plain");
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        AssertNoStackTrace(result);
+        Runs(dir, "setup").Should().Be(2, "every container runs again, a finished one too\n{0}", result);
+        Runs(dir, "work").Should().Be(2, "{0}", result);
+        Runs(dir, "publish").Should().Be(1, "the dependant waited through the pod's restart\n{0}", result);
+        result.StderrLines.Should().ContainSingle(l => l.Contains("work: exit 42 restarts every step (RestartAllContainers)"), "{0}", result);
+        List<Event> log = ReadEvents(events);
+        // Each step ends once per incarnation of the pod: setup succeeded twice, publish was stopped while it waited.
+        log.Where(e => e.Step == "setup" && IsFinal(e)).Select(e => e.State).Should().Equal("succeeded", "succeeded");
+        log.Where(e => e.Step == "work" && IsFinal(e)).Select(e => e.State).Should().Equal("succeeded");
+        log.Where(e => e.Step == "publish" && IsFinal(e)).Select(e => (e.State, e.ExitCode)).Should().Equal(("failed", 143), ("succeeded", 0));
+        Event restarted = log.Single(e => e.Step == "work" && e.State == "restarting");
+        restarted.ExitCode.Should().Be(42);
+        log.Where(e => e.Step == "setup" && e.State == "running").Should().HaveCount(2, "{0}", string.Join("\n", log));
+        log.Last(e => e.Step == "setup" && e.State == "running").Time.Should().BeAfter(restarted.Time, "setup ran again after the restart");
+        log.Where(e => e.Step == "publish" && e.State == "running").Should().ContainSingle()
+            .Which.Time.Should().BeAfter(log.Last(e => e.Step == "work" && e.State == "running").Time, "publish ran after the second run of work");
+        result.StdoutLines.Should().Contain(l => l.StartsWith("  setup ") && l.Contains("restarted 1×"), "the timeline marks every step's restart\n{0}", result);
+    }
+
     [BlackBoxFact]
     public void A_step_that_always_fails_under_OnFailure_stops_after_the_cap_with_one_line_and_its_dependant_is_skipped()
     {

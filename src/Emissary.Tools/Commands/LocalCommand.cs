@@ -168,14 +168,6 @@ internal static partial class LocalCommand
                 workingDir = null;
             }
             IReadOnlyList<string> run = EmissaryRun.RunArguments(step, local, StepHost.LocalProcess);
-            StepSpec restarted = step;
-            if (step.RestartRules?.Contains("RestartAllContainers", StringComparison.Ordinal) == true)
-            {
-                // Restarting every container in place is not played locally: the step alone would run under a new
-                // pod incarnation, in which the finished steps read as not yet run and their dependants would wait for ever.
-                Log.Note(logger, $"{step.Name}: restartPolicyRules with RestartAllContainers are not played locally: only its restartPolicy applies");
-                restarted = step with { RestartRules = null };
-            }
             steps.Add(new LocalStep(
                 step.Name,
                 request.Debug ? [.. run, "--breakpoint", "on-failure"] : run,
@@ -184,7 +176,7 @@ internal static partial class LocalCommand
                 workingDir,
                 step.Role == StepRole.Sidecar)
             {
-                RestartArguments = EmissaryRun.LocalRestartArguments(restarted),
+                RestartArguments = EmissaryRun.LocalRestartArguments(step),
             });
         }
 

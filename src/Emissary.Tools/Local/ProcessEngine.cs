@@ -14,7 +14,9 @@ namespace Emissary.Tools.Local;
 /// ignored. Stopping is pod deletion: SIGTERM to every step's emissary (which forwards it to its
 /// command's group), SIGKILL to everything after the grace; this process is a child subreaper,
 /// so nothing a step started is left running. A step whose record says `restarting` when its
-/// emissary ends is started again as the kubelet would (<see cref="LocalRestarts"/>).
+/// emissary ends is started again as the kubelet would (<see cref="LocalRestarts"/>); when it also
+/// began a new pod incarnation (a <c>RestartAllContainers</c> rule), every step is: the others are
+/// stopped as the kubelet stops a pod's containers, then all start again after the back-off.
 /// </summary>
 internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep> steps, TimeSpan grace, LocalRestarts restarts) : ILocalEngine
 {
@@ -23,6 +25,10 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
     /// <summary>Per step: how many times it was restarted, and when (<see cref="Environment.TickCount64"/>) its next restart is due.</summary>
     private readonly int[] _restartsDone = new int[steps.Count];
     private readonly long?[] _restartAt = new long?[steps.Count];
+    /// <summary>A restart of every step under way: the step whose exit asked for it, when all start again, when the ones still stopping are killed.</summary>
+    private (int Trigger, long Due, long KillAt)? _podRestart;
+    /// <summary>The pod incarnation the steps run under (DIR/.incarnation; null: the first).</summary>
+    private string? _incarnation;
     private string? _root;
     private ControlDirectory? _dir;
     private IStepOutput? _output;
@@ -31,9 +37,9 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
 
     public IReadOnlyList<StepView> Views => _views;
 
-    public bool Running => _views.Any(v => v.Pid != 0) || _restartAt.Any(t => t is not null);
+    public bool Running => _views.Any(v => v.Pid != 0) || _restartAt.Any(t => t is not null) || _podRestart is not null;
 
-    public long? WakeAt => _restartAt.Min();
+    public long? WakeAt => _podRestart is { } pod ? Math.Min(pod.Due, _views.Any(v => v.Pid != 0) ? pod.KillAt : long.MaxValue) : _restartAt.Min();
 
     public long? KillAt { get; private set; }
 
@@ -64,6 +70,11 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
     /// <summary>Starts the restarts that are due (their back-off is over).</summary>
     public void Tick(IStepOutput output)
     {
+        if (_podRestart is { } pod)
+        {
+            RestartPodWhenDue(pod, output);
+            return;
+        }
         for (int i = 0; i < steps.Count; i++)
         {
             if (_restartAt[i] is { } due && Environment.TickCount64 >= due)
@@ -123,11 +134,23 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
         }
         StepView done = _views[i];
         done.Pid = 0;
+        if (_podRestart is not null)
+        {
+            // Stopped for the pod's restart: it starts again with every other step.
+            return;
+        }
         StepStatus? recorded = _dir?.ReadStatus(done.Name);
         if (restarts.Next(recorded?.State, _restartsDone[i], _stopping) is { } backoff)
         {
             // Its record says restarting: its dependants wait for the next run, which comes after the back-off.
             done.Restarts.Add(recorded?.FinishedAt ?? DateTimeOffset.UtcNow);
+            if (_dir is not null && Incarnation.Read(_dir) is { } incarnation && incarnation != _incarnation)
+            {
+                // It began a new pod incarnation before it exited: its rule restarts every container.
+                _incarnation = incarnation;
+                BeginPodRestart(i, recorded?.ExitCode, backoff);
+                return;
+            }
             _restartAt[i] = Environment.TickCount64 + (long)backoff.TotalMilliseconds;
             return;
         }
@@ -138,6 +161,53 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
         }
     }
 
+    /// <summary>
+    /// A <c>RestartAllContainers</c> rule matched step <paramref name="trigger"/>'s exit: as the
+    /// kubelet does, every other running step is stopped (SIGTERM, SIGKILL after the grace), and
+    /// once all have ended and the back-off is over, every step starts again, finished ones too,
+    /// under the new incarnation (in which the records from before read as not yet run).
+    /// </summary>
+    private void BeginPodRestart(int trigger, int? exitCode, TimeSpan backoff)
+    {
+        long now = Environment.TickCount64;
+        _podRestart = (trigger, now + (long)backoff.TotalMilliseconds, now + (long)grace.TotalMilliseconds);
+        Array.Clear(_restartAt);
+        string code = exitCode is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?";
+        _output?.Note($"{steps[trigger].Name}: exit {code} restarts every step (RestartAllContainers): stopping the others, then starting all again");
+        foreach (StepView view in _views.Where(v => v.Pid != 0))
+        {
+            Libc.Kill(view.Pid, Signals.TERM);
+        }
+    }
+
+    private void RestartPodWhenDue((int Trigger, long Due, long KillAt) pod, IStepOutput output)
+    {
+        long now = Environment.TickCount64;
+        if (now >= pod.KillAt)
+        {
+            foreach (StepView view in _views.Where(v => v.Pid != 0))
+            {
+                KillStep(view);
+            }
+        }
+        if (now < pod.Due || _views.Any(v => v.Pid != 0))
+        {
+            return;
+        }
+        _podRestart = null;
+        _restartsDone[pod.Trigger]++;
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (i != pod.Trigger)
+            {
+                // Every run of the pod before this one ended, one way or another: a restart mark at its end.
+                _views[i].Restarts.Add(_dir?.ReadStatus(_views[i].Name)?.FinishedAt ?? DateTimeOffset.UtcNow);
+            }
+            _views[i].ProcessExitCode = null;
+            Launch(i, output);
+        }
+    }
+
     public void Stop(int signal, IStepOutput output)
     {
         output.Note($"{Signals.Name(signal)}: stopping every step (SIGTERM, SIGKILL after {Duration.Format(grace)})");
@@ -145,6 +215,7 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
         // A deleted pod's containers are not restarted: the steps waiting for a restart stay as their record says.
         _stopping = true;
         Array.Clear(_restartAt);
+        _podRestart = null;
         // Each step's emissary forwards SIGTERM to its command's process group.
         foreach (StepView view in _views.Where(v => v.Pid != 0))
         {
@@ -158,13 +229,19 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
         KillAt = null;
         foreach (StepView view in _views.Where(v => v.Pid != 0))
         {
-            if (_dir?.ReadStatus(view.Name) is { State: StepState.Running, Pid: { } child })
-            {
-                Libc.Kill(-child, Signals.KILL);
-            }
-            Libc.Kill(-view.Pid, Signals.KILL);
-            Libc.Kill(view.Pid, Signals.KILL);
+            KillStep(view);
         }
+    }
+
+    /// <summary>The step's emissary and its command's group.</summary>
+    private void KillStep(StepView view)
+    {
+        if (_dir?.ReadStatus(view.Name) is { State: StepState.Running, Pid: { } child })
+        {
+            Libc.Kill(-child, Signals.KILL);
+        }
+        Libc.Kill(-view.Pid, Signals.KILL);
+        Libc.Kill(view.Pid, Signals.KILL);
     }
 
     public void Finish(IStepOutput output, bool keep)

@@ -19,14 +19,17 @@ internal sealed class StepTracker(IReadOnlyList<StepView> views, ControlLayout l
                 watcher.WatchStep(view.Name, layout.StepDirectory(view.Name));
             }
             StepStatus? status = dir.ReadStatus(entry);
-            if (status is null || status.State == view.State && status.ExitCode == view.Status?.ExitCode && !NewPause(view, status))
+            // A run started again (every step is, when the pod restarts) may have ended as the one
+            // before did, between two looks: the same state and exit code, another run.
+            bool newRun = status?.StartedAt is { } thisRun && view.Status?.StartedAt is { } before && thisRun != before;
+            if (status is null || !newRun && status.State == view.State && status.ExitCode == view.Status?.ExitCode && !NewPause(view, status))
             {
                 continue;
             }
             FollowPauses(view, status);
             // Fast steps go through several states between two looks: report each state once, in
             // order, at the time the step recorded for it.
-            StepState? previous = view.State;
+            StepState? previous = newRun ? null : view.State;
             view.Status = status;
             view.State = status.State;
             if (previous is null && status.WaitingSince is { } waiting && status.State != StepState.Waiting)

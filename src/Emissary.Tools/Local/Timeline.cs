@@ -109,8 +109,14 @@ internal static class Timeline
             _ when step.ProcessExitCode is { } code => $"crashed while {s.State.JsonName()} (exit {code})",
             StepState.Paused when s.Pause is { } p => $"paused {p.At.Name()}",
             _ => s.State.JsonName(),
-        } + PauseText(s) + (s.Restarts > 0 ? $", restarted {s.Restarts}×" : "");
+        } + PauseText(s) + (Restarted(step) is > 0 and var n ? $", restarted {n}×" : "");
     }
+
+    /// <summary>
+    /// How many times local started the step again: its own restarts (the record counts them too)
+    /// and the pod's (a <c>RestartAllContainers</c> rule), after which the record counts from 0.
+    /// </summary>
+    private static int Restarted(StepView step) => Math.Max(step.Restarts.Count, step.Status?.Restarts ?? 0);
 
     /// <summary>", paused on-failure, resumed by rerun, attempt 2": how a step that paused went on.</summary>
     private static string PauseText(StepStatus s) =>
