@@ -39,7 +39,14 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
 
     public bool Running => _views.Any(v => v.Pid != 0) || _restartAt.Any(t => t is not null) || _podRestart is not null;
 
-    public long? WakeAt => _podRestart is { } pod ? Math.Min(pod.Due, _views.Any(v => v.Pid != 0) ? pod.KillAt : long.MaxValue) : _restartAt.Min();
+    /// <summary>
+    /// Restarts due; during a pod restart, the kill of the steps still stopping (their exits wake
+    /// the runner anyway), then the restart once all have ended: never a time already past while
+    /// something is still to come, which would spin the runner's loop.
+    /// </summary>
+    public long? WakeAt => _podRestart is { } pod
+        ? _views.Any(v => v.Pid != 0) ? (pod.KillAt == long.MaxValue ? null : pod.KillAt) : pod.Due
+        : _restartAt.Min();
 
     public long? KillAt { get; private set; }
 
@@ -189,6 +196,7 @@ internal sealed class ProcessEngine(string emissaryPath, IReadOnlyList<LocalStep
             {
                 KillStep(view);
             }
+            _podRestart = pod = pod with { KillAt = long.MaxValue };
         }
         if (now < pod.Due || _views.Any(v => v.Pid != 0))
         {
