@@ -142,6 +142,43 @@ public sealed partial class LocalTests
         result.StdoutLines.Should().Contain(l => l.StartsWith("  setup ") && l.Contains("restarted 1×"), "the timeline marks every step's restart\n{0}", result);
     }
 
+    /// <summary>
+    /// A step that ignores SIGTERM while the pod restarts is killed after --grace, and local waits
+    /// for that without spinning: its own CPU time over a one-second grace stays far below a second.
+    /// </summary>
+    [BlackBoxFact]
+    public void During_a_pod_restart_a_step_that_ignores_SIGTERM_is_killed_after_the_grace_without_a_busy_wait()
+    {
+        string dir = TempDir("runs");
+        string pod = Manifest($$"""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: stubborn}
+            spec:
+              restartPolicy: Never
+              containers:
+              - name: stubborn
+                image: busybox
+                command: [sh, -c, 'echo run >> {{dir}}/stubborn; if [ -e {{dir}}/marker ]; then exit 0; fi; trap "" TERM; while :; do sleep 0.05; done']
+              - name: work
+                image: busybox
+                restartPolicyRules:
+                - action: RestartAllContainers
+                  exitCodes: {operator: In, values: [42]}
+                command: [sh, -c, 'echo run >> {{dir}}/work; sleep 0.2; if [ -e {{dir}}/marker ]; then exit 0; fi; touch {{dir}}/marker; exit 42']
+            """);
+
+        // bash's `time` reports the CPU of emissary local and of everything it waited for.
+        var result = Run("/bin/bash", "-c", $"TIMEFORMAT='cpu %U %S'; time {ToolsPath} local {pod} --plain --grace 1s");
+
+        result.ExitCode.Should().Be(0, "{0}", result);
+        Runs(dir, "stubborn").Should().Be(2, "it was killed and started again\n{0}", result);
+        Runs(dir, "work").Should().Be(2);
+        string cpu = result.StderrLines.Single(l => l.StartsWith("cpu "));
+        double seconds = cpu.Split(' ').Skip(1).Sum(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture));
+        seconds.Should().BeLessThan(0.5, "waiting out the grace must not be a busy loop ({0})\n{1}", cpu, result);
+    }
+
     [BlackBoxFact]
     public void A_step_that_always_fails_under_OnFailure_stops_after_the_cap_with_one_line_and_its_dependant_is_skipped()
     {
