@@ -90,14 +90,13 @@ internal sealed unsafe class PosixProcessLauncher : IProcessLauncher
             IReadOnlyList<string> spawnArgv = command.Argv;
             if (lost.Count > 0 || settings.Hermetic)
             {
-                (startReport, SafeFd reportWrite) = SafeFd.Pipe(Libc.O_NONBLOCK);
-                reportWriteEnd = reportWrite;
+                (startReport, reportWriteEnd) = SafeFd.Pipe(Libc.O_NONBLOCK);
                 // dup2 onto itself: the trampoline gets the write end without close-on-exec.
-                Libc.PosixSpawnFileActionsAddDup2(&actions, reportWrite.Fd, reportWrite.Fd);
+                Libc.PosixSpawnFileActionsAddDup2(&actions, reportWriteEnd.Fd, reportWriteEnd.Fd);
                 spawnPath = SelfExecutable.Path();
                 spawnArgv =
                 [
-                    spawnPath, Shim.ExecTrampolineFlag, reportWrite.Fd.ToString(CultureInfo.InvariantCulture),
+                    spawnPath, Shim.ExecTrampolineFlag, reportWriteEnd.Fd.ToString(CultureInfo.InvariantCulture),
                     lost.Count > 0 ? string.Join(',', lost) : "-", settings.Hermetic ? "hermetic" : "plain", command.Path, .. command.Argv,
                 ];
             }
