@@ -55,7 +55,7 @@ echo "== start-up: median wall time of SUPERVISOR -- /bin/true ($RUNS rounds, th
 # a copy; docs/benchmarks.md).
 # Every command runs from a copy written just now, emissary's made by `emissary init` as in a pod
 # (the init container writes it into the pod's volume, the image's layer was unpacked just as
-# freshly). How a binary's pages came into the page cache moves its start-up by 4-6 %: a file
+# freshly). How a binary's pages came into the page cache moves its start-up by 3-9 %: a file
 # written moments ago starts fastest, one paged back in by exec's faults slowest (the same file,
 # 1.10x and 1.20x the floor+spawn, docs/benchmarks.md "Fifth pass"); bench.sh republishes the floor
 # whenever its sources change, so before this the floor was often fresh and emissary not.
