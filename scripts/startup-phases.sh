@@ -4,13 +4,14 @@
 # alternation (docs/benchmarks.md, "Start-up"). bench.sh says how far emissary is from the floor;
 # this says in which phase the difference lives, before anyone changes anything to close it.
 #
-# How: both binaries are published with their symbols (the same code and layout as the released
-# ones, not stripped), perf places uprobes at the runtime's and the program's landmarks (libc's
-# `main`, `RhInitialize`, the module and static-base initialisation, the managed `Main`; for
-# emissary also `RunCommand.ExecuteStep` and `StepRunner.Run`) and records them with the scheduler's
-# tracepoints (exec; the runtime's first thread and the command's clone; exit). Every uprobe hit
-# costs a trap (~1-3 us), so each phase with probes in it reads a little long; compare the two
-# columns, not the figures with bench.sh's.
+# How: the released binaries (artifacts/emissary as scripts/build.sh publishes it, the floor as
+# scripts/bench.sh does) run from copies written just now (emissary's by `emissary init`, as in a
+# pod), and perf places uprobes in them at the runtime's and the program's landmarks, found by name
+# in their .dbg files: libc's `main`, `RhInitialize`, the module and static-base initialisation, the
+# managed `Main`; for emissary also `RunCommand.ExecuteStep` and `StepRunner.Run`. The scheduler's
+# tracepoints add exec, the runtime's first thread, the command's clone and exit. Every uprobe hit
+# costs a trap (~1-3 us) and placing one copies a page of code, so the phases with probes in them
+# read a little long: compare the two columns, not the figures with bench.sh's.
 #   scripts/startup-phases.sh [ROUNDS]    (default 300; root, perf and python3; installs
 #                                          linux-perf when missing)
 # Exit codes: 0 the table was printed, 1 it could not be measured here, 2 a bad ROUNDS.
@@ -32,28 +33,53 @@ cleanup() { perf probe -q -d "$group:*" >/dev/null 2>&1 || true; rm -rf "$tmp"; 
 trap cleanup EXIT
 perf probe -q -d "$group:*" >/dev/null 2>&1 || true
 
-echo "startup-phases: publishing emissary and the floor with their symbols" >&2
-dotnet publish src/Emissary/Emissary.csproj -c Release -r linux-x64 -p:PublishAot=true -p:StripSymbols=false \
-  -o "$tmp/emissary" -nologo -v quiet >/dev/null
-dotnet publish bench/floor/Floor.csproj -c Release -r linux-x64 -p:PublishAot=true -p:StripSymbols=false \
-  -o "$tmp/floor" -nologo -v quiet >/dev/null
-E=$tmp/emissary/emissary
-F=$tmp/floor/floor
+# The binaries and their symbols, built the way bench.sh builds them when missing or stale.
+[ -x artifacts/emissary ] || EMISSARY_ARCHS=x64 scripts/build.sh
+if [ ! -x artifacts/bench/floor/floor ] || [ -n "$(find bench/floor native-aot -newer artifacts/bench/floor/floor -type f)" ]; then
+  dotnet publish bench/floor/Floor.csproj -c Release -r linux-x64 -p:PublishAot=true -o artifacts/bench/floor -nologo -v quiet >/dev/null
+fi
+E_DBG=artifacts/publish/linux-x64/emissary/emissary.dbg
+F_DBG=artifacts/bench/floor/floor.dbg
+build_id() { readelf -n "$1" 2>/dev/null | sed -n 's/.*Build ID: //p'; }
+for pair in "artifacts/emissary $E_DBG" "artifacts/bench/floor/floor $F_DBG"; do
+  set -- $pair
+  [ -f "$2" ] && [ "$(build_id "$1")" = "$(build_id "$2")" ] \
+    || { echo "startup-phases: $2 does not belong to $1: run scripts/build.sh" >&2; exit 1; }
+done
+E=$tmp/emissary
+F=$tmp/floor
+artifacts/emissary init "$E"
+cp artifacts/bench/floor/floor "$F"
 
-# probe BINARY PREFIX NAME=SYMBOL...: one uprobe per landmark, named PREFIX_NAME.
+# probe BINARY DBG PREFIX NAME=SYMBOL[%return]...: one uprobe per landmark, named PREFIX_NAME, at
+# the symbol's file offset in the stripped BINARY (its address from DBG, through the binary's
+# loadable segments).
 probe() {
-  local binary=$1 prefix=$2 spec
-  shift 2
+  local binary=$1 dbg=$2 prefix=$3 spec name symbol suffix address offset
+  shift 3
   for spec in "$@"; do
-    perf probe -q -x "$binary" -a "$group:${prefix}_$spec" >/dev/null 2>&1 \
-      || { echo "startup-phases: cannot place a uprobe at ${spec#*=} in $binary" >&2; exit 1; }
+    name=${spec%%=*}
+    symbol=${spec#*=}
+    suffix=""
+    [[ $symbol == *%return ]] && { suffix=%return; symbol=${symbol%\%return}; }
+    address=$(nm "$dbg" | awk -v s="$symbol" '$3 == s && !found { print $1; found = 1 }')
+    offset=""
+    if [ -n "$address" ]; then
+      local type off va pa filesz rest a=$((16#$address))
+      while read -r type off va pa filesz rest; do
+        [ "$type" = LOAD ] && ((a >= va && a < va + filesz)) && { offset=$(printf '0x%x' $((a - va + off))); break; }
+      done < <(readelf -lW "$binary")
+    fi
+    { [ -n "$address" ] && [ -n "$offset" ] \
+      && perf probe -q -x "$binary" -a "$group:${prefix}_$name=$offset$suffix" >/dev/null 2>&1; } \
+      || { echo "startup-phases: cannot place a uprobe at $symbol in $binary" >&2; exit 1; }
   done
 }
 common=(main=main runtime=RhInitialize modules=S_P_CoreLib_Internal_Runtime_CompilerHelpers_StartupCodeHelpers__InitializeModules
         statics=S_P_CoreLib_Internal_Runtime_CompilerHelpers_StartupCodeHelpers__InitializeStatics%return)
-probe "$E" e "${common[@]}" managed=emissary_Emissary_Program__Main \
+probe "$E" "$E_DBG" e "${common[@]}" managed=emissary_Emissary_Program__Main \
   step=Emissary_Core_Emissary_Commands_RunCommand__ExecuteStep runner=Emissary_Core_Emissary_Supervision_StepRunner__Run
-probe "$F" f "${common[@]}" managed=floor_Floor_Program__Main
+probe "$F" "$F_DBG" f "${common[@]}" managed=floor_Floor_Program__Main
 
 echo "startup-phases: $rounds rounds of each, in alternation" >&2
 perf record -q -a -o "$tmp/perf.data" -e "$group:*" -e sched:sched_process_exec -e sched:sched_process_fork \
