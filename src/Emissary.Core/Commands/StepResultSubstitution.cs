@@ -27,10 +27,9 @@ internal static class StepResultSubstitution
         var found = new List<(string, string)>();
         foreach (ReadOnlySpan<byte> entry in ProcessEnvironment.Entries)
         {
-            ReadOnlySpan<byte> name = ProcessEnvironment.NameOf(entry);
-            ReadOnlySpan<byte> bytes = ProcessEnvironment.ValueOf(entry);
             // An entry without '=' or with an empty name is no variable to substitute.
-            if (name.Length == 0 || name.Length == entry.Length || name.StartsWith("EMISSARY_"u8) || bytes.IndexOf("$(steps."u8) < 0)
+            if (!ProcessEnvironment.Split(entry, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> bytes)
+                || name.Length == 0 || name.StartsWith("EMISSARY_"u8) || bytes.IndexOf("$(steps."u8) < 0)
             {
                 continue;
             }

@@ -23,11 +23,16 @@ internal static unsafe class ProcessEnvironment
         return equals < 0 ? entry : entry[..equals];
     }
 
-    /// <summary>What follows the first '=' (empty when there is none).</summary>
-    public static ReadOnlySpan<byte> ValueOf(ReadOnlySpan<byte> entry)
+    /// <summary>
+    /// The name before the first '=' and the value after it; false for an entry without one (then
+    /// all of it is the name, as <see cref="NameOf"/> says, and the value is empty).
+    /// </summary>
+    public static bool Split(ReadOnlySpan<byte> entry, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
     {
         int equals = entry.IndexOf((byte)'=');
-        return equals < 0 ? default : entry[(equals + 1)..];
+        name = equals < 0 ? entry : entry[..equals];
+        value = equals < 0 ? default : entry[(equals + 1)..];
+        return equals >= 0;
     }
 
     internal readonly ref struct EntryList
