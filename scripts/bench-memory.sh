@@ -29,8 +29,7 @@ if [ -z "$TINI" ] || [ -z "$BUSYBOX" ] || ! file -L "$BUSYBOX" | grep -q static;
   TINI=$(command -v tini-static); BUSYBOX=/bin/busybox
 fi
 [ -x artifacts/emissary ] || scripts/build.sh
-[ -x artifacts/bench/floor/floor ] ||
-  dotnet publish bench/floor/Floor.csproj -c Release -r linux-x64 -p:PublishAot=true -o artifacts/bench/floor -nologo -v quiet
+bench/floor/publish.sh
 ROUNDS=${MEMORY_ROUNDS:-5}
 tag=localhost/emissary-bench-memory:$$
 ctx=$(mktemp -d)

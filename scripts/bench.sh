@@ -23,9 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 [ -x artifacts/emissary ] && [ -x artifacts/testchild ] || scripts/build.sh
-if [ ! -x artifacts/bench/floor/floor ] || [ -n "$(find bench/floor native-aot -newer artifacts/bench/floor/floor -type f)" ]; then
-  dotnet publish bench/floor/Floor.csproj -c Release -r linux-x64 -p:PublishAot=true -o artifacts/bench/floor -nologo -v quiet
-fi
+bench/floor/publish.sh
 E=$PWD/artifacts/emissary
 F=$PWD/artifacts/bench/floor/floor
 T=$PWD/artifacts/testchild

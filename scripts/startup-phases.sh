@@ -35,9 +35,7 @@ perf probe -q -d "$group:*" >/dev/null 2>&1 || true
 
 # The binaries and their symbols, built the way bench.sh builds them when missing or stale.
 [ -x artifacts/emissary ] || EMISSARY_ARCHS=x64 scripts/build.sh
-if [ ! -x artifacts/bench/floor/floor ] || [ -n "$(find bench/floor native-aot -newer artifacts/bench/floor/floor -type f)" ]; then
-  dotnet publish bench/floor/Floor.csproj -c Release -r linux-x64 -p:PublishAot=true -o artifacts/bench/floor -nologo -v quiet >/dev/null
-fi
+bench/floor/publish.sh >/dev/null
 E_DBG=artifacts/publish/linux-x64/emissary/emissary.dbg
 F_DBG=artifacts/bench/floor/floor.dbg
 build_id() { readelf -n "$1" 2>/dev/null | sed -n 's/.*Build ID: //p'; }
